@@ -1,0 +1,67 @@
+"""The `sampler` command line: planning commands live here, `sim` and `api` add theirs.
+
+The console script is `api.cli:main`, the outermost layer, so that dependencies keep pointing one
+way (api → sim → sampler) while users see a single `sampler` command.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import TypeVar
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from sampler.errors import InputError
+
+__all__ = ["app", "console", "fail_on_input_error", "summary_table"]
+
+app = typer.Typer(
+    name="sampler",
+    help="Plan, simulate and serve mass nucleic-acid sampling (全员核酸采样).",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+console = Console(stderr=False, highlight=False)
+err_console = Console(stderr=True, highlight=False)
+
+F = TypeVar("F", bound=Callable[..., object])
+
+
+@contextmanager
+def fail_on_input_error() -> Iterator[None]:
+    """Print every input issue as a table and exit with status 2 (nothing has been written)."""
+    try:
+        yield
+    except InputError as exc:
+        table = Table(title=f"{len(exc.issues)} input issue(s); nothing was written", show_lines=False)
+        for col in ("file", "row", "field", "value", "what to do"):
+            table.add_column(col, overflow="fold")
+        for issue in exc.issues[:200]:
+            table.add_row(issue.file, "" if issue.row is None else str(issue.row), issue.field, issue.value, issue.fix)
+        err_console.print(table)
+        if len(exc.issues) > 200:
+            err_console.print(f"... and {len(exc.issues) - 200} more")
+        raise typer.Exit(code=2) from None
+
+
+def summary_table(title: str, rows: list[tuple[str, object]]) -> Table:
+    """A two-column key/value table for the end of a command."""
+    table = Table(title=title, show_header=False)
+    table.add_column("item", style="bold")
+    table.add_column("value", justify="right")
+    for key, value in rows:
+        table.add_row(key, f"{value:,}" if isinstance(value, int) else str(value))
+    return table
+
+
+def _register() -> None:
+    from sampler.commands import register_all
+
+    register_all(app)
+
+
+_register()

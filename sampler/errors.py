@@ -1,0 +1,61 @@
+"""Errors a user can cause, each naming the file, row, field and value, and what to do."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+__all__ = ["InputError", "InputIssue"]
+
+
+@dataclass(frozen=True)
+class InputIssue:
+    """One problem in the user's input.
+
+    Parameters
+    ----------
+    file
+        The file the problem is in (as the user named it).
+    row
+        1-based data row (the header is row 0), or ``None`` for whole-file or parameter problems.
+    field
+        Column or parameter name as it appears in the file.
+    value
+        The offending value, as text.
+    fix
+        What the user should do, in one sentence.
+    """
+
+    file: str
+    row: int | None
+    field: str
+    value: str
+    fix: str
+
+    def __str__(self) -> str:
+        where = self.file if self.row is None else f"{self.file}, row {self.row}"
+        return f"{where}, field '{self.field}', value {self.value!r}: {self.fix}"
+
+    def as_dict(self) -> dict[str, object]:
+        return {
+            "file": self.file,
+            "row": self.row,
+            "field": self.field,
+            "value": self.value,
+            "fix": self.fix,
+        }
+
+
+class InputError(Exception):
+    """Bad input: carries every issue found, not just the first."""
+
+    def __init__(self, issues: Iterable[InputIssue]):
+        self.issues: list[InputIssue] = list(issues)
+        super().__init__(self._text())
+
+    def _text(self, limit: int = 50) -> str:
+        lines = [str(i) for i in self.issues[:limit]]
+        more = len(self.issues) - limit
+        if more > 0:
+            lines.append(f"... and {more} more issues")
+        return f"{len(self.issues)} input issue(s):\n" + "\n".join(lines)

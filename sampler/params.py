@@ -1,0 +1,461 @@
+"""Scenario parameters: one validated dataclass per component, one section of the scenario file each.
+
+A scenario file (YAML or TOML) looks like::
+
+    area: XX街道
+    registry: {households: households.csv, buildings: buildings.csv, sites: sites.csv}
+    window: {start: "2022-11-23 06:00", hours: 24, slot_minutes: 30}
+    walk: {}          # an empty section gives the documented defaults
+    capacity: {}
+    home_visits: {teams: 6}
+    pooling: {}
+    planner: {}
+
+Every section is optional; unknown keys are errors (a typo must not silently become a default).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import tomllib
+import types
+import typing
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from sampler.errors import InputError, InputIssue
+
+__all__ = [
+    "CapacityParams",
+    "HomeVisitParams",
+    "PlannerParams",
+    "PoolingParams",
+    "RegistryFiles",
+    "Scenario",
+    "WalkParams",
+    "WindowParams",
+    "load_scenario",
+]
+
+
+def _parse_clock(text: str) -> int:
+    """Minutes after midnight for 'HH:MM' (24:00 allowed)."""
+    hh, mm = text.strip().split(":")
+    minutes = int(hh) * 60 + int(mm)
+    if not (0 <= int(mm) < 60 and 0 <= minutes <= 24 * 60):
+        raise ValueError(text)
+    return minutes
+
+
+@dataclass(frozen=True)
+class RegistryFiles:
+    """Where the registry files are, relative to the scenario file.
+
+    Attributes
+    ----------
+    households, buildings, sites
+        CSV (UTF-8, UTF-8 with BOM or GB18030) or XLSX files with English or Chinese headers.
+    """
+
+    households: str = "households.csv"
+    buildings: str = "buildings.csv"
+    sites: str = "sites.csv"
+
+
+@dataclass(frozen=True)
+class WindowParams:
+    """The sampling window and its slots.
+
+    Attributes
+    ----------
+    start
+        Local start time, ``YYYY-MM-DD HH:MM``.
+    hours
+        Window length in hours (24: the national target).
+    slot_minutes
+        Length of one call-down slot (30 min is common practice).
+    night
+        ``[from, to]`` clock times of night hours, used only when the day is full.
+    """
+
+    start: str = "2022-11-23 06:00"
+    hours: float = 24.0
+    slot_minutes: int = 30
+    night: tuple[str, str] = ("22:00", "06:00")
+
+    @property
+    def start_time(self) -> dt.datetime:
+        return dt.datetime.strptime(self.start, "%Y-%m-%d %H:%M")
+
+    @property
+    def n_slots(self) -> int:
+        return int(self.hours * 60 // self.slot_minutes)
+
+    def check(self) -> list[tuple[str, str, str]]:
+        problems = []
+        try:
+            self.start_time
+        except ValueError:
+            problems.append(("start", self.start, "write the start as 'YYYY-MM-DD HH:MM'"))
+        if self.slot_minutes <= 0 or 24 * 60 % self.slot_minutes:
+            problems.append(
+                ("slot_minutes", str(self.slot_minutes), "use a positive divisor of 1440, e.g. 30")
+            )
+        elif self.hours * 60 < self.slot_minutes:
+            problems.append(
+                ("hours", str(self.hours), f"make the window at least one slot ({self.slot_minutes} min) long")
+            )
+        for clock in self.night:
+            try:
+                _parse_clock(clock)
+            except ValueError:
+                problems.append(("night", clock, "give night hours as ['HH:MM', 'HH:MM']"))
+        return problems
+
+
+@dataclass(frozen=True)
+class WalkParams:
+    """Walking to a site.
+
+    Attributes
+    ----------
+    speed_m_per_min
+        Walking speed (65 m/min ≈ 3.9 km/h, allowing for elderly and children).
+    detour_factor
+        Street distance over straight-line distance.
+    max_minutes
+        The 15-minute sampling circle: longer walks are assigned only if nothing nearer fits.
+    """
+
+    speed_m_per_min: float = 65.0
+    detour_factor: float = 1.3
+    max_minutes: float = 15.0
+
+    def check(self) -> list[tuple[str, str, str]]:
+        problems = []
+        if self.speed_m_per_min <= 0:
+            problems.append(("speed_m_per_min", str(self.speed_m_per_min), "use a positive speed"))
+        if self.detour_factor < 1:
+            problems.append(("detour_factor", str(self.detour_factor), "use a factor of at least 1"))
+        if self.max_minutes <= 0:
+            problems.append(("max_minutes", str(self.max_minutes), "use a positive number of minutes"))
+        return problems
+
+
+@dataclass(frozen=True)
+class CapacityParams:
+    """Site-slot capacity.
+
+    Attributes
+    ----------
+    people_per_table_hour
+        Default table throughput when a site gives none (Dongguan 2021: ≈ 82 per group-hour).
+    utilisation
+        Planned share of that throughput, leaving room for noise so queues stay short.
+    """
+
+    people_per_table_hour: float = 80.0
+    utilisation: float = 0.85
+
+    def check(self) -> list[tuple[str, str, str]]:
+        problems = []
+        if self.people_per_table_hour <= 0:
+            problems.append(("people_per_table_hour", str(self.people_per_table_hour), "use a positive rate"))
+        if not 0 < self.utilisation <= 1:
+            problems.append(("utilisation", str(self.utilisation), "use a share in (0, 1], e.g. 0.85"))
+        return problems
+
+
+@dataclass(frozen=True)
+class HomeVisitParams:
+    """Door-to-door sampling for sealed zones and people who cannot travel.
+
+    Attributes
+    ----------
+    teams
+        Home-visit teams available over the window.
+    visits_per_team_hour
+        Households one team samples per hour, travel included.
+    needs
+        Special needs that send a household to a home visit.
+    """
+
+    teams: int = 4
+    visits_per_team_hour: float = 6.0
+    needs: tuple[str, ...] = ("disabled", "bedridden")
+
+    def check(self) -> list[tuple[str, str, str]]:
+        from sampler.model import SPECIAL_NEEDS
+
+        problems = []
+        if self.teams < 0:
+            problems.append(("teams", str(self.teams), "use zero or more teams"))
+        if self.visits_per_team_hour <= 0:
+            problems.append(("visits_per_team_hour", str(self.visits_per_team_hour), "use a positive rate"))
+        for need in self.needs:
+            if need not in SPECIAL_NEEDS:
+                problems.append(("needs", need, f"use one of {', '.join(SPECIAL_NEEDS)}"))
+        return problems
+
+
+@dataclass(frozen=True)
+class PoolingParams:
+    """Swabs per tube by risk zone; 0 means one tube per household.
+
+    Attributes
+    ----------
+    sealed, controlled, precaution
+        封控区 single tube or one per household, 管控区 5-in-1, 防范区 10-in-1.
+    """
+
+    sealed: int = 0
+    controlled: int = 5
+    precaution: int = 10
+
+    def check(self) -> list[tuple[str, str, str]]:
+        return [
+            (name, str(value), "use 0 (one tube per household) or a pool size from 1 to 20")
+            for name, value in dataclasses.asdict(self).items()
+            if not 0 <= value <= 20
+        ]
+
+
+@dataclass(frozen=True)
+class PlannerParams:
+    """Weights and limits of the assignment model (costs are in person-minutes of walking).
+
+    Attributes
+    ----------
+    candidate_sites
+        Nearest public sites considered per building.
+    night_penalty
+        Cost per person placed in a night slot.
+    preference_penalty
+        Cost per person placed outside the household's preferred period.
+    lateness_per_slot
+        Cost per person per slot from the window start: fill early, keep a buffer at the end.
+    cohesion_penalty
+        Cost per extra (site, slot) a building is spread over beyond the fewest possible.
+    overmax_penalty
+        Cost per person walking beyond the maximum walk.
+    unplaced_penalty
+        Cost per person who cannot be placed at all.
+    periods
+        Clock ranges of the preferable periods.
+    repair_limit
+        Leftover households up to which CP-SAT repairs exactly; more use a greedy repair.
+    seed
+        Seed for the CP-SAT repair; recorded in the plan.
+    """
+
+    candidate_sites: int = 6
+    night_penalty: float = 60.0
+    preference_penalty: float = 30.0
+    lateness_per_slot: float = 0.1
+    cohesion_penalty: float = 5.0
+    overmax_penalty: float = 600.0
+    unplaced_penalty: float = 100_000.0
+    periods: dict[str, tuple[str, str]] = field(
+        default_factory=lambda: {
+            "morning": ("06:00", "12:00"),
+            "afternoon": ("12:00", "18:00"),
+            "evening": ("18:00", "22:00"),
+        }
+    )
+    repair_limit: int = 300
+    seed: int = 0
+
+    def check(self) -> list[tuple[str, str, str]]:
+        problems = []
+        if self.candidate_sites < 1:
+            problems.append(("candidate_sites", str(self.candidate_sites), "consider at least 1 site"))
+        for name in ("night_penalty", "preference_penalty", "lateness_per_slot", "cohesion_penalty",
+                     "overmax_penalty", "unplaced_penalty"):
+            if getattr(self, name) < 0:
+                problems.append((name, str(getattr(self, name)), "use a non-negative cost"))
+        for name, (a, b) in self.periods.items():
+            try:
+                _parse_clock(a), _parse_clock(b)
+            except ValueError:
+                problems.append((f"periods.{name}", f"{a}-{b}", "give periods as ['HH:MM', 'HH:MM']"))
+        return problems
+
+
+SECTIONS: dict[str, type] = {
+    "registry": RegistryFiles,
+    "window": WindowParams,
+    "walk": WalkParams,
+    "capacity": CapacityParams,
+    "home_visits": HomeVisitParams,
+    "pooling": PoolingParams,
+    "planner": PlannerParams,
+}
+
+
+@dataclass(frozen=True)
+class Scenario:
+    """A whole scenario: the area, where its registry is, and every component's parameters.
+
+    ``extra`` keeps sections owned by other packages (``sim``, ``whatif``) for them to validate.
+    """
+
+    area: str = "未命名街道"
+    base_dir: Path = Path(".")
+    source: str = "<defaults>"
+    registry: RegistryFiles = field(default_factory=RegistryFiles)
+    window: WindowParams = field(default_factory=WindowParams)
+    walk: WalkParams = field(default_factory=WalkParams)
+    capacity: CapacityParams = field(default_factory=CapacityParams)
+    home_visits: HomeVisitParams = field(default_factory=HomeVisitParams)
+    pooling: PoolingParams = field(default_factory=PoolingParams)
+    planner: PlannerParams = field(default_factory=PlannerParams)
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def path_of(self, name: str) -> Path:
+        """Absolute path of the registry file called ``name`` (households, buildings, sites)."""
+        return self.base_dir / getattr(self.registry, name)
+
+    def replace(self, **changes: Any) -> Scenario:
+        """A copy with some fields changed (sections given as dataclasses)."""
+        return dataclasses.replace(self, **changes)
+
+
+_KNOWN_EXTRA = {"sim", "whatif", "sms", "notices"}
+
+
+def _coerce(value: Any, hint: Any, file: str, name: str) -> Any:
+    """Convert a YAML/TOML value to the annotated type, or raise InputError naming the field."""
+    origin = typing.get_origin(hint)
+    try:
+        if hint is bool:
+            if isinstance(value, bool):
+                return value
+            raise TypeError
+        if hint is int:
+            if isinstance(value, bool) or float(value) != int(float(value)):
+                raise TypeError
+            return int(float(value))
+        if hint is float:
+            if isinstance(value, bool):
+                raise TypeError
+            return float(value)
+        if hint is str:
+            if isinstance(value, dt.datetime):
+                return value.strftime("%Y-%m-%d %H:%M")
+            if not isinstance(value, str | int | float):
+                raise TypeError
+            return str(value)
+        if origin is tuple:
+            args = typing.get_args(hint)
+            items = list(value) if isinstance(value, list | tuple) else None
+            if items is None:
+                raise TypeError
+            if len(args) == 2 and args[1] is Ellipsis:
+                return tuple(_coerce(v, args[0], file, name) for v in items)
+            if len(items) != len(args):
+                raise TypeError
+            return tuple(_coerce(v, a, file, name) for v, a in zip(items, args, strict=True))
+        if origin is dict:
+            key_t, val_t = typing.get_args(hint)
+            if not isinstance(value, dict):
+                raise TypeError
+            return {
+                _coerce(k, key_t, file, name): _coerce(v, val_t, file, f"{name}.{k}")
+                for k, v in value.items()
+            }
+    except (TypeError, ValueError):
+        pass
+    else:
+        return value
+    raise InputError([InputIssue(file, None, name, str(value), f"give a value of type {_type_name(hint)}")])
+
+
+def _type_name(hint: Any) -> str:
+    if isinstance(hint, type):
+        return hint.__name__
+    if isinstance(hint, types.GenericAlias):
+        return str(hint)
+    return str(hint)
+
+
+def build_section(cls: type, data: Any, file: str, section: str) -> Any:
+    """Build one parameters dataclass from a mapping; collect every problem before raising."""
+    if data is None:
+        data = {}
+    if not isinstance(data, dict):
+        raise InputError([InputIssue(file, None, section, str(data), "make this section a mapping of key: value")])
+    hints = typing.get_type_hints(cls)
+    names = {f.name for f in dataclasses.fields(cls)}
+    issues: list[InputIssue] = []
+    kwargs: dict[str, Any] = {}
+    for key, value in data.items():
+        if key not in names:
+            issues.append(
+                InputIssue(file, None, f"{section}.{key}", str(value), f"remove it; known keys: {', '.join(sorted(names))}")
+            )
+            continue
+        try:
+            kwargs[key] = _coerce(value, hints[key], file, f"{section}.{key}")
+        except InputError as exc:
+            issues.extend(exc.issues)
+    if issues:
+        raise InputError(issues)
+    obj = cls(**kwargs)
+    check = getattr(obj, "check", None)
+    if check is not None:
+        issues = [InputIssue(file, None, f"{section}.{f}", v, fix) for f, v, fix in check()]
+        if issues:
+            raise InputError(issues)
+    return obj
+
+
+def read_mapping(path: Path) -> dict[str, Any]:
+    """Read a YAML or TOML file into a dict, or raise InputError naming the file."""
+    name = str(path)
+    if not path.is_file():
+        raise InputError([InputIssue(name, None, "(file)", name, "check the path; the file does not exist")])
+    try:
+        text = path.read_text(encoding="utf-8-sig")
+        data = tomllib.loads(text) if path.suffix.lower() == ".toml" else yaml.safe_load(text)
+    except (UnicodeDecodeError, yaml.YAMLError, tomllib.TOMLDecodeError) as exc:
+        raise InputError([InputIssue(name, None, "(file)", type(exc).__name__, f"fix the syntax: {exc}")]) from exc
+    if data is None:
+        data = {}
+    if not isinstance(data, dict):
+        raise InputError([InputIssue(name, None, "(file)", str(data)[:40], "the top level must be a mapping")])
+    return data
+
+
+def scenario_from_mapping(data: dict[str, Any], file: str = "<scenario>", base_dir: Path = Path(".")) -> Scenario:
+    """Build a Scenario from an already parsed mapping (used by the file loader and the API)."""
+    issues: list[InputIssue] = []
+    sections: dict[str, Any] = {}
+    extra: dict[str, Any] = {}
+    for key, value in data.items():
+        if key == "area":
+            continue
+        if key in SECTIONS:
+            try:
+                sections[key] = build_section(SECTIONS[key], value, file, key)
+            except InputError as exc:
+                issues.extend(exc.issues)
+        elif key in _KNOWN_EXTRA:
+            extra[key] = value if value is not None else {}
+        else:
+            known = ", ".join(["area", *SECTIONS, *sorted(_KNOWN_EXTRA)])
+            issues.append(InputIssue(file, None, key, str(value)[:40], f"remove it; known sections: {known}"))
+    if issues:
+        raise InputError(issues)
+    area = str(data.get("area", "未命名街道"))
+    return Scenario(area=area, base_dir=base_dir, source=file, extra=extra, **sections)
+
+
+def load_scenario(path: str | Path) -> Scenario:
+    """Load and validate a scenario file (YAML or TOML); registry files are not read here."""
+    path = Path(path)
+    data = read_mapping(path)
+    return scenario_from_mapping(data, str(path), path.resolve().parent)
