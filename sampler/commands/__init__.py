@@ -8,7 +8,7 @@ import typer
 
 __all__ = ["register_all"]
 
-_MODULES = ("generate", "validate", "plan")
+_MODULES = ("generate", "validate", "plan", "sms", "notices")
 
 
 def register_all(app: typer.Typer) -> None:
