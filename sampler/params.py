@@ -98,7 +98,7 @@ class WindowParams:
     def check(self) -> list[tuple[str, str, str]]:
         problems = []
         try:
-            self.start_time
+            _ = self.start_time
         except ValueError:
             problems.append(("start", self.start, "write the start as 'YYYY-MM-DD HH:MM'"))
         if self.slot_minutes <= 0 or 24 * 60 % self.slot_minutes:

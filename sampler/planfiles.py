@@ -35,8 +35,7 @@ class PlanFiles:
 
 
 def _read(path: Path) -> pd.DataFrame:
-    frame = pd.read_csv(path, dtype=_TEXT, keep_default_na=False, encoding="utf-8")
-    return frame
+    return pd.read_csv(path, dtype=_TEXT, keep_default_na=False, encoding="utf-8")
 
 
 def read_plan(directory: str | Path) -> PlanFiles:

@@ -21,3 +21,8 @@ def register_all(app: typer.Typer) -> None:
                 raise
             continue
         module.register(app)
+
+
+# Loading the app last lets `import sampler.commands.x` work on its own: the app module registers
+# every command (x included) when it finishes loading.
+import sampler.cli  # noqa: E402, F401
