@@ -212,3 +212,25 @@ def test_workbook_has_a_sheet_per_site(tmp_path: Path):
     assert rows[1][:2] == ("首个时段", "采样时段")
     people = sum(r[7] for name in wb.sheetnames[1:5] for r in list(wb[name].iter_rows(values_only=True))[2:])
     assert people == plan.summary["site_people"]
+
+
+def test_planner_beats_or_matches_the_greedy_baseline():
+    """On random cities the optimised plan never costs more than nearest-site/first-free-slot."""
+    from sampler.baselines import greedy_plan
+
+    for seed in range(5):
+        reg = random_city(seed, 60, 4)
+        ours, greedy = make_plan(scenario(), reg), greedy_plan(scenario(), reg)
+        assert greedy.summary["violations"] == 0
+        assert ours.summary["objective"] <= greedy.summary["objective"]
+
+
+def test_household_flow_baseline_has_the_same_bound():
+    """Grouping households by building does not change the LP bound: it is the same relaxation."""
+    from sampler.baselines import household_flow_plan
+
+    reg = random_city(11, 40, 3)
+    ours = make_plan(scenario(), reg)
+    base, split = household_flow_plan(scenario(), reg)
+    assert base.summary["lower_bound"] == pytest.approx(ours.summary["lower_bound"])
+    assert split >= 0 and base.summary["violations"] == 0

@@ -1,0 +1,121 @@
+"""The planning problem in arrays: slot grid, candidate arcs, costs, home-visit households, queue order.
+
+Built once per plan and shared by the planner and the baselines, so all are scored the same way.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import numpy.typing as npt
+import pandas as pd
+
+from sampler.flow import COST_SCALE
+from sampler.geo import Candidates, candidate_sites
+from sampler.model import Registry, needs_mask, needs_names
+from sampler.params import Scenario
+from sampler.slots import SlotGrid, slot_grid
+
+__all__ = ["Problem", "build_problem"]
+
+Int = npt.NDArray[np.int64]
+
+
+@dataclass(frozen=True, eq=False)
+class Problem:
+    """Everything the assignment needs, as arrays.
+
+    Attributes
+    ----------
+    grid, cand
+        Slot grid with capacities; building → site candidate arcs.
+    home, reason
+        Per household: visited at home, and why (also the place unplaced reasons go).
+    queue
+        Households in call-down order: building, preference class, unit, room (natural order).
+    arc_cost
+        Integer cost per person of each candidate arc (walk, plus the over-walk penalty).
+    slot_cost
+        Integer cost per person of each (class, slot).
+    unplaced_cost
+        Integer cost per unplaced person.
+    """
+
+    scenario: Scenario
+    registry: Registry
+    grid: SlotGrid
+    cand: Candidates
+    home: npt.NDArray[np.bool_]
+    reason: npt.NDArray[np.object_]
+    queue: Int
+    arc_cost: Int
+    slot_cost: Int
+    unplaced_cost: int
+
+    @property
+    def site_queue(self) -> Int:
+        return self.queue[~self.home[self.queue]]
+
+    @property
+    def home_queue(self) -> Int:
+        return self.queue[self.home[self.queue]]
+
+    def arcs_of(self, building: int) -> range:
+        """Candidate-arc positions of one building."""
+        b = self.cand.building
+        return range(int(np.searchsorted(b, building)), int(np.searchsorted(b, building, "right")))
+
+    def arc_index(self, building: Int, site: Int) -> Int:
+        """Candidate-arc position of each (building, site) pair; the pairs must be candidates."""
+        keys, pos = _arc_lookup(self.cand, max(len(self.registry.sites), 1))
+        return pos[np.searchsorted(keys, building * max(len(self.registry.sites), 1) + site)]
+
+
+def _natural_rank(values: npt.NDArray[np.object_]) -> Int:
+    """Rank of text values in natural order: numbers numerically first, then the rest as text."""
+    series = pd.Series(values, dtype=object).astype(str)
+    num = pd.to_numeric(series, errors="coerce").to_numpy(dtype=np.float64)
+    is_num = ~np.isnan(num)
+    _, text_rank = np.unique(series.to_numpy(dtype=str), return_inverse=True)
+    return np.lexsort((text_rank, np.where(is_num, num, 0.0), ~is_num)).argsort().astype(np.int64)
+
+
+def _arc_lookup(cand: Candidates, n_sites: int) -> tuple[Int, Int]:
+    """Sorted (building × n_sites + site) keys of the candidate arcs and their positions."""
+    keys = cand.building * n_sites + cand.site
+    order = np.argsort(keys, kind="stable")
+    return keys[order], order
+
+
+def _home_mask(
+    scenario: Scenario, registry: Registry, cand: Candidates
+) -> tuple[npt.NDArray[np.bool_], npt.NDArray[np.object_]]:
+    """Which households are visited at home, and why."""
+    hh = registry.households
+    reason = cand.home_reason[hh.building].astype(object)
+    home_needs = needs_mask(list(scenario.home_visits.needs))
+    by_need = (hh.needs & home_needs) != 0
+    need_only = by_need & (reason == "")
+    for mask in np.unique(hh.needs[need_only]):
+        names = "/".join(needs_names(int(mask & home_needs)))
+        reason[need_only & (hh.needs == mask)] = f"special needs ({names}): cannot travel"
+    return reason != "", reason
+
+
+def build_problem(scenario: Scenario, registry: Registry) -> Problem:
+    """Grid, candidates, costs, home-visit households and the queue order."""
+    hh, pp = registry.households, scenario.planner
+    grid = slot_grid(scenario.window, scenario.capacity, pp, registry.sites)
+    cand = candidate_sites(registry.buildings, registry.sites, scenario.walk, pp.candidate_sites)
+    home, reason = _home_mask(scenario, registry, cand)
+    queue = np.lexsort((_natural_rank(hh.room), _natural_rank(hh.unit), hh.preferred, hh.building))
+    over = cand.walk > scenario.walk.max_minutes
+    arc_cost = np.round(cand.walk * COST_SCALE).astype(np.int64) + np.round(
+        over * pp.overmax_penalty * COST_SCALE
+    ).astype(np.int64)
+    slot_cost = np.round(grid.penalties(pp) * COST_SCALE).astype(np.int64)
+    return Problem(
+        scenario=scenario, registry=registry, grid=grid, cand=cand, home=home, reason=reason, queue=queue,
+        arc_cost=arc_cost, slot_cost=slot_cost, unplaced_cost=round(pp.unplaced_penalty * COST_SCALE),
+    )

@@ -1,0 +1,114 @@
+"""Score a finished assignment: objective (same costs as the flow), bound, gap and invariant checks."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+from sampler.flow import COST_SCALE
+from sampler.geo import Candidates
+from sampler.model import Registry
+from sampler.params import Scenario
+from sampler.slots import SlotGrid
+
+__all__ = ["MODE_HOME", "MODE_SITE", "MODE_UNPLACED", "summarise", "unplaced_reasons"]
+
+MODE_UNPLACED, MODE_SITE, MODE_HOME = 0, 1, 2
+Int = npt.NDArray[np.int64]
+
+
+def unplaced_reasons(
+    reason: npt.NDArray[np.object_], mode: Int, home: npt.NDArray[np.bool_], building: Int,
+    cand: Candidates, sites: tuple[Any, ...], max_walk: float,
+) -> None:
+    """Say, per unplaced site household, which sites within reach were full."""
+    todo = np.flatnonzero((mode == MODE_UNPLACED) & ~home)
+    for b in np.unique(building[todo]):
+        lo, hi = np.searchsorted(cand.building, b), np.searchsorted(cand.building, b, "right")
+        if hi == lo:
+            text = "no sampling site can serve this building; add a site or list it in a site's serves"
+        else:
+            near = [f"{sites[s].name} ({sites[s].id}, {w:g} min)" for s, w in zip(cand.site[lo:hi], cand.walk[lo:hi], strict=True)]
+            within = [x for x, w in zip(near, cand.walk[lo:hi], strict=True) if w <= max_walk] or near[:1]
+            text = "no capacity left: every slot full at " + "; ".join(within[:4]) + "; add tables or a site"
+        reason[todo[building[todo] == b]] = text
+
+
+def summarise(
+    scenario: Scenario, registry: Registry, grid: SlotGrid, mode: Int, site: Int, slot: Int,
+    walk: npt.NDArray[np.float64], home: npt.NDArray[np.bool_], arc_unit_cost: Int, arc_of: Int,
+    slot_cost: Int, unplaced_unit: int, flow_cost: int | None, repair_method: str,
+) -> dict[str, Any]:
+    """Objective, bound, gap and the invariant checks, from the final arrays."""
+    hh = registry.households
+    size = hh.size.astype(np.int64)
+    at = np.flatnonzero(mode == MODE_SITE)
+    walk_cost = int((arc_unit_cost[arc_of] * size[at]).sum())
+    time_cost = int((slot_cost[hh.preferred[at], slot[at]] * size[at]).sum())
+    unplaced = mode == MODE_UNPLACED
+    unplaced_cost = int(size[unplaced].sum()) * unplaced_unit
+    # Cohesion: (site, slot) pairs per building beyond the fewest its people could need.
+    cells = np.unique(hh.building[at] * (grid.capacity.size) + site[at] * grid.n + slot[at])
+    spread = np.bincount(cells // grid.capacity.size, minlength=len(registry.buildings))
+    b_people = np.bincount(hh.building[at], weights=size[at], minlength=len(registry.buildings))
+    cmax = max(int(grid.capacity.max(initial=0)), 1)
+    extra = np.maximum(spread - np.ceil(b_people / cmax), 0)
+    cohesion_cost = int(round(float(extra.sum()) * scenario.planner.cohesion_penalty * COST_SCALE))
+    # The home part of the bound: fewest people that must stay unplaced among home households.
+    n_home_unplaced = int((unplaced & home).sum())
+    home_lb = int(np.sort(size[home])[:n_home_unplaced].sum()) * unplaced_unit
+    objective = walk_cost + time_cost + unplaced_cost + cohesion_cost
+    lower = None if flow_cost is None else flow_cost + home_lb
+    load = np.zeros_like(grid.capacity)
+    np.add.at(load, (site[at], slot[at]), size[at])
+    violations = int((load > grid.capacity).sum())
+    counts = np.bincount(mode, minlength=3)
+    over_max = int((walk[at] > scenario.walk.max_minutes).sum())
+    w = walk[at]
+    span = np.bincount(cells // grid.capacity.size, minlength=len(registry.buildings))
+    used = span[np.unique(hh.building[at])] if len(at) else np.zeros(0)
+    return {
+        "area": scenario.area,
+        "households": len(hh),
+        "people": int(size.sum()),
+        "placed_households": int(counts[MODE_SITE] + counts[MODE_HOME]),
+        "site_households": int(counts[MODE_SITE]),
+        "site_people": int(size[at].sum()),
+        "home_households": int(counts[MODE_HOME]),
+        "home_people": int(size[mode == MODE_HOME].sum()),
+        "unplaced_households": int(counts[MODE_UNPLACED]),
+        "unplaced_people": int(size[unplaced].sum()),
+        "over_max_walk_households": over_max,
+        "objective": objective / COST_SCALE,
+        "objective_parts": {
+            "walk": walk_cost / COST_SCALE, "time_of_day": time_cost / COST_SCALE,
+            "cohesion": cohesion_cost / COST_SCALE, "unplaced": unplaced_cost / COST_SCALE,
+        },
+        "lower_bound": None if lower is None else lower / COST_SCALE,
+        "gap": None if lower is None else ((objective - lower) / objective if objective > 0 else 0.0),
+        "violations": violations,
+        "split_households": 0,  # a household is one row with one assignment by construction
+        "repair": repair_method,
+        "seed": scenario.planner.seed,
+        "inputs": dict(sorted(registry.hashes.items())),
+        "window": {
+            "start": grid.start.strftime("%Y-%m-%d %H:%M"), "slots": grid.n, "slot_minutes": grid.minutes,
+            "end": grid.labels()[-1], "night_slots_used": int(np.isin(slot[at], np.flatnonzero(grid.night)).sum()),
+            "last_slot_used": grid.labels()[int(slot[at].max()) + 1] if len(at) else None,
+        },
+        "walk_minutes": {
+            "mean": round(float(w.mean()), 2) if len(w) else 0.0,
+            "p95": round(float(np.percentile(w, 95)), 2) if len(w) else 0.0,
+            "max": round(float(w.max()), 2) if len(w) else 0.0,
+        },
+        "building_slots": {
+            "mean": round(float(used.mean()), 3) if len(used) else 0.0,
+            "max": int(used.max()) if len(used) else 0,
+            "extra_total": int(extra.sum()),
+        },
+        "capacity_people": int(grid.capacity.sum()),
+        "sites": len(registry.sites),
+        "tables": int(sum(s.tables for s in registry.sites)),
+    }
