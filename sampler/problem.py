@@ -73,12 +73,18 @@ class Problem:
 
 
 def _natural_rank(values: npt.NDArray[np.object_]) -> Int:
-    """Rank of text values in natural order: numbers numerically first, then the rest as text."""
-    series = pd.Series(values, dtype=object).astype(str)
-    num = pd.to_numeric(series, errors="coerce").to_numpy(dtype=np.float64)
+    """Rank of text values in natural order (numbers numerically first, then text); ties share a rank.
+
+    Only the distinct values are ranked (a city has a few thousand room numbers, not a million).
+    """
+    codes, uniques = pd.factorize(pd.Series(values, dtype=object).astype(str), sort=False)
+    text = np.asarray(uniques, dtype=str)
+    num = pd.to_numeric(pd.Series(text, dtype=object), errors="coerce").to_numpy(dtype=np.float64)
     is_num = ~np.isnan(num)
-    _, text_rank = np.unique(series.to_numpy(dtype=str), return_inverse=True)
-    return np.lexsort((text_rank, np.where(is_num, num, 0.0), ~is_num)).argsort().astype(np.int64)
+    order = np.lexsort((text, np.where(is_num, num, 0.0), ~is_num))
+    rank = np.empty(len(text), dtype=np.int64)
+    rank[order] = np.arange(len(text))
+    return rank[codes]
 
 
 def _arc_lookup(cand: Candidates, n_sites: int) -> tuple[Int, Int]:
