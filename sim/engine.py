@@ -1,0 +1,127 @@
+"""One replication of the sampling day: the SimPy model and its flat records.
+
+SimPy is the clock: one process per site dispatches households to tables, one per site walks
+through the PPE hand-overs, one per home-visit team visits its list. Random numbers come from
+four streams spawned from the replication's seed (arrivals, service, home visits, samples),
+so the same seed gives the same records.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import simpy
+
+from sim.arrivals import Visits, draw_visits, poisson_visits
+from sim.homevisits import TeamRun, door_minutes, team_process
+from sim.inputs import SimInputs
+from sim.params import SimParams
+from sim.records import HOME, MISSED, UNPLACED, Records
+from sim.samples import sample_flow
+from sim.service import exponential_service, household_service
+from sim.site import SiteRun, site_process
+from sim.staff import shift_calendar, staff_process
+
+__all__ = ["run_replication"]
+
+Log = list[tuple[float, str]]
+
+
+def _sites(env: simpy.Environment, inputs: SimInputs, visits: Visits, service: np.ndarray,
+           params: SimParams, log: Log | None) -> tuple[list[SiteRun], list[simpy.Process]]:
+    bounds = np.searchsorted(visits.site, np.arange(inputs.n_sites + 1))
+    runs, staff = [], []
+    for s in range(inputs.n_sites):
+        lo, hi = int(bounds[s]), int(bounds[s + 1])
+        cal = shift_calendar(float(inputs.open_at[s]), int(inputs.tables[s]), params)
+        ids = visits.ids[lo:hi].tolist() if log is not None else []
+        run = SiteRun(inputs.site_ids[s], cal, visits.arrival[lo:hi].tolist(), service[lo:hi].tolist(), ids)
+        runs.append(run)
+        env.process(site_process(env, run, params.slot_tick_min, log))
+        close = float(inputs.close_at[s])
+
+        def keep_going(now: float, run: SiteRun = run, close: float = close) -> bool:
+            return not run.finished or now < max(close, run.last_end)
+
+        staff.append(env.process(staff_process(env, cal, inputs.site_ids[s], keep_going, log)))
+    return runs, staff
+
+
+def _teams(env: simpy.Environment, inputs: SimInputs, params: SimParams, rng: np.random.Generator,
+           log: Log | None) -> tuple[np.ndarray, list[TeamRun]]:
+    order = np.lexsort((np.arange(len(inputs.home_ids)), inputs.home_slot_start, inputs.home_team))
+    door = door_minutes(len(order), inputs.visits_per_team_hour, params.home_travel_min, rng)
+    team = inputs.home_team[order]
+    bounds = np.searchsorted(team, np.arange(inputs.n_teams + 1))
+    runs = []
+    for t in range(inputs.n_teams):
+        lo, hi = int(bounds[t]), int(bounds[t + 1])
+        rows = order[lo:hi]
+        run = TeamRun(f"team {t + 1}", inputs.home_ids[rows].tolist(), inputs.home_slot_start[rows].tolist(),
+                      inputs.home_building[rows].tolist(), door[lo:hi].tolist(), params.home_travel_min)
+        runs.append(run)
+        env.process(team_process(env, run, log))
+    return order, runs
+
+
+def run_replication(inputs: SimInputs, params: SimParams, seed: int | np.random.SeedSequence,
+                    trace: bool = False) -> Records:
+    """Simulate one sampling day and return its records (with an event trace if ``trace``)."""
+    ss = seed if isinstance(seed, np.random.SeedSequence) else np.random.SeedSequence(seed)
+    r_arrival, r_service, r_home, r_samples = (np.random.default_rng(s) for s in ss.spawn(4))
+    poisson = params.mode == "poisson"
+    if poisson:
+        visits = poisson_visits(inputs, params, r_arrival)
+        service = exponential_service(len(visits), params.poisson_service_min, r_service)
+    else:
+        visits = draw_visits(inputs, params, r_arrival)
+        service = household_service(visits.size, visits.elderly, visits.children, params, r_service)
+
+    env = simpy.Environment()
+    log: Log | None = [] if trace else None
+    runs, staff = _sites(env, inputs, visits, service, params, log)
+    home_order: np.ndarray = np.zeros(0, dtype=np.int64)
+    teams: list[TeamRun] = []
+    if not poisson:
+        home_order, teams = _teams(env, inputs, params, r_home, log)
+    env.run()
+
+    n_v, n_h = len(visits), len(home_order)
+    missed = visits.missed
+    n_m, n_u = len(missed), 0 if poisson else len(inputs.unplaced_ids)
+    nan = np.full(n_m + n_u, np.nan)
+    none = np.full(n_m + n_u, -1, dtype=np.int64)
+    site_start = np.array([t for r in runs for t in r.start])
+    site_end = np.array([t for r in runs for t in r.end])
+    home_start = np.array([t for r in teams for t in r.start])
+    home_end = np.array([t for r in teams for t in r.end])
+    n_sites = inputs.n_sites
+
+    status = np.concatenate([visits.kind, np.full(n_h, HOME), np.full(n_m, MISSED), np.full(n_u, UNPLACED)])
+    site = np.concatenate([visits.site, np.full(n_h, -1), inputs.site[missed], np.full(n_u, -1)])
+    table = np.concatenate([np.array([k for r in runs for k in r.table], dtype=np.int64), np.full(n_h, -1), none])
+    team = np.concatenate([np.full(n_v, -1), inputs.home_team[home_order], none]).astype(np.int64)
+    size = np.concatenate([visits.size, inputs.home_size[home_order], inputs.size[missed],
+                           inputs.unplaced_size[:n_u]]).astype(np.int64)
+    zone = np.concatenate([visits.zone, inputs.home_zone[home_order], inputs.zone[missed],
+                           inputs.unplaced_zone[:n_u]]).astype(np.int64)
+    sampled = n_v + n_h
+    station = np.concatenate([visits.site, n_sites + inputs.home_team[home_order]]).astype(np.int64)
+    end = np.concatenate([site_end, home_end])
+    flow = sample_flow(station, zone[:sampled], size[:sampled], end, inputs.pooling, params, r_samples)
+
+    staffed = np.array([r.cal.staffed_minutes(max(float(inputs.close_at[s]), r.last_end))
+                        for s, r in enumerate(runs)])
+    people = int(visits.size.sum()) if poisson else inputs.people
+    return Records(
+        ids=np.concatenate([visits.ids, inputs.home_ids[home_order], inputs.ids[missed],
+                            inputs.unplaced_ids[:n_u]]).astype(object),
+        status=status.astype(np.int64), site=site.astype(np.int64), table=table, team=team, size=size, zone=zone,
+        arrival=np.concatenate([visits.arrival, inputs.home_slot_start[home_order], nan]),
+        start=np.concatenate([site_start, home_start, nan]), end=np.concatenate([end, nan]),
+        tube=np.concatenate([flow.tube, none]), box=np.concatenate([flow.box, none]),
+        lab_arrival=np.concatenate([flow.lab_arrival, nan]), result=np.concatenate([flow.result, nan]),
+        boxes=flow.boxes, site_ids=inputs.site_ids, site_names=inputs.site_names, tables=inputs.tables,
+        queue_m=inputs.queue_m, open_at=inputs.open_at, close_at=inputs.close_at, staffed_minutes=staffed,
+        handovers=np.array([p.value for p in staff], dtype=np.int64), window_hours=inputs.window_hours,
+        people=people, trace=sorted(log, key=lambda e: e[0]) if log is not None else None,
+    )

@@ -1,0 +1,48 @@
+"""How long a household takes at a table: one registration, one swab per member."""
+
+from __future__ import annotations
+
+import numpy as np
+import numpy.typing as npt
+
+from sim.params import SimParams
+
+__all__ = ["exponential_service", "household_service"]
+
+IntArray = npt.NDArray[np.int64]
+FloatArray = npt.NDArray[np.float64]
+
+
+def _triangular(rng: np.random.Generator, spec: tuple[float, float, float], n: int) -> FloatArray:
+    lo, mode, hi = spec
+    if hi <= lo:
+        return np.full(n, float(lo))
+    return rng.triangular(lo, mode, hi, n)
+
+
+def household_service(size: IntArray, elderly: IntArray, children: IntArray, params: SimParams,
+                      rng: np.random.Generator) -> FloatArray:
+    """Service minutes per household: registration plus each member's swab.
+
+    Members are counted elderly first, then children, then other adults; elderly swabs take
+    ``elderly_factor`` and children's ``child_factor`` times as long.
+    """
+    n = len(size)
+    if n == 0:
+        return np.zeros(0)
+    size = np.maximum(size, 1)
+    people = int(size.sum())
+    registration = _triangular(rng, params.registration_s, n)
+    swab = _triangular(rng, params.swab_s, people)
+    starts = np.cumsum(size) - size
+    rank = np.arange(people) - np.repeat(starts, size)
+    old = np.repeat(np.minimum(elderly, size), size)
+    young = np.repeat(np.minimum(elderly + children, size), size)
+    factor = np.where(rank < old, params.elderly_factor, np.where(rank < young, params.child_factor, 1.0))
+    seconds = registration + np.add.reduceat(swab * factor, starts)
+    return np.asarray(seconds / 60.0)
+
+
+def exponential_service(n: int, mean_min: float, rng: np.random.Generator) -> FloatArray:
+    """Poisson mode: exponential service minutes."""
+    return rng.exponential(mean_min, n)
