@@ -60,14 +60,26 @@ def assign_slots(
     bounds = np.searchsorted(key_sorted, np.arange(n_sites * n_classes + 1), side="left")
     target = np.cumsum(quota, axis=2)
     for s in np.unique(site[placed]):
+        blocks: dict[int, Int] = {}
+        spill: list[Int] = []
+        for c in class_order:
+            lo, hi = bounds[s * n_classes + c], bounds[s * n_classes + c + 1]
+            members = order[lo:hi]
+            if c != 0 and len(members):
+                # Beyond the flow's in-period quota, a preference class is called with class 0.
+                starts_c = np.cumsum(size[members]) - size[members]
+                keep = starts_c < quota[s, c].sum()
+                spill.append(members[~keep])
+                members = members[keep]
+            blocks[c] = members
+        blocks[0] = np.sort(np.concatenate([blocks.get(0, np.zeros(0, np.int64)), *spill]))
         classes: list[int] = []
         queues: list[Int] = []
         cums: list[Int] = []
         starts: list[Int] = []
         for c in class_order:
-            lo, hi = bounds[s * n_classes + c], bounds[s * n_classes + c + 1]
-            if hi > lo:
-                members = order[lo:hi]
+            members = blocks.get(c, np.zeros(0, np.int64))
+            if len(members):
                 classes.append(c)
                 queues.append(members)
                 cums.append(np.cumsum(size[members]))
