@@ -1,11 +1,65 @@
-"""Entry point of the `sampler` console script: composes the commands of all three layers."""
+"""Entry point of the `sampler` console script: composes the commands of all three layers.
+
+The service adds `sampler serve` (uvicorn) and `sampler keys create --role ...` here.
+"""
 
 from __future__ import annotations
 
+from typing import Annotated
+
+import typer
+
 import sim.cli  # noqa: F401  (registers the simulation commands)
-from sampler.cli import app
+from sampler.cli import app, console
 
 __all__ = ["app", "main"]
+
+keys_app = typer.Typer(help="API keys of the plan service.", no_args_is_help=True)
+app.add_typer(keys_app, name="keys")
+
+
+@app.command("serve")
+def serve_command(
+    host: Annotated[str, typer.Option(help="Interface to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="TCP port.")] = 8000,
+    workers: Annotated[int, typer.Option(help="HTTP worker processes (SQLite: keep 1-2).")] = 1,
+) -> None:
+    """Run the plan service (database from SAMPLER_DATABASE_URL, default sqlite:///data/sampler.db)."""
+    import uvicorn
+
+    from api.main import create_app
+    from api.settings import Settings
+
+    settings = Settings()
+    if workers > 1:
+        create_app(settings)  # migrate once before the workers start
+        uvicorn.run("api.asgi:app", host=host, port=port, workers=workers, log_level="warning")
+    else:
+        uvicorn.run(create_app(settings), host=host, port=port, log_level="warning")
+
+
+@keys_app.command("create")
+def keys_create_command(
+    role: Annotated[str, typer.Option(help="planner, site or viewer.")],
+    name: Annotated[str, typer.Option(help="Who or what the key is for.")] = "",
+    site: Annotated[list[str] | None, typer.Option(help="Site id a site key may read (repeat).")] = None,
+) -> None:
+    """Create an API key and print it (it is shown only this once)."""
+    from api.db import make_engine, run_migrations, session_factory
+    from api.security import create_key
+    from api.settings import Settings
+
+    if role not in ("planner", "site", "viewer"):
+        console.print(f"[red]unknown role {role!r}[/]: use planner, site or viewer")
+        raise typer.Exit(2)
+    if role == "site" and not site:
+        console.print("[red]a site key needs at least one --site SITE_ID[/]")
+        raise typer.Exit(2)
+    engine = make_engine(Settings().database_url)
+    run_migrations(engine)
+    with session_factory(engine)() as session:
+        key, token = create_key(session, role, name, list(site or []) if role == "site" else [])
+    console.print(f"key {key.id} ({role}): {token}")
 
 
 def main() -> None:

@@ -1,0 +1,174 @@
+"""Database tables: keys, scenarios, jobs, plans (SQLAlchemy 2 ORM) and the bulk plan tables (Core).
+
+The seven plan tables mirror the CSV files of a plan directory (docs/formats.md) column for column,
+plus ``plan_id`` and ``row`` (the CSV row order). They hold up to millions of rows per plan and are
+written with bulk inserts or COPY, never as ORM objects.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from sqlalchemy import (
+    Boolean,
+    Column,
+    DateTime,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    String,
+    Table,
+    Text,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+__all__ = [
+    "PLAN_TABLES",
+    "ApiKey",
+    "Base",
+    "Job",
+    "Plan",
+    "PlanBlob",
+    "Scenario",
+    "ScenarioFile",
+    "utcnow",
+]
+
+
+def utcnow() -> dt.datetime:
+    """Now in UTC, without tzinfo (stored as naive UTC on every backend)."""
+    return dt.datetime.now(dt.UTC).replace(tzinfo=None)
+
+
+class Base(DeclarativeBase):
+    """Declarative base holding the metadata of every table."""
+
+
+class ApiKey(Base):
+    """An API key; only a salted HMAC-SHA256 of the secret is stored."""
+
+    __tablename__ = "api_keys"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(100), default="")
+    role: Mapped[str] = mapped_column(String(16))
+    sites: Mapped[str] = mapped_column(Text, default="")
+    salt: Mapped[str] = mapped_column(String(64))
+    key_hash: Mapped[str] = mapped_column(String(64))
+    revoked: Mapped[bool] = mapped_column(Boolean, default=False)
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
+
+
+class Scenario(Base):
+    """An uploaded, validated scenario: parameters and registry summary."""
+
+    __tablename__ = "scenarios"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(200))
+    area: Mapped[str] = mapped_column(String(200))
+    parameters: Mapped[str] = mapped_column(Text, default="{}")
+    households: Mapped[int] = mapped_column(Integer, default=0)
+    people: Mapped[int] = mapped_column(Integer, default=0)
+    buildings: Mapped[int] = mapped_column(Integer, default=0)
+    sites: Mapped[int] = mapped_column(Integer, default=0)
+    hashes: Mapped[str] = mapped_column(Text, default="{}")
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
+
+
+class ScenarioFile(Base):
+    """One registry file of a scenario, stored as uploaded."""
+
+    __tablename__ = "scenario_files"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    scenario_id: Mapped[int] = mapped_column(ForeignKey("scenarios.id", ondelete="CASCADE"), index=True)
+    role: Mapped[str] = mapped_column(String(20))
+    filename: Mapped[str] = mapped_column(String(200))
+    content: Mapped[bytes] = mapped_column(LargeBinary)
+
+
+class Job(Base):
+    """A background job (plan or simulation) run in a worker process."""
+
+    __tablename__ = "jobs"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    kind: Mapped[str] = mapped_column(String(20))
+    status: Mapped[str] = mapped_column(String(20), default="queued", index=True)
+    stage: Mapped[str] = mapped_column(String(40), default="")
+    progress: Mapped[float] = mapped_column(Float, default=0.0)
+    error: Mapped[str] = mapped_column(Text, default="")
+    params: Mapped[str] = mapped_column(Text, default="{}")
+    scenario_id: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    plan_id: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    owner: Mapped[str] = mapped_column(String(100), default="")
+    worker_pid: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
+    started_at: Mapped[dt.datetime | None] = mapped_column(DateTime, nullable=True)
+    finished_at: Mapped[dt.datetime | None] = mapped_column(DateTime, nullable=True)
+
+
+class Plan(Base):
+    """A stored plan: its plan.json summary; the tables live in the plan_* tables."""
+
+    __tablename__ = "plans"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    scenario_id: Mapped[int | None] = mapped_column(Integer, nullable=True, index=True)
+    job_id: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    area: Mapped[str] = mapped_column(String(200))
+    households: Mapped[int] = mapped_column(Integer, default=0)
+    summary: Mapped[str] = mapped_column(Text, default="{}")
+    published: Mapped[bool] = mapped_column(Boolean, default=False)
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
+
+
+class PlanBlob(Base):
+    """A file belonging to a plan (the plan workbook)."""
+
+    __tablename__ = "plan_blobs"
+    plan_id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(100), primary_key=True)
+    content: Mapped[bytes] = mapped_column(LargeBinary)
+
+
+S, N, F = "str", "int", "float"
+# Columns of each plan-directory CSV, in file order, with their storage kind.
+PLAN_COLUMNS: dict[str, list[tuple[str, str]]] = {
+    "assignments": [("household_id", S), ("building_id", S), ("unit", S), ("room", S), ("size", N),
+                    ("mode", S), ("site_id", S), ("team", N), ("slot_start", S), ("slot_end", S),
+                    ("walk_minutes", F), ("over_max_walk", N)],
+    "site_load": [("site_id", S), ("slot_start", S), ("people", N), ("capacity", N)],
+    "buildings": [("building_id", S), ("name", S), ("grid", S), ("compound", S), ("risk_zone", S),
+                  ("mode", S), ("site_id", S), ("slot_start", S), ("slot_end", S), ("households", N),
+                  ("people", N)],
+    "home_visits": [("household_id", S), ("building_id", S), ("unit", S), ("room", S), ("size", N),
+                    ("team", N), ("slot_start", S), ("slot_end", S), ("reason", S)],
+    "unplaced": [("household_id", S), ("building_id", S), ("size", N), ("reason", S)],
+    "sites": [("site_id", S), ("name", S), ("lon", F), ("lat", F), ("tables", N), ("rate", F),
+              ("open", S), ("close", S), ("serves", S), ("queue_m", F), ("slot_capacity", N)],
+    "contacts": [("household_id", S), ("contact", S), ("phone", S)],
+}
+_TYPES = {S: Text, N: Integer, F: Float}
+_INDEXES: dict[str, list[tuple[str, ...]]] = {
+    "assignments": [("household_id",), ("building_id",), ("site_id", "slot_start")],
+    "site_load": [("site_id",)],
+    "buildings": [("building_id",), ("site_id",)],
+    "home_visits": [("household_id",)],
+    "unplaced": [("household_id",)],
+    "sites": [("site_id",)],
+    "contacts": [("household_id",)],
+}
+
+
+def _plan_table(name: str) -> Table:
+    columns: list[Column[Any]] = [Column(col, _TYPES[kind], nullable=kind != S) for col, kind in PLAN_COLUMNS[name]]
+    indexes = [Index(f"ix_plan_{name}_{'_'.join(cols)}", "plan_id", *cols) for cols in _INDEXES[name]]
+    return Table(
+        f"plan_{name}", Base.metadata,
+        Column("plan_id", Integer, primary_key=True, autoincrement=False),
+        Column("row", Integer, primary_key=True, autoincrement=False),
+        *columns, *indexes,
+    )
+
+
+PLAN_TABLES: dict[str, Table] = {name: _plan_table(name) for name in PLAN_COLUMNS}

@@ -1,0 +1,1 @@
+"""One APIRouter per resource: scenarios, plans, jobs, lookup, exports, keys."""

@@ -1,0 +1,114 @@
+"""Exports of a plan: SMS list (planner only, the one place with full phone numbers), the list of
+missing/invalid phones, building notices (HTML per building, one XLSX) and the plan workbook."""
+
+from __future__ import annotations
+
+import json
+import tempfile
+from pathlib import Path as FsPath
+
+from fastapi import APIRouter, Depends, HTTPException, Path, Response, status
+from sqlalchemy import select
+
+from api.deps import EngineDep, PlannerDep, SessionDep, require_roles
+from api.models import PlanBlob, Scenario
+from api.routers.plans import get_plan_row
+from api.storage import read_plan_files
+from sampler.errors import InputError
+from sampler.sms import SmsResult
+
+__all__ = ["router"]
+
+router = APIRouter(prefix="/plans/{plan_id}/exports", tags=["exports"])
+PlanId = Path(ge=1, le=2**31 - 1, description="plan id")
+XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+_readers = [Depends(require_roles("planner", "viewer"))]
+
+
+def _sms_result(session: SessionDep, engine: EngineDep, plan_id: int) -> SmsResult:
+    from sampler.sms import build_messages, sms_params
+
+    plan = get_plan_row(session, plan_id)
+    section = None
+    if plan.scenario_id is not None:
+        scenario = session.get(Scenario, plan.scenario_id)
+        if scenario is not None:
+            section = json.loads(scenario.parameters).get("sms")
+    try:
+        params = sms_params(section, f"scenario {plan.scenario_id}")
+    except InputError as exc:
+        raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, [i.as_dict() for i in exc.issues]) from None
+    return build_messages(read_plan_files(engine, plan.id), params)
+
+
+def _csv(frame_csv: str, name: str) -> Response:
+    return Response(frame_csv.encode("utf-8-sig"), media_type="text/csv; charset=utf-8",
+                    headers={"Content-Disposition": f'attachment; filename="{name}"'})
+
+
+@router.get("/sms.csv", response_class=Response,
+            responses={200: {"content": {"text/csv": {}}, "description": "household_id,phone,send_at,text,segments"}})
+def export_sms(session: SessionDep, engine: EngineDep, _caller: PlannerDep, plan_id: int = PlanId) -> Response:
+    """One text per household with batched send times (full phone numbers: planner role only)."""
+    result = _sms_result(session, engine, plan_id)
+    s = result.summary()
+    response = _csv(result.messages.to_csv(index=False), f"plan{plan_id}_sms.csv")
+    response.headers["X-SMS-Messages"] = str(s["messages"])
+    response.headers["X-SMS-Segments"] = str(s["segments"])
+    response.headers["X-SMS-Invalid-Phones"] = str(s["invalid_phones"])
+    return response
+
+
+@router.get("/sms-invalid.csv", response_class=Response,
+            responses={200: {"content": {"text/csv": {}}, "description": "households without a valid phone"}})
+def export_sms_invalid(session: SessionDep, engine: EngineDep, _caller: PlannerDep, plan_id: int = PlanId) -> Response:
+    """Households with a missing or invalid phone, for grid workers to call on or visit."""
+    result = _sms_result(session, engine, plan_id)
+    return _csv(result.invalid.to_csv(index=False), f"plan{plan_id}_sms_invalid.csv")
+
+
+@router.get("/notices/{building_id}.html", response_class=Response, dependencies=_readers,
+            responses={200: {"content": {"text/html": {}}, "description": "printable notice"}})
+def export_building_notice(session: SessionDep, engine: EngineDep, building_id: str = Path(max_length=200),
+                           plan_id: int = PlanId) -> Response:
+    """The printable notice of one building (Chinese, A4 print CSS)."""
+    from sampler.notices import building_notice_html, notice_rows
+
+    get_plan_row(session, plan_id)
+    files = read_plan_files(engine, plan_id, [building_id])
+    rows = notice_rows(files)
+    if rows.empty:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, "no household of this building is in the plan")
+    info = files.buildings.drop_duplicates("building_id")
+    building = {str(k): str(v) for k, v in info.iloc[0].items()} if len(info) else {"building_id": building_id}
+    html = building_notice_html(str(files.summary.get("area", "")), building, rows)
+    return Response(html, media_type="text/html; charset=utf-8")
+
+
+@router.get("/notices.xlsx", response_class=Response, dependencies=_readers,
+            responses={200: {"content": {XLSX: {}}, "description": "a sheet per compound or building"}})
+def export_notices_workbook(session: SessionDep, engine: EngineDep, plan_id: int = PlanId) -> Response:
+    """All building notices as one workbook: a sheet per compound (per building in small areas)."""
+    from sampler.notices import notices_workbook
+
+    get_plan_row(session, plan_id)
+    files = read_plan_files(engine, plan_id)
+    with tempfile.TemporaryDirectory() as tmp:
+        path = FsPath(tmp) / "notices.xlsx"
+        notices_workbook(files, path)
+        data = path.read_bytes()
+    return Response(data, media_type=XLSX,
+                    headers={"Content-Disposition": f'attachment; filename="plan{plan_id}_notices.xlsx"'})
+
+
+@router.get("/plan.xlsx", response_class=Response, dependencies=_readers,
+            responses={200: {"content": {XLSX: {}}, "description": "the planner's workbook"}})
+def export_plan_workbook(session: SessionDep, plan_id: int = PlanId) -> Response:
+    """The plan workbook written by the planner (summary and per-site schedules)."""
+    get_plan_row(session, plan_id)
+    blob = session.scalar(select(PlanBlob).where(PlanBlob.plan_id == plan_id, PlanBlob.name == "plan.xlsx"))
+    if blob is None:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, "this plan was stored without a workbook")
+    return Response(blob.content, media_type=XLSX,
+                    headers={"Content-Disposition": f'attachment; filename="plan{plan_id}.xlsx"'})
+

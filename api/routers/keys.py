@@ -1,0 +1,51 @@
+"""API keys: create (the secret is shown once), list, revoke. Planner role only."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, HTTPException, Path, status
+from sqlalchemy import func, select
+
+from api.deps import PlannerDep, SessionDep
+from api.models import ApiKey
+from api.schemas import KeyCreate, KeyCreated, KeyPublic, KeysPublic, Message
+from api.security import create_key
+
+__all__ = ["key_public", "router"]
+
+router = APIRouter(prefix="/keys", tags=["keys"])
+
+
+def key_public(key: ApiKey) -> KeyPublic:
+    """The listed form of a key (no secret)."""
+    return KeyPublic(id=key.id, name=key.name, role=key.role, sites=[s for s in key.sites.split(";") if s],
+                     revoked=key.revoked, created_at=key.created_at)
+
+
+@router.post("", response_model=KeyCreated, status_code=status.HTTP_201_CREATED)
+def create_api_key(body: KeyCreate, session: SessionDep, _caller: PlannerDep) -> KeyCreated:
+    """Create a key; a `site` key needs the site ids it may read."""
+    if body.role == "site" and not body.sites:
+        raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, "a site key needs at least one site id in 'sites'")
+    if any(";" in s or not s for s in body.sites):
+        raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, "site ids must be non-empty and contain no ';'")
+    key, token = create_key(session, body.role, body.name, body.sites if body.role == "site" else [])
+    return KeyCreated(**key_public(key).model_dump(), key=token)
+
+
+@router.get("", response_model=KeysPublic)
+def list_api_keys(session: SessionDep, _caller: PlannerDep) -> KeysPublic:
+    """Every key, newest first."""
+    keys = session.scalars(select(ApiKey).order_by(ApiKey.id.desc())).all()
+    count = session.scalar(select(func.count()).select_from(ApiKey)) or 0
+    return KeysPublic(data=[key_public(k) for k in keys], count=count)
+
+
+@router.delete("/{key_id}", response_model=Message)
+def revoke_api_key(key_id: int = Path(ge=1, le=2**31 - 1), *, session: SessionDep, _caller: PlannerDep) -> Message:
+    """Revoke a key; it stops working at once."""
+    key = session.get(ApiKey, key_id)
+    if key is None:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, "no such key")
+    key.revoked = True
+    session.commit()
+    return Message(detail=f"key {key_id} revoked")

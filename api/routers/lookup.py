@@ -1,0 +1,80 @@
+"""Resident lookup: household code + last 4 phone digits → that household's site, address, slot.
+
+Public (no key), rate-limited per client IP, and uniform: any mismatch — unknown household, wrong
+digits, no published plan — gets the same 404, so the endpoint reveals nothing else.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hmac
+import math
+
+from fastapi import APIRouter, HTTPException, Request, status
+from sqlalchemy import func, select
+
+from api.deps import EngineDep
+from api.models import PLAN_TABLES, Plan
+from api.schemas import LookupQuery, LookupResult
+from sampler.sms import address_of
+
+__all__ = ["NOT_FOUND", "router"]
+
+router = APIRouter(prefix="/lookup", tags=["lookup"])
+NOT_FOUND = "没有找到匹配的住户，请核对户编号和登记手机号后四位。(no household matches this code and phone)"
+
+_a, _c, _s, _b, _u = (PLAN_TABLES[n] for n in ("assignments", "contacts", "sites", "buildings", "unplaced"))
+_building_name = (select(_b.c.name).where(_b.c.plan_id == _a.c.plan_id, _b.c.building_id == _a.c.building_id)
+                  .limit(1).scalar_subquery())
+_QUERY = (
+    select(_c.c.phone, _a.c.building_id, _a.c.unit, _a.c.room, _a.c.mode, _a.c.slot_start, _a.c.slot_end,
+           _s.c.name.label("site"), _building_name.label("building_name"), _u.c.household_id.label("unplaced"))
+    .select_from(
+        _c.outerjoin(_a, (_a.c.plan_id == _c.c.plan_id) & (_a.c.household_id == _c.c.household_id))
+        .outerjoin(_s, (_s.c.plan_id == _c.c.plan_id) & (_s.c.site_id == _a.c.site_id))
+        .outerjoin(_u, (_u.c.plan_id == _c.c.plan_id) & (_u.c.household_id == _c.c.household_id))
+    )
+)
+
+
+def _when(start: str, end: str) -> str:
+    d = dt.datetime.strptime(start, "%Y-%m-%d %H:%M")
+    return f"{d.month}月{d.day}日 {start[-5:]}-{end[-5:]}"
+
+
+@router.post("", response_model=LookupResult,
+             responses={404: {"description": "No match (the same answer for every kind of mismatch)"},
+                        429: {"description": "Too many lookups from this address"}})
+def lookup_household(body: LookupQuery, request: Request, engine: EngineDep) -> LookupResult:
+    """A resident's own slot: household code and the last 4 digits of the registered phone."""
+    client = request.client.host if request.client else "unknown"
+    wait = request.app.state.limiter.hit(client)
+    if wait:
+        raise HTTPException(status.HTTP_429_TOO_MANY_REQUESTS,
+                            f"查询过于频繁，请{math.ceil(wait)}秒后再试。(too many lookups; retry in {math.ceil(wait)} s)",
+                            headers={"Retry-After": str(math.ceil(wait))})
+    with engine.connect() as conn:
+        plan_id = body.plan_id
+        if plan_id is None:
+            plan_id = conn.execute(select(func.max(Plan.id)).where(Plan.published.is_(True))).scalar()
+        elif not conn.execute(select(Plan.published).where(Plan.id == plan_id)).scalar():
+            plan_id = None
+        row = None
+        if plan_id is not None:
+            row = conn.execute(_QUERY.where(_c.c.plan_id == plan_id, _c.c.household_id == body.household_id)
+                               .limit(1)).first()
+    phone = (row.phone or "") if row is not None else ""
+    if row is None or len(phone) < 4 or not hmac.compare_digest(phone[-4:].encode(), body.phone_last4.encode()):
+        raise HTTPException(status.HTTP_404_NOT_FOUND, NOT_FOUND)
+    if row.mode is None:
+        return LookupResult(household_id=body.household_id, site="", address="", mode="unplaced", slot_start="",
+                            slot_end="", instruction="暂未为您家安排采样时段，网格员会尽快与您联系。")
+    address = address_of(row.building_name or row.building_id, row.unit or "", row.room or "")
+    when = _when(row.slot_start, row.slot_end)
+    if row.mode == "home":
+        return LookupResult(household_id=body.household_id, site="上门采样", address=address, mode="home",
+                            slot_start=row.slot_start, slot_end=row.slot_end,
+                            instruction=f"工作人员将于{when}上门采样，请全家在家等候并备好身份证。")
+    return LookupResult(household_id=body.household_id, site=row.site or "", address=address, mode="site",
+                        slot_start=row.slot_start, slot_end=row.slot_end,
+                        instruction=f"请于{when}到{row.site}采样，全家携带身份证，排队保持1米间距。")

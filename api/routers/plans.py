@@ -1,0 +1,235 @@
+"""Plans: create (a background job), list, summary, site load, building slots, assignments,
+home visits, unplaced; publish for the resident lookup; delete."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from fastapi import APIRouter, HTTPException, Path, Query, Request, status
+from sqlalchemy import Select, func, select, update
+
+from api.deps import CallerDep, EngineDep, PlannerDep, ReaderDep, SessionDep
+from api.models import PLAN_TABLES, Job, Plan, Scenario
+from api.schemas import (
+    AssignmentPublic,
+    AssignmentsPublic,
+    BuildingSlotPublic,
+    BuildingSlotsPublic,
+    HomeVisitPublic,
+    HomeVisitsPublic,
+    JobPublic,
+    Message,
+    PlanCreate,
+    PlanPublic,
+    PlansPublic,
+    SiteLoadPublic,
+    SiteLoadsPublic,
+    UnplacedPublic,
+    UnplacedsPublic,
+)
+from api.storage import delete_plan as delete_plan_rows
+from sampler.sms import mask_phone
+
+__all__ = ["get_plan_row", "router"]
+
+router = APIRouter(prefix="/plans", tags=["plans"])
+
+PlanId = Path(ge=1, le=2**31 - 1, description="plan id")
+Limit = Query(100, ge=1, le=1000)
+Offset = Query(0, ge=0, le=10**9)
+Text = Query(None, max_length=200)
+
+
+def plan_public(row: Plan) -> PlanPublic:
+    """The wire form of a plan."""
+    return PlanPublic(id=row.id, scenario_id=row.scenario_id, job_id=row.job_id, area=row.area,
+                      households=row.households, published=row.published, created_at=row.created_at,
+                      summary=json.loads(row.summary))
+
+
+def get_plan_row(session: SessionDep, plan_id: int) -> Plan:
+    """The plan row or 404."""
+    row = session.get(Plan, plan_id)
+    if row is None:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, "no such plan")
+    return row
+
+
+def _sites_filter(caller: CallerDep, site_id: str | None) -> list[str] | None:
+    """Site ids the query is limited to: the requested one and, for site keys, only their own."""
+    if site_id is not None and not caller.can_read_site(site_id):
+        raise HTTPException(status.HTTP_403_FORBIDDEN, "this key may read only its own sites")
+    if site_id is not None:
+        return [site_id]
+    return sorted(caller.sites) if caller.role == "site" else None
+
+
+def _not_site(caller: CallerDep) -> None:
+    if caller.role == "site":
+        raise HTTPException(status.HTTP_403_FORBIDDEN, "site keys read only their sites' load, buildings and assignments")
+
+
+def _page(engine: EngineDep, query: Select[Any], limit: int, offset: int) -> tuple[list[dict[str, Any]], int]:
+    with engine.connect() as conn:
+        count = conn.execute(select(func.count()).select_from(query.order_by(None).subquery())).scalar_one()
+        rows = [dict(r._mapping) for r in conn.execute(query.limit(limit).offset(offset))]
+    return rows, int(count)
+
+
+@router.post("", response_model=JobPublic, status_code=status.HTTP_202_ACCEPTED)
+def create_plan(body: PlanCreate, request: Request, session: SessionDep, _caller: PlannerDep) -> JobPublic:
+    """Start planning a stored scenario in a worker process; poll the job for progress."""
+    from api.jobs import owner_id
+
+    if session.get(Scenario, body.scenario_id) is None:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, "no such scenario")
+    job = Job(kind="plan", status="queued", stage="queued", scenario_id=body.scenario_id,
+              params=json.dumps({"seed": body.seed}), owner=owner_id())
+    session.add(job)
+    session.commit()
+    request.app.state.jobs.submit(job.id)
+    return JobPublic.model_validate(job)
+
+
+@router.get("", response_model=PlansPublic)
+def list_plans(session: SessionDep, _caller: ReaderDep, limit: int = Limit, offset: int = Offset) -> PlansPublic:
+    """Plans, newest first, with their summaries."""
+    rows = session.scalars(select(Plan).order_by(Plan.id.desc()).limit(limit).offset(offset)).all()
+    count = session.scalar(select(func.count()).select_from(Plan)) or 0
+    return PlansPublic(data=[plan_public(r) for r in rows], count=count)
+
+
+@router.get("/{plan_id}", response_model=PlanPublic)
+def get_plan(session: SessionDep, _caller: ReaderDep, plan_id: int = PlanId) -> PlanPublic:
+    """A plan's summary (plan.json)."""
+    return plan_public(get_plan_row(session, plan_id))
+
+
+@router.delete("/{plan_id}", response_model=Message)
+def delete_plan(session: SessionDep, engine: EngineDep, _caller: PlannerDep, plan_id: int = PlanId) -> Message:
+    """Delete a plan and all its rows."""
+    get_plan_row(session, plan_id)
+    session.close()
+    with engine.begin() as conn:
+        delete_plan_rows(conn, plan_id)
+    return Message(detail=f"plan {plan_id} deleted")
+
+
+@router.post("/{plan_id}/publish", response_model=PlanPublic)
+def publish_plan(session: SessionDep, _caller: PlannerDep, plan_id: int = PlanId,
+                 published: bool = Query(True, description="false withdraws it")) -> PlanPublic:
+    """Make this the plan residents look up (the newest published plan answers lookups)."""
+    row = get_plan_row(session, plan_id)
+    session.execute(update(Plan).where(Plan.id == plan_id).values(published=published))
+    session.commit()
+    session.refresh(row)
+    return plan_public(row)
+
+
+@router.get("/{plan_id}/site-load", response_model=SiteLoadsPublic)
+def get_site_load(session: SessionDep, engine: EngineDep, caller: CallerDep, plan_id: int = PlanId,
+                  site_id: str | None = Text, hourly: bool = Query(True, description="sum slots per hour"),
+                  limit: int = Limit, offset: int = Offset) -> SiteLoadsPublic:
+    """People against capacity per site and hour (or per slot)."""
+    get_plan_row(session, plan_id)
+    t = PLAN_TABLES["site_load"]
+    query = select(t.c.site_id, t.c.slot_start, t.c.people, t.c.capacity).where(t.c.plan_id == plan_id)
+    sites = _sites_filter(caller, site_id)
+    if sites is not None:
+        query = query.where(t.c.site_id.in_(sites))
+    if not hourly:
+        rows, count = _page(engine, query.order_by(t.c.row), limit, offset)
+        return SiteLoadsPublic(data=[SiteLoadPublic(site_id=r["site_id"], start=r["slot_start"], people=r["people"] or 0,
+                                                    capacity=r["capacity"] or 0) for r in rows], count=count)
+    hour = func.substr(t.c.slot_start, 1, 13)
+    grouped = (select(t.c.site_id, hour.label("hour"), func.sum(t.c.people).label("people"),
+                      func.sum(t.c.capacity).label("capacity"), func.min(t.c.row).label("first"))
+               .where(t.c.plan_id == plan_id).group_by(t.c.site_id, hour))
+    if sites is not None:
+        grouped = grouped.where(t.c.site_id.in_(sites))
+    rows, count = _page(engine, grouped.order_by("first"), limit, offset)
+    return SiteLoadsPublic(data=[SiteLoadPublic(site_id=r["site_id"], start=f"{r['hour']}:00", people=r["people"] or 0,
+                                                capacity=r["capacity"] or 0) for r in rows], count=count)
+
+
+@router.get("/{plan_id}/buildings", response_model=BuildingSlotsPublic)
+def get_building_slots(session: SessionDep, engine: EngineDep, caller: CallerDep, plan_id: int = PlanId,
+                       building_id: str | None = Text, site_id: str | None = Text,
+                       limit: int = Limit, offset: int = Offset) -> BuildingSlotsPublic:
+    """Per building: which site (or home visits) and slot, with households and people."""
+    get_plan_row(session, plan_id)
+    t = PLAN_TABLES["buildings"]
+    cols = [c for c in t.c if c.name not in ("plan_id", "row")]
+    query = select(*cols).where(t.c.plan_id == plan_id).order_by(t.c.row)
+    if building_id is not None:
+        query = query.where(t.c.building_id == building_id)
+    sites = _sites_filter(caller, site_id)
+    if sites is not None:
+        query = query.where(t.c.site_id.in_(sites))
+    rows, count = _page(engine, query, limit, offset)
+    return BuildingSlotsPublic(data=[BuildingSlotPublic(**r) for r in rows], count=count)
+
+
+def _with_contact(name: str, plan_id: int) -> tuple[Any, Any]:
+    t, c = PLAN_TABLES[name], PLAN_TABLES["contacts"]
+    join = t.outerjoin(c, (c.c.plan_id == t.c.plan_id) & (c.c.household_id == t.c.household_id))
+    return t, join
+
+
+def _contact_fields(r: dict[str, Any]) -> dict[str, Any]:
+    return {"contact": r.get("contact") or "", "phone": mask_phone(r.get("phone") or "")}
+
+
+@router.get("/{plan_id}/assignments", response_model=AssignmentsPublic)
+def get_assignments(session: SessionDep, engine: EngineDep, caller: CallerDep, plan_id: int = PlanId,
+                    site_id: str | None = Text, building_id: str | None = Text,
+                    slot_start: str | None = Query(None, max_length=16, description="YYYY-MM-DD HH:MM"),
+                    limit: int = Limit, offset: int = Offset) -> AssignmentsPublic:
+    """Household assignments, paged, filterable by site, building and slot; phones masked."""
+    get_plan_row(session, plan_id)
+    t, join = _with_contact("assignments", plan_id)
+    c = PLAN_TABLES["contacts"]
+    cols = [col for col in t.c if col.name not in ("plan_id", "row")]
+    query = select(*cols, c.c.contact, c.c.phone).select_from(join).where(t.c.plan_id == plan_id).order_by(t.c.row)
+    sites = _sites_filter(caller, site_id)
+    if sites is not None:
+        query = query.where(t.c.site_id.in_(sites))
+    if building_id is not None:
+        query = query.where(t.c.building_id == building_id)
+    if slot_start is not None:
+        query = query.where(t.c.slot_start == slot_start)
+    rows, count = _page(engine, query, limit, offset)
+    data = [AssignmentPublic(**{**r, **_contact_fields(r), "size": r["size"] or 0,
+                                "over_max_walk": bool(r["over_max_walk"])}) for r in rows]
+    return AssignmentsPublic(data=data, count=count)
+
+
+@router.get("/{plan_id}/home-visits", response_model=HomeVisitsPublic)
+def get_home_visits(session: SessionDep, engine: EngineDep, caller: CallerDep, plan_id: int = PlanId,
+                    limit: int = Limit, offset: int = Offset) -> HomeVisitsPublic:
+    """Households sampled at home, by slot and team; phones masked."""
+    _not_site(caller)
+    get_plan_row(session, plan_id)
+    t, join = _with_contact("home_visits", plan_id)
+    c = PLAN_TABLES["contacts"]
+    cols = [col for col in t.c if col.name not in ("plan_id", "row")]
+    query = select(*cols, c.c.contact, c.c.phone).select_from(join).where(t.c.plan_id == plan_id).order_by(t.c.row)
+    rows, count = _page(engine, query, limit, offset)
+    return HomeVisitsPublic(data=[HomeVisitPublic(**{**r, **_contact_fields(r), "size": r["size"] or 0})
+                                  for r in rows], count=count)
+
+
+@router.get("/{plan_id}/unplaced", response_model=UnplacedsPublic)
+def get_unplaced(session: SessionDep, engine: EngineDep, caller: CallerDep, plan_id: int = PlanId,
+                 limit: int = Limit, offset: int = Offset) -> UnplacedsPublic:
+    """Households the plan could not place, with the reason; phones masked."""
+    _not_site(caller)
+    get_plan_row(session, plan_id)
+    t, join = _with_contact("unplaced", plan_id)
+    c = PLAN_TABLES["contacts"]
+    cols = [col for col in t.c if col.name not in ("plan_id", "row")]
+    query = select(*cols, c.c.contact, c.c.phone).select_from(join).where(t.c.plan_id == plan_id).order_by(t.c.row)
+    rows, count = _page(engine, query, limit, offset)
+    return UnplacedsPublic(data=[UnplacedPublic(**{**r, **_contact_fields(r), "size": r["size"] or 0})
+                                 for r in rows], count=count)

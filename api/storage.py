@@ -1,0 +1,175 @@
+"""Storing plans: the seven plan tables in one transaction, in bulk (COPY on PostgreSQL).
+
+`store_plan` is what both the plan job and the benchmark call; `read_plan_files` rebuilds the
+`sampler.planfiles.PlanFiles` of a stored plan (optionally only some buildings) for the exports.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+from collections.abc import Callable, Iterable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from sqlalchemy import Connection, Engine, delete, insert, select
+
+from api.db import is_sqlite
+from api.models import PLAN_COLUMNS as COLUMNS
+from api.models import PLAN_TABLES, Plan, PlanBlob
+from sampler.errors import InputError, InputIssue
+from sampler.planfiles import PlanFiles
+
+__all__ = ["delete_plan", "normalise_frame", "read_plan_files", "store_plan"]
+
+_CHUNK = 50_000
+
+
+def normalise_frame(name: str, frame: pd.DataFrame) -> pd.DataFrame:
+    """The frame with exactly the plan-file columns, text as str ('' for blank), numbers or NaN."""
+    missing = [c for c, _ in COLUMNS[name] if c not in frame.columns]
+    if missing:
+        raise InputError([InputIssue(f"{name}.csv", None, c, "", "write the plan with `sampler plan`")
+                          for c in missing])
+    out = {}
+    for col, kind in COLUMNS[name]:
+        values = frame[col]
+        if kind == "str":
+            out[col] = values.astype(object).where(values.notna(), "").astype(str).to_numpy(dtype=object)
+        else:
+            num = pd.to_numeric(values.replace("", np.nan), errors="coerce")
+            out[col] = num.to_numpy(dtype=np.float64)
+    return pd.DataFrame(out)
+
+
+def _rows(frame: pd.DataFrame, name: str, plan_id: int) -> Iterable[tuple[Any, ...]]:
+    """Plain tuples (plan_id, row, *columns) with None for missing numbers, ints as int."""
+    cols: list[list[Any]] = []
+    for col, kind in COLUMNS[name]:
+        arr = frame[col].to_numpy()
+        if kind == "str":
+            cols.append(arr.tolist())
+        else:
+            mask = np.isnan(arr)
+            values = arr.astype(np.int64).tolist() if kind == "int" and not mask.any() else (
+                [None if m else (int(v) if kind == "int" else float(v)) for v, m in zip(arr.tolist(), mask.tolist(), strict=True)]
+                if mask.any() else arr.tolist())
+            cols.append(values)
+    n = len(frame)
+    return zip([plan_id] * n, range(n), *cols, strict=True)
+
+
+def _insert_sqlite(conn: Connection, name: str, frame: pd.DataFrame, plan_id: int) -> None:
+    table = PLAN_TABLES[name]
+    names = ["plan_id", "row", *(c for c, _ in COLUMNS[name])]
+    sql = f'INSERT INTO {table.name} ({", ".join(f"{chr(34)}{c}{chr(34)}" for c in names)}) VALUES ({", ".join("?" * len(names))})'
+    cursor = conn.connection.driver_connection.cursor()  # type: ignore[union-attr]
+    rows = list(_rows(frame, name, plan_id))
+    for start in range(0, len(rows), _CHUNK):
+        cursor.executemany(sql, rows[start:start + _CHUNK])
+    cursor.close()
+
+
+def _copy_postgres(conn: Connection, name: str, frame: pd.DataFrame, plan_id: int) -> None:
+    table = PLAN_TABLES[name]
+    names = ["plan_id", "row", *(c for c, _ in COLUMNS[name])]
+    data = frame.copy()
+    for col, kind in COLUMNS[name]:
+        if kind == "int":
+            data[col] = data[col].astype("Int64")
+    data.insert(0, "row", np.arange(len(data), dtype=np.int64))
+    data.insert(0, "plan_id", plan_id)
+    quoted = ", ".join(f'"{c}"' for c in names)
+    raw = conn.connection.driver_connection
+    with raw.cursor() as cur, cur.copy(  # type: ignore[union-attr]
+        f"COPY {table.name} ({quoted}) FROM STDIN WITH (FORMAT csv, NULL '\\N')"
+    ) as copy:
+        for start in range(0, len(data), _CHUNK * 4):
+            buf = io.StringIO()
+            data.iloc[start:start + _CHUNK * 4].to_csv(buf, header=False, index=False, na_rep="\\N")
+            copy.write(buf.getvalue().encode("utf-8"))
+
+
+def _insert_generic(conn: Connection, name: str, frame: pd.DataFrame, plan_id: int) -> None:
+    names = ["plan_id", "row", *(c for c, _ in COLUMNS[name])]
+    rows = [dict(zip(names, r, strict=True)) for r in _rows(frame, name, plan_id)]
+    for start in range(0, len(rows), _CHUNK):
+        conn.execute(insert(PLAN_TABLES[name]), rows[start:start + _CHUNK])
+
+
+def store_plan(
+    engine: Engine,
+    summary: dict[str, Any],
+    frames: dict[str, pd.DataFrame],
+    scenario_id: int | None = None,
+    job_id: int | None = None,
+    workbook: bytes | None = None,
+    before_commit: Callable[[Connection, int], None] | None = None,
+) -> int:
+    """Store a plan (plan.json summary and the seven tables) in one transaction; return its id.
+
+    Either everything is stored or, on any error, nothing. ``before_commit`` runs inside the
+    transaction after the rows are written (the job marks itself done there).
+    """
+    normal = {name: normalise_frame(name, frames[name]) for name in COLUMNS}
+    writer = _insert_sqlite if is_sqlite(engine) else (
+        _copy_postgres if engine.dialect.name == "postgresql" else _insert_generic)
+    with engine.begin() as conn:
+        plan_id = conn.execute(insert(Plan).values(
+            scenario_id=scenario_id, job_id=job_id, area=str(summary.get("area", "")),
+            households=int(summary.get("households", len(normal["contacts"]))),
+            summary=json.dumps(summary, ensure_ascii=False), published=False,
+        ).returning(Plan.id)).scalar_one()
+        for name, frame in normal.items():
+            writer(conn, name, frame, plan_id)
+        if workbook is not None:
+            conn.execute(insert(PlanBlob).values(plan_id=plan_id, name="plan.xlsx", content=workbook))
+        if before_commit is not None:
+            before_commit(conn, plan_id)
+    return int(plan_id)
+
+
+def delete_plan(conn: Connection, plan_id: int) -> None:
+    """Delete a plan and all its rows (inside the caller's transaction)."""
+    for table in PLAN_TABLES.values():
+        conn.execute(delete(table).where(table.c.plan_id == plan_id))
+    conn.execute(delete(PlanBlob).where(PlanBlob.plan_id == plan_id))
+    conn.execute(delete(Plan).where(Plan.id == plan_id))
+
+
+def _frame(conn: Connection, name: str, plan_id: int, where: Any = None) -> pd.DataFrame:
+    table = PLAN_TABLES[name]
+    cols = [c for c, _ in COLUMNS[name]]
+    query = select(*(table.c[c] for c in cols)).where(table.c.plan_id == plan_id)
+    if where is not None:
+        query = query.where(where)
+    result = conn.execute(query.order_by(table.c.row))
+    frame = pd.DataFrame(result.fetchall(), columns=cols)
+    for col, kind in COLUMNS[name]:
+        if kind == "str":
+            frame[col] = frame[col].astype(object).fillna("").astype(str)
+        elif kind == "int" and col != "team":
+            frame[col] = pd.to_numeric(frame[col]).astype("Int64").fillna(0).astype(np.int64) if len(frame) else frame[col]
+    return frame
+
+
+def read_plan_files(engine: Engine, plan_id: int, building_ids: list[str] | None = None) -> PlanFiles:
+    """The stored plan as PlanFiles; with ``building_ids`` only those buildings' households."""
+    with engine.connect() as conn:
+        row = conn.execute(select(Plan.summary).where(Plan.id == plan_id)).one()
+        a, b, h, c = (PLAN_TABLES[n] for n in ("assignments", "buildings", "home_visits", "contacts"))
+        if building_ids is None:
+            frames = {name: _frame(conn, name, plan_id) for name in COLUMNS}
+        else:
+            frames = {
+                "assignments": _frame(conn, "assignments", plan_id, a.c.building_id.in_(building_ids)),
+                "buildings": _frame(conn, "buildings", plan_id, b.c.building_id.in_(building_ids)),
+                "home_visits": _frame(conn, "home_visits", plan_id, h.c.building_id.in_(building_ids)),
+                "sites": _frame(conn, "sites", plan_id),
+                "site_load": _frame(conn, "site_load", plan_id, PLAN_TABLES["site_load"].c.row < 0),
+                "unplaced": _frame(conn, "unplaced", plan_id, PLAN_TABLES["unplaced"].c.building_id.in_(building_ids)),
+                "contacts": _frame(conn, "contacts", plan_id, c.c.row < 0),
+            }
+    return PlanFiles(directory=Path(f"plan-{plan_id}"), summary=json.loads(row[0]), **frames)

@@ -1,0 +1,222 @@
+"""Building notices: a printable Chinese call-down sheet per building, and one workbook.
+
+A notice lists the building's units and floors with their slot and site, for posting at the
+entrance (楼栋公告) and sending to the building's WeChat group. Rows come from a plan directory's
+assignments; floors are read from room numbers (501 → 5层) and consecutive floors called together
+are merged (1-5层). All text is HTML-escaped; output is deterministic.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import html
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from sampler.planfiles import PlanFiles
+from sampler.xlsx import Sheet, write_xlsx
+
+__all__ = [
+    "NOTICE_COLUMNS",
+    "NoticeSet",
+    "building_notice_html",
+    "floor_of",
+    "notice_rows",
+    "notices_workbook",
+    "safe_name",
+    "write_notices",
+]
+
+NOTICE_COLUMNS = ["building_id", "unit", "floors", "households", "people", "mode", "site",
+                  "slot_start", "slot_end"]
+_ZONES = {"precaution": "防范区", "controlled": "管控区", "sealed": "封控区"}
+_HEADERS = ["小区", "楼栋", "单元", "楼层", "户数", "人数", "采样时间", "采样地点"]
+_SMALL_AREA = 20  # up to this many buildings the workbook has a sheet per building
+
+_CSS = """
+@page { size: A4; margin: 15mm; }
+body { font-family: "Noto Sans CJK SC", "Source Han Sans SC", "Microsoft YaHei", "SimHei", sans-serif;
+       font-size: 14pt; color: #000; margin: 0 auto; max-width: 190mm; }
+h1 { font-size: 28pt; text-align: center; margin: 0 0 6mm; letter-spacing: 4pt; }
+.where { font-size: 18pt; font-weight: bold; text-align: center; margin: 0 0 4mm; }
+.zone { font-size: 12pt; border: 1px solid #000; padding: 0 4pt; margin-left: 6pt; }
+table { width: 100%; border-collapse: collapse; margin: 4mm 0; }
+th, td { border: 1px solid #000; padding: 4pt 6pt; text-align: center; }
+th { background: #eee; }
+tr { page-break-inside: avoid; }
+.home td { font-style: italic; }
+.rules li { margin: 2pt 0; }
+@media print { th { -webkit-print-color-adjust: exact; print-color-adjust: exact; } }
+"""
+
+
+@dataclass(frozen=True)
+class NoticeSet:
+    """What `write_notices` wrote: the directory, the number of notices and the workbook path."""
+
+    directory: Path
+    buildings: int
+    workbook: Path
+
+
+def floor_of(room: str) -> int | None:
+    """Floor of a room number: 501 → 5, 1203 → 12, 3-1201 → 12; None when it cannot be told."""
+    match = re.search(r"(\d{3,4})\D*$", str(room))
+    if not match:
+        return None
+    return int(match.group(1)[:-2]) or None
+
+
+def _floor_runs(floors: list[int]) -> list[str]:
+    runs: list[str] = []
+    start = prev = floors[0]
+    for f in [*floors[1:], None]:
+        if f is not None and f == prev + 1:
+            prev = f
+            continue
+        runs.append(f"{start}层" if start == prev else f"{start}-{prev}层")
+        if f is not None:
+            start = prev = f
+    return runs
+
+
+def notice_rows(plan: PlanFiles, building_ids: list[str] | None = None) -> pd.DataFrame:
+    """Rows of the notices: per building, unit, run of floors, site or home, and slot."""
+    a = plan.assignments
+    if building_ids is not None:
+        a = a[a["building_id"].isin(building_ids)]
+    site_names = plan.sites.set_index("site_id")["name"]
+    floor = np.array([floor_of(r) or 0 for r in a["room"]], dtype=np.int64)
+    frame = pd.DataFrame({
+        "building_id": a["building_id"].to_numpy(), "unit": a["unit"].to_numpy(), "floor": floor,
+        "mode": a["mode"].to_numpy(),
+        "site": np.where(a["mode"] == "home", "上门采样", a["site_id"].map(site_names).fillna(a["site_id"])),
+        "slot_start": a["slot_start"].to_numpy(), "slot_end": a["slot_end"].to_numpy(),
+        "size": a["size"].to_numpy(dtype=np.int64),
+    })
+    keys = ["building_id", "unit", "mode", "site", "slot_start", "slot_end"]
+    per_floor = frame.groupby([*keys, "floor"], sort=True).agg(
+        households=("size", "size"), people=("size", "sum")).reset_index()
+    rows = []
+    for key, group in per_floor.groupby(keys, sort=True):
+        floors = sorted(f for f in group["floor"].tolist() if f > 0)
+        label = "、".join(_floor_runs(floors)) if floors else "全部"
+        if floors and (group["floor"] == 0).any():
+            label += "、其他"
+        first = floors[0] if floors else 0
+        rows.append((*key, label, first, int(group["households"].sum()), int(group["people"].sum())))
+    out = pd.DataFrame(rows, columns=[*keys, "floors", "first_floor", "households", "people"])
+    out = out.sort_values(["building_id", "slot_start", "unit", "first_floor", "site"], kind="stable")
+    return out[NOTICE_COLUMNS].reset_index(drop=True)
+
+
+def _when(start: str, end: str) -> str:
+    d = dt.datetime.strptime(start, "%Y-%m-%d %H:%M")
+    return f"{d.month}月{d.day}日 {start[-5:]}-{end[-5:]}"
+
+
+def building_notice_html(area: str, building: dict[str, str], rows: pd.DataFrame) -> str:
+    """The printable notice of one building (rows: `notice_rows` of that building)."""
+    e = html.escape
+    name = building.get("name") or building.get("building_id", "")
+    zone = _ZONES.get(building.get("risk_zone", ""), "")
+    place = " ".join(x for x in (area, building.get("compound", ""), name) if x)
+    body = []
+    for r in rows.to_dict("records"):
+        raw = str(r["unit"])
+        unit = f"{raw}单元" if raw and not raw.endswith("单元") else (raw or "—")
+        cls = ' class="home"' if r["mode"] == "home" else ""
+        body.append(f"<tr{cls}><td>{e(unit)}</td><td>{e(str(r['floors']))}</td><td>{int(r['households'])}</td>"
+                    f"<td>{e(_when(str(r['slot_start']), str(r['slot_end'])))}</td><td>{e(str(r['site']))}</td></tr>")
+    zone_html = f'<span class="zone">{e(zone)}</span>' if zone else ""
+    return (
+        '<!DOCTYPE html>\n<html lang="zh-CN">\n<head>\n<meta charset="utf-8">\n'
+        '<meta name="viewport" content="width=device-width, initial-scale=1">\n'
+        f"<title>核酸采样通知 - {e(name)}</title>\n<style>{_CSS}</style>\n</head>\n<body>\n"
+        "<h1>核酸采样通知</h1>\n"
+        f'<p class="where">{e(place)}{zone_html}</p>\n'
+        "<p>请各位居民按下表时间分批下楼采样，不要提前到场聚集。</p>\n"
+        "<table>\n<thead><tr><th>单元</th><th>楼层</th><th>户数</th><th>采样时间</th><th>采样地点</th></tr></thead>\n"
+        f"<tbody>\n{chr(10).join(body)}\n</tbody>\n</table>\n"
+        '<ul class="rules">\n<li>全家携带身份证（或电子健康码），全程佩戴口罩。</li>\n'
+        "<li>排队时保持1米以上间距，采样后及时回家。</li>\n"
+        "<li>安排上门采样的住户请在家等候，工作人员将按时上门。</li>\n"
+        "<li>如有疑问或行动不便，请联系本楼网格员。</li>\n</ul>\n</body>\n</html>\n"
+    )
+
+
+def safe_name(text: str) -> str:
+    """A file name from an id: letters, digits, CJK, '-', '_' and '.' kept, others become '_'."""
+    name = re.sub(r"[^\w.\-]", "_", str(text)).strip(".") or "_"
+    return name[:100]
+
+
+def _sheet_title(text: str, used: set[str]) -> str:
+    base = re.sub(r"[\[\]:*?/\\]", "_", str(text)).strip("'") or "Sheet"
+    base = base[:31]
+    title, n = base, 1
+    while title.lower() in used:
+        n += 1
+        title = f"{base[:31 - len(str(n)) - 1]}~{n}"
+    used.add(title.lower())
+    return title
+
+
+def notices_workbook(plan: PlanFiles, path: str | Path, rows: pd.DataFrame | None = None) -> None:
+    """One XLSX: a sheet per compound, or per building when the area has few buildings."""
+    rows = notice_rows(plan) if rows is None else rows
+    info = plan.buildings.drop_duplicates("building_id").set_index("building_id")
+    compound = rows["building_id"].map(info["compound"]).fillna("")
+    name = rows["building_id"].map(info["name"]).fillna(rows["building_id"])
+    by_building = rows["building_id"].nunique() <= _SMALL_AREA
+    group_key = name if by_building else compound.where(compound != "", "（未分小区）")
+    used: set[str] = set()
+    sheets = []
+    table = rows.assign(_compound=compound, _name=name, _group=group_key)
+    for key, group in table.groupby("_group", sort=True):
+        sheet = Sheet(_sheet_title(str(key), used), widths=[14, 14, 8, 14, 7, 7, 22, 20])
+        sheet.freeze_rows = 1
+        sheet.append(_HEADERS, bold=True)
+        sheet.extend(
+            [str(r["_compound"]), str(r["_name"]), str(r["unit"]), str(r["floors"]), int(r["households"]),
+             int(r["people"]), _when(str(r["slot_start"]), str(r["slot_end"])), str(r["site"])]
+            for r in group.to_dict("records")
+        )
+        sheets.append(sheet)
+    if not sheets:
+        empty = Sheet("通知")
+        empty.append(_HEADERS, bold=True)
+        sheets.append(empty)
+    write_xlsx(path, sheets, title=f"{plan.summary.get('area', '')} 楼栋采样通知")
+
+
+def write_notices(plan: PlanFiles, directory: str | Path) -> NoticeSet:
+    """Write ``<building>.html`` for every building with a slot, ``index.html`` and ``notices.xlsx``."""
+    directory = Path(directory)
+    directory.mkdir(parents=True, exist_ok=True)
+    rows = notice_rows(plan)
+    area = str(plan.summary.get("area", ""))
+    info = plan.buildings.drop_duplicates("building_id").set_index("building_id")
+    links = []
+    count = 0
+    for building_id, group in rows.groupby("building_id", sort=True):
+        bid = str(building_id)
+        b: dict[str, str] = {"building_id": bid}
+        if bid in info.index:
+            b.update({str(k): str(v) for k, v in info.loc[bid].items()})
+        file = f"{safe_name(bid)}.html"
+        (directory / file).write_text(building_notice_html(area, b, group), encoding="utf-8")
+        links.append(f'<li><a href="{html.escape(file)}">{html.escape(b.get("name") or bid)}</a></li>')
+        count += 1
+    (directory / "index.html").write_text(
+        '<!DOCTYPE html>\n<html lang="zh-CN"><head><meta charset="utf-8">'
+        f"<title>{html.escape(area)} 楼栋采样通知</title></head><body>"
+        f"<h1>{html.escape(area)} 楼栋采样通知</h1><ul>{''.join(links)}</ul></body></html>\n",
+        encoding="utf-8")
+    workbook = directory / "notices.xlsx"
+    notices_workbook(plan, workbook, rows)
+    return NoticeSet(directory=directory, buildings=count, workbook=workbook)

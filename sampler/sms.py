@@ -1,0 +1,264 @@
+"""SMS call-down lists: one Chinese text per household with its slot, batched send times.
+
+The messages are built from a plan directory (`sampler.planfiles.PlanFiles`): assignments give the
+slot, sites the site name, buildings the building name, contacts the phone number and plan.json the
+area. Segments are counted the way Chinese carriers bill: up to 70 characters is one message,
+longer texts are sent in parts of 67 characters. Households without a valid mobile number go to a
+separate list for grid workers to call or visit.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+import re
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from sampler.errors import InputError, InputIssue
+from sampler.params import build_section
+from sampler.planfiles import PlanFiles
+
+__all__ = [
+    "INVALID_COLUMNS",
+    "SMS_COLUMNS",
+    "SmsParams",
+    "SmsResult",
+    "address_of",
+    "build_messages",
+    "check_plan_columns",
+    "mask_phone",
+    "segments",
+    "sms_params",
+    "valid_phone",
+]
+
+SMS_COLUMNS = ["household_id", "phone", "send_at", "text", "segments"]
+INVALID_COLUMNS = ["household_id", "building_id", "address", "contact", "phone", "reason", "slot_start",
+                   "slot_end", "site"]
+
+_PHONE = re.compile(r"1[3-9]\d{9}")
+_FIELDS = {"sign", "address", "date", "start", "end", "site", "team", "area"}
+_TIME = "%Y-%m-%d %H:%M"
+
+
+@dataclass(frozen=True)
+class SmsParams:
+    """The `sms` section of a scenario.
+
+    Attributes
+    ----------
+    sign
+        Sender signature shown in 【】; blank = the plan's area (e.g. XX街道).
+    site_template, home_template
+        Texts for site and home visits; placeholders {sign} {address} {date} {start} {end} {site}
+        {team} {area}.
+    send
+        ``evening``: the evening before the slot's day at ``evening_at``; ``before``:
+        ``hours_before`` hours before the slot starts.
+    evening_at
+        Clock time of the evening batch, ``HH:MM``.
+    hours_before
+        Lead time for ``send: before``.
+    per_minute
+        Most messages handed to the gateway in one minute; later ones wait for the next minute.
+    """
+
+    sign: str = ""
+    site_template: str = ("【{sign}】您家（{address}）核酸采样时间：{date} {start}-{end}，地点：{site}，"
+                          "请全家携带身份证、保持1米间距。")
+    home_template: str = ("【{sign}】您家（{address}）安排上门核酸采样：{date} {start}-{end}，"
+                          "请全家在家等候，备好身份证并佩戴口罩。")
+    send: str = "evening"
+    evening_at: str = "20:00"
+    hours_before: float = 2.0
+    per_minute: int = 3000
+
+    def check(self) -> list[tuple[str, str, str]]:
+        problems = []
+        if self.send not in ("evening", "before"):
+            problems.append(("send", self.send, "use 'evening' or 'before'"))
+        if not re.fullmatch(r"([01]\d|2[0-3]):[0-5]\d", self.evening_at):
+            problems.append(("evening_at", self.evening_at, "give a clock time 'HH:MM', e.g. 20:00"))
+        if not 0 <= self.hours_before <= 72:
+            problems.append(("hours_before", str(self.hours_before), "use 0 to 72 hours"))
+        if self.per_minute < 1:
+            problems.append(("per_minute", str(self.per_minute), "allow at least 1 message per minute"))
+        for name in ("site_template", "home_template"):
+            text = getattr(self, name)
+            used = set(re.findall(r"{(\w*)}", text))
+            unknown = used - _FIELDS
+            if unknown:
+                problems.append((name, text[:40], f"use only the placeholders {sorted(_FIELDS)}"))
+            else:
+                try:
+                    text.format(**dict.fromkeys(_FIELDS, ""))
+                except (ValueError, IndexError, KeyError):
+                    problems.append((name, text[:40], "balance the braces; write {{ for a literal {"))
+        return problems
+
+
+def sms_params(mapping: Any, file: str = "<scenario>") -> SmsParams:
+    """Build SmsParams from a scenario's ``sms`` section (None → defaults); raises InputError."""
+    params: SmsParams = build_section(SmsParams, mapping, file, "sms")
+    return params
+
+
+@dataclass(frozen=True, eq=False)
+class SmsResult:
+    """The messages and the households that cannot be texted.
+
+    Attributes
+    ----------
+    messages
+        ``SMS_COLUMNS``, one row per household, ordered by send time then household id.
+    invalid
+        ``INVALID_COLUMNS``: missing or invalid phone numbers, for grid workers.
+    """
+
+    messages: pd.DataFrame
+    invalid: pd.DataFrame
+
+    def summary(self) -> dict[str, Any]:
+        """Counts for the command line and the API: messages, billed segments, send span."""
+        m = self.messages
+        per_minute = m["send_at"].value_counts() if len(m) else pd.Series(dtype=int)
+        return {
+            "messages": len(m),
+            "segments": int(m["segments"].sum()) if len(m) else 0,
+            "invalid_phones": len(self.invalid),
+            "first_send": str(m["send_at"].iloc[0]) if len(m) else "",
+            "last_send": str(m["send_at"].iloc[-1]) if len(m) else "",
+            "peak_per_minute": int(per_minute.max()) if len(m) else 0,
+        }
+
+
+def segments(text: str) -> int:
+    """Billed SMS parts of a Chinese text: ≤ 70 characters is 1, longer is ceil(n / 67)."""
+    n = len(text)
+    return 1 if n <= 70 else math.ceil(n / 67)
+
+
+def valid_phone(phone: str) -> bool:
+    """Whether ``phone`` is an 11-digit mainland mobile number (1[3-9]xxxxxxxxx)."""
+    return bool(_PHONE.fullmatch(phone))
+
+
+def mask_phone(phone: str) -> str:
+    """Mask a phone number for display: 13812341234 → 138****1234; short values → ****."""
+    phone = str(phone)
+    if len(phone) < 8:
+        return "****" if phone else ""
+    return f"{phone[:3]}****{phone[-4:]}"
+
+
+def address_of(building_name: str, unit: str, room: str) -> str:
+    """Address as residents write it: 3号楼2单元501 (unit and room optional)."""
+    text = str(building_name)
+    if unit:
+        text += unit if str(unit).endswith("单元") else f"{unit}单元"
+    if room:
+        text += str(room)
+    return text
+
+
+def _send_minutes(slot_start: pd.Series, params: SmsParams) -> np.ndarray:
+    """Nominal send time of each message, as minutes since the epoch (before spreading)."""
+    start = pd.to_datetime(slot_start, format=_TIME)
+    if params.send == "before":
+        nominal = start - pd.to_timedelta(params.hours_before, unit="h")
+    else:
+        hh, mm = (int(x) for x in params.evening_at.split(":"))
+        nominal = start.dt.normalize() - pd.Timedelta(days=1) + pd.Timedelta(hours=hh, minutes=mm)
+    minutes = (nominal - pd.Timestamp("1970-01-01")) // pd.Timedelta(minutes=1)
+    return minutes.to_numpy(dtype=np.int64)
+
+
+def _spread(nominal: np.ndarray, per_minute: int) -> np.ndarray:
+    """Give each message (sorted by nominal minute) the first minute ≥ nominal with room left."""
+    out = np.empty_like(nominal)
+    cursor, used = np.iinfo(np.int64).min, 0
+    for i, minute in enumerate(nominal.tolist()):
+        if minute > cursor:
+            cursor, used = minute, 0
+        elif used >= per_minute:
+            cursor, used = cursor + 1, 0
+        out[i] = cursor
+        used += 1
+    return out
+
+
+def _date_zh(stamp: str) -> str:
+    d = dt.datetime.strptime(stamp, _TIME)
+    return f"{d.month}月{d.day}日"
+
+
+def build_messages(plan: PlanFiles, params: SmsParams | None = None) -> SmsResult:
+    """One message per placed household, with batched send times; bad phones listed apart."""
+    params = params or SmsParams()
+    area = str(plan.summary.get("area", ""))
+    sign = params.sign or area
+    a = plan.assignments.sort_values(["slot_start", "household_id"], kind="stable")
+    a = a.drop_duplicates("household_id", keep="first")
+    names = plan.buildings.drop_duplicates("building_id").set_index("building_id")["name"]
+    site_names = plan.sites.set_index("site_id")["name"]
+    phones = plan.contacts.drop_duplicates("household_id").set_index("household_id")
+    frame = pd.DataFrame({
+        "household_id": a["household_id"].to_numpy(),
+        "building_id": a["building_id"].to_numpy(),
+        "address": [address_of(b or bid, u, r) for b, bid, u, r in zip(
+            a["building_id"].map(names).fillna("").to_numpy(), a["building_id"].to_numpy(),
+            a["unit"].to_numpy(), a["room"].to_numpy(), strict=True)],
+        "contact": a["household_id"].map(phones["contact"]).fillna("").to_numpy(),
+        "phone": a["household_id"].map(phones["phone"]).fillna("").str.strip().to_numpy(),
+        "mode": a["mode"].to_numpy(),
+        "site": a["site_id"].map(site_names).fillna("").to_numpy(),
+        "team": a["team"].astype(str).to_numpy(),
+        "slot_start": a["slot_start"].to_numpy(),
+        "slot_end": a["slot_end"].to_numpy(),
+    })
+    ok = np.array([valid_phone(p) for p in frame["phone"]], dtype=bool)
+    bad = frame[~ok]
+    invalid = pd.DataFrame({
+        **{c: bad[c] for c in ("household_id", "building_id", "address", "contact", "phone")},
+        "reason": np.where(bad["phone"] == "", "missing", "invalid"),
+        "slot_start": bad["slot_start"], "slot_end": bad["slot_end"],
+        "site": np.where(bad["mode"] == "home", "上门采样", bad["site"]),
+    }, columns=INVALID_COLUMNS).reset_index(drop=True)
+    good = frame[ok]
+    texts = []
+    cols = [good[c].astype(str).tolist() for c in ("mode", "address", "slot_start", "slot_end", "site", "team")]
+    for mode, address, start, end, site, team in zip(*cols, strict=True):
+        template = params.home_template if mode == "home" else params.site_template
+        texts.append(template.format(
+            sign=sign, area=area, address=address, date=_date_zh(start), start=start[-5:],
+            end=end[-5:], site=site, team=team.removesuffix(".0"),
+        ))
+    nominal = _send_minutes(good["slot_start"], params) if len(good) else np.zeros(0, np.int64)
+    order = np.lexsort((good["household_id"].to_numpy(), nominal))
+    sent = _spread(nominal[order], params.per_minute)
+    stamps = (pd.Timestamp("1970-01-01") + pd.to_timedelta(sent, unit="min")).strftime(_TIME)
+    text_arr = np.array(texts, dtype=object)[order]
+    messages = pd.DataFrame({
+        "household_id": good["household_id"].to_numpy()[order],
+        "phone": good["phone"].to_numpy()[order],
+        "send_at": np.asarray(stamps, dtype=object),
+        "text": text_arr,
+        "segments": np.array([segments(t) for t in text_arr], dtype=np.int64),
+    }, columns=SMS_COLUMNS)
+    return SmsResult(messages=messages, invalid=invalid)
+
+
+def check_plan_columns(plan: PlanFiles) -> None:
+    """Raise InputError if the plan tables lack a column the messages need."""
+    need = {"assignments": ["household_id", "building_id", "unit", "room", "mode", "site_id", "team",
+                            "slot_start", "slot_end"],
+            "contacts": ["household_id", "contact", "phone"], "sites": ["site_id", "name"],
+            "buildings": ["building_id", "name"]}
+    issues = [InputIssue(str(plan.directory / f"{table}.csv"), None, col, "", "write the plan again with `sampler plan`")
+              for table, cols in need.items() for col in cols if col not in getattr(plan, table).columns]
+    if issues:
+        raise InputError(issues)
