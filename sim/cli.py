@@ -2,6 +2,97 @@
 
 from __future__ import annotations
 
-from sampler.cli import app
+from pathlib import Path
+from typing import Annotated
 
-__all__ = ["app"]
+import typer
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+from sampler.cli import app, console, fail_on_input_error, summary_table
+from sampler.errors import InputError, InputIssue
+from sampler.params import load_scenario
+from sampler.planfiles import read_plan
+from sim.inputs import prepare
+from sim.output import write_simdir
+from sim.params import sim_params
+from sim.replicate import ProcessExecutor, SimResult, replicate
+
+__all__ = ["app", "simulate_command"]
+
+
+def _fmt(figure: dict[str, float | None], unit: str = "", pct: bool = False) -> str:
+    mean, ci = figure["mean"], figure["ci95"]
+    if mean is None or ci is None:
+        return "not reached"
+    if pct:
+        return f"{mean:.1%} ± {ci:.1%}"
+    return f"{mean:,.2f} ± {ci:,.2f}{unit}"
+
+
+def _rows(result: SimResult) -> list[tuple[str, object]]:
+    f = result.summary()["figures"]
+    return [
+        ("replications", result.replications),
+        ("24-h target met", f"{result.target_met} of {result.replications}"),
+        ("sampled by window end", _fmt(f["sampled_by_window_end"], pct=True)),
+        ("results by window end", _fmt(f["results_by_window_end"], pct=True)),
+        ("hours to 95 % / 99 %", f"{_fmt(f['hours_to_95'], ' h')} / {_fmt(f['hours_to_99'], ' h')}"),
+        ("last swab", _fmt(f["last_swab_hours"], " h")),
+        ("missed people (no-shows, unplaced)", _fmt(f["missed_people"])),
+        ("wait mean / p95", f"{_fmt(f['wait_mean_min'], ' min')} / {_fmt(f['wait_p95_min'], ' min')}"),
+        ("share waiting > 30 min", _fmt(f["share_wait_over_limit"], pct=True)),
+        ("longest queue", _fmt(f["max_queue_m"], " m")),
+        ("sites whose queue outgrows its space", _fmt(f["sites_queue_over_space"])),
+        ("table utilisation", _fmt(f["utilisation"], pct=True)),
+        ("late boxes (> limit to lab)", _fmt(f["late_boxes"])),
+    ]
+
+
+@app.command("simulate")
+def simulate_command(
+    scenario: Annotated[Path, typer.Argument(help="Scenario file (YAML or TOML).")],
+    plan: Annotated[Path, typer.Option("--plan", help="Plan directory written by `sampler plan`.")],
+    out: Annotated[Path, typer.Option("--out", "-o", help="Directory to write the results to.")],
+    replications: Annotated[int | None, typer.Option("--replications", "-r",
+                                                     help="Replications (default: sim.replications).")] = None,
+    seed: Annotated[int, typer.Option("--seed", help="Master seed; replication seeds are spawned from it.")] = 0,
+    workers: Annotated[int | None, typer.Option("--workers", help="Worker processes (default: all cores).")] = None,
+) -> None:
+    """Replay a plan with real-world noise and check the window target (writes OUT/)."""
+    with fail_on_input_error():
+        sc = load_scenario(scenario)
+        params = sim_params(sc)
+        reps = params.replications if replications is None else replications
+        problems = []
+        if reps < 1:
+            problems.append(InputIssue("<command line>", None, "--replications", str(reps), "run at least one replication"))
+        if workers is not None and workers < 1:
+            problems.append(InputIssue("<command line>", None, "--workers", str(workers), "use at least one worker"))
+        if seed < 0:
+            problems.append(InputIssue("<command line>", None, "--seed", str(seed), "use a seed ≥ 0"))
+        if not plan.is_dir():
+            problems.append(InputIssue(str(plan), None, "--plan", str(plan),
+                                       "point at a plan directory written by `sampler plan`"))
+        if problems:
+            raise InputError(problems)
+        from sampler.registry import load_registry
+
+        registry = load_registry(sc)
+        inputs = prepare(sc, registry, read_plan(plan))
+        n_workers = min(workers or ProcessExecutor().workers, reps)
+        with Progress(TextColumn("simulating"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+                      console=console, transient=True) as bar:
+            task = bar.add_task("replications", total=reps)
+
+            def advance(done: int, total: int) -> None:
+                bar.update(task, completed=done)
+
+            if n_workers > 1:
+                with ProcessExecutor(n_workers) as executor:
+                    result = replicate(inputs, params, seed, reps, executor, advance)
+            else:
+                result = replicate(inputs, params, seed, reps, None, advance)
+        write_simdir(result, out, sc.area)
+    console.print(summary_table(f"{sc.area}: simulation of {plan} (seed {seed})", _rows(result)))
+    console.print(f"results in {out}/")
+    console.print(result.verdict())

@@ -135,7 +135,8 @@ class SimResult:
 
     @property
     def target_met(self) -> int:
-        """Replications in which everyone who came was sampled within the window."""
+        """Replications in which everyone who came was sampled within the window (and the plan
+        left no household unplaced)."""
         return sum(bool(s.figures["target_met"]) for s in self.stats)
 
     def sites(self) -> pd.DataFrame:

@@ -31,7 +31,10 @@ FloatArray = npt.NDArray[np.float64]
 
 @dataclass(frozen=True, eq=False)
 class SampleFlow:
-    """Per household (input order): last tube, its box, lab arrival and result; and the boxes."""
+    """Per household (input order): last tube, its box, lab arrival and result; and the boxes.
+
+    ``tube_people``, ``tube_zone``, ``tube_box`` and ``tube_seal`` describe each tube.
+    """
 
     tube: IntArray
     box: IntArray
@@ -39,6 +42,9 @@ class SampleFlow:
     result: FloatArray
     boxes: Boxes
     tube_people: IntArray
+    tube_zone: IntArray
+    tube_box: IntArray
+    tube_seal: FloatArray
 
 
 def _group_starts(key: IntArray) -> IntArray:
@@ -144,4 +150,5 @@ def sample_flow(station: IntArray, zone: IntArray, size: IntArray, end: FloatArr
     boxes = Boxes(station=(b_of[box_first] // n_p).astype(np.int64), depart=depart, lab_arrival=box_arrival,
                   oldest=box_oldest, tubes=box_count.astype(np.int64))
     return SampleFlow(tube=out_tube, box=tube_box[out_tube], lab_arrival=box_arrival[tube_box[out_tube]],
-                      result=tube_result[out_tube], boxes=boxes, tube_people=tube_people.astype(np.int64))
+                      result=tube_result[out_tube], boxes=boxes, tube_people=tube_people.astype(np.int64),
+                      tube_zone=(g_of[starts] % 3)[tube_group].astype(np.int64), tube_box=tube_box, tube_seal=seal)

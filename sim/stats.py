@@ -158,7 +158,7 @@ def replication_stats(rec: Records, params: SimParams) -> RepStats:
         "hours_to_95": _time_to(ends, sizes, rec.people, 0.95),
         "hours_to_99": _time_to(ends, sizes, rec.people, 0.99),
         "hours_to_100": _time_to(ends, sizes, rec.people, 1.0),
-        "target_met": bool(done.any() and float(np.nanmax(rec.end)) <= window),
+        "target_met": bool(done.any() and float(np.nanmax(rec.end)) <= window and not count[UNPLACED]),
         "last_swab_hours": float(np.nanmax(rec.end) / 60) if done.any() else 0.0,
         "last_result_hours": float(np.nanmax(rec.result) / 60) if done.any() else 0.0,
         "sampled_households": int(count[SAMPLED]), "returned_households": int(count[RETURNED]),
