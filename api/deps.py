@@ -20,6 +20,7 @@ __all__ = [
     "EngineDep",
     "PlannerDep",
     "ReaderDep",
+    "ViewerDep",
     "SessionDep",
     "SettingsDep",
     "get_session",
@@ -89,3 +90,4 @@ def require_roles(*roles: str) -> Callable[[Caller], Caller]:
 
 PlannerDep = Annotated[Caller, Depends(require_roles("planner"))]
 ReaderDep = Annotated[Caller, Depends(require_roles("planner", "viewer", "site"))]
+ViewerDep = Annotated[Caller, Depends(require_roles("planner", "viewer"))]

@@ -191,6 +191,15 @@ def _spread(nominal: np.ndarray, per_minute: int) -> np.ndarray:
     return out
 
 
+def _text(value: Any) -> str:
+    """A cell as text: blank for missing, 3 for 3.0."""
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return ""
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    return str(value)
+
+
 def _date_zh(stamp: str) -> str:
     d = dt.datetime.strptime(stamp, _TIME)
     return f"{d.month}月{d.day}日"
@@ -216,7 +225,7 @@ def build_messages(plan: PlanFiles, params: SmsParams | None = None) -> SmsResul
         "phone": a["household_id"].map(phones["phone"]).fillna("").str.strip().to_numpy(),
         "mode": a["mode"].to_numpy(),
         "site": a["site_id"].map(site_names).fillna("").to_numpy(),
-        "team": a["team"].astype(str).to_numpy(),
+        "team": a["team"].to_numpy(dtype=object),
         "slot_start": a["slot_start"].to_numpy(),
         "slot_end": a["slot_end"].to_numpy(),
     })
@@ -230,12 +239,12 @@ def build_messages(plan: PlanFiles, params: SmsParams | None = None) -> SmsResul
     }, columns=INVALID_COLUMNS).reset_index(drop=True)
     good = frame[ok]
     texts = []
-    cols = [good[c].astype(str).tolist() for c in ("mode", "address", "slot_start", "slot_end", "site", "team")]
+    cols = [[_text(v) for v in good[c].tolist()] for c in ("mode", "address", "slot_start", "slot_end", "site", "team")]
     for mode, address, start, end, site, team in zip(*cols, strict=True):
         template = params.home_template if mode == "home" else params.site_template
         texts.append(template.format(
             sign=sign, area=area, address=address, date=_date_zh(start), start=start[-5:],
-            end=end[-5:], site=site, team=team.removesuffix(".0"),
+            end=end[-5:], site=site, team=team,
         ))
     nominal = _send_minutes(good["slot_start"], params) if len(good) else np.zeros(0, np.int64)
     order = np.lexsort((good["household_id"].to_numpy(), nominal))

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import tempfile
 from pathlib import Path as FsPath
+from typing import Annotated
 
 from fastapi import APIRouter, Depends, HTTPException, Path, Response, status
 from sqlalchemy import select
@@ -20,7 +21,7 @@ from sampler.sms import SmsResult
 __all__ = ["router"]
 
 router = APIRouter(prefix="/plans/{plan_id}/exports", tags=["exports"])
-PlanId = Path(ge=1, le=2**31 - 1, description="plan id")
+PlanId = Annotated[int, Path(ge=1, le=2**31 - 1, description="plan id")]
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 _readers = [Depends(require_roles("planner", "viewer"))]
 
@@ -48,7 +49,7 @@ def _csv(frame_csv: str, name: str) -> Response:
 
 @router.get("/sms.csv", response_class=Response,
             responses={200: {"content": {"text/csv": {}}, "description": "household_id,phone,send_at,text,segments"}})
-def export_sms(session: SessionDep, engine: EngineDep, _caller: PlannerDep, plan_id: int = PlanId) -> Response:
+def export_sms(session: SessionDep, engine: EngineDep, _caller: PlannerDep, plan_id: PlanId) -> Response:
     """One text per household with batched send times (full phone numbers: planner role only)."""
     result = _sms_result(session, engine, plan_id)
     s = result.summary()
@@ -61,7 +62,7 @@ def export_sms(session: SessionDep, engine: EngineDep, _caller: PlannerDep, plan
 
 @router.get("/sms-invalid.csv", response_class=Response,
             responses={200: {"content": {"text/csv": {}}, "description": "households without a valid phone"}})
-def export_sms_invalid(session: SessionDep, engine: EngineDep, _caller: PlannerDep, plan_id: int = PlanId) -> Response:
+def export_sms_invalid(session: SessionDep, engine: EngineDep, _caller: PlannerDep, plan_id: PlanId) -> Response:
     """Households with a missing or invalid phone, for grid workers to call on or visit."""
     result = _sms_result(session, engine, plan_id)
     return _csv(result.invalid.to_csv(index=False), f"plan{plan_id}_sms_invalid.csv")
@@ -69,8 +70,8 @@ def export_sms_invalid(session: SessionDep, engine: EngineDep, _caller: PlannerD
 
 @router.get("/notices/{building_id}.html", response_class=Response, dependencies=_readers,
             responses={200: {"content": {"text/html": {}}, "description": "printable notice"}})
-def export_building_notice(session: SessionDep, engine: EngineDep, building_id: str = Path(max_length=200),
-                           plan_id: int = PlanId) -> Response:
+def export_building_notice(session: SessionDep, engine: EngineDep, plan_id: PlanId,
+                           building_id: Annotated[str, Path(max_length=200)]) -> Response:
     """The printable notice of one building (Chinese, A4 print CSS)."""
     from sampler.notices import building_notice_html, notice_rows
 
@@ -87,7 +88,7 @@ def export_building_notice(session: SessionDep, engine: EngineDep, building_id: 
 
 @router.get("/notices.xlsx", response_class=Response, dependencies=_readers,
             responses={200: {"content": {XLSX: {}}, "description": "a sheet per compound or building"}})
-def export_notices_workbook(session: SessionDep, engine: EngineDep, plan_id: int = PlanId) -> Response:
+def export_notices_workbook(session: SessionDep, engine: EngineDep, plan_id: PlanId) -> Response:
     """All building notices as one workbook: a sheet per compound (per building in small areas)."""
     from sampler.notices import notices_workbook
 
@@ -103,7 +104,7 @@ def export_notices_workbook(session: SessionDep, engine: EngineDep, plan_id: int
 
 @router.get("/plan.xlsx", response_class=Response, dependencies=_readers,
             responses={200: {"content": {XLSX: {}}, "description": "the planner's workbook"}})
-def export_plan_workbook(session: SessionDep, plan_id: int = PlanId) -> Response:
+def export_plan_workbook(session: SessionDep, plan_id: PlanId) -> Response:
     """The plan workbook written by the planner (summary and per-site schedules)."""
     get_plan_row(session, plan_id)
     blob = session.scalar(select(PlanBlob).where(PlanBlob.plan_id == plan_id, PlanBlob.name == "plan.xlsx"))

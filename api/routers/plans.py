@@ -4,7 +4,7 @@ home visits, unplaced; publish for the resident lookup; delete."""
 from __future__ import annotations
 
 import json
-from typing import Any
+from typing import Annotated, Any
 
 from fastapi import APIRouter, HTTPException, Path, Query, Request, status
 from sqlalchemy import Select, func, select, update
@@ -35,10 +35,10 @@ __all__ = ["get_plan_row", "router"]
 
 router = APIRouter(prefix="/plans", tags=["plans"])
 
-PlanId = Path(ge=1, le=2**31 - 1, description="plan id")
-Limit = Query(100, ge=1, le=1000)
-Offset = Query(0, ge=0, le=10**9)
-Text = Query(None, max_length=200)
+PlanId = Annotated[int, Path(ge=1, le=2**31 - 1, description="plan id")]
+Limit = Annotated[int, Query(ge=1, le=1000, description="page size")]
+Offset = Annotated[int, Query(ge=0, le=10**9, description="rows to skip")]
+Text = Annotated[str | None, Query(max_length=200)]
 
 
 def plan_public(row: Plan) -> PlanPublic:
@@ -93,7 +93,7 @@ def create_plan(body: PlanCreate, request: Request, session: SessionDep, _caller
 
 
 @router.get("", response_model=PlansPublic)
-def list_plans(session: SessionDep, _caller: ReaderDep, limit: int = Limit, offset: int = Offset) -> PlansPublic:
+def list_plans(session: SessionDep, _caller: ReaderDep, limit: Limit = 100, offset: Offset = 0) -> PlansPublic:
     """Plans, newest first, with their summaries."""
     rows = session.scalars(select(Plan).order_by(Plan.id.desc()).limit(limit).offset(offset)).all()
     count = session.scalar(select(func.count()).select_from(Plan)) or 0
@@ -101,13 +101,13 @@ def list_plans(session: SessionDep, _caller: ReaderDep, limit: int = Limit, offs
 
 
 @router.get("/{plan_id}", response_model=PlanPublic)
-def get_plan(session: SessionDep, _caller: ReaderDep, plan_id: int = PlanId) -> PlanPublic:
+def get_plan(session: SessionDep, _caller: ReaderDep, plan_id: PlanId) -> PlanPublic:
     """A plan's summary (plan.json)."""
     return plan_public(get_plan_row(session, plan_id))
 
 
 @router.delete("/{plan_id}", response_model=Message)
-def delete_plan(session: SessionDep, engine: EngineDep, _caller: PlannerDep, plan_id: int = PlanId) -> Message:
+def delete_plan(session: SessionDep, engine: EngineDep, _caller: PlannerDep, plan_id: PlanId) -> Message:
     """Delete a plan and all its rows."""
     get_plan_row(session, plan_id)
     session.close()
@@ -117,7 +117,7 @@ def delete_plan(session: SessionDep, engine: EngineDep, _caller: PlannerDep, pla
 
 
 @router.post("/{plan_id}/publish", response_model=PlanPublic)
-def publish_plan(session: SessionDep, _caller: PlannerDep, plan_id: int = PlanId,
+def publish_plan(session: SessionDep, _caller: PlannerDep, plan_id: PlanId,
                  published: bool = Query(True, description="false withdraws it")) -> PlanPublic:
     """Make this the plan residents look up (the newest published plan answers lookups)."""
     row = get_plan_row(session, plan_id)
@@ -128,9 +128,9 @@ def publish_plan(session: SessionDep, _caller: PlannerDep, plan_id: int = PlanId
 
 
 @router.get("/{plan_id}/site-load", response_model=SiteLoadsPublic)
-def get_site_load(session: SessionDep, engine: EngineDep, caller: CallerDep, plan_id: int = PlanId,
-                  site_id: str | None = Text, hourly: bool = Query(True, description="sum slots per hour"),
-                  limit: int = Limit, offset: int = Offset) -> SiteLoadsPublic:
+def get_site_load(session: SessionDep, engine: EngineDep, caller: CallerDep, plan_id: PlanId,
+                  site_id: Text = None, hourly: bool = Query(True, description="sum slots per hour"),
+                  limit: Limit = 100, offset: Offset = 0) -> SiteLoadsPublic:
     """People against capacity per site and hour (or per slot)."""
     get_plan_row(session, plan_id)
     t = PLAN_TABLES["site_load"]
@@ -154,9 +154,9 @@ def get_site_load(session: SessionDep, engine: EngineDep, caller: CallerDep, pla
 
 
 @router.get("/{plan_id}/buildings", response_model=BuildingSlotsPublic)
-def get_building_slots(session: SessionDep, engine: EngineDep, caller: CallerDep, plan_id: int = PlanId,
-                       building_id: str | None = Text, site_id: str | None = Text,
-                       limit: int = Limit, offset: int = Offset) -> BuildingSlotsPublic:
+def get_building_slots(session: SessionDep, engine: EngineDep, caller: CallerDep, plan_id: PlanId,
+                       building_id: Text = None, site_id: Text = None,
+                       limit: Limit = 100, offset: Offset = 0) -> BuildingSlotsPublic:
     """Per building: which site (or home visits) and slot, with households and people."""
     get_plan_row(session, plan_id)
     t = PLAN_TABLES["buildings"]
@@ -182,10 +182,10 @@ def _contact_fields(r: dict[str, Any]) -> dict[str, Any]:
 
 
 @router.get("/{plan_id}/assignments", response_model=AssignmentsPublic)
-def get_assignments(session: SessionDep, engine: EngineDep, caller: CallerDep, plan_id: int = PlanId,
-                    site_id: str | None = Text, building_id: str | None = Text,
+def get_assignments(session: SessionDep, engine: EngineDep, caller: CallerDep, plan_id: PlanId,
+                    site_id: Text = None, building_id: Text = None,
                     slot_start: str | None = Query(None, max_length=16, description="YYYY-MM-DD HH:MM"),
-                    limit: int = Limit, offset: int = Offset) -> AssignmentsPublic:
+                    limit: Limit = 100, offset: Offset = 0) -> AssignmentsPublic:
     """Household assignments, paged, filterable by site, building and slot; phones masked."""
     get_plan_row(session, plan_id)
     t, join = _with_contact("assignments", plan_id)
@@ -206,8 +206,8 @@ def get_assignments(session: SessionDep, engine: EngineDep, caller: CallerDep, p
 
 
 @router.get("/{plan_id}/home-visits", response_model=HomeVisitsPublic)
-def get_home_visits(session: SessionDep, engine: EngineDep, caller: CallerDep, plan_id: int = PlanId,
-                    limit: int = Limit, offset: int = Offset) -> HomeVisitsPublic:
+def get_home_visits(session: SessionDep, engine: EngineDep, caller: CallerDep, plan_id: PlanId,
+                    limit: Limit = 100, offset: Offset = 0) -> HomeVisitsPublic:
     """Households sampled at home, by slot and team; phones masked."""
     _not_site(caller)
     get_plan_row(session, plan_id)
@@ -221,8 +221,8 @@ def get_home_visits(session: SessionDep, engine: EngineDep, caller: CallerDep, p
 
 
 @router.get("/{plan_id}/unplaced", response_model=UnplacedsPublic)
-def get_unplaced(session: SessionDep, engine: EngineDep, caller: CallerDep, plan_id: int = PlanId,
-                 limit: int = Limit, offset: int = Offset) -> UnplacedsPublic:
+def get_unplaced(session: SessionDep, engine: EngineDep, caller: CallerDep, plan_id: PlanId,
+                 limit: Limit = 100, offset: Offset = 0) -> UnplacedsPublic:
     """Households the plan could not place, with the reason; phones masked."""
     _not_site(caller)
     get_plan_row(session, plan_id)

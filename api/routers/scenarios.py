@@ -13,7 +13,7 @@ import yaml
 from fastapi import APIRouter, File, Form, HTTPException, Path, Query, UploadFile, status
 from sqlalchemy import func, select
 
-from api.deps import PlannerDep, ReaderDep, SessionDep, SettingsDep
+from api.deps import PlannerDep, SessionDep, SettingsDep, ViewerDep
 from api.models import Plan, Scenario, ScenarioFile
 from api.schemas import Message, ScenarioPublic, ScenariosPublic
 from sampler.errors import InputError, InputIssue
@@ -119,25 +119,18 @@ async def create_scenario(
 
 
 @router.get("", response_model=ScenariosPublic)
-def list_scenarios(session: SessionDep, _caller: ReaderDep, limit: int = Query(100, ge=1, le=1000),
+def list_scenarios(session: SessionDep, _caller: ViewerDep, limit: int = Query(100, ge=1, le=1000),
                    offset: int = Query(0, ge=0, le=10**9)) -> ScenariosPublic:
     """Scenarios, newest first."""
-    _no_site_role(_caller.role)
     rows = session.scalars(select(Scenario).order_by(Scenario.id.desc()).limit(limit).offset(offset)).all()
     count = session.scalar(select(func.count()).select_from(Scenario)) or 0
     return ScenariosPublic(data=[scenario_public(r) for r in rows], count=count)
 
 
-def _no_site_role(role: str) -> None:
-    if role == "site":
-        raise HTTPException(status.HTTP_403_FORBIDDEN, "site keys read only their sites' plan data")
-
-
 @router.get("/{scenario_id}", response_model=ScenarioPublic)
-def get_scenario(session: SessionDep, _caller: ReaderDep,
+def get_scenario(session: SessionDep, _caller: ViewerDep,
                  scenario_id: int = Path(ge=1, le=2**31 - 1)) -> ScenarioPublic:
     """One scenario."""
-    _no_site_role(_caller.role)
     row = session.get(Scenario, scenario_id)
     if row is None:
         raise HTTPException(status.HTTP_404_NOT_FOUND, "no such scenario")

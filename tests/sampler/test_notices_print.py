@@ -1,0 +1,55 @@
+"""Building notices: floors from rooms, merged floor runs, escaped HTML, the workbook, the CLI."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import openpyxl
+from typer.testing import CliRunner
+
+from sampler.cli import app
+from sampler.notices import floor_of, notice_rows, safe_name, write_notices
+from sampler.planfiles import read_plan
+from tests.api.plandir import write_plan_dir
+
+
+def test_floor_of_room_numbers() -> None:
+    """501 is floor 5, 1203 floor 12, 3-1201 floor 12; short or non-numeric rooms are unknown."""
+    assert [floor_of(r) for r in ("501", "1203", "3-1201", "12", "东户", "")] == [5, 12, 12, None, None, None]
+
+
+def test_rows_merge_consecutive_floors(tmp_path: Path) -> None:
+    """Floors called together in one slot are merged into a run (5-6层) with summed households."""
+    rows = notice_rows(read_plan(write_plan_dir(tmp_path / "p")))
+    b1 = rows[rows["building_id"] == "B1"]
+    assert b1[["unit", "floors", "households", "people"]].values.tolist() == [["2", "5-6层", 3, 6], ["1", "1层", 1, 4]]
+    assert rows.loc[rows["mode"] == "home", "site"].tolist() == ["上门采样"]
+
+
+def test_write_notices_is_deterministic_and_escaped(tmp_path: Path) -> None:
+    """Every building gets an escaped HTML notice; two runs give identical bytes."""
+    plan = read_plan(write_plan_dir(tmp_path / "p"))
+    first = write_notices(plan, tmp_path / "a")
+    write_notices(plan, tmp_path / "b")
+    assert first.buildings == 3
+    for name in ("B1.html", "B2.html", "B3.html", "index.html", "notices.xlsx"):
+        assert (tmp_path / "a" / name).read_bytes() == (tmp_path / "b" / name).read_bytes()
+    html = (tmp_path / "a" / "B3.html").read_text(encoding="utf-8")
+    assert "&lt;b&gt;7号楼&lt;/b&gt;" in html and "<b>" not in html and "@page" in html
+    book = openpyxl.load_workbook(first.workbook)
+    assert len(book.sheetnames) == 3
+
+
+def test_safe_name_keeps_ids_readable() -> None:
+    """File names keep letters, digits and Chinese, and replace path characters."""
+    assert safe_name("幸福-3号楼") == "幸福-3号楼"
+    assert safe_name("../x/y") == "_x_y"
+
+
+def test_cli_notices(tmp_path: Path) -> None:
+    """`sampler notices` writes the notices directory; a missing plan directory exits 2."""
+    plandir = write_plan_dir(tmp_path / "plan")
+    r = CliRunner().invoke(app, ["notices", str(plandir), "-o", str(tmp_path / "out")])
+    assert r.exit_code == 0, r.output
+    assert (tmp_path / "out" / "B1.html").is_file()
+    assert CliRunner().invoke(app, ["notices", str(tmp_path / "nope"), "-o", str(tmp_path / "o2")]).exit_code == 2

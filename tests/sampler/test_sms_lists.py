@@ -1,0 +1,103 @@
+"""SMS lists: texts, billing segments, batched send times, bad phones, CLI."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from typer.testing import CliRunner
+
+from sampler.cli import app
+from sampler.errors import InputError
+from sampler.planfiles import read_plan
+from sampler.sms import (
+    SmsParams,
+    _spread,
+    address_of,
+    build_messages,
+    mask_phone,
+    segments,
+    sms_params,
+)
+from tests.api.plandir import write_plan_dir
+
+
+@pytest.fixture
+def plan(tmp_path: Path):  # type: ignore[no-untyped-def]
+    """The small plan read back from disk."""
+    return read_plan(write_plan_dir(tmp_path / "plan"))
+
+
+def test_segments_follow_chinese_billing() -> None:
+    """70 characters are one message; longer texts cost ceil(n/67) parts."""
+    assert [segments("字" * n) for n in (1, 70, 71, 134, 135)] == [1, 1, 2, 2, 3]
+
+
+def test_mask_and_address() -> None:
+    """Phones are masked 138****5678; addresses read 3号楼2单元501."""
+    assert mask_phone("13812345678") == "138****5678"
+    assert mask_phone("") == "" and mask_phone("123") == "****"
+    assert address_of("3号楼", "2", "501") == "3号楼2单元501"
+    assert address_of("3号楼", "2单元", "") == "3号楼2单元"
+
+
+def test_site_and_home_texts(plan) -> None:  # type: ignore[no-untyped-def]
+    """Site visits name the site and slot; home visits use the home template."""
+    m = build_messages(plan).messages.set_index("household_id")
+    assert m.loc["H001", "text"] == (
+        "【XX街道】您家（3号楼2单元501）核酸采样时间：11月23日 08:00-08:30，地点：二中操场采样点，"
+        "请全家携带身份证、保持1米间距。")
+    assert "上门" in m.loc["H007", "text"] and "二中" not in m.loc["H007", "text"]
+    assert (m["segments"] == [segments(t) for t in m["text"]]).all()
+
+
+def test_evening_batch_is_the_evening_before(plan) -> None:  # type: ignore[no-untyped-def]
+    """Evening sending texts everyone at 20:00 the day before their slot's day."""
+    m = build_messages(plan).messages.set_index("household_id")
+    assert m.loc["H001", "send_at"] == "2022-11-22 20:00"
+    assert m.loc["H008", "send_at"] == "2022-11-23 20:00"
+
+
+def test_hours_before_and_rate_spreading(plan) -> None:  # type: ignore[no-untyped-def]
+    """'before' sends N hours ahead; per_minute spreads a batch over consecutive minutes."""
+    m = build_messages(plan, SmsParams(send="before", hours_before=2, per_minute=2)).messages
+    at = m.set_index("household_id")["send_at"]
+    assert at["H001"] == "2022-11-23 06:00" and at["H002"] == "2022-11-23 06:00"
+    assert at["H004"] == "2022-11-23 06:30"
+    assert m["send_at"].value_counts().max() <= 2
+    assert _spread(np.array([5, 5, 5, 5, 9]), 3).tolist() == [5, 5, 5, 6, 9]
+
+
+def test_bad_phones_listed_apart(plan) -> None:  # type: ignore[no-untyped-def]
+    """Missing and malformed phones go to the invalid list, not the messages; unplaced get no text."""
+    result = build_messages(plan)
+    assert set(result.invalid["household_id"]) == {"H003", "H005"}
+    assert set(result.messages["household_id"]).isdisjoint({"H003", "H005", "H009"})
+    assert result.summary()["messages"] + result.summary()["invalid_phones"] == 8
+
+
+def test_bad_template_is_an_input_error() -> None:
+    """An unknown placeholder or bad send mode is reported with the field and a fix."""
+    with pytest.raises(InputError) as err:
+        sms_params({"site_template": "{who} 请采样", "send": "noon"})
+    fields = {i.field for i in err.value.issues}
+    assert fields == {"sms.site_template", "sms.send"}
+
+
+def test_cli_writes_both_lists(tmp_path: Path) -> None:
+    """`sampler sms` writes the messages and the invalid list, same bytes on a second run."""
+    plandir = write_plan_dir(tmp_path / "plan")
+    runner = CliRunner()
+    out = tmp_path / "sms.csv"
+    r = runner.invoke(app, ["sms", str(plandir), "-o", str(out), "--sign", "幸福社区"])
+    assert r.exit_code == 0, r.output
+    first = out.read_bytes()
+    frame = pd.read_csv(out, dtype=str)
+    assert frame["text"].str.startswith("【幸福社区】").all()
+    assert (tmp_path / "sms_invalid.csv").is_file()
+    runner.invoke(app, ["sms", str(plandir), "-o", str(out), "--sign", "幸福社区"])
+    assert out.read_bytes() == first
+    bad = runner.invoke(app, ["sms", str(plandir), "-o", str(out), "--send", "noon"])
+    assert bad.exit_code == 2
