@@ -111,13 +111,13 @@ def _restore_scenario(engine: Engine, scenario_id: int, directory: Path) -> Any:
 
 def run_plan_job(database_url: str, job_id: int, data_dir: str) -> None:
     """Worker body of a plan job: read the scenario, plan it, store the plan with the job's success."""
-    from api.storage import store_plan
-    from sampler.planfiles import read_plan
-    from sampler.planner import make_plan
-    from sampler.registry import load_registry
-
     engine = make_engine(database_url)
     try:
+        from api.storage import store_plan
+        from sampler.planfiles import read_plan
+        from sampler.planner import make_plan
+        from sampler.registry import load_registry
+
         mark_job(engine, job_id, status="running", stage="reading", progress=0.01,
                  worker_pid=os.getpid(), started_at=utcnow())
         with session_factory(engine)() as session:
