@@ -1,0 +1,63 @@
+"""Accepted column headers of the registry files, English and Chinese, per canonical field."""
+
+from __future__ import annotations
+
+__all__ = ["ALIASES", "REQUIRED", "canonical_name"]
+
+ALIASES: dict[str, dict[str, tuple[str, ...]]] = {
+    "households": {
+        "household_id": ("household_id", "household", "户编号", "户号", "家庭编号", "户籍编号"),
+        "building_id": ("building_id", "building", "楼栋", "楼栋编号", "楼号"),
+        "unit": ("unit", "单元", "单元号"),
+        "room": ("room", "房号", "门牌号", "房间号"),
+        "size": ("size", "people", "人数", "家庭人数", "户内人数"),
+        "elderly": ("elderly", "aged_60_plus", "老人数", "60岁以上人数", "老年人数"),
+        "children": ("children", "under_6", "儿童数", "6岁以下人数", "婴幼儿数"),
+        "contact": ("contact", "head", "户主", "联系人", "户主姓名"),
+        "phone": ("phone", "mobile", "联系电话", "手机号", "手机号码", "电话"),
+        "needs": ("needs", "special_needs", "特殊人群", "特殊需求"),
+        "preferred": ("preferred", "preferred_period", "意向时段", "偏好时段"),
+    },
+    "buildings": {
+        "building_id": ("building_id", "building", "楼栋编号", "楼栋", "楼号"),
+        "name": ("name", "building_name", "address", "楼栋名称", "地址", "楼栋地址"),
+        "grid": ("grid", "网格", "网格名称"),
+        "compound": ("compound", "小区", "小区/村", "村/小区", "小区名称", "村"),
+        "lon": ("lon", "lng", "longitude", "经度"),
+        "lat": ("lat", "latitude", "纬度"),
+        "risk_zone": ("risk_zone", "zone", "风险区", "风险等级", "区域类型"),
+    },
+    "sites": {
+        "site_id": ("site_id", "site", "采样点编号", "编号"),
+        "name": ("name", "site_name", "采样点名称", "名称", "采样点"),
+        "lon": ("lon", "lng", "longitude", "经度"),
+        "lat": ("lat", "latitude", "纬度"),
+        "tables": ("tables", "采样台数", "采样台", "台数"),
+        "rate": ("rate", "people_per_table_hour", "每台每小时人数", "每台每小时"),
+        "open": ("open", "opens", "开放时间", "开始时间"),
+        "close": ("close", "closes", "关闭时间", "结束时间"),
+        "serves": ("serves", "serves_compounds", "服务小区", "专用小区"),
+        "queue_m": ("queue_m", "queue_length_m", "排队长度米", "排队长度", "排队长度(米)"),
+    },
+}
+
+REQUIRED: dict[str, tuple[str, ...]] = {
+    "households": ("household_id", "building_id", "size"),
+    "buildings": ("building_id", "lon", "lat"),
+    "sites": ("site_id", "name", "lon", "lat", "tables"),
+}
+
+
+def _norm(header: str) -> str:
+    return header.replace("\ufeff", "").strip().lower().replace(" ", "").replace("（", "(").replace("）", ")")
+
+
+_LOOKUP: dict[str, dict[str, str]] = {
+    kind: {_norm(alias): field for field, aliases in fields.items() for alias in aliases}
+    for kind, fields in ALIASES.items()
+}
+
+
+def canonical_name(kind: str, header: str) -> str | None:
+    """The canonical field a user's header stands for, or None if it is not one we read."""
+    return _LOOKUP[kind].get(_norm(header))

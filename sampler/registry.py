@@ -1,0 +1,309 @@
+"""Read and validate the registry files planners really have: CSV or XLSX, English or Chinese headers.
+
+    registry = load_registry(scenario)      # raises InputError listing every issue at once
+
+CSV encodings UTF-8, UTF-8 with BOM and GB18030 (Excel in China saves GBK, a subset) are detected.
+All checks are vectorised, so a million households validate in about a second; only bad rows are
+visited one by one, and at most `MAX_PER_RULE` of them per rule are listed.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import os
+import re
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from sampler.errors import InputError, InputIssue
+from sampler.headers import ALIASES, REQUIRED, canonical_name
+from sampler.model import (
+    PERIODS,
+    PERIODS_ZH,
+    SPECIAL_NEEDS,
+    SPECIAL_NEEDS_ZH,
+    BuildingTable,
+    HouseholdTable,
+    Registry,
+    Site,
+)
+from sampler.params import Scenario
+
+__all__ = ["MAX_PER_RULE", "load_registry", "read_table"]
+
+MAX_PER_RULE = 1000
+MAX_HOUSEHOLD = 20
+PHONE = re.compile(r"^1[3-9]\d{9}$")
+_SPLIT = r"[;；、,，/|\s]+"
+
+_ZONES = {"precaution": 0, "防范区": 0, "": 0, "controlled": 1, "管控区": 1, "sealed": 2, "封控区": 2,
+          "防范": 0, "管控": 1, "封控": 2}
+_NEEDS = {**{n: i for i, n in enumerate(SPECIAL_NEEDS)}, **{n: i for i, n in enumerate(SPECIAL_NEEDS_ZH)},
+          "空巢老人": 0, "残疾": 1, "失能人员": 1, "孕妇": 3, "婴儿": 4}
+_PERIODS = {**{p: i for i, p in enumerate(PERIODS)}, **{p: i for i, p in enumerate(PERIODS_ZH) if p}}
+
+
+def display_path(path: Path) -> str:
+    """The path as a user would type it from here."""
+    rel = os.path.relpath(path)
+    return str(path) if rel.startswith("..") else rel
+
+
+def _decode(path: Path, name: str) -> str:
+    data = path.read_bytes()
+    for encoding in ("utf-8-sig", "gb18030"):
+        try:
+            return data.decode(encoding)
+        except UnicodeDecodeError:
+            continue
+    raise InputError([InputIssue(name, None, "(encoding)", "not UTF-8 or GB18030",
+                                 "save the file as CSV UTF-8 (or GBK/GB18030) from Excel and try again")])
+
+
+def read_table(path: Path, kind: str, name: str | None = None) -> pd.DataFrame:
+    """Read one registry file into a frame of str columns with canonical names ('' for blank).
+
+    ``frame.attrs["headers"]`` maps each canonical field to the header the user wrote, for messages.
+    """
+    name = name or display_path(path)
+    if not path.is_file():
+        raise InputError([InputIssue(name, None, "(file)", str(path), "check the path in the scenario's registry section")])
+    suffix = path.suffix.lower()
+    try:
+        if suffix in (".csv", ".txt"):
+            text = _decode(path, name)
+            raw = pd.read_csv(io.StringIO(text), dtype=str, keep_default_na=False, skipinitialspace=True)
+        elif suffix in (".xlsx", ".xlsm"):
+            raw = pd.read_excel(path, dtype=str, keep_default_na=False, engine="openpyxl")
+        else:
+            raise InputError([InputIssue(name, None, "(file)", suffix or "(none)",
+                                         "give the file as .csv (UTF-8 or GB18030) or .xlsx")])
+    except (pd.errors.ParserError, pd.errors.EmptyDataError, ValueError, OSError) as exc:
+        if isinstance(exc, InputError):
+            raise
+        raise InputError([InputIssue(name, None, "(file)", type(exc).__name__,
+                                     f"the file is not a readable table ({str(exc)[:120]}); re-export it from Excel")]) from exc
+    headers: dict[str, str] = {}
+    columns: dict[str, pd.Series] = {}
+    for col in raw.columns:
+        field = canonical_name(kind, str(col))
+        if field is not None and field not in headers:
+            headers[field] = str(col).replace("\ufeff", "").strip()
+            columns[field] = raw[col].astype(str).str.strip()
+    missing = [f for f in REQUIRED[kind] if f not in headers]
+    if missing:
+        raise InputError([
+            InputIssue(name, 0, f, "(missing column)",
+                       f"add a column headed one of: {', '.join(ALIASES[kind][f])}")
+            for f in missing
+        ])
+    frame = pd.DataFrame(columns, index=pd.RangeIndex(len(raw)))
+    for field in ALIASES[kind]:
+        if field not in frame:
+            frame[field] = ""
+            headers[field] = field
+    frame.attrs["headers"] = headers
+    frame.attrs["file"] = name
+    return frame
+
+
+class _Issues:
+    """Collects issues per rule, capped, with a closing summary per rule."""
+
+    def __init__(self) -> None:
+        self.items: list[InputIssue] = []
+
+    def rows(self, frame: pd.DataFrame, mask: np.ndarray | pd.Series, field: str, fix: str,
+             values: pd.Series | None = None) -> None:
+        bad = np.flatnonzero(np.asarray(mask))
+        if not len(bad):
+            return
+        name, header = frame.attrs["file"], frame.attrs["headers"][field]
+        shown = values if values is not None else frame[field]
+        for i in bad[:MAX_PER_RULE]:
+            self.items.append(InputIssue(name, int(i) + 1, header, str(shown.iat[i]), fix))
+        if len(bad) > MAX_PER_RULE:
+            self.items.append(InputIssue(name, None, header, f"{len(bad) - MAX_PER_RULE} more rows",
+                                         f"…and {len(bad) - MAX_PER_RULE} more rows with the same problem"))
+
+
+def _int_column(frame: pd.DataFrame, field: str, default: int | None) -> tuple[np.ndarray, np.ndarray]:
+    """Integer values and a mask of cells that are not whole numbers (blank → default if given)."""
+    text = frame[field]
+    num = pd.to_numeric(text.where(text != "", None), errors="coerce").to_numpy(dtype=np.float64, copy=True)
+    blank = (text == "").to_numpy()
+    if default is not None:
+        num[blank] = default
+    bad = np.isnan(num) | (np.mod(np.nan_to_num(num), 1) != 0)
+    return np.nan_to_num(num).astype(np.int64), bad
+
+
+def _float_column(frame: pd.DataFrame, field: str) -> tuple[np.ndarray, np.ndarray]:
+    num = pd.to_numeric(frame[field].where(frame[field] != "", None), errors="coerce").to_numpy(dtype=np.float64, copy=True)
+    return np.nan_to_num(num), np.isnan(num)
+
+
+def _coded(series: pd.Series, table: dict[str, int]) -> tuple[np.ndarray, np.ndarray]:
+    """Map each value through ``table`` (case-insensitive); returns codes and a mask of unknown values."""
+    codes, uniques = pd.factorize(series.str.lower(), sort=False)
+    mapped = np.array([table.get(u, -1) for u in uniques], dtype=np.int64)
+    out = mapped[codes] if len(codes) else np.zeros(0, np.int64)
+    return np.maximum(out, 0), out < 0
+
+
+def _needs(series: pd.Series) -> tuple[np.ndarray, np.ndarray]:
+    codes, uniques = pd.factorize(series.str.lower(), sort=False)
+    masks = []
+    for u in uniques:
+        mask = 0
+        for token in (t for t in re.split(_SPLIT, u) if t):
+            if token not in _NEEDS:
+                mask = -1
+                break
+            mask |= 1 << _NEEDS[token]
+        masks.append(mask)
+    out = np.array(masks, dtype=np.int64)[codes] if len(codes) else np.zeros(0, np.int64)
+    return np.maximum(out, 0), out < 0
+
+
+def _coords(frame: pd.DataFrame, issues: _Issues) -> tuple[np.ndarray, np.ndarray]:
+    lon, lon_bad = _float_column(frame, "lon")
+    lat, lat_bad = _float_column(frame, "lat")
+    issues.rows(frame, lon_bad, "lon", "give the longitude in decimal degrees (WGS84), e.g. 118.32")
+    issues.rows(frame, lat_bad, "lat", "give the latitude in decimal degrees (WGS84), e.g. 27.03")
+    issues.rows(frame, ~lon_bad & ((lon < -180) | (lon > 180)), "lon", "longitude must be between -180 and 180")
+    issues.rows(frame, ~lat_bad & ((lat < -90) | (lat > 90)), "lat", "latitude must be between -90 and 90")
+    issues.rows(frame, ~lon_bad & ~lat_bad & (lon == 0) & (lat == 0), "lon",
+                "0,0 is not a place in the area: fill in the real coordinates")
+    return lon, lat
+
+
+def _ids(frame: pd.DataFrame, field: str, issues: _Issues, what: str) -> None:
+    ids = frame[field]
+    issues.rows(frame, ids == "", field, f"give every {what} an id")
+    dup = ids.duplicated(keep="first").to_numpy() & (ids != "").to_numpy()
+    if dup.any():
+        first = ids.drop_duplicates(keep="first")
+        first_row = pd.Series(first.index + 1, index=first.to_numpy())
+        note = ids.map(first_row).astype("Int64").astype(str)
+        issues.rows(frame, dup, field, f"each {what} id must be unique; this one already appears (see the message value)",
+                    values=ids + " (first at row " + note + ")")
+
+
+def _clock(text: str) -> int | None:
+    m = re.fullmatch(r"(\d{1,2})[:：](\d{2})", text)
+    if not m or int(m.group(2)) >= 60 or int(m.group(1)) * 60 + int(m.group(2)) > 1440:
+        return None
+    return int(m.group(1)) * 60 + int(m.group(2))
+
+
+def _buildings(frame: pd.DataFrame, issues: _Issues) -> BuildingTable:
+    _ids(frame, "building_id", issues, "building")
+    lon, lat = _coords(frame, issues)
+    zone, zone_bad = _coded(frame["risk_zone"], _ZONES)
+    issues.rows(frame, zone_bad, "risk_zone", "use precaution/controlled/sealed or 防范区/管控区/封控区 (blank = 防范区)")
+    ids = frame["building_id"].to_numpy(dtype=object)
+    name = frame["name"].where(frame["name"] != "", frame["building_id"]).to_numpy(dtype=object)
+    return BuildingTable(
+        id=ids, name=name, grid=frame["grid"].to_numpy(dtype=object), compound=frame["compound"].to_numpy(dtype=object),
+        lon=lon, lat=lat, zone=zone,
+    )
+
+
+def _households(frame: pd.DataFrame, buildings: BuildingTable, issues: _Issues) -> HouseholdTable:
+    _ids(frame, "household_id", issues, "household")
+    first = pd.Series(np.arange(len(buildings.id)), index=pd.Index(buildings.id, dtype=object))
+    first = first[~first.index.duplicated()]
+    building = first.reindex(pd.Index(frame["building_id"].to_numpy(dtype=object))).fillna(-1).to_numpy(dtype=np.int64)
+    issues.rows(frame, building < 0, "building_id", "use a building id that is listed in the buildings file")
+    size, size_bad = _int_column(frame, "size", None)
+    issues.rows(frame, size_bad, "size", "give the number of people as a whole number")
+    issues.rows(frame, ~size_bad & (size <= 0), "size", "a household has at least 1 person; remove empty households")
+    issues.rows(frame, ~size_bad & (size > MAX_HOUSEHOLD), "size",
+                f"more than {MAX_HOUSEHOLD} people is not a household: split it or correct the number")
+    size_ok = ~size_bad & (size > 0) & (size <= MAX_HOUSEHOLD)
+    counts = {}
+    for field in ("elderly", "children"):
+        values, bad = _int_column(frame, field, 0)
+        issues.rows(frame, bad | (values < 0), field, "give a whole number of 0 or more (blank = 0)")
+        issues.rows(frame, ~bad & (values > size) & size_ok, field, "cannot exceed the household's size")
+        counts[field] = values
+    phone = frame["phone"].str.replace(r"[\s\-()（）]", "", regex=True).str.replace(r"^(\+?86)(?=1\d{10}$)", "", regex=True)
+    phone_bad = (phone != "") & ~phone.str.fullmatch(PHONE.pattern)
+    issues.rows(frame, phone_bad, "phone", "give an 11-digit mobile number starting 13–19, or leave it blank")
+    needs, needs_bad = _needs(frame["needs"])
+    issues.rows(frame, needs_bad, "needs",
+                "use any of elderly_alone/独居老人, disabled/失能, bedridden/卧床, pregnant/孕产妇, infant/婴幼儿, separated by ;")
+    preferred, pref_bad = _coded(frame["preferred"], _PERIODS)
+    issues.rows(frame, pref_bad, "preferred", "use morning/上午, afternoon/下午, evening/晚上 or leave it blank")
+    return HouseholdTable(
+        id=frame["household_id"].to_numpy(dtype=object), building=building.astype(np.int64),
+        unit=frame["unit"].to_numpy(dtype=object), room=frame["room"].to_numpy(dtype=object),
+        size=size, elderly=counts["elderly"], children=counts["children"],
+        contact=frame["contact"].to_numpy(dtype=object), phone=phone.to_numpy(dtype=object),
+        needs=needs, preferred=preferred,
+    )
+
+
+def _sites(frame: pd.DataFrame, scenario: Scenario, compounds: set[str], issues: _Issues) -> tuple[Site, ...]:
+    _ids(frame, "site_id", issues, "site")
+    issues.rows(frame, frame["name"] == "", "name", "give every site the name residents know, e.g. 二中操场")
+    lon, lat = _coords(frame, issues)
+    tables, t_bad = _int_column(frame, "tables", None)
+    issues.rows(frame, t_bad | (tables <= 0), "tables", "a site needs at least 1 sampling table (a whole number)")
+    rate, r_bad = _float_column(frame, "rate")
+    blank_rate = (frame["rate"] == "").to_numpy()
+    rate[blank_rate] = scenario.capacity.people_per_table_hour
+    issues.rows(frame, ~blank_rate & (r_bad | (rate <= 0)), "rate", "give people per table per hour as a positive number, or leave it blank")
+    queue, q_bad = _float_column(frame, "queue_m")
+    queue[(frame["queue_m"] == "").to_numpy()] = 100.0
+    issues.rows(frame, (frame["queue_m"] != "").to_numpy() & (q_bad | (queue < 0)), "queue_m", "give the queue space in metres (≥ 0)")
+    clocks = {}
+    for field, default in (("open", 0), ("close", 1440)):
+        parsed = [default if t == "" else _clock(t) for t in frame[field]]
+        bad = np.array([p is None for p in parsed], dtype=bool)
+        issues.rows(frame, bad, field, "give the time as HH:MM, e.g. 07:00 (24:00 for midnight)")
+        clocks[field] = [0 if p is None else p for p in parsed]
+    serves = [tuple(x for x in re.split(r"[;；、,，]+", s) if x) for s in frame["serves"]]
+    unknown = np.array([any(c not in compounds for c in sv) for sv in serves], dtype=bool)
+    issues.rows(frame, unknown, "serves", "name compounds exactly as in the buildings file's compound column")
+    return tuple(
+        Site(str(frame["site_id"].iat[i]), str(frame["name"].iat[i]), float(lon[i]), float(lat[i]), int(tables[i]),
+             float(rate[i]), int(clocks["open"][i]), int(clocks["close"][i]), serves[i], float(queue[i]))
+        for i in range(len(frame))
+    )
+
+
+def _sha256(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for chunk in iter(lambda: fh.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def load_registry(scenario: Scenario) -> Registry:
+    """Read and validate the three registry files of a scenario; every issue is reported at once."""
+    issues = _Issues()
+    frames: dict[str, pd.DataFrame] = {}
+    for kind in ("buildings", "households", "sites"):
+        try:
+            frames[kind] = read_table(scenario.path_of(kind), kind)
+        except InputError as exc:
+            issues.items.extend(exc.issues)
+    if issues.items:
+        raise InputError(issues.items)
+    buildings = _buildings(frames["buildings"], issues)
+    households = _households(frames["households"], buildings, issues)
+    compounds = set(buildings.compound.tolist())
+    sites = _sites(frames["sites"], scenario, compounds, issues)
+    if not sites:
+        issues.items.append(InputIssue(frames["sites"].attrs["file"], None, "(file)", "0 rows",
+                                       "list at least one sampling site"))
+    if issues.items:
+        raise InputError(issues.items)
+    hashes = {kind: _sha256(scenario.path_of(kind)) for kind in ("households", "buildings", "sites")}
+    return Registry(households=households, buildings=buildings, sites=sites, hashes=hashes)
