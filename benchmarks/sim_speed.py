@@ -28,7 +28,7 @@ from sim.theory import mmc_mean_wait  # noqa: E402
 
 MMC_CASES = [  # (arrivals per hour, mean service minutes, tables, hours)
     (100.0, 1.0, 2, 400.0),
-    (270.0, 1.0, 5, 400.0),
+    (240.0, 1.0, 5, 400.0),
 ]
 
 

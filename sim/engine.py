@@ -57,7 +57,9 @@ def _teams(env: simpy.Environment, inputs: SimInputs, params: SimParams, rng: np
         lo, hi = int(bounds[t]), int(bounds[t + 1])
         rows = order[lo:hi]
         run = TeamRun(f"team {t + 1}", inputs.home_ids[rows].tolist(), inputs.home_slot_start[rows].tolist(),
-                      inputs.home_building[rows].tolist(), door[lo:hi].tolist(), params.home_travel_min)
+                      inputs.home_building[rows].tolist(), door[lo:hi].tolist(), params.home_travel_min,
+                      shift=params.shift_hours * 60,
+                      gap=0.0 if params.relief_teams > 0 else params.handover_min)
         runs.append(run)
         env.process(team_process(env, run, log))
     return order, runs

@@ -33,6 +33,8 @@ class TeamRun:
         Household id, slot start, building code and minutes at the door, per visit.
     travel_min
         Travel between two buildings.
+    shift, gap
+        PPE shift length and hand-over break in minutes (gap 0: a relief team covers).
     start, end
         Filled in by `team_process`.
     """
@@ -43,6 +45,8 @@ class TeamRun:
     building: list[int]
     door: list[float]
     travel_min: float
+    shift: float = float("inf")
+    gap: float = 0.0
     start: list[float] = field(default_factory=list)
     end: list[float] = field(default_factory=list)
 
@@ -56,13 +60,28 @@ def door_minutes(n: int, visits_per_team_hour: float, travel_min: float,
 
 def team_process(env: simpy.Environment, run: TeamRun,
                  log: list[tuple[float, str]] | None) -> Generator[simpy.Event, Any, None]:
-    """Visit every household of the list: travel, wait for its slot if early, sample at the door."""
+    """Visit every household of the list: travel, wait for its slot if early, sample at the door.
+
+    The team changes PPE after ``shift`` minutes: it finishes the visit in hand, then breaks for
+    ``gap`` minutes before the next one; waiting at least ``gap`` for a slot counts as the break.
+    """
     previous = -1
+    shift_end = float("inf")
     for i, slot in enumerate(run.slot_start):
         if previous >= 0:
             yield env.timeout(run.travel_min if run.building[i] != previous else SAME_BUILDING_MIN)
         if env.now < slot:
-            yield env.timeout(slot - env.now)
+            idle = slot - env.now
+            yield env.timeout(idle)
+            if idle >= run.gap:  # a long wait for the slot doubles as the hand-over
+                shift_end = env.now + run.shift
+        if env.now >= shift_end and run.gap > 0:
+            if log is not None:
+                log.append((env.now, f"handover {run.label}"))
+            yield env.timeout(run.gap)
+            shift_end = env.now + run.shift
+        if previous < 0 or env.now >= shift_end:
+            shift_end = env.now + run.shift
         run.start.append(env.now)
         if log is not None:
             log.append((env.now, f"visit {run.ids[i]} by {run.label}"))

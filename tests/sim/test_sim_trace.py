@@ -75,3 +75,18 @@ def test_home_visit_waits_for_slot_and_travels() -> None:
     assert visits[0][0] == 60.0
     assert visits[2][0] == visits[1][0] + 0.5  # same building: a short walk
     assert visits[4][0] == max(120.0, visits[3][0] + 4.0)  # other building: travel, then its slot
+
+
+def test_home_team_breaks_for_ppe_handover() -> None:
+    """A team working past its shift finishes the visit in hand, then breaks before the next."""
+    params = replace(FIXED, relief_teams=0, shift_hours=0.5, handover_min=15.0, home_travel_min=4.0)
+    home = [(f"h{i}", 0, 0.0, 1, 1) for i in range(12)]
+    rec = run_replication(inputs([], tables=(1,), home=home), params, seed=5, trace=True)
+    trace = rec.trace
+    assert trace is not None
+    breaks = [t for t, e in trace if e == "handover team 1"]
+    assert breaks, "twelve visits take longer than one 30-minute shift"
+    first = breaks[0]
+    assert first >= 30.0
+    after = min(t for t, e in trace if e.startswith("visit") and t > first)
+    assert after == first + 15.0
