@@ -52,13 +52,20 @@ def display_path(path: Path) -> str:
     return str(path) if rel.startswith("..") else rel
 
 
-def _decode(path: Path, name: str) -> str:
+def _utf8_bytes(path: Path, name: str) -> bytes:
+    """The file's bytes as UTF-8 without BOM, whether it was saved as UTF-8, UTF-8 BOM or GB18030."""
     data = path.read_bytes()
-    for encoding in ("utf-8-sig", "gb18030"):
-        try:
-            return data.decode(encoding)
-        except UnicodeDecodeError:
-            continue
+    if data.startswith(b"\xef\xbb\xbf"):
+        data = data[3:]
+    try:
+        data.decode("utf-8")
+        return data
+    except UnicodeDecodeError:
+        pass
+    try:
+        return data.decode("gb18030").encode("utf-8")
+    except UnicodeDecodeError:
+        pass
     raise InputError([InputIssue(name, None, "(encoding)", "not UTF-8 or GB18030",
                                  "save the file as CSV UTF-8 (or GBK/GB18030) from Excel and try again")])
 
@@ -74,8 +81,10 @@ def read_table(path: Path, kind: str, name: str | None = None) -> pd.DataFrame:
     suffix = path.suffix.lower()
     try:
         if suffix in (".csv", ".txt"):
-            text = _decode(path, name)
-            raw = pd.read_csv(io.StringIO(text), dtype=str, keep_default_na=False, skipinitialspace=True)
+            data = _utf8_bytes(path, name)
+            if not data.strip():
+                raise pd.errors.EmptyDataError("the file is empty")
+            raw = pd.read_csv(io.BytesIO(data), dtype=str, keep_default_na=False, engine="pyarrow")
         elif suffix in (".xlsx", ".xlsm"):
             raw = pd.read_excel(path, dtype=str, keep_default_na=False, engine="openpyxl")
         else:
@@ -130,19 +139,31 @@ class _Issues:
                                          f"…and {len(bad) - MAX_PER_RULE} more rows with the same problem"))
 
 
+def _as_float(text: pd.Series) -> np.ndarray:
+    """Numbers of a text column, NaN where blank or not a number (Arrow's cast; pandas when it fails)."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    arr = pa.array(text.to_numpy(dtype=object), type=pa.string())
+    try:
+        values = pc.cast(pc.if_else(pc.equal(arr, ""), pa.scalar(None, pa.string()), arr), pa.float64())
+        return np.asarray(values.to_numpy(zero_copy_only=False), dtype=np.float64).copy()
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+        num = pd.to_numeric(text.where(text != "", None), errors="coerce")
+        return num.to_numpy(dtype=np.float64, copy=True)
+
+
 def _int_column(frame: pd.DataFrame, field: str, default: int | None) -> tuple[np.ndarray, np.ndarray]:
     """Integer values and a mask of cells that are not whole numbers (blank → default if given)."""
-    text = frame[field]
-    num = pd.to_numeric(text.where(text != "", None), errors="coerce").to_numpy(dtype=np.float64, copy=True)
-    blank = (text == "").to_numpy()
+    num = _as_float(frame[field])
     if default is not None:
-        num[blank] = default
+        num[(frame[field] == "").to_numpy()] = default
     bad = np.isnan(num) | (np.mod(np.nan_to_num(num), 1) != 0)
     return np.nan_to_num(num).astype(np.int64), bad
 
 
 def _float_column(frame: pd.DataFrame, field: str) -> tuple[np.ndarray, np.ndarray]:
-    num = pd.to_numeric(frame[field].where(frame[field] != "", None), errors="coerce").to_numpy(dtype=np.float64, copy=True)
+    num = _as_float(frame[field])
     return np.nan_to_num(num), np.isnan(num)
 
 
@@ -231,8 +252,12 @@ def _households(frame: pd.DataFrame, buildings: BuildingTable, issues: _Issues) 
         issues.rows(frame, bad | (values < 0), field, "give a whole number of 0 or more (blank = 0)")
         issues.rows(frame, ~bad & (values > size) & size_ok, field, "cannot exceed the household's size")
         counts[field] = values
-    phone = frame["phone"].str.replace(r"[\s\-()（）]", "", regex=True).str.replace(r"^(\+?86)(?=1\d{10}$)", "", regex=True)
-    phone_bad = (phone != "") & ~phone.str.fullmatch(PHONE.pattern)
+    phone = frame["phone"].astype(object)
+    odd = ((phone != "") & ~frame["phone"].str.fullmatch(PHONE.pattern)).to_numpy()
+    if odd.any():  # only unusual cells pay for the clean-up: spaces, dashes, +86
+        cleaned = frame["phone"][odd].str.replace(r"[\s\-()（）]", "", regex=True)
+        phone[odd] = cleaned.str.replace(r"^(\+?86)(?=1\d{10}$)", "", regex=True).astype(object)
+    phone_bad = ((phone != "") & ~phone.astype(str).str.fullmatch(PHONE.pattern)).to_numpy()
     issues.rows(frame, phone_bad, "phone", "give an 11-digit mobile number starting 13–19, or leave it blank")
     needs, needs_bad = _needs(frame["needs"])
     issues.rows(frame, needs_bad, "needs",
