@@ -23,17 +23,22 @@ def unplaced_reasons(
     reason: npt.NDArray[np.object_], mode: Int, home: npt.NDArray[np.bool_], building: Int,
     cand: Candidates, sites: tuple[Any, ...], max_walk: float,
 ) -> None:
-    """Say, per unplaced site household, which sites within reach were full."""
+    """Say, per unplaced site household, which sites within reach were full (one text per building)."""
     todo = np.flatnonzero((mode == MODE_UNPLACED) & ~home)
-    for b in np.unique(building[todo]):
-        lo, hi = np.searchsorted(cand.building, b), np.searchsorted(cand.building, b, "right")
+    if not len(todo):
+        return
+    blds, inverse = np.unique(building[todo], return_inverse=True)
+    texts = np.empty(len(blds), dtype=object)
+    lo_all = np.searchsorted(cand.building, blds, "left")
+    hi_all = np.searchsorted(cand.building, blds, "right")
+    for i, (lo, hi) in enumerate(zip(lo_all.tolist(), hi_all.tolist(), strict=True)):
         if hi == lo:
-            text = "no sampling site can serve this building; add a site or list it in a site's serves"
-        else:
-            near = [f"{sites[s].name} ({sites[s].id}, {w:g} min)" for s, w in zip(cand.site[lo:hi], cand.walk[lo:hi], strict=True)]
-            within = [x for x, w in zip(near, cand.walk[lo:hi], strict=True) if w <= max_walk] or near[:1]
-            text = "no capacity left: every slot full at " + "; ".join(within[:4]) + "; add tables or a site"
-        reason[todo[building[todo] == b]] = text
+            texts[i] = "no sampling site can serve this building; add a site or list it in a site's serves"
+            continue
+        near = [f"{sites[s].name} ({sites[s].id}, {w:g} min)" for s, w in zip(cand.site[lo:hi], cand.walk[lo:hi], strict=True)]
+        within = [x for x, w in zip(near, cand.walk[lo:hi], strict=True) if w <= max_walk] or near[:1]
+        texts[i] = "no capacity left: every slot full at " + "; ".join(within[:4]) + "; add tables or a site"
+    reason[todo] = texts[inverse]
 
 
 def summarise(
