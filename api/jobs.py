@@ -32,7 +32,7 @@ from api.models import Job, ScenarioFile, utcnow
 from api.models import Scenario as ScenarioRow
 from sampler.errors import InputError
 
-__all__ = ["JobRunner", "mark_job", "owner_id", "recover_jobs", "run_plan_job"]
+__all__ = ["JobRunner", "error_text", "fail_job", "mark_job", "owner_id", "recover_jobs", "restore_scenario", "run_plan_job"]
 
 log = logging.getLogger(__name__)
 JobFunction = Callable[[str, int, str], None]
@@ -63,7 +63,7 @@ def mark_job(engine: Engine | Connection, job_id: int, **values: Any) -> None:
         conn.execute(statement)
 
 
-def _fail(engine: Engine, job_id: int, reason: str) -> None:
+def fail_job(engine: Engine, job_id: int, reason: str) -> None:
     with engine.begin() as conn:
         conn.execute(update(Job).where(Job.id == job_id, Job.status.in_(("queued", "running")))
                      .values(status="failed", error=reason[:4000], finished_at=utcnow()))
@@ -85,13 +85,13 @@ def recover_jobs(engine: Engine) -> int:
     return failed
 
 
-def _error_text(exc: BaseException) -> str:
+def error_text(exc: BaseException) -> str:
     if isinstance(exc, InputError):
         return str(exc)
     return f"{type(exc).__name__}: {exc}"
 
 
-def _restore_scenario(engine: Engine, scenario_id: int, directory: Path) -> Any:
+def restore_scenario(engine: Engine, scenario_id: int, directory: Path) -> Any:
     """Write a stored scenario's registry files to ``directory`` and build its Scenario."""
     from sampler.params import RegistryFiles, scenario_from_mapping
 
@@ -126,7 +126,7 @@ def run_plan_job(database_url: str, job_id: int, data_dir: str) -> None:
             scenario_id, params = job.scenario_id, json.loads(job.params)
         Path(data_dir).mkdir(parents=True, exist_ok=True)
         with tempfile.TemporaryDirectory(dir=data_dir, prefix=f"job{job_id}-") as tmp:
-            scenario = _restore_scenario(engine, scenario_id, Path(tmp))
+            scenario = restore_scenario(engine, scenario_id, Path(tmp))
             if params.get("seed") is not None:
                 scenario = scenario.replace(planner=replace(scenario.planner, seed=int(params["seed"])))
             registry = load_registry(scenario)
@@ -155,7 +155,7 @@ def run_plan_job(database_url: str, job_id: int, data_dir: str) -> None:
                        workbook=workbook, before_commit=done)
     except Exception as exc:
         log.error("job %s failed:\n%s", job_id, traceback.format_exc())
-        _fail(engine, job_id, _error_text(exc))
+        fail_job(engine, job_id, error_text(exc))
     finally:
         engine.dispose()
 
@@ -190,14 +190,14 @@ class JobRunner:
         self._futures.pop(job_id, None)
         exc = future.exception() if not future.cancelled() else None
         if future.cancelled():
-            _fail(self.engine, job_id, "the job was cancelled when the service stopped")
+            fail_job(self.engine, job_id, "the job was cancelled when the service stopped")
         elif exc is not None:
             if isinstance(exc, BrokenProcessPool):
                 self._pool = None
                 reason = "the worker process died (crash or out of memory) while running the job"
             else:
-                reason = _error_text(exc)
-            _fail(self.engine, job_id, reason)
+                reason = error_text(exc)
+            fail_job(self.engine, job_id, reason)
 
     def shutdown(self) -> None:
         """Stop the workers; queued jobs are cancelled (and marked failed)."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -11,7 +12,8 @@ from fastapi.routing import APIRoute
 
 from api.db import make_engine, run_migrations, session_factory
 from api.jobs import JobRunner, recover_jobs
-from api.routers import exports, jobs, keys, lookup, plans, scenarios
+from api.routers import exports, jobs, keys, lookup, plans, scenarios, simulations
+from api.routers.lookup import PublishedPlans
 from api.security import RateLimiter, ensure_bootstrap_key
 from api.settings import Settings
 from sampler.errors import InputError
@@ -39,6 +41,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        gc.freeze()  # startup objects leave the collector's generations: shorter GC pauses under load
         yield
         app.state.jobs.shutdown()
         engine.dispose()
@@ -55,13 +58,14 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.sessions = factory
     app.state.jobs = JobRunner(engine, settings.database_url, settings.data_dir, settings.job_workers)
     app.state.limiter = RateLimiter(settings.lookup_per_minute)
+    app.state.published = PublishedPlans()
 
     @app.exception_handler(InputError)
     async def input_error(_request: Request, exc: InputError) -> JSONResponse:
         return JSONResponse(status_code=422, content={"detail": [i.as_dict() for i in exc.issues[:1000]]})
 
     api = APIRouter(prefix=API_PREFIX)
-    for module in (scenarios, plans, jobs, lookup, exports, keys):
+    for module in (scenarios, plans, jobs, simulations, lookup, exports, keys):
         api.include_router(module.router)
     app.include_router(api)
 

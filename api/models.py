@@ -34,6 +34,8 @@ __all__ = [
     "PlanBlob",
     "Scenario",
     "ScenarioFile",
+    "Simulation",
+    "SimulationFile",
     "utcnow",
 ]
 
@@ -127,6 +129,28 @@ class PlanBlob(Base):
 
     __tablename__ = "plan_blobs"
     plan_id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(100), primary_key=True)
+    content: Mapped[bytes] = mapped_column(LargeBinary)
+
+
+class Simulation(Base):
+    """A finished simulation of a plan: its summary.json; charts and tables in simulation_files."""
+
+    __tablename__ = "simulations"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    plan_id: Mapped[int] = mapped_column(Integer, index=True)
+    job_id: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    seed: Mapped[int] = mapped_column(Integer, default=0)
+    replications: Mapped[int] = mapped_column(Integer, default=1)
+    summary: Mapped[str] = mapped_column(Text, default="{}")
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
+
+
+class SimulationFile(Base):
+    """A file of a simulation (coverage.png, queues.png, coverage.csv, sites.csv)."""
+
+    __tablename__ = "simulation_files"
+    simulation_id: Mapped[int] = mapped_column(Integer, primary_key=True)
     name: Mapped[str] = mapped_column(String(100), primary_key=True)
     content: Mapped[bytes] = mapped_column(LargeBinary)
 

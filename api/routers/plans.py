@@ -107,22 +107,24 @@ def get_plan(session: SessionDep, _caller: ReaderDep, plan_id: PlanId) -> PlanPu
 
 
 @router.delete("/{plan_id}", response_model=Message)
-def delete_plan(session: SessionDep, engine: EngineDep, _caller: PlannerDep, plan_id: PlanId) -> Message:
+def delete_plan(request: Request, session: SessionDep, engine: EngineDep, _caller: PlannerDep, plan_id: PlanId) -> Message:
     """Delete a plan and all its rows."""
     get_plan_row(session, plan_id)
     session.close()
     with engine.begin() as conn:
         delete_plan_rows(conn, plan_id)
+    request.app.state.published.invalidate()
     return Message(detail=f"plan {plan_id} deleted")
 
 
 @router.post("/{plan_id}/publish", response_model=PlanPublic)
-def publish_plan(session: SessionDep, _caller: PlannerDep, plan_id: PlanId,
+def publish_plan(request: Request, session: SessionDep, _caller: PlannerDep, plan_id: PlanId,
                  published: bool = Query(True, description="false withdraws it")) -> PlanPublic:
     """Make this the plan residents look up (the newest published plan answers lookups)."""
     row = get_plan_row(session, plan_id)
     session.execute(update(Plan).where(Plan.id == plan_id).values(published=published))
     session.commit()
+    request.app.state.published.invalidate()
     session.refresh(row)
     return plan_public(row)
 

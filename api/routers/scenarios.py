@@ -11,7 +11,7 @@ from typing import Annotated, Any
 
 import yaml
 from fastapi import APIRouter, File, Form, HTTPException, Path, Query, UploadFile, status
-from sqlalchemy import func, select
+from sqlalchemy import delete, func, select
 
 from api.deps import PlannerDep, SessionDep, SettingsDep, ViewerDep
 from api.models import Plan, Scenario, ScenarioFile
@@ -147,8 +147,7 @@ def delete_scenario(session: SessionDep, _caller: PlannerDep,
     plans = session.scalar(select(func.count()).select_from(Plan).where(Plan.scenario_id == scenario_id)) or 0
     if plans:
         raise HTTPException(status.HTTP_409_CONFLICT, f"{plans} plan(s) use this scenario; delete them first")
-    for file in session.scalars(select(ScenarioFile).where(ScenarioFile.scenario_id == scenario_id)):
-        session.delete(file)
-    session.delete(row)
+    session.execute(delete(ScenarioFile).where(ScenarioFile.scenario_id == scenario_id))
+    session.execute(delete(Scenario).where(Scenario.id == scenario_id))
     session.commit()
     return Message(detail=f"scenario {scenario_id} deleted")
