@@ -8,9 +8,11 @@ second process with a small keep-alive asyncio HTTP client, in two phases:
   scheduled time, so a slow server cannot hide its queueing (no coordinated omission);
 - ``max``: closed loop with a few connections, as many requests as the server takes.
 
-The 1 M plan tables are synthesised with numpy (a realistic shape: 40 households per building,
-buildings called down per 30-min slot, 400 sites, 1 % home visits); the planner is benchmarked in
-benchmarks/plan_scale.py. Run::
+The 1 M plan is made by the planner on a city from `sampler generate` (seed 1, cached under
+out/bench/ like benchmarks/plan_scale.py) when that module exists; otherwise (or with
+``--source synthetic``) the plan tables are synthesised with numpy in a realistic shape: 40
+households per building, buildings called down per 30-min slot, 400 sites, 1 % home visits.
+The table says which. Run::
 
     .venv/bin/python benchmarks/api_load.py                  # both databases, 20 s per phase
     .venv/bin/python benchmarks/api_load.py --households 200000 --seconds 5 --db sqlite
@@ -124,9 +126,9 @@ def synth_plan(n: int, seed: int = 0) -> tuple[dict[str, Any], dict[str, pd.Data
 # ----------------------------------------------------------------------------------------------
 # Load client (runs in its own process)
 
-async def _client(port: int, seconds: float, rate: float, concurrency: int, n: int, seed: int) -> dict[str, Any]:
-    rng = np.random.default_rng(seed)
-    picks = rng.integers(0, n, size=int(max(rate, 2000) * seconds * 2) + 10_000).tolist()
+async def _client(port: int, seconds: float, rate: float, concurrency: int, pairs_file: str) -> dict[str, Any]:
+    pairs = json.loads(Path(pairs_file).read_text(encoding="utf-8"))
+    bodies = [json.dumps({"household_id": h, "phone_last4": d}).encode() for h, d in pairs]
     loop = asyncio.get_running_loop()
     start = loop.time() + 0.2
     stop = start + seconds
@@ -150,8 +152,7 @@ async def _client(port: int, seconds: float, rate: float, concurrency: int, n: i
                     due = loop.time()
                     if due >= stop:
                         return
-                i = picks[k % len(picks)]
-                body = json.dumps({"household_id": household_id(i), "phone_last4": f"{i % 10000:04d}"}).encode()
+                body = bodies[k % len(bodies)]
                 writer.write(b"POST /api/v1/lookup HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
                              b"Content-Length: " + str(len(body)).encode() + b"\r\n\r\n" + body)
                 head = await reader.readuntil(b"\r\n\r\n")
@@ -225,12 +226,46 @@ def _serve(url: str, workers: int, data_dir: Path) -> tuple[subprocess.Popen[byt
     raise RuntimeError("server did not start")
 
 
-def _drive(port: int, seconds: float, rate: float, concurrency: int, n: int) -> dict[str, Any]:
+def _drive(port: int, seconds: float, rate: float, concurrency: int, pairs: Path) -> dict[str, Any]:
     out = subprocess.run([sys.executable, __file__, "--client", "--port", str(port), "--seconds", str(seconds),
-                          "--rate", str(rate), "--concurrency", str(concurrency), "--households", str(n)],
+                          "--rate", str(rate), "--concurrency", str(concurrency), "--pairs", str(pairs)],
                          capture_output=True, text=True, check=True, cwd=ROOT)
     result: dict[str, Any] = json.loads(out.stdout.strip().splitlines()[-1])
     return result
+
+
+def _plan_tables(n: int, source: str) -> tuple[tuple[dict[str, Any], dict[str, pd.DataFrame]], str]:
+    """The plan to store: made by the planner on a generated city, or synthesised."""
+    try:
+        from sampler.generate import generate_city, write_city
+    except ImportError:
+        if source == "planner":
+            raise SystemExit("sampler.generate is not available; use --source synthetic") from None
+        source = "synthetic"
+    if source == "synthetic":
+        print(f"synthesising a {n:,}-household plan (numpy; not the planner) ...", flush=True)
+        return synth_plan(n), "synthesised tables"
+    from sampler.params import load_scenario
+    from sampler.planner import make_plan
+    from sampler.registry import load_registry
+
+    city = ROOT / "out" / "bench" / f"city-{n}-s1"
+    if not (city / "scenario.yaml").is_file():
+        print(f"generating a {n:,}-household city (seed 1) ...", flush=True)
+        write_city(generate_city(n, seed=1), city)
+    print(f"planning {city} with the planner ...", flush=True)
+    scenario = load_scenario(city / "scenario.yaml")
+    plan = make_plan(scenario, load_registry(scenario))
+    return (plan.summary, plan.frames()), "made by the planner"
+
+
+def _write_pairs(contacts: pd.DataFrame, path: Path, k: int = 200_000) -> Path:
+    """A random sample of (household code, last 4 phone digits) that the lookup should find."""
+    valid = contacts[contacts["phone"].astype(str).str.fullmatch(r"1[3-9]\d{9}")]
+    sample = valid.sample(n=min(k, len(valid)), random_state=1)
+    pairs = [[str(h), str(p)[-4:]] for h, p in zip(sample["household_id"], sample["phone"], strict=True)]
+    path.write_text(json.dumps(pairs), encoding="utf-8")
+    return path
 
 
 def _pg_available() -> bool:
@@ -255,20 +290,22 @@ def main() -> None:
     ap.add_argument("--workers", type=int, default=1, help="uvicorn worker processes (see docs/api.md on more)")
     ap.add_argument("--db", choices=["both", "sqlite", "postgresql"], default="both")
     ap.add_argument("--client", action="store_true", help=argparse.SUPPRESS)
+    ap.add_argument("--source", choices=["auto", "planner", "synthetic"], default="auto",
+                    help="plan the households with the planner (needs sampler.generate) or synthesise the tables")
     ap.add_argument("--port", type=int, default=0, help=argparse.SUPPRESS)
+    ap.add_argument("--pairs", default="", help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.client:
-        print(json.dumps(asyncio.run(_client(args.port, args.seconds, args.rate, args.concurrency,
-                                             args.households, seed=1))))
+        print(json.dumps(asyncio.run(_client(args.port, args.seconds, args.rate, args.concurrency, args.pairs))))
         return
 
-    print(f"synthesising a {args.households:,}-household plan (numpy; not the planner) ...", flush=True)
     t0 = time.perf_counter()
-    frames = synth_plan(args.households)
+    frames, source = _plan_tables(args.households, args.source)
     print(f"  {time.perf_counter() - t0:.1f} s; {len(frames[1]['assignments']):,} assignments, "
           f"{len(frames[1]['buildings']):,} building slots", flush=True)
     rows: list[tuple[str, str, str, dict[str, Any]]] = []
     with tempfile.TemporaryDirectory(prefix="api-load-") as tmp:
+        pairs = _write_pairs(frames[1]["contacts"], Path(tmp) / "pairs.json")
         backends: list[tuple[str, str]] = []
         if args.db in ("both", "sqlite"):
             backends.append(("sqlite", f"sqlite:///{tmp}/bench.db"))
@@ -289,10 +326,10 @@ def main() -> None:
                 print(f"[{name}] stored in {store:.1f} s; starting uvicorn x{args.workers}", flush=True)
                 proc, port = _serve(url, args.workers, Path(tmp) / "data")
                 try:
-                    _drive(port, 2.0, 0, 4, args.households)  # warm-up
-                    paced = _drive(port, args.seconds, args.rate, args.concurrency, args.households)
+                    _drive(port, 2.0, 0, 4, pairs)  # warm-up
+                    paced = _drive(port, args.seconds, args.rate, args.concurrency, pairs)
                     rows.append((name, f"{store:.1f}", f"paced {args.rate:.0f}/s", paced))
-                    peak = _drive(port, args.seconds, 0, args.max_concurrency, args.households)
+                    peak = _drive(port, args.seconds, 0, args.max_concurrency, pairs)
                     rows.append((name, f"{store:.1f}", f"max, {args.max_concurrency} conns", peak))
                 finally:
                     proc.terminate()
@@ -305,7 +342,7 @@ def main() -> None:
                     conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
 
     print()
-    print(f"Resident lookups, {args.households:,}-household plan (synthesised), uvicorn x{args.workers}, "
+    print(f"Resident lookups, {args.households:,}-household plan ({source}), uvicorn x{args.workers}, "
           f"{os.cpu_count()} cores, {args.seconds:.0f} s per phase")
     print("| database | store plan (s) | load | requests/s | p50 ms | p95 ms | p99 ms | errors |")
     print("| --- | ---: | --- | ---: | ---: | ---: | ---: | ---: |")
