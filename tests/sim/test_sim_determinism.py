@@ -45,3 +45,12 @@ def test_replications_differ_from_each_other() -> None:
     progress: list[tuple[int, int]] = []
     replicate(DAY, SimParams(), seed=9, replications=2, progress=lambda d, t: progress.append((d, t)))
     assert progress == [(1, 2), (2, 2)]
+
+
+def test_site_tick_does_not_change_results() -> None:
+    """How often site processes wake is an implementation detail: records are the same."""
+    coarse = run_replication(DAY, SimParams(slot_tick_min=60.0), 5)
+    fine = run_replication(DAY, SimParams(slot_tick_min=1.0), 5)
+    assert np.array_equal(coarse.start, fine.start, equal_nan=True)
+    assert np.array_equal(coarse.result, fine.result, equal_nan=True)
+    assert np.array_equal(coarse.handovers, fine.handovers)
