@@ -9,10 +9,14 @@ are merged (1-5层). All text is HTML-escaped; output is deterministic.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import html
+import itertools
 import re
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -71,19 +75,6 @@ def floor_of(room: str) -> int | None:
     return int(match.group(1)[:-2]) or None
 
 
-def _floor_runs(floors: list[int]) -> list[str]:
-    runs: list[str] = []
-    start = prev = floors[0]
-    for f in [*floors[1:], None]:
-        if f is not None and f == prev + 1:
-            prev = f
-            continue
-        runs.append(f"{start}层" if start == prev else f"{start}-{prev}层")
-        if f is not None:
-            start = prev = f
-    return runs
-
-
 def notice_rows(plan: PlanFiles, building_ids: list[str] | None = None) -> pd.DataFrame:
     """Rows of the notices: per building, unit, run of floors, site or home, and slot."""
     a = plan.assignments
@@ -99,34 +90,61 @@ def notice_rows(plan: PlanFiles, building_ids: list[str] | None = None) -> pd.Da
         "size": a["size"].to_numpy(dtype=np.int64),
     })
     keys = ["building_id", "unit", "mode", "site", "slot_start", "slot_end"]
+    # Floor 0 (unknown) sorts first in each group; known floors follow in order.
     per_floor = frame.groupby([*keys, "floor"], sort=True).agg(
         households=("size", "size"), people=("size", "sum")).reset_index()
-    rows = []
-    for key, group in per_floor.groupby(keys, sort=True):
-        floors = sorted(f for f in group["floor"].tolist() if f > 0)
-        label = "、".join(_floor_runs(floors)) if floors else "全部"
-        if floors and (group["floor"] == 0).any():
-            label += "、其他"
-        first = floors[0] if floors else 0
-        rows.append((*key, label, first, int(group["households"].sum()), int(group["people"].sum())))
-    out = pd.DataFrame(rows, columns=[*keys, "floors", "first_floor", "households", "people"])
+    if per_floor.empty:
+        return pd.DataFrame({c: pd.Series(dtype=object) for c in NOTICE_COLUMNS})
+    group = per_floor.groupby(keys, sort=False).ngroup().to_numpy()
+    fl = per_floor["floor"].to_numpy()
+    new_group = np.r_[True, group[1:] != group[:-1]]
+    new_run = new_group | np.r_[True, fl[1:] != fl[:-1] + 1] | (fl == 0) | np.r_[True, fl[:-1] == 0]
+    runs = pd.DataFrame({"group": group[new_run], "first": fl[new_run],
+                         "last": np.maximum.reduceat(fl, np.flatnonzero(new_run))})
+    runs["label"] = [("其他" if a == 0 else f"{a}层" if a == b else f"{a}-{b}层")
+                     for a, b in zip(runs["first"].tolist(), runs["last"].tolist(), strict=True)]
+    # Known floors first, then the unknown ones; a group with only unknown floors reads 全部.
+    runs["unknown"] = runs["first"] == 0
+    runs = runs.sort_values(["group", "unknown"], kind="stable")
+    labels = runs.groupby("group", sort=True)["label"].agg("、".join)
+    only_unknown = runs.groupby("group", sort=True)["unknown"].all()
+    labels[only_unknown] = "全部"
+    firsts = runs[~runs["unknown"]].groupby("group")["first"].min()
+    totals = per_floor.groupby(group, sort=True)[["households", "people"]].sum()
+    heads = per_floor.loc[new_group, keys].reset_index(drop=True)
+    out = heads.assign(
+        floors=labels.reindex(range(len(heads))).to_numpy(),
+        first_floor=firsts.reindex(range(len(heads))).fillna(0).astype(np.int64).to_numpy(),
+        households=totals["households"].to_numpy(dtype=np.int64),
+        people=totals["people"].to_numpy(dtype=np.int64),
+    )
     out = out.sort_values(["building_id", "slot_start", "unit", "first_floor", "site"], kind="stable")
     return out[NOTICE_COLUMNS].reset_index(drop=True)
 
 
+@functools.lru_cache(maxsize=4096)
 def _when(start: str, end: str) -> str:
     d = dt.datetime.strptime(start, "%Y-%m-%d %H:%M")
     return f"{d.month}月{d.day}日 {start[-5:]}-{end[-5:]}"
 
 
-def building_notice_html(area: str, building: dict[str, str], rows: pd.DataFrame) -> str:
+def _records(frame: pd.DataFrame) -> list[dict[str, Any]]:
+    """Rows as dicts, column-wise (much faster than DataFrame.to_dict per small group)."""
+    columns = [str(c) for c in frame.columns]
+    values = [frame[c].tolist() for c in frame.columns]
+    return [dict(zip(columns, row, strict=True)) for row in zip(*values, strict=True)]
+
+
+def building_notice_html(area: str, building: Mapping[str, str],
+                         rows: pd.DataFrame | Sequence[Mapping[str, Any]]) -> str:
     """The printable notice of one building (rows: `notice_rows` of that building)."""
     e = html.escape
+    records = _records(rows) if isinstance(rows, pd.DataFrame) else rows
     name = building.get("name") or building.get("building_id", "")
     zone = _ZONES.get(building.get("risk_zone", ""), "")
     place = " ".join(x for x in (area, building.get("compound", ""), name) if x)
     body = []
-    for r in rows.to_dict("records"):
+    for r in records:
         raw = str(r["unit"])
         unit = f"{raw}单元" if raw and not raw.endswith("单元") else (raw or "—")
         cls = ' class="home"' if r["mode"] == "home" else ""
@@ -176,15 +194,16 @@ def notices_workbook(plan: PlanFiles, path: str | Path, rows: pd.DataFrame | Non
     group_key = name if by_building else compound.where(compound != "", "（未分小区）")
     used: set[str] = set()
     sheets = []
-    table = rows.assign(_compound=compound, _name=name, _group=group_key)
-    for key, group in table.groupby("_group", sort=True):
-        sheet = Sheet(_sheet_title(str(key), used), widths=[14, 14, 8, 14, 7, 7, 22, 20])
+    table = rows.assign(_compound=compound, _name=name, _group=group_key.astype(str))
+    table = table.sort_values("_group", kind="stable")
+    for key, group in itertools.groupby(_records(table), key=lambda r: str(r["_group"])):
+        sheet = Sheet(_sheet_title(key, used), widths=[14, 14, 8, 14, 7, 7, 22, 20])
         sheet.freeze_rows = 1
         sheet.append(_HEADERS, bold=True)
         sheet.extend(
             [str(r["_compound"]), str(r["_name"]), str(r["unit"]), str(r["floors"]), int(r["households"]),
              int(r["people"]), _when(str(r["slot_start"]), str(r["slot_end"])), str(r["site"])]
-            for r in group.to_dict("records")
+            for r in group
         )
         sheets.append(sheet)
     if not sheets:
@@ -200,16 +219,14 @@ def write_notices(plan: PlanFiles, directory: str | Path) -> NoticeSet:
     directory.mkdir(parents=True, exist_ok=True)
     rows = notice_rows(plan)
     area = str(plan.summary.get("area", ""))
-    info = plan.buildings.drop_duplicates("building_id").set_index("building_id")
+    info = {str(r["building_id"]): {k: str(v) for k, v in r.items()}
+            for r in _records(plan.buildings.drop_duplicates("building_id"))}
     links = []
     count = 0
-    for building_id, group in rows.groupby("building_id", sort=True):
-        bid = str(building_id)
-        b: dict[str, str] = {"building_id": bid}
-        if bid in info.index:
-            b.update({str(k): str(v) for k, v in info.loc[bid].items()})
+    for bid, group in itertools.groupby(_records(rows), key=lambda r: str(r["building_id"])):
+        b = info.get(bid, {"building_id": bid})
         file = f"{safe_name(bid)}.html"
-        (directory / file).write_text(building_notice_html(area, b, group), encoding="utf-8")
+        (directory / file).write_text(building_notice_html(area, b, list(group)), encoding="utf-8")
         links.append(f'<li><a href="{html.escape(file)}">{html.escape(b.get("name") or bid)}</a></li>')
         count += 1
     (directory / "index.html").write_text(

@@ -10,6 +10,7 @@ separate list for grid workers to call or visit.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import math
 import re
 from dataclasses import dataclass
@@ -165,6 +166,15 @@ def address_of(building_name: str, unit: str, room: str) -> str:
     return text
 
 
+def _addresses(a: pd.DataFrame, names: pd.Series) -> np.ndarray:
+    """Vectorised `address_of` for the assignment rows (building name, else its id)."""
+    name = a["building_id"].map(names).fillna("").astype(str)
+    name = name.where(name != "", a["building_id"].astype(str))
+    unit = a["unit"].fillna("").astype(str)
+    unit = unit.where((unit == "") | unit.str.endswith("单元"), unit + "单元")
+    return (name + unit + a["room"].fillna("").astype(str)).to_numpy(dtype=object)
+
+
 def _send_minutes(slot_start: pd.Series, params: SmsParams) -> np.ndarray:
     """Nominal send time of each message, as minutes since the epoch (before spreading)."""
     start = pd.to_datetime(slot_start, format=_TIME)
@@ -200,6 +210,7 @@ def _text(value: Any) -> str:
     return str(value)
 
 
+@functools.lru_cache(maxsize=4096)
 def _date_zh(stamp: str) -> str:
     d = dt.datetime.strptime(stamp, _TIME)
     return f"{d.month}月{d.day}日"
@@ -218,9 +229,7 @@ def build_messages(plan: PlanFiles, params: SmsParams | None = None) -> SmsResul
     frame = pd.DataFrame({
         "household_id": a["household_id"].to_numpy(),
         "building_id": a["building_id"].to_numpy(),
-        "address": [address_of(b or bid, u, r) for b, bid, u, r in zip(
-            a["building_id"].map(names).fillna("").to_numpy(), a["building_id"].to_numpy(),
-            a["unit"].to_numpy(), a["room"].to_numpy(), strict=True)],
+        "address": _addresses(a, names),
         "contact": a["household_id"].map(phones["contact"]).fillna("").to_numpy(),
         "phone": a["household_id"].map(phones["phone"]).fillna("").str.strip().to_numpy(),
         "mode": a["mode"].to_numpy(),
@@ -229,7 +238,7 @@ def build_messages(plan: PlanFiles, params: SmsParams | None = None) -> SmsResul
         "slot_start": a["slot_start"].to_numpy(),
         "slot_end": a["slot_end"].to_numpy(),
     })
-    ok = np.array([valid_phone(p) for p in frame["phone"]], dtype=bool)
+    ok = frame["phone"].astype(str).str.fullmatch(_PHONE.pattern).fillna(False).to_numpy(dtype=bool)
     bad = frame[~ok]
     invalid = pd.DataFrame({
         **{c: bad[c] for c in ("household_id", "building_id", "address", "contact", "phone")},

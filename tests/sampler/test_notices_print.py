@@ -53,3 +53,21 @@ def test_cli_notices(tmp_path: Path) -> None:
     assert r.exit_code == 0, r.output
     assert (tmp_path / "out" / "B1.html").is_file()
     assert CliRunner().invoke(app, ["notices", str(tmp_path / "nope"), "-o", str(tmp_path / "o2")]).exit_code == 2
+
+
+def test_floor_runs_with_gaps_and_unknown_rooms() -> None:
+    """Floors 1,2,3,5,6 read 1-3层、5-6层; rooms without a floor add 其他, or 全部 when alone."""
+    import pandas as pd
+
+    from sampler.planfiles import PlanFiles
+
+    rooms = ["101", "201", "301", "501", "东户", "601", "西户", "北户"]
+    slots = ["2022-11-23 08:00"] * 6 + ["2022-11-23 09:00"] * 2
+    a = pd.DataFrame({"household_id": [f"H{i}" for i in range(8)], "building_id": "B", "unit": "1",
+                      "room": rooms, "size": 2, "mode": "site", "site_id": "S", "slot_start": slots,
+                      "slot_end": [s[:-5] + ("08:30" if s.endswith("08:00") else "09:30") for s in slots]})
+    empty = pd.DataFrame()
+    plan = PlanFiles(Path("."), {}, a, empty, empty, empty, empty,
+                     pd.DataFrame({"site_id": ["S"], "name": ["二中"]}), empty)
+    rows = notice_rows(plan)
+    assert rows[["floors", "households", "people"]].values.tolist() == [["1-3层、5-6层、其他", 6, 12], ["全部", 2, 4]]
