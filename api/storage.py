@@ -6,7 +6,6 @@
 
 from __future__ import annotations
 
-import io
 import json
 from collections.abc import Callable, Iterable
 from pathlib import Path
@@ -73,23 +72,13 @@ def _insert_sqlite(conn: Connection, name: str, frame: pd.DataFrame, plan_id: in
 
 
 def _copy_postgres(conn: Connection, name: str, frame: pd.DataFrame, plan_id: int) -> None:
+    """COPY the rows in (psycopg escapes every value; None is NULL)."""
     table = PLAN_TABLES[name]
-    names = ["plan_id", "row", *(c for c, _ in COLUMNS[name])]
-    data = frame.copy()
-    for col, kind in COLUMNS[name]:
-        if kind == "int":
-            data[col] = data[col].astype("Int64")
-    data.insert(0, "row", np.arange(len(data), dtype=np.int64))
-    data.insert(0, "plan_id", plan_id)
-    quoted = ", ".join(f'"{c}"' for c in names)
+    quoted = ", ".join(f'"{c}"' for c in ["plan_id", "row", *(c for c, _ in COLUMNS[name])])
     raw = conn.connection.driver_connection
-    with raw.cursor() as cur, cur.copy(  # type: ignore[union-attr]
-        f"COPY {table.name} ({quoted}) FROM STDIN WITH (FORMAT csv, NULL '\\N')"
-    ) as copy:
-        for start in range(0, len(data), _CHUNK * 4):
-            buf = io.StringIO()
-            data.iloc[start:start + _CHUNK * 4].to_csv(buf, header=False, index=False, na_rep="\\N")
-            copy.write(buf.getvalue().encode("utf-8"))
+    with raw.cursor() as cur, cur.copy(f"COPY {table.name} ({quoted}) FROM STDIN") as copy:  # type: ignore[union-attr]
+        for row in _rows(frame, name, plan_id):
+            copy.write_row(row)
 
 
 def _insert_generic(conn: Connection, name: str, frame: pd.DataFrame, plan_id: int) -> None:

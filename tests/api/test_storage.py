@@ -71,3 +71,13 @@ def test_building_subset_reads_only_those_buildings(engine: Engine) -> None:
     assert set(files.assignments["building_id"]) == {"B2"}
     assert files.contacts.empty
     assert isinstance(files.sites, pd.DataFrame) and len(files.sites) == 2
+
+
+def test_awkward_text_round_trips(engine: Engine) -> None:
+    """Commas, quotes, line breaks, backslashes and a literal \\N survive storage unchanged."""
+    frames = plan_frames()
+    awkward = ['a,b "c"', "line\nbreak", "\\N", "back\\slash", "", "  spaced  "]
+    frames["sites"] = pd.concat([frames["sites"]] * 3, ignore_index=True).iloc[:len(awkward)]
+    frames["sites"]["name"] = awkward
+    pid = store_plan(engine, plan_summary(), frames)
+    assert read_plan_files(engine, pid).sites["name"].tolist() == awkward
