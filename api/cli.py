@@ -5,6 +5,7 @@ The service adds `sampler serve` (uvicorn) and `sampler keys create --role ...` 
 
 from __future__ import annotations
 
+import socket
 from typing import Annotated
 
 import typer
@@ -31,11 +32,22 @@ def serve_command(
     from api.settings import Settings
 
     settings = Settings()
-    if workers > 1:
-        create_app(settings)  # migrate once before the workers start
-        uvicorn.run("api.asgi:app", host=host, port=port, workers=workers, log_level="warning")
-    else:
+    if workers <= 1:
         uvicorn.run(create_app(settings), host=host, port=port, log_level="warning")
+        return
+    from uvicorn.supervisors import Multiprocess
+
+    create_app(settings)  # migrate once before the workers start
+    config = uvicorn.Config("api.asgi:app", host=host, port=port, workers=workers, log_level="warning")
+    # uvicorn's own shared socket is created without IPPROTO_TCP, so asyncio skips TCP_NODELAY on
+    # accepted connections and each response waits ~40 ms for a delayed ACK; bind it ourselves.
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM, socket.IPPROTO_TCP)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind((host, port))
+    sock.set_inheritable(True)
+    sock.listen(config.backlog)
+    Multiprocess(config, sockets=[sock]).run()
 
 
 @keys_app.command("create")

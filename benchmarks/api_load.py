@@ -1,7 +1,7 @@
 """Resident-lookup load test of the plan service, on SQLite and PostgreSQL.
 
 For each database: store a 1,000,000-household plan (timed; the same `api.storage.store_plan` the
-plan jobs use), start `uvicorn api.asgi:app` on loopback, then drive `POST /api/v1/lookup` from a
+plan jobs use), start `sampler serve --workers N` on loopback (N = 1 and 2), then drive `POST /api/v1/lookup` from a
 second process with a small keep-alive asyncio HTTP client, in two phases:
 
 - ``paced``: a fixed arrival rate (default 500/s, the target), latency measured from each request's
@@ -26,6 +26,7 @@ import argparse
 import asyncio
 import json
 import os
+import signal
 import socket
 import subprocess
 import sys
@@ -210,9 +211,8 @@ def _serve(url: str, workers: int, data_dir: Path) -> tuple[subprocess.Popen[byt
     port = _free_port()
     env = {**os.environ, "SAMPLER_DATABASE_URL": url, "SAMPLER_LOOKUP_PER_MINUTE": "0",
            "SAMPLER_DATA_DIR": str(data_dir), "PYTHONPATH": str(ROOT)}
-    proc = subprocess.Popen([sys.executable, "-m", "uvicorn", "api.asgi:app", "--host", "127.0.0.1", "--port", str(port),
-                             "--workers", str(workers), "--no-access-log", "--log-level", "warning"],
-                            env=env, cwd=ROOT)
+    proc = subprocess.Popen([sys.executable, "-c", "from api.cli import main; main()", "serve", "--host", "127.0.0.1",
+                             "--port", str(port), "--workers", str(workers)], env=env, cwd=ROOT)
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
         try:
@@ -287,7 +287,7 @@ def main() -> None:
     ap.add_argument("--rate", type=float, default=500.0, help="paced phase: lookups per second")
     ap.add_argument("--concurrency", type=int, default=32, help="paced phase: connections")
     ap.add_argument("--max-concurrency", type=int, default=8, help="max phase: connections")
-    ap.add_argument("--workers", type=int, default=1, help="uvicorn worker processes (see docs/api.md on more)")
+    ap.add_argument("--workers", type=int, nargs="+", default=[1, 2], help="`sampler serve --workers` to measure")
     ap.add_argument("--db", choices=["both", "sqlite", "postgresql"], default="both")
     ap.add_argument("--client", action="store_true", help=argparse.SUPPRESS)
     ap.add_argument("--source", choices=["auto", "planner", "synthetic"], default="auto",
@@ -303,7 +303,7 @@ def main() -> None:
     frames, source = _plan_tables(args.households, args.source)
     print(f"  {time.perf_counter() - t0:.1f} s; {len(frames[1]['assignments']):,} assignments, "
           f"{len(frames[1]['buildings']):,} building slots", flush=True)
-    rows: list[tuple[str, str, str, dict[str, Any]]] = []
+    rows: list[tuple[str, str, int, str, dict[str, Any]]] = []
     with tempfile.TemporaryDirectory(prefix="api-load-") as tmp:
         pairs = _write_pairs(frames[1]["contacts"], Path(tmp) / "pairs.json")
         backends: list[tuple[str, str]] = []
@@ -323,17 +323,18 @@ def main() -> None:
             for name, url in backends:
                 print(f"[{name}] storing ...", flush=True)
                 store = _prepare(url, args.households, frames)
-                print(f"[{name}] stored in {store:.1f} s; starting uvicorn x{args.workers}", flush=True)
-                proc, port = _serve(url, args.workers, Path(tmp) / "data")
-                try:
-                    _drive(port, 2.0, 0, 4, pairs)  # warm-up
-                    paced = _drive(port, args.seconds, args.rate, args.concurrency, pairs)
-                    rows.append((name, f"{store:.1f}", f"paced {args.rate:.0f}/s", paced))
-                    peak = _drive(port, args.seconds, 0, args.max_concurrency, pairs)
-                    rows.append((name, f"{store:.1f}", f"max, {args.max_concurrency} conns", peak))
-                finally:
-                    proc.terminate()
-                    proc.wait(timeout=30)
+                print(f"[{name}] stored in {store:.1f} s", flush=True)
+                for workers in args.workers:
+                    proc, port = _serve(url, workers, Path(tmp) / "data")
+                    try:
+                        _drive(port, 2.0, 0, 4, pairs)  # warm-up
+                        paced = _drive(port, args.seconds, args.rate, args.concurrency, pairs)
+                        rows.append((name, f"{store:.1f}", workers, f"paced {args.rate:.0f}/s", paced))
+                        peak = _drive(port, args.seconds, 0, args.max_concurrency, pairs)
+                        rows.append((name, f"{store:.1f}", workers, f"max, {args.max_concurrency} conns", peak))
+                    finally:
+                        proc.send_signal(signal.SIGINT)
+                        proc.wait(timeout=30)
         finally:
             if any(b[0] == "postgresql" for b in backends):
                 from sqlalchemy import create_engine, text
@@ -342,13 +343,14 @@ def main() -> None:
                     conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
 
     print()
-    print(f"Resident lookups, {args.households:,}-household plan ({source}), uvicorn x{args.workers}, "
+    print(f"Resident lookups, {args.households:,}-household plan ({source}), "
           f"{os.cpu_count()} cores, {args.seconds:.0f} s per phase")
-    print("| database | store plan (s) | load | requests/s | p50 ms | p95 ms | p99 ms | errors |")
-    print("| --- | ---: | --- | ---: | ---: | ---: | ---: | ---: |")
-    for name, store, phase, r in rows:
+    print("| database | store plan (s) | workers | load | requests/s | p50 ms | p95 ms | p99 ms | errors |")
+    print("| --- | ---: | ---: | --- | ---: | ---: | ---: | ---: | ---: |")
+    for name, store, workers, phase, r in rows:
         errs = r["errors"]["status"] + r["errors"]["io"]
-        print(f"| {name} | {store} | {phase} | {r['rps']:.0f} | {r['p50']:.1f} | {r['p95']:.1f} | {r['p99']:.1f} | {errs} |")
+        print(f"| {name} | {store} | {workers} | {phase} | {r['rps']:.0f} | {r['p50']:.1f} | {r['p95']:.1f} "
+              f"| {r['p99']:.1f} | {errs} |")
     print("\ntargets: ≥ 500 lookups/s with p99 ≤ 50 ms; store ≤ 30 s")
 
 
