@@ -27,7 +27,10 @@ from scipy.spatial import cKDTree
 
 from sampler.model import SPECIAL_NEEDS
 
-__all__ = ["City", "CityOptions", "generate_city", "write_city", "write_csv", "scenario_text"]
+__all__ = [
+    "BUILDING_COLUMNS", "HOUSEHOLD_COLUMNS", "SITE_COLUMNS", "City", "CityOptions", "Population",
+    "daytime_capacity", "generate_city", "populate", "scenario_text", "write_city", "write_csv",
+]
 
 Int = npt.NDArray[np.int64]
 Float = npt.NDArray[np.float64]
@@ -163,35 +166,90 @@ def generate_city(households: int, sites: int | None = None, seed: int = 0, **op
     opt = CityOptions(**options)  # type: ignore[arg-type]
     rng = np.random.default_rng(seed)
     hh_c, village = _compounds(rng, households, opt)
-    hh = _households(rng, hh_c.sum())
+    cx, cy, half, grid = _layout(rng, (hh_c * float(SIZE_P @ np.arange(1, 7))).astype(np.float64), opt)
+    zone_c = _risk_zones(rng, len(hh_c), opt)
+    compounds = pd.DataFrame({
+        "compound": _compound_names(rng, village), "grid": "第" + pd.Series(grid).astype(str) + "网格",
+        "households": hh_c, "village": village, "x": cx, "y": cy, "half_x": half[:, 0], "half_y": half[:, 1],
+        "zone": zone_c,
+    })
+    pop = populate(rng, compounds, opt)
+    open_b = pop.zone == 0
+    public: pd.DataFrame = _public_sites(rng, pop.xy, pop.people, open_b, pop.buildings["compound"].to_numpy(),
+                                         sites, opt)
+    people_c = np.bincount(pop.compound, weights=pop.people, minlength=len(compounds)).astype(np.float64)
+    own: pd.DataFrame = _exclusive_sites(rng, np.flatnonzero(zone_c == 3), cx, cy, people_c,
+                                         compounds["compound"].to_numpy(), opt, start=len(public))
+    site_frame = pd.concat([public, own], ignore_index=True)
+    teams = max(2, math.ceil(pop.home_households / (opt.visits_per_team_hour * opt.teams_hours)))
+    return City(pop.households, pop.buildings, site_frame, teams, pop.home_households, opt)
+
+
+@dataclass(frozen=True, eq=False)
+class Population:
+    """Buildings and households of some compounds, with per-building arrays for placing sites.
+
+    Attributes
+    ----------
+    households, buildings
+        DataFrames with the documented English columns.
+    xy
+        Building positions in metres from the centre (n × 2).
+    people, compound, zone
+        Per building: people, compound row, zone code (0 precaution, 1 controlled, 2 sealed,
+        3 controlled with a site of its own).
+    home_households
+        Households visited at home: sealed, controlled without a site, disabled or bedridden.
+    """
+
+    households: pd.DataFrame
+    buildings: pd.DataFrame
+    xy: Float
+    people: Float
+    compound: Int
+    zone: Int
+    home_households: int
+
+
+def populate(rng: np.random.Generator, compounds: pd.DataFrame, opt: CityOptions,
+             prefixes: tuple[str, str] = ("H", "B")) -> Population:
+    """Fill compounds with buildings and households.
+
+    Parameters
+    ----------
+    compounds
+        One row per compound: ``compound`` (unique name), ``grid``, ``households``, ``village``
+        (bool), centre ``x``, ``y`` and half sizes ``half_x``, ``half_y`` in metres from
+        (``opt.lon0``, ``opt.lat0``), and ``zone`` (0 precaution, 1 controlled, 2 sealed,
+        3 controlled with its own site).
+    prefixes
+        Prefixes of the household and building ids.
+    """
+    hh_c = compounds["households"].to_numpy(dtype=np.int64)
+    village = compounds["village"].to_numpy(dtype=bool)
+    hh = _households(rng, int(hh_c.sum()))
     b = _buildings(rng, hh_c, village, opt)
     hh_building = np.repeat(np.arange(len(b["n_hh"])), b["n_hh"])
     people_b = np.bincount(hh_building, weights=hh["size"], minlength=len(b["n_hh"])).astype(np.float64)
-    people_c = np.bincount(b["compound"], weights=people_b, minlength=len(hh_c)).astype(np.float64)
-    cx, cy, half, grid = _layout(rng, people_c, opt)
     comp = b["compound"]
-    bx = cx[comp] + rng.uniform(-0.85, 0.85, len(comp)) * half[comp, 0]
-    by = cy[comp] + rng.uniform(-0.85, 0.85, len(comp)) * half[comp, 1]
-    zone_c = _risk_zones(rng, len(hh_c), opt)
-    zone_b = zone_c[comp]
-    names_c = _compound_names(rng, village)
+    bx = compounds["x"].to_numpy()[comp] + rng.uniform(-0.85, 0.85, len(comp)) * compounds["half_x"].to_numpy()[comp]
+    by = compounds["y"].to_numpy()[comp] + rng.uniform(-0.85, 0.85, len(comp)) * compounds["half_y"].to_numpy()[comp]
+    zone_b = compounds["zone"].to_numpy(dtype=np.int64)[comp]
 
-    # Households' places inside their building.
+    # Households' places inside their building: spread evenly over the building's rooms.
     local = np.arange(len(hh_building)) - np.repeat(np.cumsum(b["n_hh"]) - b["n_hh"], b["n_hh"])
-    cap = b["cap"][hh_building]
-    slot = local * cap // b["n_hh"][hh_building]
+    slot = local * b["cap"][hh_building] // b["n_hh"][hh_building]
     per_floor = b["rpf"][hh_building]
     per_unit = b["floors"][hh_building] * per_floor
-    unit = slot // per_unit + 1
     rem = slot % per_unit
     room = (rem // per_floor + 1) * 100 + rem % per_floor + 1
     in_village = village[comp][hh_building]
 
-    b_ids = _ids("B", len(comp))
+    b_ids = _ids(prefixes[1], len(comp))
     hh_frame = pd.DataFrame({
-        "household_id": _ids("H", len(hh_building)),
+        "household_id": _ids(prefixes[0], len(hh_building)),
         "building_id": b_ids.to_numpy()[hh_building],
-        "unit": pd.Series(unit).astype(str).where(~in_village, None),
+        "unit": pd.Series(slot // per_unit + 1).astype(str).where(~in_village, None),
         "room": pd.Series(room).astype(str),
         "size": hh["size"], "elderly": hh["elderly"], "children": hh["children"],
         "contact": _names(rng, len(hh_building)), "phone": _phones(rng, len(hh_building)),
@@ -201,20 +259,14 @@ def generate_city(households: int, sites: int | None = None, seed: int = 0, **op
     b_name: pd.Series = pd.Series(local_b + 1).astype(str) + np.where(village[comp], "号", "号楼")
     lon, lat = _to_lonlat(bx, by, opt)
     b_frame = pd.DataFrame({
-        "building_id": b_ids, "name": b_name, "grid": (pd.Series(grid).astype(str).radd("第") + "网格").to_numpy()[comp],
-        "compound": names_c[comp], "lon": lon, "lat": lat,
+        "building_id": b_ids, "name": b_name, "grid": compounds["grid"].to_numpy(dtype=object)[comp],
+        "compound": compounds["compound"].to_numpy(dtype=object)[comp], "lon": lon, "lat": lat,
         "risk_zone": np.array(["precaution", "controlled", "sealed", "controlled"], dtype=object)[zone_b],
     })
-    open_b = zone_b == 0
-    public: pd.DataFrame = _public_sites(rng, np.column_stack([bx, by]), people_b, open_b, names_c[comp], sites, opt)
-    own: pd.DataFrame = _exclusive_sites(rng, np.flatnonzero(zone_c == 3), cx, cy, people_c, names_c, opt,
-                                         start=len(public))
-    site_frame = pd.concat([public, own], ignore_index=True)
     home_b = (zone_b == 1) | (zone_b == 2)
     home_needs = (hh["needs"] & ((1 << SPECIAL_NEEDS.index("disabled")) | (1 << SPECIAL_NEEDS.index("bedridden")))) != 0
     n_home = int((home_b[hh_building] | home_needs).sum())
-    teams = max(2, math.ceil(n_home / (opt.visits_per_team_hour * opt.teams_hours)))
-    return City(hh_frame, b_frame, site_frame, teams, n_home, opt)
+    return Population(hh_frame, b_frame, np.column_stack([bx, by]), people_b, comp, zone_b, n_home)
 
 
 def _ids(prefix: str, n: int) -> pd.Series:
