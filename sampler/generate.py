@@ -478,6 +478,7 @@ capacity: {{people_per_table_hour: 80, utilisation: 0.85}}
 home_visits: {{teams: {city.teams}, visits_per_team_hour: {city.options.visits_per_team_hour:g}, needs: [disabled, bedridden]}}
 pooling: {{sealed: 0, controlled: 5, precaution: 10}}
 planner: {{}}
+sim: {{}}
 """
 
 

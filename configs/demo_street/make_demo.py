@@ -23,7 +23,9 @@ from sampler.generate import (
     BUILDING_COLUMNS,
     HOUSEHOLD_COLUMNS,
     SITE_COLUMNS,
+    City,
     CityOptions,
+    daytime_capacity,
     populate,
     write_csv,
 )
@@ -194,10 +196,14 @@ def main(outdir: Path = HERE) -> None:
     write_csv(b[list(BUILDING_COLUMNS)], outdir / "buildings.csv", BUILDING_HEADERS, "utf-8-sig")
     write_csv(sites[list(SITE_COLUMNS)], outdir / "sites.csv", SITE_HEADERS, "utf-8-sig")
     teams = max(2, math.ceil(pop.home_households / (6 * 10)))
-    site_people = int(pop.people[pop.zone != 2].sum())
+    sealed_buildings = pop.buildings["building_id"][pop.zone == 2]
+    home = pop.households["building_id"].isin(sealed_buildings) | pop.households["needs"].fillna("").str.contains(
+        "disabled|bedridden")
+    site_people = int(pop.households["size"][~home].sum())
+    capacity = daytime_capacity(City(pop.households, pop.buildings, sites, teams, pop.home_households, OPTIONS))
     (outdir / "scenario.yaml").write_text(SCENARIO.format(
         households=len(hh), people=int(hh["size"].sum()), seed=SEED, tables=int(sites["tables"].sum()),
-        capacity=int(sites["tables"].sum() * 80 * 0.85 * 16), site_people=site_people, sealed=SEALED,
+        capacity=int(capacity), site_people=site_people, sealed=SEALED,
         home=pop.home_households, teams=teams, home_hours=pop.home_households / (6 * teams),
     ), encoding="utf-8")
 
