@@ -69,7 +69,7 @@ class CityOptions:
     village_share
         Share of compounds that are villages (low-rise houses, 1–3 households each).
     sealed_share, controlled_share
-        Shares of compounds in 封控区 and 管控区 (at least one each from 20 compounds up).
+        Shares of compounds in 封控区 and 管控区 (at least one each from 8 compounds up).
     exclusive_share
         Share of controlled compounds with a sampling site of their own.
     people_per_site, people_per_table
@@ -338,7 +338,7 @@ def _buildings(rng: np.random.Generator, hh_c: Int, village: npt.NDArray[np.bool
 
 def _risk_zones(rng: np.random.Generator, n_c: int, opt: CityOptions) -> Int:
     """Zone code per compound: 0 precaution, 1 controlled, 2 sealed, 3 controlled with its own site."""
-    floor_one = 1 if n_c >= 20 else 0
+    floor_one = 1 if n_c >= 8 else 0
     n_sealed = max(floor_one, round(opt.sealed_share * n_c))
     n_ctrl = max(floor_one, round(opt.controlled_share * n_c))
     n_excl = math.ceil(n_ctrl * opt.exclusive_share)

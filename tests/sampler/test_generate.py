@@ -146,3 +146,12 @@ def test_cli_generate_writes_the_files(tmp_path: Path):
     assert result.exit_code == 0, result.output
     assert all((tmp_path / "out" / f).is_file() for f in FILES)
     assert "households" in result.output and "2,000" in result.output
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_ten_thousand_households_have_every_zone(seed: int):
+    """From 10,000 households on, every seed gives a sealed compound and a controlled one with its own site."""
+    c = generate_city(10_000, seed=seed)
+    zones = set(c.buildings["risk_zone"])
+    assert zones == {"precaution", "controlled", "sealed"}
+    assert c.sites["serves"].notna().sum() >= 1
