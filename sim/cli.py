@@ -48,6 +48,14 @@ def _rows(result: SimResult) -> list[tuple[str, object]]:
     ]
 
 
+def _default_workers(people: int, reps: int) -> int:
+    """All cores, unless the job is so small that starting processes costs more than it saves."""
+    return ProcessExecutor().workers if people * reps >= SMALL_JOB_PEOPLE else 1
+
+
+SMALL_JOB_PEOPLE = 2_000_000  # person-replications below which one process is quicker
+
+
 @app.command("simulate")
 def simulate_command(
     scenario: Annotated[Path, typer.Argument(help="Scenario file (YAML or TOML).")],
@@ -56,7 +64,7 @@ def simulate_command(
     replications: Annotated[int | None, typer.Option("--replications", "-r",
                                                      help="Replications (default: sim.replications).")] = None,
     seed: Annotated[int, typer.Option("--seed", help="Master seed; replication seeds are spawned from it.")] = 0,
-    workers: Annotated[int | None, typer.Option("--workers", help="Worker processes (default: all cores).")] = None,
+    workers: Annotated[int | None, typer.Option("--workers", help="Worker processes (default: all cores for big jobs).")] = None,
 ) -> None:
     """Replay a plan with real-world noise and check the window target (writes OUT/)."""
     with fail_on_input_error():
@@ -79,7 +87,7 @@ def simulate_command(
 
         registry = load_registry(sc)
         inputs = prepare(sc, registry, read_plan(plan))
-        n_workers = min(workers or ProcessExecutor().workers, reps)
+        n_workers = min(workers or _default_workers(inputs.people, reps), reps)
         with Progress(TextColumn("simulating"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
                       console=console, transient=True) as bar:
             task = bar.add_task("replications", total=reps)
