@@ -77,7 +77,8 @@ def household_flow_plan(scenario: Scenario, registry: Registry) -> tuple[Plan, i
     used = np.bincount(arc_group[flow.arc_flow > 0], minlength=len(queue)) + (flow.unplaced > 0)
     split = int((used > 1).sum())
     site_of = split_groups(sizes, np.arange(len(queue)), arcs, flow)
-    slot_of, _ = assign_slots(sizes, site_of, hh.preferred[queue], flow.quota, problem.grid.capacity, [1, 2, 3, 0])
+    slot_of, _ = assign_slots(sizes, site_of, hh.preferred[queue], hh.building[queue], flow.quota,
+                              problem.grid.capacity, [0, 1, 2, 3], problem.grid.period)
     site = np.full(len(hh), -1, dtype=np.int64)
     slot = np.full(len(hh), -1, dtype=np.int64)
     site[queue], slot[queue] = np.where(slot_of >= 0, site_of, -1), slot_of

@@ -39,14 +39,89 @@ def split_groups(size: Int, group: Int, arcs: GroupArcs, flow: FlowSolution) -> 
     return seg_site[np.searchsorted(seg_end, start, side="right")]
 
 
+LOOKAHEAD = 64  # buildings scanned for one that fits a slot whole
+
+
+class _Chunk:
+    """The not yet called households of one building in one queue."""
+
+    __slots__ = ("cum", "members", "ptr", "taken")
+
+    def __init__(self, members: Int, sizes: Int) -> None:
+        self.members = members
+        self.cum = np.cumsum(sizes)
+        self.ptr = 0
+        self.taken = 0
+
+    @property
+    def remaining(self) -> int:
+        return int(self.cum[-1]) - self.taken
+
+
+def _chunks(members: Int, size: Int, building: Int) -> list[_Chunk]:
+    """Split a queue into runs of one building."""
+    if not len(members):
+        return []
+    b = building[members]
+    cuts = np.flatnonzero(b[1:] != b[:-1]) + 1
+    return [_Chunk(m, size[m]) for m in np.split(members, cuts)]
+
+
+def _fill(chunks: list[_Chunk], want: int, room: int, t: int, slot: Int, size: Int) -> tuple[int, list[_Chunk]]:
+    """Call households of this queue into slot t; returns people taken and the buildings called.
+
+    A building already being called is finished first. Then a building that fits the slot whole
+    (within both the flow's quota and the room) is called whole, the first such in queue order;
+    otherwise the first building is split, households in order, while they start inside the quota
+    and fit the room. So a building straddles slots only when it must, and then consecutive ones.
+    """
+    taken = 0
+    called: list[_Chunk] = []
+    while chunks and want > 0 and room > 0:
+        limit = min(want, room)
+        # A building already being called is finished first; then whole buildings; then a split.
+        started = chunks[0].ptr > 0
+        whole = None if started else next(
+            (i for i, ch in enumerate(chunks[:LOOKAHEAD]) if ch.remaining <= limit), None
+        )
+        if whole is not None:
+            ch = chunks.pop(whole)
+            slot[ch.members[ch.ptr :]] = t
+            people = ch.remaining
+            ch.ptr, ch.taken = len(ch.members), int(ch.cum[-1])
+            taken, want, room = taken + people, want - people, room - people
+            called.append(ch)
+            continue
+        ch = chunks[0]
+        rel_cum = ch.cum[ch.ptr :] - ch.taken
+        rel_start = rel_cum - size[ch.members[ch.ptr :]]
+        j = min(int(np.searchsorted(rel_start, want, side="left")), int(np.searchsorted(rel_cum, room, side="right")))
+        if j == 0:
+            break
+        slot[ch.members[ch.ptr : ch.ptr + j]] = t
+        people = int(rel_cum[j - 1])
+        ch.ptr += j
+        ch.taken += people
+        taken += people
+        called.append(ch)
+        if ch.ptr >= len(ch.members):
+            chunks.pop(0)
+            want, room = want - people, room - people
+            continue
+        break
+    return taken, called
+
+
 def assign_slots(
-    size: Int, site: Int, klass: Int, quota: Int, capacity: Int, class_order: list[int]
+    size: Int, site: Int, klass: Int, building: Int, quota: Int, capacity: Int, class_order: list[int],
+    period: Int | None = None,
 ) -> tuple[Int, Int]:
     """Slot of each household placed at a site, filling each site's slots in time order.
 
-    For each site and slot, each preference class takes households from its queue while their
-    start lies within the class's cumulative quota from the flow and they fit the slot's
-    remaining capacity. Returns (slot per household, −1 where nothing fitted; load per site-slot).
+    For each site and slot, each preference class calls households from its queue up to its
+    cumulative quota from the flow and the slot's remaining capacity, whole buildings first (see
+    `_fill`). When a building is called in a slot of some period (``period``: code per slot), its
+    households preferring that period come along if there is room, so they share the call. Returns (slot per household, −1 where nothing fitted; load per site-slot).
     """
     n_sites, n_classes, n_slots = quota.shape
     slot = np.full(len(size), -1, dtype=np.int64)
@@ -54,6 +129,7 @@ def assign_slots(
     placed = np.flatnonzero(site >= 0)
     if not len(placed):
         return slot, load
+    period = np.zeros(n_slots, dtype=np.int64) if period is None else period
     key = site[placed] * n_classes + klass[placed]
     order = placed[np.argsort(key, kind="stable")]
     key_sorted = site[order] * n_classes + klass[order]
@@ -73,33 +149,36 @@ def assign_slots(
                 members = members[keep]
             blocks[c] = members
         blocks[0] = np.sort(np.concatenate([blocks.get(0, np.zeros(0, np.int64)), *spill]))
-        classes: list[int] = []
-        queues: list[Int] = []
-        cums: list[Int] = []
-        starts: list[Int] = []
-        for c in class_order:
-            members = blocks.get(c, np.zeros(0, np.int64))
-            if len(members):
-                classes.append(c)
-                queues.append(members)
-                cums.append(np.cumsum(size[members]))
-                starts.append(cums[-1] - size[members])
-        ptr = [0] * len(classes)
-        taken = [0] * len(classes)
+        queues = [(c, _chunks(blocks[c], size, building)) for c in class_order if len(blocks.get(c, ()))]
+        by_building = {(c, int(building[ch.members[0]])): (q, ch) for q, (c, chunks) in enumerate(queues)
+                       if c != 0 for ch in chunks}
+        taken = [0] * len(queues)
         for t in range(n_slots):
             room = int(capacity[s, t])
             if room <= 0:
                 continue
-            for q, c in enumerate(classes):
-                if ptr[q] >= len(queues[q]):
+            for q, (c, chunks) in enumerate(queues):
+                if not chunks:
                     continue
-                j_quota = int(np.searchsorted(starts[q], target[s, c, t], side="left"))
-                j_room = int(np.searchsorted(cums[q], taken[q] + room, side="right"))
-                j = min(j_quota, j_room)
-                if j > ptr[q]:
-                    slot[queues[q][ptr[q] : j]] = t
-                    end = int(cums[q][j - 1])
-                    room -= end - taken[q]
-                    ptr[q], taken[q] = j, end
+                avail = room
+                if c == 0:  # keep the room the flow gave preference classes in this slot
+                    avail -= sum(max(0, int(target[s, c2, t]) - taken[q2])
+                                 for q2, (c2, ch2) in enumerate(queues) if c2 != 0 and ch2)
+                got, called = _fill(chunks, int(target[s, c, t]) - taken[q], avail, t, slot, size)
+                taken[q] += got
+                room -= got
+                if c != 0 or not period[t]:
+                    continue
+                for ch in called:  # households of this building that prefer this period join it
+                    found = by_building.get((int(period[t]), int(building[ch.members[0]])))
+                    if found is None:
+                        continue
+                    q2, pref = found
+                    if pref.ptr == 0 and pref.remaining <= room and pref in queues[q2][1]:
+                        queues[q2][1].remove(pref)
+                        slot[pref.members] = t
+                        room -= pref.remaining
+                        taken[q2] += pref.remaining
             load[s, t] = int(capacity[s, t]) - room
     return slot, load
+

@@ -20,7 +20,7 @@ import numpy as np
 import numpy.typing as npt
 import pandas as pd
 
-from sampler.flow import GroupArcs, solve_flow
+from sampler.flow import COST_SCALE, GroupArcs, solve_flow
 from sampler.homevisit import schedule_home_visits
 from sampler.model import PERIODS, Registry
 from sampler.packing import assign_slots, split_groups
@@ -130,8 +130,9 @@ def make_plan(scenario: Scenario, registry: Registry, progress: Progress | None 
     t2 = time.perf_counter()
     sizes_q = hh.size[site_q].astype(np.int64)
     site_of = split_groups(sizes_q, ginv, arcs, flow)
-    class_order = [*range(1, n_cls), 0]
-    slot_of, load = assign_slots(sizes_q, site_of, hh.preferred[site_q], flow.quota, grid.capacity, class_order)
+    class_order = list(range(n_cls))  # class 0 first: its buildings take their preferring households along
+    slot_of, load = assign_slots(sizes_q, site_of, hh.preferred[site_q], hh.building[site_q], flow.quota,
+                                 grid.capacity, class_order, grid.period)
     site = np.full(len(hh), -1, dtype=np.int64)
     slot = np.full(len(hh), -1, dtype=np.int64)
     done = slot_of >= 0
@@ -157,15 +158,22 @@ def _repair_leftovers(problem: Problem, leftover: Int, residual: Int, site: Int,
     opt_s: list[int] = []
     opt_t: list[int] = []
     opt_c: list[int] = []
+    # A cell (site, slot) the building already uses costs no cohesion; a new one does.
+    n_sites, n_slots = residual.shape
+    at = site >= 0
+    used = set((hh.building[at] * n_sites * n_slots + site[at] * n_slots + slot[at]).tolist())
+    new_cell = round(problem.scenario.planner.cohesion_penalty * COST_SCALE)
     for i, h in enumerate(leftover):
-        size, klass = int(hh.size[h]), int(hh.preferred[h])
-        for k in problem.arcs_of(int(hh.building[h])):
+        size, klass, b = int(hh.size[h]), int(hh.preferred[h]), int(hh.building[h])
+        for k in problem.arcs_of(b):
             s_k = int(cand.site[k])
             free = np.flatnonzero(residual[s_k] >= size)
+            cells = b * n_sites * n_slots + s_k * n_slots + free
+            extra = np.array([0 if c in used else new_cell for c in cells.tolist()], dtype=np.int64)
             opt_h.extend([i] * len(free))
             opt_s.extend([s_k] * len(free))
             opt_t.extend(free.tolist())
-            opt_c.extend(((problem.arc_cost[k] + problem.slot_cost[klass, free]) * size).tolist())
+            opt_c.extend(((problem.arc_cost[k] + problem.slot_cost[klass, free]) * size + extra).tolist())
     rp = RepairProblem(
         size=hh.size[leftover].astype(np.int64), opt_household=np.asarray(opt_h, dtype=np.int64),
         opt_site=np.asarray(opt_s, dtype=np.int64), opt_slot=np.asarray(opt_t, dtype=np.int64),
@@ -212,7 +220,7 @@ def complete_plan(
     unplaced_reasons(reason, mode, problem.home, hh.building, problem.cand, registry.sites,
                      scenario.walk.max_minutes)
     summary = summarise(scenario, registry, grid, mode, site, slot, walk, problem.home, problem.arc_cost, arc_of,
-                        problem.slot_cost, problem.unplaced_cost, lower_cost, method)
+                        problem.slot_cost, problem.unplaced_cost, lower_cost, method, problem.cand)
     if timing is not None:
         summary["timing"] = {k: round(v, 3) for k, v in sorted(timing.items())}
     return Plan(scenario, registry, grid, mode, site, slot, team, walk, reason, summary)

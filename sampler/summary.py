@@ -41,10 +41,21 @@ def unplaced_reasons(
     reason[todo] = texts[inverse]
 
 
+def _largest_slot(grid: SlotGrid, cand: Candidates, n_buildings: int) -> npt.NDArray[np.float64]:
+    """Per building, the largest slot capacity among its candidate sites: it needs at least
+    ceil(people / this) (site, slot) cells, so extra cells are counted beyond that."""
+    site_max = grid.capacity.max(axis=1, initial=0).astype(np.float64)
+    out = np.ones(n_buildings)
+    if len(cand.building):
+        starts = np.flatnonzero(np.r_[True, cand.building[1:] != cand.building[:-1]])
+        out[cand.building[starts]] = np.maximum(np.maximum.reduceat(site_max[cand.site], starts), 1.0)
+    return out
+
+
 def summarise(
     scenario: Scenario, registry: Registry, grid: SlotGrid, mode: Int, site: Int, slot: Int,
     walk: npt.NDArray[np.float64], home: npt.NDArray[np.bool_], arc_unit_cost: Int, arc_of: Int,
-    slot_cost: Int, unplaced_unit: int, flow_cost: int | None, repair_method: str,
+    slot_cost: Int, unplaced_unit: int, flow_cost: int | None, repair_method: str, cand: Candidates,
 ) -> dict[str, Any]:
     """Objective, bound, gap and the invariant checks, from the final arrays."""
     hh = registry.households
@@ -58,8 +69,7 @@ def summarise(
     cells = np.unique(hh.building[at] * (grid.capacity.size) + site[at] * grid.n + slot[at])
     spread = np.bincount(cells // grid.capacity.size, minlength=len(registry.buildings))
     b_people = np.bincount(hh.building[at], weights=size[at], minlength=len(registry.buildings))
-    cmax = max(int(grid.capacity.max(initial=0)), 1)
-    extra = np.maximum(spread - np.ceil(b_people / cmax), 0)
+    extra = np.maximum(spread - np.ceil(b_people / _largest_slot(grid, cand, len(registry.buildings))), 0)
     cohesion_cost = int(round(float(extra.sum()) * scenario.planner.cohesion_penalty * COST_SCALE))
     # The home part of the bound: fewest people that must stay unplaced among home households.
     n_home_unplaced = int((unplaced & home).sum())

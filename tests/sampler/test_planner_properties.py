@@ -6,7 +6,7 @@ import math
 from dataclasses import replace
 
 import numpy as np
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 from ortools.sat.python import cp_model
 
@@ -72,7 +72,6 @@ def _exact_optimum(sc: Scenario, reg) -> float:
     hh = reg.households
     m = cp_model.CpModel()
     x, cost = {}, []
-    cmax = max(int(grid.capacity.max()), 1)
     for h in range(len(hh)):
         b, size, c = int(hh.building[h]), int(hh.size[h]), int(hh.preferred[h])
         opts = []
@@ -106,8 +105,9 @@ def _exact_optimum(sc: Scenario, reg) -> float:
                 m.add_implication(v, y)
             used.append(y)
         people_b = int(hh.size[hh.building == b].sum())
+        cap_b = max(int(grid.capacity[cand.site[cand.building == b]].max()), 1)
         extra = m.new_int_var(0, len(used), f"e{b}")
-        m.add(extra >= sum(used) - math.ceil(people_b / cmax))
+        m.add(extra >= sum(used) - math.ceil(people_b / cap_b))
         cost.append(round(pp.cohesion_penalty * COST_SCALE) * extra)
     m.minimize(sum(cost))
     solver = cp_model.CpSolver()
@@ -136,3 +136,18 @@ def test_bound_and_plan_bracket_the_exact_optimum(seed):
     optimum = _exact_optimum(sc, reg)
     assert plan.summary["lower_bound"] <= optimum + 1e-6
     assert optimum <= plan.summary["objective"] + 1e-6
+
+
+@SETTINGS
+@given(seed=st.integers(0, 10_000), n_buildings=st.integers(1, 30), n_sites=st.integers(1, 4))
+def test_a_building_is_called_in_consecutive_slots(seed, n_buildings, n_sites):
+    """Without preferences or repairs, a building's households at one site occupy one run of slots."""
+    reg = random_city(seed, n_buildings, n_sites)
+    plan = make_plan(Scenario(window=WindowParams(hours=12.0)), reg)
+    assume(plan.summary["repair"] == "none")
+    hh = reg.households
+    at = plan.mode == MODE_SITE
+    for b in np.unique(hh.building[at]):
+        for s in np.unique(plan.site[at & (hh.building == b)]):
+            slots = np.unique(plan.slot[at & (hh.building == b) & (plan.site == s)])
+            assert slots.max() - slots.min() + 1 == len(slots), (b, s, slots)
