@@ -18,9 +18,10 @@ $(STAMP): pyproject.toml | $(VENV)/bin/python
 demo: $(STAMP)
 	$(VENV)/bin/sampler validate $(DEMO)
 	$(VENV)/bin/sampler plan $(DEMO) -o out/demo/plan
+	$(VENV)/bin/sampler simulate $(DEMO) --plan out/demo/plan -o out/demo/sim --replications 20 --seed 1
 
 lint: $(STAMP)
-	$(VENV)/bin/ruff check sampler sim api tests benchmarks
+	$(VENV)/bin/ruff check sampler sim api tests benchmarks configs
 
 typecheck: $(STAMP)
 	$(VENV)/bin/mypy
@@ -32,6 +33,8 @@ test: lint typecheck unit
 
 bench: $(STAMP)
 	$(PY) benchmarks/plan_scale.py
+	$(PY) benchmarks/sim_speed.py
+	$(PY) benchmarks/api_load.py
 
 clean:
 	rm -rf out .pytest_cache .mypy_cache .ruff_cache
