@@ -113,6 +113,10 @@ def store_plan(
         ).returning(Plan.id)).scalar_one()
         for name, frame in normal.items():
             writer(conn, name, frame, plan_id)
+        if engine.dialect.name == "postgresql":
+            # Fresh statistics, so lookups use the indexes at once instead of after autovacuum.
+            for table in PLAN_TABLES.values():
+                conn.exec_driver_sql(f"ANALYZE {table.name}")
         if workbook is not None:
             conn.execute(insert(PlanBlob).values(plan_id=plan_id, name="plan.xlsx", content=workbook))
         if before_commit is not None:
