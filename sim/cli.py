@@ -103,4 +103,4 @@ def simulate_command(
         write_simdir(result, out, sc.area)
     console.print(summary_table(f"{sc.area}: simulation of {plan} (seed {seed})", _rows(result)))
     console.print(f"results in {out}/")
-    console.print(result.verdict())
+    console.print(result.verdict(), soft_wrap=True)
