@@ -72,3 +72,20 @@ def test_plan_of_another_scenario_writes_nothing(scenario: Path, tmp_path: Path)
     assert result.exit_code == 2
     assert "inputs.households" in result.output
     assert not out.exists() and not (tmp_path / ".sim.partial").exists()
+
+
+DEMO = Path(__file__).resolve().parents[2] / "configs" / "demo_street" / "scenario.yaml"
+
+
+@pytest.mark.skipif(not DEMO.is_file(), reason="the demo street is not in this checkout")
+def test_demo_street_plan_then_simulate(tmp_path: Path) -> None:
+    """The demo street, planned by `sampler plan`, simulates and ends with the verdict line."""
+    plan, out = tmp_path / "plan", tmp_path / "sim"
+    planned = runner.invoke(app, ["plan", str(DEMO), "-o", str(plan)])
+    assert planned.exit_code == 0, planned.output
+    result = runner.invoke(app, ["simulate", str(DEMO), "--plan", str(plan), "-o", str(out), "-r", "2",
+                                 "--workers", "1"])
+    assert result.exit_code == 0, result.output
+    assert "target met in" in result.output and "of 2 replications; longest wait p95" in result.output
+    summary = json.loads((out / "summary.json").read_text(encoding="utf-8"))
+    assert summary["area"] and summary["figures"]["sampled_by_window_end"]["mean"] > 0.5
