@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import atexit
+import shutil
 import tempfile
 from pathlib import Path
 
@@ -15,6 +17,7 @@ from tests.api.conftest import PLANNER_KEY
 from tests.api.plandir import plan_frames, plan_summary
 
 _DIR = Path(tempfile.mkdtemp(prefix="sampler-fuzz-"))
+atexit.register(shutil.rmtree, _DIR, True)
 APP = create_app(Settings(database_url=f"sqlite:///{_DIR / 'fuzz.db'}", data_dir=_DIR / "data",
                           bootstrap_planner_key=PLANNER_KEY, lookup_per_minute=0))
 store_plan(APP.state.engine, plan_summary(), plan_frames())
