@@ -112,6 +112,35 @@ def _fill(chunks: list[_Chunk], want: int, room: int, t: int, slot: Int, size: I
     return taken, called
 
 
+def _schedule_preferring_buildings(
+    chunks: list[_Chunk], by_building: dict[tuple[int, int], tuple[int, _Chunk]], target0: Int,
+    capacity: Int, period: Int, building: Int,
+) -> None:
+    """Reorder the class-0 queue so a building with households preferring a period is called when
+    that period starts (by the flow's class-0 quota): then its preferring households ride along.
+
+    Any order of class-0 buildings costs the same (same people per slot); only the call times move.
+    """
+    first_slot: dict[int, int] = {}
+    for u in np.flatnonzero(capacity > 0).tolist():
+        first_slot.setdefault(int(period[u]), u)
+    keys = []
+    before = 0
+    prefs_of = {}
+    for c, b in by_building:
+        prefs_of.setdefault(b, c)
+    for ch in chunks:
+        c = prefs_of.get(int(building[ch.members[0]]))
+        if c is not None and c in first_slot:
+            u = first_slot[c]
+            keys.append(float(target0[u - 1]) - 0.5 if u > 0 else -0.5)
+        else:
+            keys.append(float(before))
+        before += ch.remaining
+    order = sorted(range(len(chunks)), key=lambda i: (keys[i], i))
+    chunks[:] = [chunks[i] for i in order]
+
+
 def assign_slots(
     size: Int, site: Int, klass: Int, building: Int, quota: Int, capacity: Int, class_order: list[int],
     period: Int | None = None,
@@ -152,6 +181,8 @@ def assign_slots(
         queues = [(c, _chunks(blocks[c], size, building)) for c in class_order if len(blocks.get(c, ()))]
         by_building = {(c, int(building[ch.members[0]])): (q, ch) for q, (c, chunks) in enumerate(queues)
                        if c != 0 for ch in chunks}
+        if queues and queues[0][0] == 0 and by_building:
+            _schedule_preferring_buildings(queues[0][1], by_building, target[s, 0], capacity[s], period, building)
         taken = [0] * len(queues)
         for t in range(n_slots):
             room = int(capacity[s, t])
