@@ -124,15 +124,15 @@ def _schedule_preferring_buildings(
     first_slot: dict[int, int] = {}
     for u in np.flatnonzero(capacity > 0).tolist():
         first_slot.setdefault(int(period[u]), u)
-    keys = []
+    keys: list[float] = []
     before = 0
-    prefs_of = {}
-    for c, b in by_building:
-        prefs_of.setdefault(b, c)
+    prefs_of: dict[int, int] = {}
+    for klass, b in by_building:
+        prefs_of.setdefault(b, klass)
     for ch in chunks:
-        c = prefs_of.get(int(building[ch.members[0]]))
-        if c is not None and c in first_slot:
-            u = first_slot[c]
+        pref = prefs_of.get(int(building[ch.members[0]]))
+        if pref is not None and pref in first_slot:
+            u = first_slot[pref]
             keys.append(float(target0[u - 1]) - 0.5 if u > 0 else -0.5)
         else:
             keys.append(float(before))
