@@ -8,7 +8,7 @@ import typer
 
 __all__ = ["register_all"]
 
-_MODULES = ("generate", "validate", "plan", "sms", "notices")
+_MODULES = ("generate", "validate", "plan", "sms", "notices", "roster")
 
 
 def register_all(app: typer.Typer) -> None:

@@ -1,0 +1,558 @@
+"""PPE shift rosters: who staffs which sampling table when, from the people available.
+
+    staff = read_staff(Path("staff.csv"), scenario, [s.id for s in registry.sites])
+    roster = build_roster(scenario, registry, staff, roster_params(scenario), plan=read_plan(d))
+    roster.write(Path("out/roster"))
+
+Demand is one sampler and `registrars_per_table` registrars per open table and slot (with a plan:
+per table the plan needs). People in PPE work stints of `min_stint_hours`–`max_ppe_hours`, rest at
+least `min_rest_hours` between stints and work at most `max_total_hours`; hand-overs at a site are
+staggered. Positions nobody can fill are listed, never an error. The CP-SAT model is in
+`sampler.roster_model`; docs/roster.md describes the files.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import io
+import json
+import math
+import shutil
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from sampler.errors import InputError, InputIssue
+from sampler.model import Registry, Site
+from sampler.params import Scenario, build_section
+from sampler.planfiles import PlanFiles
+from sampler.roster_model import Group, GroupResult, Limits, candidate_count, solve_group
+from sampler.slots import slot_grid
+from sampler.xlsx import Sheet, write_xlsx
+
+__all__ = ["ROLES", "Roster", "RosterParams", "StaffMember", "build_roster", "demand",
+           "read_staff", "roster_params", "staff_from_frame"]
+
+ROLES: tuple[str, ...] = ("sampler", "registrar")
+_ROLE_WORDS = {"": 0, "sampler": 0, "采样员": 0, "采样": 0, "采样人员": 0,
+               "registrar": 1, "登记员": 1, "登记": 1, "登记人员": 1}
+STAFF_ALIASES: dict[str, tuple[str, ...]] = {
+    "staff_id": ("staff_id", "id", "工号", "人员编号", "编号"),
+    "name": ("name", "姓名", "名字"),
+    "role": ("role", "岗位", "角色"),
+    "site_id": ("site_id", "site", "采样点编号", "采样点"),
+    "earliest": ("earliest", "最早开始", "最早到岗"),
+    "latest": ("latest", "最晚结束", "最晚离岗"),
+}
+Progress = Callable[[str, float], None]
+
+
+@dataclass(frozen=True)
+class RosterParams:
+    """Roster rules (scenario section ``roster``; hours are rounded to whole slots).
+
+    Attributes
+    ----------
+    max_ppe_hours
+        Longest continuous stint in PPE (2–3 h is common, 4 h the usual limit).
+    min_rest_hours
+        Rest out of PPE between two stints of one person.
+    max_total_hours
+        Most hours one person works over the window.
+    min_stint_hours
+        Shortest stint: donning PPE for 30 minutes is a waste.
+    registrars_per_table
+        Registrars (登记员) each open table needs; 0 rosters samplers only.
+    stagger
+        At most ceil(tables / 2) tables of a site change crew in the same slot.
+    max_solve_seconds, max_deterministic_time
+        Limits per solved group; the deterministic one keeps results reproducible.
+    max_variables
+        Above this many stint variables in one group, people who may go to any site are first
+        given one site each, and each site is solved on its own.
+    seed, workers
+        CP-SAT random seed and threads (1 thread: same seed, same roster).
+    """
+
+    max_ppe_hours: float = 4.0
+    min_rest_hours: float = 1.0
+    max_total_hours: float = 10.0
+    min_stint_hours: float = 2.0
+    registrars_per_table: int = 1
+    stagger: bool = True
+    max_solve_seconds: float = 60.0
+    max_deterministic_time: float = 5.0
+    max_variables: int = 60_000
+    seed: int = 0
+    workers: int = 1
+
+    def check(self) -> list[tuple[str, str, str]]:
+        problems = []
+        for name in ("max_ppe_hours", "min_stint_hours", "max_total_hours", "max_solve_seconds",
+                     "max_deterministic_time"):
+            if getattr(self, name) <= 0:
+                problems.append((name, str(getattr(self, name)), "use a positive number"))
+        if self.min_rest_hours < 0:
+            problems.append(("min_rest_hours", str(self.min_rest_hours), "use zero or more hours"))
+        if self.min_stint_hours > self.max_ppe_hours:
+            problems.append(("min_stint_hours", str(self.min_stint_hours),
+                             f"make it at most max_ppe_hours ({self.max_ppe_hours:g})"))
+        if self.max_total_hours < self.min_stint_hours:
+            problems.append(("max_total_hours", str(self.max_total_hours),
+                             f"make it at least min_stint_hours ({self.min_stint_hours:g})"))
+        if self.registrars_per_table < 0:
+            problems.append(("registrars_per_table", str(self.registrars_per_table), "use 0 or more"))
+        if self.workers < 1:
+            problems.append(("workers", str(self.workers), "use 1 or more threads"))
+        if self.max_variables < 1:
+            problems.append(("max_variables", str(self.max_variables), "use a positive number"))
+        return problems
+
+    def limits(self, slot_minutes: int) -> Limits:
+        """The rules in whole slots (limits rounded down, minimums rounded up)."""
+        per = 60 / slot_minutes
+        max_len = max(1, math.floor(self.max_ppe_hours * per + 1e-9))
+        return Limits(min_len=min(max_len, max(1, math.ceil(self.min_stint_hours * per - 1e-9))),
+                      max_len=max_len, rest=max(0, math.ceil(self.min_rest_hours * per - 1e-9)),
+                      total=max(1, math.floor(self.max_total_hours * per + 1e-9)))
+
+
+def roster_params(scenario: Scenario, **overrides: Any) -> RosterParams:
+    """RosterParams from the scenario's ``roster`` section, with keyword overrides applied."""
+    data = dict(scenario.extra.get("roster") or {})
+    data.update({k: v for k, v in overrides.items() if v is not None})
+    params: RosterParams = build_section(RosterParams, data, scenario.source, "roster")
+    return params
+
+
+@dataclass(frozen=True)
+class StaffMember:
+    """One person who can work in PPE; ``earliest``/``latest`` are slot indices (latest exclusive)."""
+
+    id: str
+    name: str
+    role: str
+    site_id: str
+    earliest: int
+    latest: int
+
+
+def _decode(path: Path, name: str) -> str:
+    data = path.read_bytes()
+    for encoding in ("utf-8-sig", "gb18030"):
+        try:
+            return data.decode(encoding)
+        except UnicodeDecodeError:
+            continue
+    raise InputError([InputIssue(name, None, "(encoding)", "not UTF-8 or GB18030",
+                                 "save the staff file as CSV UTF-8 (or GBK) from Excel")])
+
+
+def read_staff(path: Path, scenario: Scenario, site_ids: Sequence[str], name: str | None = None) -> list[StaffMember]:
+    """Read and check a staff file (CSV in UTF-8/GB18030 or XLSX; English or Chinese headers)."""
+    name = name or str(path)
+    if not path.is_file():
+        raise InputError([InputIssue(name, None, "(file)", str(path), "check the path of the staff file")])
+    suffix = path.suffix.lower()
+    try:
+        if suffix in (".csv", ".txt"):
+            text = _decode(path, name)
+            if not text.strip():
+                raise InputError([InputIssue(name, None, "(file)", "empty", "list at least one person")])
+            raw = pd.read_csv(io.StringIO(text), dtype=str, keep_default_na=False)
+        elif suffix in (".xlsx", ".xlsm"):
+            raw = pd.read_excel(path, dtype=str, keep_default_na=False, engine="openpyxl")
+        else:
+            raise InputError([InputIssue(name, None, "(file)", suffix or "(none)", "give the staff file as .csv or .xlsx")])
+    except (pd.errors.ParserError, ValueError, OSError) as exc:
+        if isinstance(exc, InputError):
+            raise
+        raise InputError([InputIssue(name, None, "(file)", type(exc).__name__,
+                                     f"the file is not a readable table ({str(exc)[:100]})")]) from exc
+    lookup = {alias.lower(): f for f, aliases in STAFF_ALIASES.items() for alias in aliases}
+    columns: dict[str, pd.Series] = {}
+    for col in raw.columns:
+        field = lookup.get(str(col).replace("\ufeff", "").strip().lower())
+        if field and field not in columns:
+            columns[field] = raw[col].astype(str).str.strip()
+    if "staff_id" not in columns:
+        raise InputError([InputIssue(name, 0, "staff_id", "(missing column)",
+                                     f"add a column headed one of: {', '.join(STAFF_ALIASES['staff_id'])}")])
+    return staff_from_frame(pd.DataFrame(columns, index=pd.RangeIndex(len(raw))), scenario, site_ids, name)
+
+
+def _minutes_from_start(text: str, start: dt.datetime) -> int | None:
+    """Minutes after the window start of 'YYYY-MM-DD HH:MM' or 'HH:MM' (first day; before the start = next day)."""
+    try:
+        if len(text) <= 5:
+            clock = dt.datetime.strptime(text, "%H:%M")
+            when = start.replace(hour=clock.hour, minute=clock.minute)
+            if when < start:
+                when += dt.timedelta(days=1)
+        else:
+            when = dt.datetime.strptime(text, "%Y-%m-%d %H:%M")
+    except ValueError:
+        return None
+    return int((when - start).total_seconds() // 60)
+
+
+def staff_from_frame(frame: pd.DataFrame, scenario: Scenario, site_ids: Sequence[str],
+                     file: str = "<staff>") -> list[StaffMember]:
+    """Check a staff frame (canonical column names, str cells) and turn it into StaffMembers."""
+    window = scenario.window
+    n, minutes = window.n_slots, window.slot_minutes
+    known = set(site_ids)
+    issues: list[InputIssue] = []
+    out: list[StaffMember] = []
+    seen: set[str] = set()
+    if len(frame) == 0:
+        raise InputError([InputIssue(file, None, "(file)", "0 rows", "list at least one person")])
+
+    def cell(field: str, i: int) -> str:
+        return str(frame[field].iat[i]).strip() if field in frame else ""
+
+    for i in range(len(frame)):
+        row = i + 1
+        sid = cell("staff_id", i)
+        if not sid:
+            issues.append(InputIssue(file, row, "staff_id", "", "give every person an id (工号)"))
+        elif sid in seen:
+            issues.append(InputIssue(file, row, "staff_id", sid, "make staff ids unique"))
+        seen.add(sid)
+        role = _ROLE_WORDS.get(cell("role", i).lower())
+        if role is None:
+            issues.append(InputIssue(file, row, "role", cell("role", i),
+                                     "use sampler (采样员) or registrar (登记员), or leave it blank"))
+        site = cell("site_id", i)
+        if site and site not in known:
+            issues.append(InputIssue(file, row, "site_id", site,
+                                     "use a site_id from the sites file, or leave blank for any site"))
+        bounds = []
+        for field, default in (("earliest", 0), ("latest", n * minutes)):
+            text = cell(field, i)
+            value = default if not text else _minutes_from_start(text, window.start_time)
+            if value is None:
+                issues.append(InputIssue(file, row, field, text, "write the time as 'YYYY-MM-DD HH:MM' or 'HH:MM'"))
+            bounds.append(value)
+        first, last = bounds
+        if first is not None and last is not None and last <= first:
+            issues.append(InputIssue(file, row, "latest", cell("latest", i),
+                                     "make the latest end after the earliest start"))
+        if issues:
+            continue
+        assert first is not None and last is not None
+        out.append(StaffMember(sid, cell("name", i) or sid, ROLES[role or 0], site,
+                               min(n, max(0, -(-first // minutes))), min(n, max(0, last // minutes))))
+    if issues:
+        raise InputError(issues)
+    return out
+
+
+def demand(scenario: Scenario, sites: Sequence[Site], params: RosterParams,
+           plan: PlanFiles | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """People needed and places per (site, role, slot): (demand, places), both int64."""
+    grid = slot_grid(scenario.window, scenario.capacity, scenario.planner, tuple(sites))
+    is_open = grid.capacity > 0
+    tables = np.array([s.tables for s in sites], dtype=np.int64)[:, None]
+    needed = np.where(is_open, tables, 0)
+    if plan is not None:
+        needed = np.zeros_like(needed)
+        index = {s.id: k for k, s in enumerate(sites)}
+        slot_of = {label: t for t, label in enumerate(grid.labels()[:-1])}
+        load = plan.site_load
+        file = str(plan.directory / "site_load.csv")
+        issues = []
+        for row, (sid, start, people) in enumerate(zip(load["site_id"], load["slot_start"], load["people"], strict=True), 1):
+            k, t = index.get(sid), slot_of.get(start)
+            if k is None:
+                issues.append(InputIssue(file, row, "site_id", sid, "plan and roster must use the same sites file"))
+            elif t is None:
+                issues.append(InputIssue(file, row, "slot_start", start, "plan and roster must use the same window"))
+            elif is_open[k, t]:
+                per_table = sites[k].rate * grid.minutes / 60
+                needed[k, t] = min(sites[k].tables, math.ceil(float(people) / per_table - 1e-9))
+        if issues:
+            raise InputError(issues[:200])
+    per_role = np.array([1, params.registrars_per_table], dtype=np.int64)[None, :, None]
+    need = needed[:, None, :] * per_role
+    places = np.where(is_open, tables, 0)[:, None, :] * per_role
+    return need.astype(np.int64), places.astype(np.int64)
+
+
+
+def _assign_sites(people: list[int], staff: Sequence[StaffMember], need: np.ndarray,
+                  sites: list[int], site_index: dict[str, int], limits: Limits) -> dict[int, int]:
+    """Give every person one site: bound people theirs, the rest greedily where demand is uncovered."""
+    rest = need[sites].astype(np.float64)
+    local = {k: j for j, k in enumerate(sites)}
+    home: dict[int, int] = {}
+    bound = [p for p in people if staff[p].site_id]
+    free = [p for p in people if not staff[p].site_id]
+    for p in [*bound, *free]:
+        a, b = staff[p].earliest, staff[p].latest
+        if staff[p].site_id:
+            j = local[site_index[staff[p].site_id]]
+        else:  # most uncovered demand in the person's hours; ties: the least over-supplied site
+            window = rest[:, a:b]
+            score = list(zip(np.clip(window, 0, None).sum(axis=1).tolist(), window.sum(axis=1).tolist(), strict=True))
+            j = max(range(len(sites)), key=lambda i: (score[i], -i))
+        home[p] = sites[j]
+        rest[j, a:b] -= _workable(b - a, limits) / (b - a)
+    return home
+
+
+def _workable(span: int, limits: Limits) -> int:
+    """Most slots one person can work in ``span`` slots: longest stints separated by rests."""
+    cycles, left = divmod(span, limits.max_len + limits.rest)
+    tail = min(left, limits.max_len) if left >= limits.min_len else 0
+    return min(limits.total, cycles * limits.max_len + tail)
+
+
+def _make_group(people: list[int], sites: list[int], staff: Sequence[StaffMember], need: np.ndarray,
+                places: np.ndarray, stagger: np.ndarray, home: dict[int, int], site_index: dict[str, int]) -> Group:
+    """The sub-problem of some people (one role) and the sites they may work at."""
+    local = {k: j for j, k in enumerate(sites)}
+    allowed = []
+    for p in people:
+        k = home.get(p, site_index.get(staff[p].site_id, -1))
+        allowed.append([local[k]] if k >= 0 else list(range(len(sites))))
+    return Group(demand=need[sites], places=places[sites], stagger_limit=stagger[sites],
+                 earliest=[staff[p].earliest for p in people], latest=[staff[p].latest for p in people],
+                 allowed=allowed)
+
+
+def _plan_groups(role: int, staff: Sequence[StaffMember], need: np.ndarray, places: np.ndarray,
+                 stagger: np.ndarray, site_index: dict[str, int], params: RosterParams,
+                 limits: Limits) -> tuple[list[tuple[list[int], list[int], Group]], bool]:
+    """Split one role into independent groups (people, sites, model); True if decomposed by force."""
+    active = [k for k in range(need.shape[0]) if need[k].any()]
+    people = [p for p, m in enumerate(staff) if m.role == ROLES[role] and m.latest > m.earliest
+              and (not m.site_id or site_index[m.site_id] in active)]
+    if not active:
+        return [], False
+    free = [p for p in people if not staff[p].site_id]
+    if free:
+        group = _make_group(people, active, staff, need, places, stagger, {}, site_index)
+        if candidate_count(group, limits) <= params.max_variables:
+            return [(people, active, group)], False
+        home = _assign_sites(people, staff, need, active, site_index, limits)
+    else:
+        home = {p: site_index[staff[p].site_id] for p in people}
+    out = []
+    for k in active:
+        mine = [p for p in people if home[p] == k]
+        out.append((mine, [k], _make_group(mine, [k], staff, need, places, stagger, home, site_index)))
+    return out, bool(free)
+
+
+def _tables(records: list[tuple[int, int, int, int, int]], per_table: list[int]) -> list[int]:
+    """Table number of each (person, site, role, start, length) stint: interval colouring per site and role."""
+    table = [0] * len(records)
+    order = sorted(range(len(records)), key=lambda i: (records[i][1], records[i][2], records[i][3],
+                                                       -records[i][4], records[i][0]))
+    busy: dict[tuple[int, int], list[int]] = {}  # (site, role) -> end slot per place label
+    for i in order:
+        _, k, r, t, length = records[i]
+        ends = busy.setdefault((k, r), [])
+        label = next((j for j, end in enumerate(ends) if end <= t), len(ends))
+        if label == len(ends):
+            ends.append(0)
+        ends[label] = t + length
+        table[i] = label // max(1, per_table[r]) + 1
+    return table
+
+
+@dataclass(eq=False)
+class Roster:
+    """A solved roster.
+
+    Attributes
+    ----------
+    stints
+        One row per stint: staff_id, name, role, site_id, table, start, end (local times).
+    unstaffed
+        One row per (site, slot, role) short of people: site_id, slot_start, role, missing.
+    """
+
+    stints: pd.DataFrame
+    unstaffed: pd.DataFrame
+    info: dict[str, Any]
+
+    def summary(self) -> dict[str, Any]:
+        """Counts and solver figures, as written to roster.json."""
+        return dict(self.info)
+
+    def write(self, directory: str | Path, xlsx: bool = True) -> None:
+        """Write roster.csv, unstaffed.csv, roster.json (and roster.xlsx) into ``directory`` atomically."""
+        directory = Path(directory)
+        directory.parent.mkdir(parents=True, exist_ok=True)
+        tmp = directory.parent / f".{directory.name}.partial"
+        shutil.rmtree(tmp, ignore_errors=True)
+        tmp.mkdir()
+        try:
+            self.stints.to_csv(tmp / "roster.csv", index=False, lineterminator="\n", encoding="utf-8")
+            self.unstaffed.to_csv(tmp / "unstaffed.csv", index=False, lineterminator="\n", encoding="utf-8")
+            text = json.dumps(self.info, ensure_ascii=False, indent=2)
+            (tmp / "roster.json").write_text(text + "\n", encoding="utf-8")
+            if xlsx:
+                write_xlsx(tmp / "roster.xlsx", self._sheets(), title="roster")
+        except BaseException:
+            shutil.rmtree(tmp, ignore_errors=True)
+            raise
+        if directory.exists():
+            old = directory.parent / f".{directory.name}.old"
+            shutil.rmtree(old, ignore_errors=True)
+            directory.rename(old)
+            tmp.rename(directory)
+            shutil.rmtree(old, ignore_errors=True)
+        else:
+            tmp.rename(directory)
+
+    def _sheets(self) -> list[Sheet]:
+        sheets: list[Sheet] = []
+        used: set[str] = set()
+        for site_id in self.info["sites"]:
+            rows = self.stints[self.stints["site_id"] == site_id].sort_values(
+                ["table", "role", "start"], kind="stable")
+            title = "".join(c for c in site_id if c not in '[]:*?/\\')[:31] or "site"
+            while title in used:
+                title = title[:28] + f"~{len(used)}"
+            used.add(title)
+            sheet = Sheet(title, widths=(8, 10, 12, 14, 17, 17, 7))
+            sheet.append(["table", "role", "staff_id", "name", "start", "end", "hours"], bold=True)
+            sheet.freeze_rows = 1
+            minutes = self.info["window"]["slot_minutes"]
+            for rec in rows.itertuples(index=False):
+                hours = (dt.datetime.strptime(rec.end, "%Y-%m-%d %H:%M")
+                         - dt.datetime.strptime(rec.start, "%Y-%m-%d %H:%M")).total_seconds() / 3600
+                sheet.append([int(rec.table), rec.role, rec.staff_id, rec.name, rec.start, rec.end,
+                              round(hours * 60 / minutes) * minutes / 60])
+            sheets.append(sheet)
+        return sheets
+
+
+def build_roster(scenario: Scenario, sites: Registry | Sequence[Site],
+                 staff: Sequence[StaffMember] | pd.DataFrame, params: RosterParams | None = None,
+                 plan: PlanFiles | None = None, progress: Progress | None = None) -> Roster:
+    """Roster ``staff`` over the scenario's window so that every needed table is staffed if possible."""
+    site_tuple = sites.sites if isinstance(sites, Registry) else tuple(sites)
+    params = params or roster_params(scenario)
+    site_index = {s.id: k for k, s in enumerate(site_tuple)}
+    if isinstance(staff, pd.DataFrame):
+        staff = staff_from_frame(staff, scenario, list(site_index))
+    bad = [InputIssue("<staff>", i + 1, "site_id", m.site_id, "use a site_id from the sites file")
+           for i, m in enumerate(staff) if m.site_id and m.site_id not in site_index]
+    if bad or not staff:
+        raise InputError(bad or [InputIssue("<staff>", None, "(file)", "0 rows", "list at least one person")])
+    need, places = demand(scenario, site_tuple, params, plan)
+    limits = params.limits(scenario.window.slot_minutes)
+    labels = slot_grid(scenario.window, scenario.capacity, scenario.planner, site_tuple).labels()
+    per_table = [1, params.registrars_per_table]
+    records: list[tuple[int, int, int, int, int]] = []
+    shortage = need.copy()
+    statuses, objective, bound, variables, decomposed, n_groups = [], 0.0, 0.0, 0, False, 0
+    started = time.perf_counter()
+    plans: list[tuple[int, tuple[list[int], list[int], Group]]] = []
+    for r in range(len(ROLES)):
+        stagger = np.array([math.ceil(s.tables / 2) * per_table[r] if params.stagger else -1
+                            for s in site_tuple], dtype=np.int64)
+        groups, forced = _plan_groups(r, staff, need[:, r], places[:, r], stagger, site_index, params, limits)
+        decomposed |= forced
+        plans.extend((r, g) for g in groups)
+    solved: dict[tuple[Any, ...], GroupResult] = {}
+    for done, (r, (people, group_sites, group)) in enumerate(plans):
+        if progress:
+            progress(f"{ROLES[r]}s", done / max(1, len(plans)))
+        key = (group.demand.tobytes(), group.demand.shape, group.places.tobytes(),
+               group.stagger_limit.tobytes(), tuple(group.earliest), tuple(group.latest),
+               tuple(map(tuple, group.allowed)))
+        if key not in solved:  # identical sub-problems (same staff and tables) are solved once
+            solved[key] = solve_group(group, limits, params.seed, params.workers,
+                                      params.max_solve_seconds, params.max_deterministic_time)
+        result = solved[key]
+        n_groups += 1
+        statuses.append(result.status)
+        objective += result.objective
+        bound += result.bound
+        variables += result.variables
+        records.extend((people[p], group_sites[s], r, t, length) for p, s, t, length in result.stints)
+        for j, k in enumerate(group_sites):
+            shortage[k, r] = result.shortage[j]
+    if progress:
+        progress("done", 1.0)
+    return _assemble(scenario, site_tuple, staff, params, need, shortage, records, labels, per_table, {
+        "status": _worst(statuses), "objective": objective, "bound": bound, "groups": n_groups,
+        "decomposed": decomposed, "variables": variables,
+        "solve_seconds": round(time.perf_counter() - started, 3)}, places)
+
+
+def _worst(statuses: list[str]) -> str:
+    for name in ("INFEASIBLE", "MODEL_INVALID", "UNKNOWN", "FEASIBLE"):
+        if name in statuses:
+            return name
+    return "OPTIMAL"
+
+
+def _assemble(scenario: Scenario, sites: tuple[Site, ...], staff: Sequence[StaffMember], params: RosterParams,
+              need: np.ndarray, shortage: np.ndarray, records: list[tuple[int, int, int, int, int]],
+              labels: list[str], per_table: list[int], solve: dict[str, Any], places: np.ndarray) -> Roster:
+    """Turn solver output into the roster tables and the summary."""
+    tables = _tables(records, per_table)
+    order = sorted(range(len(records)), key=lambda i: (records[i][1], records[i][3], records[i][2],
+                                                       tables[i], staff[records[i][0]].id))
+    stints = pd.DataFrame({
+        "staff_id": [staff[records[i][0]].id for i in order],
+        "name": [staff[records[i][0]].name for i in order],
+        "role": [ROLES[records[i][2]] for i in order],
+        "site_id": [sites[records[i][1]].id for i in order],
+        "table": [tables[i] for i in order],
+        "start": [labels[records[i][3]] for i in order],
+        "end": [labels[records[i][3] + records[i][4]] for i in order],
+    }, columns=["staff_id", "name", "role", "site_id", "table", "start", "end"])
+    k, t, r = np.nonzero(shortage.transpose(0, 2, 1))  # site, slot, role order
+    unstaffed = pd.DataFrame({"site_id": [sites[i].id for i in k], "slot_start": [labels[i] for i in t],
+                              "role": [ROLES[i] for i in r], "missing": shortage[k, r, t].tolist()},
+                             columns=["site_id", "slot_start", "role", "missing"])
+    hours_per_slot = scenario.window.slot_minutes / 60
+    worked: dict[int, int] = {}
+    for p, _, _, _, length in records:
+        worked[p] = worked.get(p, 0) + length
+    hours = np.array(sorted(worked.values()), dtype=np.float64) * hours_per_slot
+    hand_overs = sum(1 for _, k2, r2, t2, _ in records if t2 > 0 and places[k2, r2, t2 - 1] > 0)
+    positions, missing = int(need.sum()), int(shortage.sum())
+    info: dict[str, Any] = {
+        "area": scenario.area,
+        "window": {"start": scenario.window.start, "hours": scenario.window.hours,
+                   "slot_minutes": scenario.window.slot_minutes},
+        "sites": [s.id for s in sites],
+        "positions": positions,
+        "filled": positions - missing,
+        "unstaffed": missing,
+        "position_hours": positions * hours_per_slot,
+        "unstaffed_hours": missing * hours_per_slot,
+        "unstaffed_rows": len(unstaffed),
+        "by_role": {role: {"positions": int(need[:, i].sum()), "unstaffed": int(shortage[:, i].sum())}
+                    for i, role in enumerate(ROLES)},
+        "people": len(staff),
+        "people_used": len(worked),
+        "stints": len(records),
+        "hand_overs": hand_overs,
+        "hours_per_person": {"min": float(hours.min()) if len(hours) else 0.0,
+                             "mean": round(float(hours.mean()), 3) if len(hours) else 0.0,
+                             "max": float(hours.max()) if len(hours) else 0.0},
+        "status": solve["status"],
+        "objective": None if math.isnan(solve["objective"]) else solve["objective"],
+        "bound": None if math.isnan(solve["bound"]) else solve["bound"],
+        "groups": solve["groups"],
+        "decomposed": solve["decomposed"],
+        "variables": solve["variables"],
+        "params": dataclasses.asdict(params),
+        "timing": {"solve_seconds": solve["solve_seconds"]},
+    }
+    return Roster(stints=stints, unstaffed=unstaffed, info=info)

@@ -1,0 +1,123 @@
+"""PPE shift rosters: exact small rosters, shortages, random instances, determinism."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from sampler.model import Site
+from sampler.params import Scenario, WindowParams
+from sampler.roster import RosterParams, StaffMember, build_roster, demand
+from tests.sampler.roster_check import check_roster
+
+
+def _scenario(hours: float, start: str = "2022-11-23 06:00") -> Scenario:
+    return Scenario(area="测试", window=WindowParams(start=start, hours=hours, slot_minutes=30))
+
+
+def _site(sid: str, tables: int = 1, open_minute: int = 0, close_minute: int = 1440) -> Site:
+    return Site(sid, f"site {sid}", 118.0, 27.0, tables, 80.0, open_minute, close_minute)
+
+
+SAMPLERS_ONLY = RosterParams(registrars_per_table=0)
+
+
+def test_one_table_four_slots_goes_to_the_only_person_who_can_do_two_hours():
+    """Two hours, one table: only the person available all two hours can work (no 30-minute stints)."""
+    staff = [StaffMember("A", "甲", "sampler", "", 0, 4), StaffMember("B", "乙", "sampler", "", 2, 4)]
+    roster = build_roster(_scenario(2), [_site("S1")], staff, SAMPLERS_ONLY)
+    rows = roster.stints.to_dict("records")
+    assert rows == [{"staff_id": "A", "name": "甲", "role": "sampler", "site_id": "S1", "table": 1,
+                     "start": "2022-11-23 06:00", "end": "2022-11-23 08:00"}]
+    assert roster.unstaffed.empty and roster.summary()["filled"] == 4
+
+
+def test_ppe_limit_forces_a_hand_over():
+    """Four hours with a 2-hour PPE limit and a 1-hour rest: two people, one after the other."""
+    params = RosterParams(registrars_per_table=0, max_ppe_hours=2)
+    staff = [StaffMember("A", "甲", "sampler", "", 0, 8), StaffMember("B", "乙", "sampler", "S1", 0, 8)]
+    roster = build_roster(_scenario(4), [_site("S1")], staff, params)
+    spans = sorted((r.start[-5:], r.end[-5:]) for r in roster.stints.itertuples())
+    assert spans == [("06:00", "08:00"), ("08:00", "10:00")]
+    assert set(roster.stints["staff_id"]) == {"A", "B"} and roster.summary()["hand_overs"] == 1
+
+
+def test_shortage_names_the_slots_nobody_can_staff():
+    """One person available 06:00–08:00 for a 4-hour window leaves 08:00–10:00 unstaffed, slot by slot."""
+    staff = [StaffMember("A", "甲", "sampler", "", 0, 4)]
+    roster = build_roster(_scenario(4), [_site("S1")], staff, SAMPLERS_ONLY)
+    assert roster.unstaffed["slot_start"].str[-5:].tolist() == ["08:00", "08:30", "09:00", "09:30"]
+    assert roster.unstaffed["missing"].tolist() == [1, 1, 1, 1]
+    s = roster.summary()
+    assert (s["positions"], s["filled"], s["unstaffed"], s["unstaffed_hours"]) == (8, 4, 4, 2.0)
+
+
+def test_demand_counts_registrars_and_respects_opening_hours():
+    """Each open table needs a sampler and (by default) a registrar; closed slots need nobody."""
+    site = _site("S1", tables=3, open_minute=7 * 60, close_minute=8 * 60)
+    need, places = demand(_scenario(3), [site], RosterParams())
+    assert need[0, 0].tolist() == [0, 0, 3, 3, 0, 0]
+    assert need[0, 1].tolist() == [0, 0, 3, 3, 0, 0]
+    assert (places == need).all()
+
+
+def test_stagger_keeps_half_the_tables_open_at_hand_over():
+    """Four tables over eight hours: no more than two tables change crew in one slot."""
+    staff = [StaffMember(f"P{i}", f"p{i}", "sampler", "S1", 0, 16) for i in range(8)]
+    params = RosterParams(registrars_per_table=0, max_ppe_hours=4, max_total_hours=4)
+    roster = build_roster(_scenario(8), [_site("S1", tables=4)], staff, params)
+    check_roster(roster, _scenario(8), [_site("S1", tables=4)], staff, params)
+    later = roster.stints[roster.stints["start"] > "2022-11-23 06:00"]
+    assert later.groupby("start").size().max() <= 2
+    assert roster.summary()["unstaffed"] == 0
+
+
+@st.composite
+def instances(draw: st.DrawFn) -> tuple[Scenario, list[Site], list[StaffMember], RosterParams]:
+    n_slots = draw(st.integers(4, 10))
+    sites = [_site(f"S{k}", draw(st.integers(1, 3)), *draw(st.sampled_from([(0, 1440), (7 * 60, 9 * 60)])))
+             for k in range(draw(st.integers(1, 2)))]
+    staff = []
+    for i in range(draw(st.integers(1, 6))):
+        a = draw(st.integers(0, n_slots - 1))
+        b = draw(st.integers(a + 1, n_slots))
+        staff.append(StaffMember(f"P{i}", f"p{i}", draw(st.sampled_from(["sampler", "registrar"])),
+                                 draw(st.sampled_from(["", *[s.id for s in sites]])), a, b))
+    max_ppe = draw(st.sampled_from([1.0, 1.5, 2.0]))
+    params = RosterParams(
+        max_ppe_hours=max_ppe, min_stint_hours=draw(st.sampled_from([0.5, 1.0])) if max_ppe > 1 else 0.5,
+        min_rest_hours=draw(st.sampled_from([0.0, 0.5, 1.0])), max_total_hours=draw(st.sampled_from([1.0, 2.0, 3.0])),
+        registrars_per_table=draw(st.integers(0, 2)), stagger=draw(st.booleans()),
+        max_variables=draw(st.sampled_from([1, 60_000])))
+    return _scenario(n_slots / 2), sites, staff, params
+
+
+@settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(instances())
+def test_random_rosters_keep_every_rule(case: tuple[Scenario, list[Site], list[StaffMember], RosterParams]):
+    """On random small instances every rule holds and filled + unstaffed = positions."""
+    scenario, sites, staff, params = case
+    roster = build_roster(scenario, sites, staff, params)
+    check_roster(roster, scenario, sites, staff, params)
+
+
+def test_forced_decomposition_still_keeps_every_rule():
+    """With a tiny variable budget people who may go anywhere get one site each; the rules still hold."""
+    sites = [_site("S1", 2), _site("S2", 1)]
+    staff = [StaffMember(f"P{i}", f"p{i}", "sampler", "", 0, 12) for i in range(6)]
+    params = RosterParams(registrars_per_table=0, max_variables=1)
+    roster = build_roster(_scenario(6), sites, staff, params)
+    check_roster(roster, _scenario(6), sites, staff, params)
+    assert roster.summary()["decomposed"] and roster.summary()["unstaffed"] == 0
+
+
+def test_same_seed_gives_byte_identical_files(tmp_path: Path):
+    """Two runs with the same seed write identical roster.csv, unstaffed.csv and roster.xlsx."""
+    sites = [_site("S1", 3), _site("S2", 2, 7 * 60, 12 * 60)]
+    staff = [StaffMember(f"P{i}", f"p{i}", "sampler" if i % 3 else "registrar", "", i % 4, 16) for i in range(12)]
+    for name in ("a", "b"):
+        build_roster(_scenario(8), sites, staff, RosterParams(seed=7)).write(tmp_path / name)
+    for file in ("roster.csv", "unstaffed.csv", "roster.xlsx"):
+        assert (tmp_path / "a" / file).read_bytes() == (tmp_path / "b" / file).read_bytes()
