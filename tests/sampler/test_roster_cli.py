@@ -1,0 +1,117 @@
+"""`sampler roster`: staff files in English or Chinese, plan-driven demand, bad input writes nothing."""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+
+import pandas as pd
+import pytest
+from openpyxl import load_workbook
+from typer.testing import CliRunner
+
+from sampler.cli import app
+from sampler.errors import InputError
+from sampler.params import load_scenario
+from sampler.roster import read_staff, roster_params
+from tests.sampler.registry_files import rows_text, write_city
+
+runner = CliRunner()
+
+STAFF = [
+    ["staff_id", "name", "role", "site_id", "earliest", "latest"],
+    *[[f"C{i}", f"采样{i}", "sampler", "S1" if i < 4 else "", "", ""] for i in range(7)],
+    *[[f"R{i}", f"登记{i}", "registrar", "", "06:00", "2022-11-24 06:00"] for i in range(7)],
+]
+ZH_HEADERS = {"staff_id": "工号", "name": "姓名", "role": "岗位", "site_id": "采样点编号",
+              "earliest": "最早开始", "latest": "最晚结束"}
+
+
+def _staff_file(directory: Path, rows: list[list[str]], chinese: bool = False, encoding: str = "utf-8") -> Path:
+    rows = [list(r) for r in rows]
+    if chinese:
+        rows[0] = [ZH_HEADERS[h] for h in rows[0]]
+    path = directory / "staff.csv"
+    path.write_bytes(rows_text(rows).encode(encoding))
+    return path
+
+
+def test_roster_command_writes_every_file(tmp_path: Path):
+    """The command writes roster.csv, unstaffed.csv, roster.json and one xlsx sheet per site."""
+    scenario = write_city(tmp_path)
+    out = tmp_path / "roster"
+    staff = _staff_file(tmp_path, STAFF, chinese=True, encoding="gb18030")
+    result = runner.invoke(app, ["roster", str(scenario), "--staff", str(staff), "-o", str(out)])
+    assert result.exit_code == 0, result.output
+    stints = pd.read_csv(out / "roster.csv", dtype=str)
+    assert list(stints.columns) == ["staff_id", "name", "role", "site_id", "table", "start", "end"]
+    summary = json.loads((out / "roster.json").read_text(encoding="utf-8"))
+    assert summary["filled"] + summary["unstaffed"] == summary["positions"]
+    unstaffed = pd.read_csv(out / "unstaffed.csv")
+    assert int(unstaffed["missing"].sum()) == summary["unstaffed"]
+    assert set(stints.loc[stints["staff_id"].isin(["C0", "C1", "C2", "C3"]), "site_id"]) <= {"S1"}
+    assert load_workbook(out / "roster.xlsx").sheetnames == ["S1", "S2"]
+    assert "Roster" in result.output
+
+
+def test_plan_directory_limits_the_tables_staffed(tmp_path: Path):
+    """With --plan, each slot needs ceil(people / (rate × slot hours)) tables, not every table."""
+    scenario = write_city(tmp_path)
+    plan = tmp_path / "plan"
+    assert runner.invoke(app, ["plan", str(scenario), "-o", str(plan)]).exit_code == 0
+    out = tmp_path / "roster"
+    staff = _staff_file(tmp_path, STAFF)
+    result = runner.invoke(app, ["roster", str(scenario), "--staff", str(staff), "--plan", str(plan), "-o", str(out)])
+    assert result.exit_code == 0, result.output
+    load = pd.read_csv(plan / "site_load.csv", dtype={"site_id": str, "slot_start": str})
+    rates = {"S1": 80.0, "S2": 60.0}
+    expected = sum(min({"S1": 2, "S2": 1}[s], math.ceil(p / (rates[s] * 0.5))) * 2
+                   for s, p in zip(load["site_id"], load["people"], strict=True))
+    summary = json.loads((out / "roster.json").read_text(encoding="utf-8"))
+    assert summary["positions"] == expected and expected < 2 * (2 * 36 + 30)
+
+
+@pytest.mark.parametrize(("row", "field"), [
+    (["X1", "x", "sampler", "S9", "", ""], "site_id"),
+    (["X1", "x", "sampler", "", "12:00", "2022-11-23 10:00"], "latest"),
+    (["X1", "x", "cook", "", "", ""], "role"),
+    (["", "x", "sampler", "", "", ""], "staff_id"),
+    (["X1", "x", "sampler", "", "noon", ""], "earliest"),
+    (["C0", "x", "sampler", "", "", ""], "staff_id"),
+])
+def test_bad_staff_rows_exit_two_and_write_nothing(tmp_path: Path, row: list[str], field: str):
+    """A bad staff row names its field, exits with status 2 and leaves no output directory."""
+    scenario = write_city(tmp_path)
+    staff = _staff_file(tmp_path, [*STAFF, row])
+    with pytest.raises(InputError) as info:
+        read_staff(staff, load_scenario(scenario), ["S1", "S2"])
+    assert [(i.row, i.field) for i in info.value.issues] == [(len(STAFF), field)]
+    out = tmp_path / "roster"
+    result = runner.invoke(app, ["roster", str(scenario), "--staff", str(staff), "-o", str(out)])
+    assert result.exit_code == 2 and "nothing was written" in result.output
+    assert not out.exists()
+
+
+def test_empty_staff_file_and_missing_column_are_input_errors(tmp_path: Path):
+    """An empty staff file, a header-only one and one without a staff_id column are all refused."""
+    scenario = load_scenario(write_city(tmp_path))
+    for text, field in (("", "(file)"), ("staff_id,name\n", "(file)"), ("name,role\n甲,sampler\n", "staff_id")):
+        path = tmp_path / "staff.csv"
+        path.write_text(text, encoding="utf-8")
+        with pytest.raises(InputError) as info:
+            read_staff(path, scenario, ["S1"])
+        assert info.value.issues[0].field == field
+
+
+def test_bad_roster_parameter_exits_two(tmp_path: Path):
+    """A minimum stint longer than the PPE limit is refused before anything is solved."""
+    scenario = write_city(tmp_path)
+    out = tmp_path / "roster"
+    result = runner.invoke(app, ["roster", str(scenario), "--staff", str(_staff_file(tmp_path, STAFF)),
+                                 "--min-stint-hours", "5", "-o", str(out)])
+    assert result.exit_code == 2 and "1 input issue(s)" in result.output
+    assert not out.exists()
+    with pytest.raises(InputError) as info:
+        roster_params(load_scenario(scenario), min_stint_hours=5.0)
+    assert info.value.issues[0].field == "roster.min_stint_hours"
