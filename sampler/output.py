@@ -172,36 +172,50 @@ def _sheet_title(text: str, used: set[str]) -> str:
     return title
 
 
-def building_runs(buildings: pd.DataFrame) -> pd.DataFrame:
-    """One row per (site or home, building): its slots merged into runs, e.g. '06:00-07:30、09:00-09:30'.
+def _run_text(a: str, b: str) -> str:
+    """'06:00-07:30', or with dates when a run crosses midnight."""
+    return f"{a[11:]}-{b[11:]}" if a[:10] == b[:10] or b[11:] == "00:00" else f"{a[5:]}-{b[5:]}"
 
-    ``buildings`` is the buildings table of the plan directory (sorted by building, then slot).
+
+def building_runs(plan: Plan) -> tuple[dict[str, np.ndarray], np.ndarray]:
+    """One row per (site or home, building): households, people, first slot, slots merged into runs.
+
+    Returns the columns (first_start, slots, building_id, name, compound, grid, households, people)
+    sorted by group, first slot and building, and each row's group (site index; home = n_sites).
     """
-    if buildings.empty:
-        return pd.DataFrame(columns=["mode", "site_id", "building_id", "name", "compound", "grid",
-                                     "households", "people", "first_start", "slots"])
-    frame = buildings.sort_values(["mode", "site_id", "building_id", "slot_start"], kind="stable")
-    start = frame["slot_start"].to_numpy(dtype=str)
-    end = frame["slot_end"].to_numpy(dtype=str)
-    same = (frame[["mode", "site_id", "building_id"]].to_numpy() == frame[["mode", "site_id", "building_id"]].shift().to_numpy()).all(axis=1)
-    prev_end = np.concatenate([[""], end[:-1]])
-    new_run = ~same | (start != prev_end)
-    run_id = np.cumsum(new_run) - 1
-    run_start = start[new_run]
-    run_end = pd.Series(end).groupby(run_id).last().to_numpy(dtype=str)
-    text = pd.Series([f"{a[11:]}-{b[11:]}" if a[:10] == b[:10] or b[11:] == "00:00" else f"{a[5:]}-{b[5:]}"
-                      for a, b in zip(run_start, run_end, strict=True)])
-    key = frame.loc[new_run, ["mode", "site_id", "building_id"]].reset_index(drop=True)
-    runs = pd.concat([key, text.rename("run"), pd.Series(run_start).rename("start")], axis=1)
-    slots = runs.groupby(["mode", "site_id", "building_id"], sort=False).agg(
-        slots=("run", "、".join), first_start=("start", "first")
-    )
-    totals = frame.groupby(["mode", "site_id", "building_id"], sort=False).agg(
-        name=("name", "first"), compound=("compound", "first"), grid=("grid", "first"),
-        households=("households", "sum"), people=("people", "sum"),
-    )
-    out = totals.join(slots).reset_index()
-    return out.sort_values(["mode", "site_id", "first_start", "building_id"], kind="stable").reset_index(drop=True)
+    from sampler.planner import MODE_SITE, MODE_UNPLACED
+
+    hh, b = plan.registry.households, plan.registry.buildings
+    n_sites, n_slots = plan.grid.capacity.shape
+    placed = np.flatnonzero(plan.mode != MODE_UNPLACED)
+    group = np.where(plan.mode[placed] == MODE_SITE, plan.site[placed], n_sites)
+    key = (group * len(b) + hh.building[placed]) * n_slots + plan.slot[placed]
+    cells, inverse = np.unique(key, return_inverse=True)
+    households = np.bincount(inverse, minlength=len(cells))
+    people = np.bincount(inverse, weights=hh.size[placed], minlength=len(cells)).astype(np.int64)
+    pair, t = np.divmod(cells, n_slots)
+    new_pair = np.r_[True, pair[1:] != pair[:-1]]
+    new_run = new_pair | np.r_[True, t[1:] != t[:-1] + 1]
+    run_first = np.flatnonzero(new_run)
+    run_last = np.r_[run_first[1:], len(cells)] - 1
+    labels = plan.grid.labels()
+    texts = [_run_text(labels[a], labels[z + 1]) for a, z in zip(t[run_first].tolist(), t[run_last].tolist(), strict=True)]
+    pair_first = np.flatnonzero(new_pair)
+    runs_per_pair = np.add.reduceat(new_run.astype(np.int64), pair_first) if len(cells) else np.zeros(0, np.int64)
+    bounds = np.r_[0, np.cumsum(runs_per_pair)].tolist()
+    slots = np.array(["、".join(texts[a:z]) for a, z in zip(bounds[:-1], bounds[1:], strict=True)], dtype=object)
+    g, bi = np.divmod(pair[pair_first], len(b))
+    first = t[pair_first]
+    hh_sum = np.add.reduceat(households, pair_first) if len(cells) else households
+    people_sum = np.add.reduceat(people, pair_first) if len(cells) else people
+    order = np.lexsort((bi, first, g))
+    label_arr = np.array(labels, dtype=object)
+    columns = {
+        "first_start": label_arr[first[order]], "slots": slots[order], "building_id": b.id[bi[order]],
+        "name": b.name[bi[order]], "compound": b.compound[bi[order]], "grid": b.grid[bi[order]],
+        "households": hh_sum[order], "people": people_sum[order],
+    }
+    return columns, g[order]
 
 
 def write_workbook(plan: Plan, frames: dict[str, pd.DataFrame], path: Path) -> None:
@@ -223,22 +237,22 @@ def write_workbook(plan: Plan, frames: dict[str, pd.DataFrame], path: Path) -> N
         summary.append([site.id, site.name, site.tables, int(load[i].sum()), int(plan.grid.capacity[i].sum()), last])
     sheets = [summary]
 
-    runs = building_runs(frames["buildings"])
+    columns, group = building_runs(plan)
     cols = ["首个时段", "采样时段", "楼栋编号", "楼栋", "小区", "网格", "户数", "人数"]
-    fields = ["first_start", "slots", "building_id", "name", "compound", "grid", "households", "people"]
-    runs = runs.astype({"households": object, "people": object})
-    groups = dict(list(runs.groupby(["mode", "site_id"], sort=False)))
-    wanted = [(("site", site.id), f"{site.id} {site.name}", f"{site.name}（{site.id}）采样时段安排 · 采样台 {site.tables}")
-              for site in plan.registry.sites]
-    if ("home", "") in groups:
-        wanted.append((("home", ""), "上门采样 home visits", "上门采样（按楼栋）"))
-    for group_key, title, caption in wanted:
+    values = [columns[f].tolist() for f in ("first_start", "slots", "building_id", "name", "compound", "grid",
+                                             "households", "people")]
+    rows = list(zip(*values, strict=True))
+    n_sites = len(plan.registry.sites)
+    cut = np.searchsorted(group, np.arange(n_sites + 2)).tolist()
+    wanted = [(i, f"{site.id} {site.name}", f"{site.name}（{site.id}）采样时段安排 · 采样台 {site.tables}")
+              for i, site in enumerate(plan.registry.sites)]
+    if cut[n_sites + 1] > cut[n_sites]:
+        wanted.append((n_sites, "上门采样 home visits", "上门采样（按楼栋）"))
+    for g, title, caption in wanted:
         sheet = Sheet(_sheet_title(title, used), widths=[17, 26, 14, 14, 16, 12, 8, 8])
         sheet.append([caption], bold=True)
         sheet.append(cols, bold=True)
         sheet.freeze_rows = 2
-        g = groups.get(group_key)
-        if g is not None:
-            sheet.extend(g[fields].itertuples(index=False, name=None))
+        sheet.extend(rows[cut[g] : cut[g + 1]])
         sheets.append(sheet)
     write_xlsx(path, sheets, title=f"{plan.scenario.area} 核酸采样计划")
