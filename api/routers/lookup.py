@@ -69,8 +69,8 @@ def _when(start: str, end: str) -> str:
 async def lookup_household(body: LookupQuery, request: Request) -> LookupResult:
     """A resident's own slot: household code and the last 4 digits of the registered phone.
 
-    The two indexed point queries take well under a millisecond, so they run on the event loop:
-    a thread-pool hand-off would cost more than the query (see benchmarks/api_load.py).
+    One indexed point query (published plan ids are cached) takes well under a millisecond, so it
+    runs on the event loop: a thread-pool hand-off would cost more (see benchmarks/api_load.py).
     """
     engine: Engine = request.app.state.engine
     client = request.client.host if request.client else "unknown"
