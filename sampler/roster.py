@@ -87,8 +87,8 @@ class RosterParams:
     registrars_per_table: int = 1
     stagger: bool = True
     max_solve_seconds: float = 60.0
-    max_deterministic_time: float = 5.0
-    max_variables: int = 60_000
+    max_deterministic_time: float = 2.0
+    max_variables: int = 10_000
     seed: int = 0
     workers: int = 1
 

@@ -16,7 +16,10 @@ LP relaxation is tight — and enforces:
 
 The objective is lexicographic through weights computed from the instance: shortage first, then
 the number of stints (hand-overs), then person-slots on duty plus the largest person's slots
-(balance). `solve_group` solves one independent group (one role, people and sites that can meet).
+(balance). `solve_group` solves one independent group (one role, people and sites that can meet),
+starting from a greedy roster (`_greedy`) given as a hint, so a solution always exists; it stops
+when the gap is below one stint's weight (the shortage is then proven minimal) or at the
+deterministic time limit (same seed and limit, same roster).
 """
 
 from __future__ import annotations
@@ -125,6 +128,49 @@ def _candidates(group: Group, limits: Limits) -> list[tuple[int, int, int, int]]
     return out
 
 
+def _greedy(group: Group, limits: Limits, cands: list[tuple[int, int, int, int]]) -> list[int]:
+    """A quick feasible roster (indices into ``cands``) used as the solver's starting point.
+
+    Slot by slot, each empty position goes to the free person who has worked least, for the
+    longest stint they may take; it respects every constraint of the model.
+    """
+    index = {c: i for i, c in enumerate(cands)}
+    n_sites, n_slots = group.demand.shape
+    cover = np.zeros_like(group.demand)
+    starts = np.zeros_like(group.demand)
+    free_from = list(group.earliest)
+    worked = [0] * len(group.allowed)
+    chosen = []
+    for t in range(n_slots):
+        for s in range(n_sites):
+            limit = int(group.stagger_limit[s])
+            if limit >= 0 and t > 0 and group.places[s, t - 1] > 0:
+                limit += max(0, int(group.demand[s, t] - group.demand[s, t - 1]))
+            else:
+                limit = 1 << 30
+            while cover[s, t] < group.demand[s, t] and starts[s, t] < limit:
+                best = None
+                for p in sorted(range(len(worked)), key=lambda q: (worked[q], q)):
+                    if free_from[p] > t or s not in group.allowed[p]:
+                        continue
+                    for length in range(min(limits.max_len, limits.total - worked[p]), limits.min_len - 1, -1):
+                        i = index.get((p, s, t, length))
+                        if i is not None and (cover[s, t:t + length] < group.places[s, t:t + length]).all():
+                            best = (p, length, i)
+                            break
+                    if best:
+                        break
+                if best is None:
+                    break
+                p, length, i = best
+                chosen.append(i)
+                cover[s, t:t + length] += 1
+                starts[s, t] += 1
+                free_from[p] = t + length + limits.rest
+                worked[p] += length
+    return chosen
+
+
 def candidate_count(group: Group, limits: Limits) -> int:
     """Number of stint variables the group's model would have."""
     return len(_candidates(group, limits))
@@ -191,11 +237,16 @@ def solve_group(group: Group, limits: Limits, seed: int, workers: int, max_secon
         + sum(length * x[i] for i, (_, _, _, length) in enumerate(cands))
         + longest
     )
+    hint = set(_greedy(group, limits, cands))
+    for i, var in enumerate(x):
+        model.add_hint(var, i in hint)
     solver = cp_model.CpSolver()
     solver.parameters.num_workers = max(1, workers)
     solver.parameters.random_seed = seed
     solver.parameters.max_time_in_seconds = max_seconds
     solver.parameters.max_deterministic_time = max_deterministic_time
+    # Stop once the empty positions are proven minimal and the rest is within one stint of the bound.
+    solver.parameters.absolute_gap_limit = w_stint - 1
     status = solver.solve(model)
     name = solver.status_name(status)
     short_arr = group.demand.copy()
