@@ -324,7 +324,7 @@ class Scenario:
         return dataclasses.replace(self, **changes)
 
 
-_KNOWN_EXTRA = {"sim", "whatif", "sms", "notices"}
+_KNOWN_EXTRA = {"sim", "whatif", "sms", "notices", "roster"}
 
 
 def _coerce(value: Any, hint: Any, file: str, name: str) -> Any:
