@@ -4,12 +4,15 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from sampler.errors import InputError
 from sampler.model import Site
 from sampler.params import Scenario, WindowParams
-from sampler.roster import RosterParams, StaffMember, build_roster, demand
+from sampler.roster import RosterParams, StaffMember, build_roster, demand, roster_params
+from sampler.roster_model import Limits
 from tests.sampler.roster_check import check_roster
 
 
@@ -121,3 +124,14 @@ def test_same_seed_gives_byte_identical_files(tmp_path: Path):
         build_roster(_scenario(8), sites, staff, RosterParams(seed=7)).write(tmp_path / name)
     for file in ("roster.csv", "unstaffed.csv", "roster.xlsx"):
         assert (tmp_path / "a" / file).read_bytes() == (tmp_path / "b" / file).read_bytes()
+
+
+def test_parameters_come_from_the_roster_section_with_overrides():
+    """The scenario's roster section sets parameters; keyword overrides win; unknown keys are refused."""
+    scenario = Scenario(extra={"roster": {"max_ppe_hours": 3, "seed": 5}})
+    params = roster_params(scenario, seed=9, stagger=None)
+    assert (params.max_ppe_hours, params.seed, params.stagger) == (3.0, 9, True)
+    assert params.limits(30) == Limits(min_len=4, max_len=6, rest=2, total=20)
+    with pytest.raises(InputError) as info:
+        roster_params(Scenario(extra={"roster": {"max_ppe": 3}}))
+    assert info.value.issues[0].field == "roster.max_ppe"
