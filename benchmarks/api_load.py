@@ -204,13 +204,17 @@ def _prepare(url: str, n: int, frames: tuple[dict[str, Any], dict[str, pd.DataFr
     with engine.begin() as conn:
         conn.execute(update(Plan).where(Plan.id == plan_id).values(published=True))
     if engine.dialect.name == "postgresql":
-        # After a million-row COPY, autovacuum would VACUUM the new tables during the measurement
-        # (it competes for the same 2 cores); do now what it would do a minute later.
+        # After a million-row COPY, autovacuum would VACUUM the new tables and a checkpoint would
+        # flush them during the measurement (competing for the same 2 cores); do that now.
         from api.models import PLAN_TABLES
 
         with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
             for table in PLAN_TABLES.values():
                 conn.exec_driver_sql(f"VACUUM (ANALYZE) {table.name}")
+            try:  # flush the gigabyte just written now, not in a checkpoint during the measurement
+                conn.exec_driver_sql("CHECKPOINT")
+            except Exception as exc:  # needs superuser or pg_checkpoint
+                print(f"  (no CHECKPOINT: {exc.__class__.__name__})", flush=True)
     engine.dispose()
     return seconds
 
