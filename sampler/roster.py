@@ -493,7 +493,7 @@ def build_roster(scenario: Scenario, sites: Registry | Sequence[Site],
 
 
 def _worst(statuses: list[str]) -> str:
-    for name in ("INFEASIBLE", "MODEL_INVALID", "UNKNOWN", "FEASIBLE"):
+    for name in ("INFEASIBLE", "MODEL_INVALID", "GREEDY", "FEASIBLE"):
         if name in statuses:
             return name
     return "OPTIMAL"

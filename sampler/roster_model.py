@@ -92,7 +92,8 @@ class GroupResult:
     shortage
         Positions left empty per (site, slot).
     status
-        CP-SAT status name (OPTIMAL, FEASIBLE, or UNKNOWN when no solution was found in time).
+        CP-SAT status name (OPTIMAL, FEASIBLE), or GREEDY when the solver found no solution in time
+        and the greedy roster is returned.
     objective, bound
         Objective value and best bound of this group.
     """
@@ -237,7 +238,8 @@ def solve_group(group: Group, limits: Limits, seed: int, workers: int, max_secon
         + sum(length * x[i] for i, (_, _, _, length) in enumerate(cands))
         + longest
     )
-    hint = set(_greedy(group, limits, cands))
+    greedy = _greedy(group, limits, cands)
+    hint = set(greedy)
     for i, var in enumerate(x):
         model.add_hint(var, i in hint)
     solver = cp_model.CpSolver()
@@ -249,15 +251,15 @@ def solve_group(group: Group, limits: Limits, seed: int, workers: int, max_secon
     solver.parameters.absolute_gap_limit = w_stint - 1
     status = solver.solve(model)
     name = solver.status_name(status)
-    short_arr = group.demand.copy()
-    if status not in (cp_model.OPTIMAL, cp_model.FEASIBLE):
-        return GroupResult([], short_arr, "UNKNOWN" if name != "INFEASIBLE" else name,
-                           float("nan"), float("nan"), len(cands))
-    chosen = [cands[i] for i in range(len(cands)) if solver.boolean_value(x[i])]
+    if status in (cp_model.OPTIMAL, cp_model.FEASIBLE):
+        chosen = [cands[i] for i in range(len(cands)) if solver.boolean_value(x[i])]
+        objective, bound = float(solver.objective_value), float(solver.best_objective_bound)
+    else:  # no solution within the limits (a huge group): fall back on the greedy roster
+        chosen = [cands[i] for i in greedy]
+        name, objective, bound = "GREEDY", float("nan"), float("nan")
     covered = np.zeros_like(group.demand)
     for _, s, t, length in chosen:
         covered[s, t:t + length] += 1
     short_arr = np.maximum(group.demand - covered, 0)
-    return GroupResult(chosen, short_arr, name, float(solver.objective_value),
-                       float(solver.best_objective_bound), len(cands),
+    return GroupResult(chosen, short_arr, name, objective, bound, len(cands),
                        {"w_short": float(w_short), "w_stint": float(w_stint)})

@@ -135,3 +135,14 @@ def test_parameters_come_from_the_roster_section_with_overrides():
     with pytest.raises(InputError) as info:
         roster_params(Scenario(extra={"roster": {"max_ppe": 3}}))
     assert info.value.issues[0].field == "roster.max_ppe"
+
+
+def test_a_solver_out_of_time_still_returns_a_roster_that_keeps_every_rule():
+    """With almost no solver time the greedy start (or what CP-SAT made of it) still keeps every rule."""
+    sites = [_site("S1", 3), _site("S2", 2, 8 * 60, 12 * 60)]
+    staff = [StaffMember(f"P{i}", f"p{i}", "sampler" if i % 3 else "registrar", "S1" if i % 4 == 0 else "",
+                         (i % 3) * 2, 16) for i in range(14)]
+    params = RosterParams(max_deterministic_time=1e-6, max_ppe_hours=3, min_stint_hours=1.5)
+    roster = build_roster(_scenario(8), sites, staff, params)
+    check_roster(roster, _scenario(8), sites, staff, params)
+    assert roster.summary()["filled"] > 0
