@@ -187,13 +187,17 @@ def read_staff(path: Path, scenario: Scenario, site_ids: Sequence[str], name: st
     return staff_from_frame(pd.DataFrame(columns, index=pd.RangeIndex(len(raw))), scenario, site_ids, name)
 
 
-def _minutes_from_start(text: str, start: dt.datetime) -> int | None:
-    """Minutes after the window start of 'YYYY-MM-DD HH:MM' or 'HH:MM' (first day; before the start = next day)."""
+def _minutes_from_start(text: str, start: dt.datetime, end: bool = False) -> int | None:
+    """Minutes after the window start of 'YYYY-MM-DD HH:MM' or 'HH:MM'.
+
+    A clock time is on the window's first day, or the next day if it is before the window start
+    (for an end time: not after it), so '06:00' ends a 24-hour window that starts at 06:00.
+    """
     try:
         if len(text) <= 5:
             clock = dt.datetime.strptime(text, "%H:%M")
             when = start.replace(hour=clock.hour, minute=clock.minute)
-            if when < start:
+            if when < start or (end and when == start):
                 when += dt.timedelta(days=1)
         else:
             when = dt.datetime.strptime(text, "%Y-%m-%d %H:%M")
@@ -236,7 +240,7 @@ def staff_from_frame(frame: pd.DataFrame, scenario: Scenario, site_ids: Sequence
         bounds = []
         for field, default in (("earliest", 0), ("latest", n * minutes)):
             text = cell(field, i)
-            value = default if not text else _minutes_from_start(text, window.start_time)
+            value = default if not text else _minutes_from_start(text, window.start_time, field == "latest")
             if value is None:
                 issues.append(InputIssue(file, row, field, text, "write the time as 'YYYY-MM-DD HH:MM' or 'HH:MM'"))
             bounds.append(value)

@@ -93,6 +93,15 @@ def test_bad_staff_rows_exit_two_and_write_nothing(tmp_path: Path, row: list[str
     assert not out.exists()
 
 
+def test_clock_times_before_the_window_start_mean_the_next_morning(tmp_path: Path):
+    """'HH:MM' is on the first day, or the next day when before the start; '06:00' can end the window."""
+    scenario = load_scenario(write_city(tmp_path))
+    rows = [STAFF[0], ["A", "甲", "采样员", "", "14:00", "02:00"], ["B", "乙", "登记员", "S2", "2022-11-23 06:20", "06:00"]]
+    people = read_staff(_staff_file(tmp_path, rows, chinese=True), scenario, ["S1", "S2"])
+    assert [(m.role, m.site_id, m.earliest, m.latest) for m in people] == [
+        ("sampler", "", 16, 40), ("registrar", "S2", 1, 48)]
+
+
 def test_empty_staff_file_and_missing_column_are_input_errors(tmp_path: Path):
     """An empty staff file, a header-only one and one without a staff_id column are all refused."""
     scenario = load_scenario(write_city(tmp_path))
