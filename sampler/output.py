@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import json
 import re
-import shutil
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
 
+from sampler.atomic import atomic_directory
 from sampler.model import RiskZone
 from sampler.xlsx import Sheet, write_xlsx
 
@@ -131,13 +131,7 @@ def write_csv(frame: pd.DataFrame, path: Path) -> None:
 
 def write_plan(plan: Plan, directory: Path, xlsx: bool = True) -> None:
     """Write every file to a temporary sibling directory, then swap it in: never half-written."""
-    directory = Path(directory)
-    directory.parent.mkdir(parents=True, exist_ok=True)
-    tmp = directory.parent / f".{directory.name}.partial"
-    if tmp.exists():
-        shutil.rmtree(tmp)
-    tmp.mkdir()
-    try:
+    with atomic_directory(directory) as tmp:
         frames = plan_frames(plan)
         for name, frame in frames.items():
             write_csv(frame, tmp / f"{name}.csv")
@@ -146,17 +140,6 @@ def write_plan(plan: Plan, directory: Path, xlsx: bool = True) -> None:
         )
         if xlsx:
             write_workbook(plan, frames, tmp / "plan.xlsx")
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
-    if directory.exists():
-        old = directory.parent / f".{directory.name}.old"
-        shutil.rmtree(old, ignore_errors=True)
-        directory.rename(old)
-        tmp.rename(directory)
-        shutil.rmtree(old, ignore_errors=True)
-    else:
-        tmp.rename(directory)
 
 
 _SHEET_BAD = re.compile(r"[\[\]:*?/\\]")

@@ -8,9 +8,9 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import shutil
 from pathlib import Path
 
+from sampler.atomic import atomic_directory
 from sim.charts import coverage_chart, queue_chart
 from sim.replicate import SimResult
 
@@ -19,12 +19,7 @@ __all__ = ["write_simdir"]
 
 def write_simdir(result: SimResult, directory: Path, area: str = "", charts: bool = True) -> None:
     """Write every output file of a simulation run to ``directory`` (replaced if it exists)."""
-    directory = Path(directory)
-    directory.parent.mkdir(parents=True, exist_ok=True)
-    tmp = directory.parent / f".{directory.name}.partial"
-    shutil.rmtree(tmp, ignore_errors=True)
-    tmp.mkdir()
-    try:
+    with atomic_directory(directory) as tmp:
         summary = {"area": area, **result.summary(), "params": dataclasses.asdict(result.params)}
         (tmp / "summary.json").write_text(json.dumps(summary, ensure_ascii=False, indent=2) + "\n",
                                           encoding="utf-8")
@@ -36,14 +31,3 @@ def write_simdir(result: SimResult, directory: Path, area: str = "", charts: boo
             coverage_chart(result.coverage(), result.window_hours, tmp / "coverage.png")
             queue_chart(result.records, result.stats[0].sites, tmp / "queues.png",
                         spacing_m=result.params.queue_spacing_m)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
-    if directory.exists():
-        old = directory.parent / f".{directory.name}.old"
-        shutil.rmtree(old, ignore_errors=True)
-        directory.rename(old)
-        tmp.rename(directory)
-        shutil.rmtree(old, ignore_errors=True)
-    else:
-        tmp.rename(directory)
