@@ -172,8 +172,12 @@ class SimResult:
         """One plain sentence for the end of a run."""
         name, p95 = self.worst_site()
         hours = f"{self.window_hours:g}-hour"
-        return (f"{hours} target met in {self.target_met} of {self.replications} replications; "
+        missed = sum(s.figures["missed_people"] for s in self.stats) / max(len(self.stats), 1)
+        text = (f"{hours} target met in {self.target_met} of {self.replications} replications; "
                 f"longest wait p95 {p95:.0f} min at {name} site")
+        if missed >= 1:
+            text += f"; about {missed:,.0f} people missed (no-shows, unplaced) for grid workers to follow up"
+        return text
 
     def summary(self) -> dict[str, Any]:
         """The figures of summary.json: means with 95 % CIs, target probability, seed, plan hash."""
