@@ -18,7 +18,6 @@ import datetime as dt
 import io
 import json
 import math
-import shutil
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -28,6 +27,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from sampler.atomic import atomic_directory
 from sampler.errors import InputError, InputIssue
 from sampler.model import Registry, Site
 from sampler.params import Scenario, build_section
@@ -394,29 +394,13 @@ class Roster:
 
     def write(self, directory: str | Path, xlsx: bool = True) -> None:
         """Write roster.csv, unstaffed.csv, roster.json (and roster.xlsx) into ``directory`` atomically."""
-        directory = Path(directory)
-        directory.parent.mkdir(parents=True, exist_ok=True)
-        tmp = directory.parent / f".{directory.name}.partial"
-        shutil.rmtree(tmp, ignore_errors=True)
-        tmp.mkdir()
-        try:
+        with atomic_directory(directory) as tmp:
             self.stints.to_csv(tmp / "roster.csv", index=False, lineterminator="\n", encoding="utf-8")
             self.unstaffed.to_csv(tmp / "unstaffed.csv", index=False, lineterminator="\n", encoding="utf-8")
             text = json.dumps(self.info, ensure_ascii=False, indent=2)
             (tmp / "roster.json").write_text(text + "\n", encoding="utf-8")
             if xlsx:
                 write_xlsx(tmp / "roster.xlsx", self._sheets(), title="roster")
-        except BaseException:
-            shutil.rmtree(tmp, ignore_errors=True)
-            raise
-        if directory.exists():
-            old = directory.parent / f".{directory.name}.old"
-            shutil.rmtree(old, ignore_errors=True)
-            directory.rename(old)
-            tmp.rename(directory)
-            shutil.rmtree(old, ignore_errors=True)
-        else:
-            tmp.rename(directory)
 
     def _sheets(self) -> list[Sheet]:
         sheets: list[Sheet] = []
