@@ -81,6 +81,7 @@ async def create_scenario(
     sites: Annotated[UploadFile, File(description="sampling sites (CSV or XLSX)")],
     parameters: Annotated[str, Form(max_length=100_000, description="scenario sections as YAML or JSON")] = "",
     name: Annotated[str, Form(max_length=200)] = "",
+    scenario_file: Annotated[UploadFile | None, File(alias="scenario", description="the scenario file (YAML or JSON) instead of `parameters`")] = None,
 ) -> ScenarioPublic:
     """Validate the three registry files with the scenario parameters and store them."""
     from sampler.params import RegistryFiles, scenario_from_mapping
@@ -89,6 +90,19 @@ async def create_scenario(
     limit = int(settings.max_upload_mb * (1 << 20))
     files = {role: await _read_upload(up, role, limit)
              for role, up in zip(_ROLES, (households, buildings, sites), strict=True)}
+    if scenario_file is not None:
+        if parameters:
+            raise unprocessable([InputIssue("scenario", None, "(form field)", "scenario and parameters",
+                                            "send the scenario either as a file or as the parameters field, not both")])
+        raw = await scenario_file.read(100_001)
+        try:
+            parameters = raw.decode("utf-8-sig")
+        except UnicodeDecodeError:
+            raise unprocessable([InputIssue(scenario_file.filename or "scenario", None, "(file)", "not UTF-8",
+                                            "save the scenario file as UTF-8")]) from None
+        if len(raw) > 100_000:
+            raise unprocessable([InputIssue(scenario_file.filename or "scenario", None, "(file)", "over 100 kB",
+                                            "a scenario file is a few kB of parameters; check the file")])
     mapping = _parameters(parameters)
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(dir=settings.data_dir, prefix="upload-") as tmp:

@@ -99,3 +99,19 @@ def test_oversize_upload_is_413(settings: Settings) -> None:
         code, _ = _upload(c, households_csv(200))
         assert code == 413
         assert _stored(c) == 0
+
+
+def test_scenario_file_upload_is_accepted_and_not_both(client: TestClient) -> None:
+    """The scenario may come as a file (`scenario`) instead of the `parameters` field, but not both."""
+    files = {"households": ("households.csv", households_csv(), "text/csv"),
+             "buildings": ("buildings.csv", buildings_csv(), "text/csv"),
+             "sites": ("sites.csv", sites_csv(), "text/csv"),
+             "scenario": ("scenario.yaml", PARAMETERS.encode("utf-8"), "application/yaml")}
+    r = client.post("/api/v1/scenarios", files=files, headers=auth())
+    assert r.status_code == 201, r.json()
+    assert r.json()["area"] == "幸福街道"
+    before = _stored(client)
+    r = client.post("/api/v1/scenarios", files=files, data={"parameters": PARAMETERS}, headers=auth())
+    assert r.status_code == 422
+    assert "not both" in r.text
+    assert _stored(client) == before
