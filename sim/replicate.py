@@ -1,25 +1,23 @@
 """Replications on all cores and their summary: means with 95 % confidence intervals.
 
 Each replication's seed is a child of the master seed (``SeedSequence(seed).spawn``), so the
-results do not depend on how many workers ran them or in what order. Work goes through a small
-`Executor` interface (``submit(fn, *args) -> future with .result()``): `ProcessExecutor` uses
-the local cores, `SerialExecutor` runs in-process, and a Dask ``Client`` fits the same shape.
+results do not depend on how many workers ran them or in what order. Work goes through the
+executor interface of `sampler.executors` (this process, the local cores, or a Dask cluster).
 """
 
 from __future__ import annotations
 
 import math
-import os
 from collections.abc import Callable
-from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Any
 
 import numpy as np
 import pandas as pd
 from scipy import stats as sps
 
 from sampler.errors import InputError, InputIssue
+from sampler.executors import DaskExecutor, Executor, ProcessExecutor, SerialExecutor
 from sampler.model import Registry
 from sampler.params import Scenario
 from sampler.planfiles import PlanFiles
@@ -30,6 +28,7 @@ from sim.records import Records
 from sim.stats import RepStats, replication_stats
 
 __all__ = [
+    "DaskExecutor",
     "Executor",
     "ProcessExecutor",
     "SerialExecutor",
@@ -40,55 +39,6 @@ __all__ = [
 ]
 
 Progress = Callable[[int, int], None]
-
-
-class FutureLike(Protocol):
-    """What `Executor.submit` returns."""
-
-    def result(self) -> Any: ...
-
-
-class Executor(Protocol):
-    """Runs a picklable function on some worker."""
-
-    def submit(self, fn: Callable[..., Any], /, *args: Any) -> FutureLike: ...
-
-
-class _Done:
-    def __init__(self, value: Any):
-        self._value = value
-
-    def result(self) -> Any:
-        return self._value
-
-
-class SerialExecutor:
-    """Runs each task at once in this process (tests, one worker)."""
-
-    def submit(self, fn: Callable[..., Any], /, *args: Any) -> FutureLike:
-        return _Done(fn(*args))
-
-
-class ProcessExecutor:
-    """A process pool over the local cores; use as a context manager."""
-
-    def __init__(self, workers: int | None = None):
-        self.workers = workers or os.cpu_count() or 1
-        self._pool: ProcessPoolExecutor | None = None
-
-    def __enter__(self) -> ProcessExecutor:
-        self._pool = ProcessPoolExecutor(max_workers=self.workers)
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        if self._pool is not None:
-            self._pool.shutdown(cancel_futures=True)
-            self._pool = None
-
-    def submit(self, fn: Callable[..., Any], /, *args: Any) -> FutureLike:
-        if self._pool is None:
-            raise RuntimeError("use ProcessExecutor as a context manager")
-        return self._pool.submit(fn, *args)
 
 
 def run_one(inputs: SimInputs, params: SimParams, seed: np.random.SeedSequence,
