@@ -86,7 +86,7 @@ def simulate_command(
         from sampler.registry import load_registry
 
         registry = load_registry(sc)
-        inputs = prepare(sc, registry, read_plan(plan))
+        inputs = prepare(sc, registry, read_plan(plan), params)
         n_workers = min(workers or _default_workers(inputs.people, reps), reps)
         with Progress(TextColumn("simulating"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
                       console=console, transient=True) as bar:

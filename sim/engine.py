@@ -17,7 +17,7 @@ from sim.inputs import SimInputs
 from sim.params import SimParams
 from sim.records import HOME, MISSED, UNPLACED, Records
 from sim.samples import sample_flow
-from sim.service import exponential_service, household_service
+from sim.service import exponential_service, household_service, preregistration_probability
 from sim.site import SiteRun, site_process
 from sim.staff import shift_calendar, staff_process
 
@@ -76,7 +76,9 @@ def run_replication(inputs: SimInputs, params: SimParams, seed: int | np.random.
         service = exponential_service(len(visits), params.poisson_service_min, r_service)
     else:
         visits = draw_visits(inputs, params, r_arrival)
-        service = household_service(visits.size, visits.elderly, visits.children, params, r_service)
+        chance = preregistration_probability(inputs.registrars, inputs.tables)
+        service = household_service(visits.size, visits.elderly, visits.children, params, r_service,
+                                    None if chance is None else chance[visits.site])
 
     env = simpy.Environment()
     log: Log | None = [] if trace else None

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -19,12 +19,15 @@ from sampler.errors import InputError, InputIssue
 from sampler.model import Registry
 from sampler.params import Scenario, _parse_clock
 from sampler.planfiles import PlanFiles
+from sim.params import SimParams, sim_params
 
-__all__ = ["SimInputs", "plan_hash", "prepare"]
+__all__ = ["Shifts", "SimInputs", "SiteShifts", "plan_hash", "prepare", "site_registrars"]
 
 IntArray = npt.NDArray[np.int64]
 FloatArray = npt.NDArray[np.float64]
 StrArray = npt.NDArray[np.object_]
+Shifts = tuple[tuple[float, float], ...]
+SiteShifts = tuple[tuple[Shifts, ...], ...]  # per site, per table: staffed (start, end) minutes
 
 
 @dataclass(frozen=True, eq=False)
@@ -56,6 +59,15 @@ class SimInputs:
         Home-visit rate, travel included.
     plan_sha256
         SHA-256 of the plan's assignments.csv ('' when built in memory).
+    registrars
+        Registrars at each site (int array indexed by site; empty or all zeros = each table's team
+        registers its households itself). A household is pre-registered with probability
+        ``min(registrars / tables, 1)`` and then occupies a table only for its swabs. Filled by
+        `prepare` from ``SimParams.registrars_per_table`` or by `sim.staffing.use_roster`; a
+        what-if may vary it with ``dataclasses.replace``.
+    roster
+        Staffing from a roster, or None for the PPE shift calendar of the parameters: per site,
+        per table, the staffed ``(start, end)`` minutes (see `sim.staffing`).
     """
 
     window_start: str
@@ -89,6 +101,18 @@ class SimInputs:
     pooling: tuple[int, int, int] = (10, 5, 0)
     visits_per_team_hour: float = 6.0
     plan_sha256: str = ""
+    registrars: IntArray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
+    roster: SiteShifts | None = None
+
+    def __post_init__(self) -> None:
+        registrars = np.asarray(self.registrars, dtype=np.int64)
+        if len(registrars) == 0:
+            registrars = np.zeros(len(self.site_ids), dtype=np.int64)
+        if registrars.shape != (len(self.site_ids),) or (registrars < 0).any():
+            raise ValueError(f"registrars must be {len(self.site_ids)} counts ≥ 0, one per site")
+        object.__setattr__(self, "registrars", registrars)
+        if self.roster is not None and len(self.roster) != len(self.site_ids):
+            raise ValueError(f"roster must list {len(self.site_ids)} sites")
 
     @property
     def n_sites(self) -> int:
@@ -157,8 +181,18 @@ def _site_hours(plan: PlanFiles, start: dt.datetime) -> tuple[FloatArray, FloatA
     return np.array(open_at), np.array(close_at)
 
 
-def prepare(scenario: Scenario, registry: Registry, plan: PlanFiles) -> SimInputs:
-    """Join a plan with its registry; InputError if the plan is not of this registry."""
+def site_registrars(tables: IntArray, per_table: float) -> IntArray:
+    """Registrars at each site: round(tables × per_table)."""
+    return np.rint(np.asarray(tables, dtype=np.float64) * per_table).astype(np.int64)
+
+
+def prepare(scenario: Scenario, registry: Registry, plan: PlanFiles, params: SimParams | None = None) -> SimInputs:
+    """Join a plan with its registry; InputError if the plan is not of this registry.
+
+    Each site gets round(tables × ``registrars_per_table``) registrars, from ``params`` or, when
+    None, from the scenario's ``sim`` section.
+    """
+    per_table = (params if params is not None else sim_params(scenario)).registrars_per_table
     _check_inputs(registry, plan)
     start = scenario.window.start_time
     hh, b = registry.households, registry.buildings
@@ -190,11 +224,12 @@ def prepare(scenario: Scenario, registry: Registry, plan: PlanFiles) -> SimInput
     u_rows = _index(un["household_id"], known, str(plan.directory / "unplaced.csv"), "household_id", fix)
     zone = b.zone[hh.building]
     pool = scenario.pooling
+    tables = sites["tables"].to_numpy(dtype=np.int64)
     digest = plan_hash(plan.directory) if (plan.directory / "assignments.csv").is_file() else ""
     return SimInputs(
         window_start=scenario.window.start, window_hours=float(scenario.window.hours),
         site_ids=tuple(sites["site_id"].astype(str)), site_names=tuple(sites["name"].astype(str)),
-        tables=sites["tables"].to_numpy(dtype=np.int64), queue_m=sites["queue_m"].to_numpy(dtype=np.float64),
+        tables=tables, queue_m=sites["queue_m"].to_numpy(dtype=np.float64),
         open_at=open_at, close_at=close_at,
         ids=hh.id[rows], site=site, slot_start=slot_start, slot_end=slot_end,
         size=hh.size[rows], elderly=hh.elderly[rows], children=hh.children[rows], zone=zone[rows],
@@ -205,4 +240,5 @@ def prepare(scenario: Scenario, registry: Registry, plan: PlanFiles) -> SimInput
         unplaced_ids=hh.id[u_rows], unplaced_size=hh.size[u_rows], unplaced_zone=zone[u_rows],
         people=registry.people, pooling=(pool.precaution, pool.controlled, pool.sealed),
         visits_per_team_hour=scenario.home_visits.visits_per_team_hour, plan_sha256=digest,
+        registrars=site_registrars(tables, per_table),
     )

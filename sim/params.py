@@ -60,6 +60,12 @@ class SimParams:
         the tables of a site).
     relief_teams
         Relief teams per site; with one or more, hand-overs are covered and tables never close.
+    registrars_per_table
+        Registrars (登记员) per table who pre-register queued households: a site of ``c`` tables
+        has ``r = round(c × registrars_per_table)`` of them, and each household is pre-registered
+        with probability ``min(r / c, 1)``, so it occupies the table only for its swabs. 0 (the
+        default): the table team registers every household itself. ``sampler simulate --roster``
+        takes them from the roster instead.
     box_interval_min
         Scheduled box collection interval at every site and home-visit team.
     box_tubes
@@ -104,6 +110,7 @@ class SimParams:
     shift_hours: float = 3.0
     handover_min: float = 15.0
     relief_teams: int = 0
+    registrars_per_table: float = 0.0
     box_interval_min: float = 60.0
     box_tubes: int = 50
     transport_min: tuple[float, float, float] = (20.0, 40.0, 90.0)
@@ -144,7 +151,7 @@ class SimParams:
         for name in positive:
             if getattr(self, name) <= 0:
                 p.append((name, str(getattr(self, name)), "use a positive value"))
-        non_negative = ("lateness_sd_min", "walk_in_share", "handover_min", "relief_teams",
+        non_negative = ("lateness_sd_min", "walk_in_share", "handover_min", "relief_teams", "registrars_per_table",
                         "lab_tubes_per_hour", "lab_result_min",
                         "home_travel_min", "wait_limit_min")
         for name in non_negative:
