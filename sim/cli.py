@@ -16,6 +16,7 @@ from sim.inputs import prepare
 from sim.output import write_simdir
 from sim.params import sim_params
 from sim.replicate import ProcessExecutor, SimResult, replicate
+from sim.staffing import read_roster, roster_file, use_roster
 
 __all__ = ["app", "simulate_command"]
 
@@ -65,6 +66,9 @@ def simulate_command(
                                                      help="Replications (default: sim.replications).")] = None,
     seed: Annotated[int, typer.Option("--seed", help="Master seed; replication seeds are spawned from it.")] = 0,
     workers: Annotated[int | None, typer.Option("--workers", help="Worker processes (default: all cores for big jobs).")] = None,
+    roster: Annotated[Path | None, typer.Option(
+        "--roster", help="Roster directory written by `sampler roster` (or its roster.csv): staff the tables "
+                         "and registrars as rostered instead of the PPE shift rules.")] = None,
 ) -> None:
     """Replay a plan with real-world noise and check the window target (writes OUT/)."""
     with fail_on_input_error():
@@ -81,12 +85,19 @@ def simulate_command(
         if not plan.is_dir():
             problems.append(InputIssue(str(plan), None, "--plan", str(plan),
                                        "point at a plan directory written by `sampler plan`"))
+        if roster is not None and not roster_file(roster).is_file():
+            problems.append(InputIssue(str(roster), None, "--roster", str(roster),
+                                       "point at a directory written by `sampler roster`, or its roster.csv"))
         if problems:
             raise InputError(problems)
         from sampler.registry import load_registry
 
         registry = load_registry(sc)
         inputs = prepare(sc, registry, read_plan(plan), params)
+        staffing = None
+        if roster is not None:
+            staffing = read_roster(roster, sc, inputs)
+            inputs = use_roster(inputs, staffing)
         n_workers = min(workers or _default_workers(inputs.people, reps), reps)
         with Progress(TextColumn("simulating"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
                       console=console, transient=True) as bar:
@@ -100,7 +111,11 @@ def simulate_command(
                     result = replicate(inputs, params, seed, reps, executor, advance)
             else:
                 result = replicate(inputs, params, seed, reps, None, advance)
-        write_simdir(result, out, sc.area)
-    console.print(summary_table(f"{sc.area}: simulation of {plan} (seed {seed})", _rows(result)))
+        write_simdir(result, out, sc.area,
+                     staffing=staffing.summary(inputs.site_ids) if staffing is not None else None)
+    rows = _rows(result)
+    if staffing is not None:
+        rows.insert(1, ("staffing", f"roster {staffing.file}"))
+    console.print(summary_table(f"{sc.area}: simulation of {plan} (seed {seed})", rows))
     console.print(f"results in {out}/")
     console.print(result.verdict(), soft_wrap=True)

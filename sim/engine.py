@@ -1,12 +1,15 @@
 """One replication of the sampling day: the SimPy model and its flat records.
 
 SimPy is the clock: one process per site dispatches households to tables, one per site walks
-through the PPE hand-overs, one per home-visit team visits its list. Random numbers come from
+through the staffing changes (PPE hand-overs, or a roster's), one per home-visit team visits its
+list. Random numbers come from
 four streams spawned from the replication's seed (arrivals, service, home visits, samples),
 so the same seed gives the same records.
 """
 
 from __future__ import annotations
+
+from dataclasses import replace
 
 import numpy as np
 import simpy
@@ -15,11 +18,11 @@ from sim.arrivals import Visits, draw_visits, poisson_visits
 from sim.homevisits import TeamRun, door_minutes, team_process
 from sim.inputs import SimInputs
 from sim.params import SimParams
-from sim.records import HOME, MISSED, UNPLACED, Records
-from sim.samples import sample_flow
+from sim.records import HOME, MISSED, UNPLACED, UNSERVED, Records
+from sim.samples import SampleFlow, sample_flow
 from sim.service import exponential_service, household_service, preregistration_probability
 from sim.site import SiteRun, site_process
-from sim.staff import shift_calendar, staff_process
+from sim.staff import Calendar, interval_calendar, shift_calendar, staff_process
 
 __all__ = ["run_replication"]
 
@@ -32,7 +35,11 @@ def _sites(env: simpy.Environment, inputs: SimInputs, visits: Visits, service: n
     runs, staff = [], []
     for s in range(inputs.n_sites):
         lo, hi = int(bounds[s]), int(bounds[s + 1])
-        cal = shift_calendar(float(inputs.open_at[s]), int(inputs.tables[s]), params)
+        cal: Calendar
+        if inputs.roster is not None:
+            cal = interval_calendar(inputs.roster[s])
+        else:
+            cal = shift_calendar(float(inputs.open_at[s]), int(inputs.tables[s]), params)
         ids = visits.ids[lo:hi].tolist() if log is not None else []
         run = SiteRun(inputs.site_ids[s], cal, visits.arrival[lo:hi].tolist(), service[lo:hi].tolist(), ids)
         runs.append(run)
@@ -63,6 +70,20 @@ def _teams(env: simpy.Environment, inputs: SimInputs, params: SimParams, rng: np
         runs.append(run)
         env.process(team_process(env, run, log))
     return order, runs
+
+
+def _sample_flow(station: np.ndarray, zone: np.ndarray, size: np.ndarray, end: np.ndarray, inputs: SimInputs,
+                 params: SimParams, rng: np.random.Generator) -> SampleFlow:
+    """Tubes, boxes and lab of the households swabbed (unserved ones, NaN end, have none)."""
+    done = np.isfinite(end)
+    if done.all():
+        return sample_flow(station, zone, size, end, inputs.pooling, params, rng)
+    flow = sample_flow(station[done], zone[done], size[done], end[done], inputs.pooling, params, rng)
+    n = len(end)
+    tube, box = np.full(n, -1, dtype=np.int64), np.full(n, -1, dtype=np.int64)
+    lab, result = np.full(n, np.nan), np.full(n, np.nan)
+    tube[done], box[done], lab[done], result[done] = flow.tube, flow.box, flow.lab_arrival, flow.result
+    return replace(flow, tube=tube, box=box, lab_arrival=lab, result=result)
 
 
 def run_replication(inputs: SimInputs, params: SimParams, seed: int | np.random.SeedSequence,
@@ -100,7 +121,9 @@ def run_replication(inputs: SimInputs, params: SimParams, seed: int | np.random.
     home_end = np.array([t for r in teams for t in r.end])
     n_sites = inputs.n_sites
 
-    status = np.concatenate([visits.kind, np.full(n_h, HOME), np.full(n_m, MISSED), np.full(n_u, UNPLACED)])
+    served = np.isfinite(site_start)
+    kind = visits.kind if served.all() else np.where(served, visits.kind, UNSERVED)
+    status = np.concatenate([kind, np.full(n_h, HOME), np.full(n_m, MISSED), np.full(n_u, UNPLACED)])
     site = np.concatenate([visits.site, np.full(n_h, -1), inputs.site[missed], np.full(n_u, -1)])
     table = np.concatenate([np.array([k for r in runs for k in r.table], dtype=np.int64), np.full(n_h, -1), none])
     team = np.concatenate([np.full(n_v, -1), inputs.home_team[home_order], none]).astype(np.int64)
@@ -111,7 +134,7 @@ def run_replication(inputs: SimInputs, params: SimParams, seed: int | np.random.
     sampled = n_v + n_h
     station = np.concatenate([visits.site, n_sites + inputs.home_team[home_order]]).astype(np.int64)
     end = np.concatenate([site_end, home_end])
-    flow = sample_flow(station, zone[:sampled], size[:sampled], end, inputs.pooling, params, r_samples)
+    flow = _sample_flow(station, zone[:sampled], size[:sampled], end, inputs, params, r_samples)
 
     staffed = np.array([r.cal.staffed_minutes(max(float(inputs.close_at[s]), r.last_end))
                         for s, r in enumerate(runs)])

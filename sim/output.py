@@ -9,6 +9,7 @@ from __future__ import annotations
 import dataclasses
 import json
 from pathlib import Path
+from typing import Any
 
 from sampler.atomic import atomic_directory
 from sim.charts import coverage_chart, queue_chart
@@ -17,10 +18,16 @@ from sim.replicate import SimResult
 __all__ = ["write_simdir"]
 
 
-def write_simdir(result: SimResult, directory: Path, area: str = "", charts: bool = True) -> None:
-    """Write every output file of a simulation run to ``directory`` (replaced if it exists)."""
+def write_simdir(result: SimResult, directory: Path, area: str = "", charts: bool = True,
+                 staffing: dict[str, Any] | None = None) -> None:
+    """Write every output file of a simulation run to ``directory`` (replaced if it exists).
+
+    ``staffing`` (e.g. `sim.staffing.RosterStaffing.summary`) is recorded in summary.json; without
+    it the staffing is ``{"source": "shifts"}`` (the PPE shift rules of the parameters).
+    """
     with atomic_directory(directory) as tmp:
-        summary = {"area": area, **result.summary(), "params": dataclasses.asdict(result.params)}
+        summary = {"area": area, **result.summary(), "params": dataclasses.asdict(result.params),
+                   "staffing": staffing or {"source": "shifts"}}
         (tmp / "summary.json").write_text(json.dumps(summary, ensure_ascii=False, indent=2) + "\n",
                                           encoding="utf-8")
         result.records.write_csv(tmp / "households.csv")

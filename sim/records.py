@@ -20,6 +20,7 @@ __all__ = [
     "SAMPLED",
     "STATUS",
     "UNPLACED",
+    "UNSERVED",
     "WALK_IN",
     "ZONES",
     "Boxes",
@@ -30,8 +31,10 @@ IntArray = npt.NDArray[np.int64]
 FloatArray = npt.NDArray[np.float64]
 StrArray = npt.NDArray[np.object_]
 
-SAMPLED, RETURNED, WALK_IN, HOME, MISSED, UNPLACED = range(6)
-STATUS = ("sampled", "returned", "walk_in", "home", "missed", "unplaced")
+SAMPLED, RETURNED, WALK_IN, HOME, MISSED, UNPLACED, UNSERVED = range(7)
+STATUS = ("sampled", "returned", "walk_in", "home", "missed", "unplaced", "unserved")
+# unserved: came to a site (planned, returned or walk-in) but no table was staffed for it again
+# that day (only with a roster: `sampler simulate --roster`).
 ZONES = ("precaution", "controlled", "sealed")
 
 

@@ -1,22 +1,24 @@
 """A sampling site: tables as servers, households served first come first served.
 
 One SimPy process per site wakes every ``slot_tick_min`` minutes and dispatches the households
-that arrived since, each to the table that can start it earliest (given its PPE calendar), in a
-tight loop over pre-drawn arrays. This keeps SimPy as the clock of the day without paying for a
-SimPy process per person.
+that arrived since, each to the table that can start it earliest (given its staffing calendar),
+in a tight loop over pre-drawn arrays. This keeps SimPy as the clock of the day without paying
+for a SimPy process per person. With a roster a household may find no staffed table for the rest
+of the day: it is left unserved (start, end NaN, table -1).
 """
 
 from __future__ import annotations
 
 import bisect
 import heapq
+import math
 from collections.abc import Generator
 from dataclasses import dataclass, field
 from typing import Any
 
 import simpy
 
-from sim.staff import ShiftCalendar
+from sim.staff import Calendar, IntervalCalendar, ShiftCalendar
 
 __all__ = ["SiteRun", "dispatch", "site_process"]
 
@@ -30,17 +32,18 @@ class SiteRun:
     label
         Site id, for the trace.
     cal
-        PPE calendar of its tables.
+        Staffing calendar of its tables (PPE shifts or a roster).
     arrival, service
         Arrival time and service minutes of its households, sorted by arrival.
     ids
         Household ids (only needed for the trace).
     start, end, table
-        Filled in by `dispatch` (table is 0-based).
+        Filled in by `dispatch` (table is 0-based; NaN, NaN, -1 for a household no staffed table
+        could take).
     """
 
     label: str
-    cal: ShiftCalendar
+    cal: Calendar
     arrival: list[float]
     service: list[float]
     ids: list[str] = field(default_factory=list)
@@ -80,6 +83,7 @@ def _dispatch_always_staffed(run: SiteRun, stop: int) -> None:
 def _dispatch_with_gaps(run: SiteRun, stop: int) -> None:
     """Tables close for hand-overs: scan the tables for the earliest staffed start."""
     cal = run.cal
+    assert isinstance(cal, ShiftCalendar)
     period, gap, first_end = cal.shift + cal.gap, cal.gap, cal.first_end
     free = run.free
     arrival, service, start, end, table = run.arrival, run.service, run.start, run.end, run.table
@@ -101,20 +105,53 @@ def _dispatch_with_gaps(run: SiteRun, stop: int) -> None:
         free[best_k] = e
 
 
+def _dispatch_intervals(run: SiteRun, stop: int) -> None:
+    """Rostered tables: the earliest start any table can give within one of its staffed stretches."""
+    next_start = run.cal.next_start
+    free = run.free
+    arrival, service, start, end, table = run.arrival, run.service, run.start, run.end, run.table
+    tables = range(run.cal.tables)
+    inf = math.inf
+    for h in range(run.dispatched, stop):
+        a, d = arrival[h], service[h]
+        best, best_k = inf, -1
+        for k in tables:
+            t = next_start(k, free[k] if free[k] > a else a, d)
+            if t < best:
+                best, best_k = t, k
+        if best_k < 0:
+            start[h], end[h], table[h] = math.nan, math.nan, -1
+            continue
+        e = best + d
+        start[h], end[h], table[h] = best, e, best_k
+        free[best_k] = e
+
+
 def dispatch(run: SiteRun, stop: int, log: list[tuple[float, str]] | None = None) -> None:
     """Serve households ``run.dispatched`` .. ``stop - 1`` (all have arrived by now)."""
     lo = run.dispatched
-    if run.cal.gap > 0:
-        _dispatch_with_gaps(run, stop)
+    cal = run.cal
+    if isinstance(cal, IntervalCalendar):
+        _dispatch_intervals(run, stop)
+        served = [e for e in run.end[lo:stop] if not math.isnan(e)]
+        if served:
+            run.last_end = max(run.last_end, *served)
     else:
-        _dispatch_always_staffed(run, stop)
-    if stop > lo:
-        run.last_end = max(run.last_end, *run.end[lo:stop])
+        assert isinstance(cal, ShiftCalendar)
+        if cal.gap > 0:
+            _dispatch_with_gaps(run, stop)
+        else:
+            _dispatch_always_staffed(run, stop)
+        if stop > lo:
+            run.last_end = max(run.last_end, *run.end[lo:stop])
     run.dispatched = stop
     if log is not None:
         for h in range(lo, stop):
             hid = run.ids[h]
             log.append((run.arrival[h], f"arrive {hid}"))
+            if run.table[h] < 0:
+                log.append((run.arrival[h], f"unserved {hid} at {run.label}: no staffed table"))
+                continue
             log.append((run.start[h], f"start {hid} at {run.label} table {run.table[h] + 1}"))
             log.append((run.end[h], f"end {hid}"))
 

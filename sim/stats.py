@@ -13,7 +13,7 @@ import numpy.typing as npt
 import pandas as pd
 
 from sim.params import SimParams
-from sim.records import HOME, MISSED, RETURNED, SAMPLED, UNPLACED, WALK_IN, Records
+from sim.records import HOME, MISSED, RETURNED, SAMPLED, UNPLACED, UNSERVED, WALK_IN, Records
 
 __all__ = ["COVERAGE_STEP_MIN", "RepStats", "coverage_curve", "queue_series", "replication_stats"]
 
@@ -145,7 +145,7 @@ def replication_stats(rec: Records, params: SimParams) -> RepStats:
     w_size = rec.size[at_site]
     sites = _site_table(rec, params)
     curve = coverage_curve(rec)
-    count = np.bincount(rec.status, minlength=6)
+    count = np.bincount(rec.status, minlength=7)
     late = rec.boxes.late(params.transport_limit_h)
     worst = int(np.nanargmax(sites["wait_p95_min"].to_numpy())) if sites["people"].sum() else 0
     order = np.argsort(wait, kind="stable")
@@ -158,12 +158,14 @@ def replication_stats(rec: Records, params: SimParams) -> RepStats:
         "hours_to_95": _time_to(ends, sizes, rec.people, 0.95),
         "hours_to_99": _time_to(ends, sizes, rec.people, 0.99),
         "hours_to_100": _time_to(ends, sizes, rec.people, 1.0),
-        "target_met": bool(done.any() and float(np.nanmax(rec.end)) <= window and not count[UNPLACED]),
+        "target_met": bool(done.any() and float(np.nanmax(rec.end)) <= window and not count[UNPLACED]
+                           and not count[UNSERVED]),
         "last_swab_hours": float(np.nanmax(rec.end) / 60) if done.any() else 0.0,
         "last_result_hours": float(np.nanmax(rec.result) / 60) if done.any() else 0.0,
         "sampled_households": int(count[SAMPLED]), "returned_households": int(count[RETURNED]),
         "walk_in_households": int(count[WALK_IN]), "home_households": int(count[HOME]),
         "missed_households": int(count[MISSED]), "unplaced_households": int(count[UNPLACED]),
+        "unserved_households": int(count[UNSERVED]),
         "missed_people": int(rec.size[rec.status >= MISSED].sum()),
         "wait_mean_min": float(np.average(wait, weights=w_size)) if len(wait) else 0.0,
         "wait_p95_min": p95,
