@@ -13,6 +13,7 @@ import time
 
 import numpy as np
 
+from sampler.bound import lagrangian_bound
 from sampler.flow import GroupArcs, solve_flow
 from sampler.model import Registry
 from sampler.packing import assign_slots, split_groups
@@ -82,6 +83,7 @@ def household_flow_plan(scenario: Scenario, registry: Registry) -> tuple[Plan, i
     site = np.full(len(hh), -1, dtype=np.int64)
     slot = np.full(len(hh), -1, dtype=np.int64)
     site[queue], slot[queue] = np.where(slot_of >= 0, site_of, -1), slot_of
-    plan = complete_plan(problem, site, slot, flow.cost, "household-flow",
+    lower = max(flow.cost, lagrangian_bound(problem, flow.prices)[1])  # the planner's bound, same LP duals
+    plan = complete_plan(problem, site, slot, lower, "household-flow",
                          {"solve_seconds": time.perf_counter() - clock0})
     return plan, split

@@ -18,7 +18,7 @@ import numpy as np
 import numpy.typing as npt
 from ortools.graph.python import min_cost_flow
 
-__all__ = ["COST_SCALE", "FlowSolution", "GroupArcs", "solve_flow"]
+__all__ = ["COST_SCALE", "FlowSolution", "GroupArcs", "residual_prices", "solve_flow"]
 
 COST_SCALE = 10  # integer cost units per person-minute
 Int = npt.NDArray[np.int64]
@@ -69,12 +69,16 @@ class FlowSolution:
         placed outside their period are counted under class 0 (they reach slots through the bypass).
     cost
         Optimal cost in integer units.
+    prices
+        Dual price of one more person of capacity per (site, slot), ≥ 0 (0 where closed): the LP
+        dual of the capacity constraints, used by `sampler.bound` for the Lagrangian bound.
     """
 
     arc_flow: Int
     unplaced: Int
     quota: Int
     cost: int
+    prices: Int
 
 
 def _slot_arcs(
@@ -176,4 +180,36 @@ def solve_flow(arcs: GroupArcs) -> FlowSolution:
     rep_flow = flows[n_cand + n_groups : n_cand + n_groups + len(rep_sc)]
     quota = np.zeros((n_sites, n_classes, n_slots), dtype=np.int64)
     np.add.at(quota, (rep_site, sc_class[rep_sc], rep_slot), rep_flow)
-    return FlowSolution(arc_flow=arc_flow, unplaced=unplaced, quota=quota, cost=int(smcf.optimal_cost()))
+    dist = residual_prices(tails, heads, caps, costs, flows, sink)
+    prices = np.zeros((n_sites, n_slots), dtype=np.int64)
+    prices[open_site, open_slot] = np.maximum(dist[base_st : base_st + len(open_site)], 0)
+    return FlowSolution(arc_flow=arc_flow, unplaced=unplaced, quota=quota, cost=int(smcf.optimal_cost()),
+                        prices=prices)
+
+
+def residual_prices(tails: Int, heads: Int, caps: Int, costs: Int, flows: Int, sink: int,
+                    max_rounds: int = 10_000) -> Int:
+    """Cost of sending one more unit from each node to the sink in the residual network.
+
+    Bellman–Ford from the sink over the reversed residual arcs, one vectorised relaxation round at a
+    time (an optimal flow has no negative cycle, so it converges; in practice in a dozen rounds).
+    For a (site, slot) node this is the LP dual price of its capacity. Nodes that cannot reach the
+    sink get a huge value. Only the sign and validity matter to callers: any prices ≥ 0 give a valid
+    Lagrangian bound, exact ones give the tightest (see `sampler.bound`).
+    """
+    n = int(sink) + 1
+    fw, bw = flows < caps, flows > 0
+    src = np.concatenate([heads[fw], tails[bw]])
+    dst = np.concatenate([tails[fw], heads[bw]])
+    w = np.concatenate([costs[fw], -costs[bw]]).astype(np.int64)
+    big = np.iinfo(np.int64).max // 4
+    dist = np.full(n, big, dtype=np.int64)
+    dist[sink] = 0
+    for _ in range(max_rounds):
+        reach = dist[src] < big
+        cand = dist[src[reach]] + w[reach]
+        better = cand < dist[dst[reach]]
+        if not better.any():
+            break
+        np.minimum.at(dist, dst[reach][better], cand[better])
+    return dist

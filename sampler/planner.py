@@ -20,6 +20,7 @@ import numpy as np
 import numpy.typing as npt
 import pandas as pd
 
+from sampler.bound import lagrangian_bound
 from sampler.flow import COST_SCALE, GroupArcs, solve_flow
 from sampler.homevisit import schedule_home_visits
 from sampler.model import PERIODS, Registry
@@ -125,6 +126,10 @@ def make_plan(scenario: Scenario, registry: Registry, progress: Progress | None 
     t1 = time.perf_counter()
     flow = solve_flow(arcs)
     timing["flow_seconds"] = time.perf_counter() - t1
+    t1 = time.perf_counter()
+    # Both are proven lower bounds; the Lagrangian one also charges unavoidable cohesion.
+    lower = max(flow.cost, lagrangian_bound(problem, flow.prices)[1])
+    timing["bound_seconds"] = time.perf_counter() - t1
     progress("packing", 0.6)
 
     t2 = time.perf_counter()
@@ -142,7 +147,7 @@ def make_plan(scenario: Scenario, registry: Registry, progress: Progress | None 
     method = _repair_leftovers(problem, leftover, grid.capacity - load, site, slot)
     timing["packing_seconds"] = time.perf_counter() - t2
     progress("home visits", 0.8)
-    plan = complete_plan(problem, site, slot, flow.cost, method, timing)
+    plan = complete_plan(problem, site, slot, lower, method, timing)
     timing["solve_seconds"] = time.perf_counter() - clock0
     plan.summary["timing"] = {k: round(v, 3) for k, v in sorted(timing.items())}
     progress("done", 1.0)
@@ -194,7 +199,8 @@ def complete_plan(
     """Turn site-household (site, slot) arrays into a Plan: home visits, walks, reasons, summary.
 
     ``site``/``slot`` are −1 for households not placed at a site; home households are scheduled here.
-    ``lower_cost`` is the flow bound in integer cost units (None when the caller has none).
+    ``lower_cost`` is a proven lower bound on the site households' cost in integer units (the flow
+    optimum or the Lagrangian bound of `sampler.bound`; None when the caller has none).
     """
     scenario, registry, grid = problem.scenario, problem.registry, problem.grid
     hh = registry.households

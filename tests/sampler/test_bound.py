@@ -1,0 +1,88 @@
+"""The Lagrangian bound (sampler.bound): never above the exact optimum, and it charges the cohesion
+that preferences make unavoidable."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+import numpy as np
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from sampler.bound import lagrangian_bound
+from sampler.flow import COST_SCALE
+from sampler.model import PERIODS, RiskZone
+from sampler.params import CapacityParams, PlannerParams, Scenario, WindowParams
+from sampler.planner import make_plan
+from sampler.problem import build_problem
+from tests.sampler.cities import registry, site
+from tests.sampler.test_planner_properties import _exact_optimum
+
+P = RiskZone.PRECAUTION
+MORNING, AFTERNOON = PERIODS.index("morning"), PERIODS.index("afternoon")
+
+
+def test_two_preferred_periods_in_one_building_cost_one_extra_call():
+    """Morning and afternoon households of one building need two calls (cohesion 5) or a preference
+    penalty (30 per person): the exact optimum is lateness 0.4 + 5; the LP sees only 0.4, the
+    Lagrangian bound sees it all."""
+    reg = registry([("A", 0, 0, P, "c")], [("h1", "A", 2), ("h2", "A", 2)], [site("S1", 0, 0, rate=40.0)],
+                   preferred={"h1": MORNING, "h2": AFTERNOON})
+    sc = Scenario(window=WindowParams(start="2022-11-23 11:00", hours=2.0),
+                  capacity=CapacityParams(utilisation=1.0))
+    plan = make_plan(sc, reg)
+    assert _exact_optimum(sc, reg) == pytest.approx(5.4)
+    assert plan.summary["objective"] == pytest.approx(5.4)
+    assert plan.summary["lower_bound"] == pytest.approx(5.4)
+    problem = build_problem(sc, reg)
+    lp, lagr = lagrangian_bound(problem, np.zeros_like(problem.grid.capacity))
+    assert lp == round(0.4 * COST_SCALE) and lagr == round(5.4 * COST_SCALE)
+
+
+def test_prices_are_the_lp_duals():
+    """With the flow's residual prices, the Lagrangian without cohesion equals the LP optimum."""
+    from sampler.flow import GroupArcs, solve_flow
+    from tests.sampler.cities import random_city
+
+    for seed in range(4):
+        reg = random_city(seed, 30, 3)
+        sc = Scenario(window=WindowParams(hours=3.0), capacity=CapacityParams(utilisation=0.5))
+        problem = build_problem(sc, reg)
+        hh, cand = reg.households, problem.cand
+        q = problem.site_queue
+        arc_group = np.repeat(np.arange(len(q)), np.bincount(cand.building, minlength=len(reg.buildings))[hh.building[q]])
+        arc_idx = np.concatenate([np.flatnonzero(cand.building == b) for b in hh.building[q]])
+        arcs = GroupArcs(supply=hh.size[q].astype(np.int64), group_class=hh.preferred[q], arc_group=arc_group,
+                         arc_site=cand.site[arc_idx], arc_cost=problem.arc_cost[arc_idx],
+                         slot_cost=problem.slot_cost, capacity=problem.grid.capacity,
+                         unplaced_cost=problem.unplaced_cost)
+        flow = solve_flow(arcs)
+        assert (flow.prices >= 0).all()
+        assert lagrangian_bound(problem, flow.prices)[0] == flow.cost
+
+
+@settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(seed=st.integers(0, 10_000), cohesion=st.sampled_from([2.0, 5.0, 40.0]))
+def test_bound_never_exceeds_the_exact_optimum(seed, cohesion):
+    """lower_bound ≤ exact household optimum (CP-SAT over the full objective) ≤ planner objective, on
+    tiny cities where most households prefer a period, across period boundaries and tight capacity."""
+    rng = np.random.default_rng(seed)
+    n_b = int(rng.integers(1, 3))
+    buildings = [(f"B{i}", float(rng.uniform(0, 900)), float(rng.uniform(0, 900)), P, "c") for i in range(n_b)]
+    households = [(f"H{j}", f"B{int(rng.integers(0, n_b))}", int(rng.integers(1, 5)))
+                  for j in range(int(rng.integers(2, 7)))]
+    sites = [site(f"S{k}", float(rng.uniform(0, 900)), float(rng.uniform(0, 900)), rate=float(rng.integers(4, 30)))
+             for k in range(int(rng.integers(1, 3)))]
+    pref = {h[0]: int(rng.integers(0, len(PERIODS))) for h in households if rng.random() < 0.7}
+    reg = registry(buildings, households, sites, preferred=pref)
+    sc = Scenario(window=WindowParams(start="2022-11-23 11:00", hours=2.0),
+                  planner=replace(PlannerParams(), cohesion_penalty=cohesion))
+    plan = make_plan(sc, reg)
+    optimum = _exact_optimum(sc, reg)
+    assert plan.summary["lower_bound"] <= optimum + 1e-6
+    assert optimum <= plan.summary["objective"] + 1e-6
+    # Any non-negative prices give a valid bound too (weak duality), not only the LP duals.
+    problem = build_problem(sc, reg)
+    prices = rng.integers(0, 40, size=problem.grid.capacity.shape)
+    assert lagrangian_bound(problem, prices)[1] <= round(optimum * COST_SCALE)
