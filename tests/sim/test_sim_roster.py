@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from dataclasses import replace
 from pathlib import Path
 
@@ -27,7 +28,7 @@ def _scenario(area: str = "测试街道") -> Scenario:
     return scenario_from_mapping({"area": area, "window": {"start": "2022-11-23 06:00", "hours": 24}})
 
 
-def _roster(directory: Path, rows: list[str], meta: dict[str, object] | None = None) -> Path:
+def _roster(directory: Path, rows: list[str], meta: Mapping[str, object] | None = None) -> Path:
     directory.mkdir(parents=True, exist_ok=True)
     (directory / "roster.csv").write_text(HEADER + "".join(r + "\n" for r in rows), encoding="utf-8")
     if meta is not None:
