@@ -2,19 +2,23 @@
 
 from __future__ import annotations
 
+import bisect
 import json
+from collections import Counter
 from collections.abc import Mapping
 from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from sampler.errors import InputError
 from sampler.params import Scenario, scenario_from_mapping
 from sim.engine import run_replication
 from sim.params import SimParams
-from sim.records import UNSERVED
+from sim.records import UNSERVED, WALK_IN
 from sim.staff import interval_calendar
 from sim.staffing import read_roster, use_roster
 from tests.sim.builders import inputs
@@ -230,3 +234,49 @@ def test_missing_roster_is_an_input_error(tmp_path: Path) -> None:
     with pytest.raises(InputError) as exc:
         read_roster(tmp_path, _scenario(), inputs([("a", 0, 0.0, 30.0, 1)]))
     assert exc.value.issues[0].field == "--roster"
+
+
+# ---------------------------------------------------------------- random rosters (Hypothesis)
+
+stint = st.tuples(st.integers(0, 47), st.integers(1, 8))  # start slot, length in slots (30 min)
+
+
+@st.composite
+def rostered_days(draw: st.DrawFn) -> tuple:
+    """Random households at two sites and a random roster of sampler stints per table."""
+    rows = draw(st.lists(st.tuples(st.integers(0, 1), st.integers(0, 40), st.integers(1, 6)), min_size=1, max_size=60))
+    hh = [(f"h{i}", s, slot * 30.0, slot * 30.0 + 30, size) for i, (s, slot, size) in enumerate(rows)]
+    tables = (draw(st.integers(1, 3)), draw(st.integers(1, 3)))
+    roster = tuple(tuple(tuple(sorted((a * 30.0, min(a + n, 48) * 30.0) for a, n in draw(st.lists(stint, max_size=4))))
+                         for _ in range(c)) for c in tables)
+    day = replace(inputs(hh, tables=tables), roster=roster,
+                  registrars=np.array([draw(st.integers(0, 3)), draw(st.integers(0, 3))]))
+    params = SimParams(no_show=draw(st.floats(0, 0.3)), walk_in_share=draw(st.floats(0, 0.3)))
+    return day, params, draw(st.integers(0, 2**32 - 1))
+
+
+@settings(max_examples=60, deadline=None)
+@given(rostered_days())
+def test_rostered_tables_serve_only_while_staffed(case: tuple) -> None:
+    """Every planned household once; served ones start after arriving, inside one staffed stretch of
+    their table, one at a time; unserved ones have no swab and no tube."""
+    day, params, seed = case
+    rec = run_replication(day, params, seed)
+    planned = Counter(rec.ids[rec.status != WALK_IN].tolist())
+    walk_ins_unserved = (rec.status == UNSERVED) & np.char.startswith(rec.ids.astype(str), "W-")
+    assert planned - Counter(rec.ids[walk_ins_unserved].tolist()) == Counter(day.ids.tolist())
+    unserved = rec.status == UNSERVED
+    assert np.isnan(rec.start[unserved]).all() and (rec.table[unserved] == -1).all()
+    assert (rec.tube[unserved] == -1).all()
+    served = (rec.site >= 0) & np.isfinite(rec.start)
+    assert (rec.start[served] >= rec.arrival[served]).all()
+    for s in range(day.n_sites):
+        cal = interval_calendar(day.roster[s])
+        for k in range(int(day.tables[s])):
+            rows = served & (rec.site == s) & (rec.table == k)
+            order = np.argsort(rec.start[rows])
+            starts, ends = rec.start[rows][order], rec.end[rows][order]
+            assert (starts[1:] >= ends[:-1] - 1e-9).all()
+            for a, b in zip(starts.tolist(), ends.tolist(), strict=True):
+                i = bisect.bisect_right(cal.ends[k], a)
+                assert i < len(cal.ends[k]) and cal.starts[k][i] <= a and b <= cal.ends[k][i] + 1e-9
