@@ -11,6 +11,7 @@ from typing import Annotated
 import typer
 
 import sim.cli  # noqa: F401  (registers the simulation commands)
+import sim.whatif_cli  # noqa: F401  (registers `sampler whatif`)
 from sampler.cli import app, console
 
 __all__ = ["app", "main"]

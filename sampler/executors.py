@@ -134,7 +134,7 @@ def open_executor(workers: int | None = None, dask: str | None = None) -> Serial
     """The executor a command line asks for: a Dask scheduler address wins, then ``workers``
     (1 = in this process), else all local cores. Use the result as a context manager."""
     if dask:
-        return DaskExecutor(dask)
+        return DaskExecutor(dask, timeout=10.0)
     if workers == 1:
         return SerialExecutor()
     return ProcessExecutor(workers)

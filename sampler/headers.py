@@ -39,12 +39,19 @@ ALIASES: dict[str, dict[str, tuple[str, ...]]] = {
         "serves": ("serves", "serves_compounds", "服务小区", "专用小区"),
         "queue_m": ("queue_m", "queue_length_m", "排队长度米", "排队长度", "排队长度(米)"),
     },
+    # base staffing of a what-if run (`sampler whatif --staffing FILE`)
+    "staffing": {
+        "site_id": ("site_id", "site", "采样点编号", "编号"),
+        "tables": ("tables", "采样台数", "采样台", "台数"),
+        "registrars": ("registrars", "登记员", "登记人员", "登记员人数"),
+    },
 }
 
 REQUIRED: dict[str, tuple[str, ...]] = {
     "households": ("household_id", "building_id", "size"),
     "buildings": ("building_id", "lon", "lat"),
     "sites": ("site_id", "name", "lon", "lat", "tables"),
+    "staffing": ("site_id", "tables"),
 }
 
 

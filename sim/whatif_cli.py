@@ -1,0 +1,176 @@
+"""`sampler whatif`: sweeps of staff levels, the minimum staffing for a target, and minus one."""
+
+from __future__ import annotations
+
+import time
+from contextlib import ExitStack
+from pathlib import Path
+from typing import Annotated
+
+import pandas as pd
+import typer
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+from sampler.cli import app, console, fail_on_input_error, summary_table
+from sampler.errors import InputError, InputIssue
+from sampler.executors import Executor, open_executor
+from sampler.params import load_scenario
+from sim.params import sim_params
+from sim.whatif import (
+    AXES,
+    WhatifRun,
+    cheapest_meeting,
+    evaluate_levels,
+    find_minimum,
+    grid_levels,
+    make_base,
+    minus_one,
+    parse_range,
+    read_base_staffing,
+    whatif_params,
+)
+from sim.whatif_output import WhatifReport, write_whatif
+
+__all__ = ["whatif_command"]
+
+MODES = ("search", "sweep", "both")
+DEFAULT_RANGE = {"tables": "0.5:1.5:0.1"}
+
+
+def _ranges(specs: list[str], defaults: dict[str, str], source: str) -> dict[str, list[float]]:
+    problems: list[InputIssue] = []
+    ranges: dict[str, list[float]] = {}
+    texts: dict[str, tuple[str, str]] = {k: (v, source) for k, v in defaults.items()}
+    if specs:
+        texts = {}
+    for spec in specs:
+        axis, sep, text = spec.partition("=")
+        if not sep:
+            problems.append(InputIssue("<command line>", None, "--staff-range", spec,
+                                       f"write AXIS=START:STOP:STEP or AXIS=v1,v2 with AXIS one of {', '.join(AXES)}"))
+            continue
+        if axis.strip() in texts:
+            problems.append(InputIssue("<command line>", None, "--staff-range", spec, "give each axis once"))
+            continue
+        texts[axis.strip()] = (text, "<command line>")
+    for axis, (text, src) in texts.items():
+        try:
+            ranges[axis] = parse_range(axis, str(text), src)
+        except InputError as exc:
+            problems.extend(exc.issues)
+    if problems:
+        raise InputError(problems)
+    return ranges
+
+
+@app.command("whatif")
+def whatif_command(
+    scenario: Annotated[Path, typer.Argument(help="Scenario file (YAML or TOML).")],
+    out: Annotated[Path, typer.Option("--out", "-o", help="Directory to write the results to.")],
+    staff_range: Annotated[list[str] | None, typer.Option(
+        "--staff-range", help="AXIS=START:STOP:STEP or AXIS=v1,v2,... (repeat); axes: "
+        + "; ".join(f"{k}: {v}" for k, v in AXES.items()))] = None,
+    staffing: Annotated[Path | None, typer.Option(
+        "--staffing", help="Base staffing per site (CSV/XLSX: site_id, tables[, registrars]).")] = None,
+    target_prob: Annotated[float | None, typer.Option(help="Probability of meeting the window to reach (default 0.95).")] = None,
+    max_p95_wait: Annotated[float | None, typer.Option(help="Largest acceptable p95 wait, minutes (default 30).")] = None,
+    max_share_over_limit: Annotated[float | None, typer.Option(
+        help="Largest acceptable share of people waiting over the limit (default 1 = not checked).")] = None,
+    mode: Annotated[str, typer.Option(help="search (minimum staffing), sweep (every level) or both.")] = "search",
+    replications: Annotated[int | None, typer.Option("--replications", "-r", help="Replications per level (default 10).")] = None,
+    seed: Annotated[int, typer.Option(help="Master seed; every level runs the same replication seeds.")] = 0,
+    minus_one_sites: Annotated[int | None, typer.Option(help="Busiest sites to check for losing one team (default 10).")] = None,
+    workers: Annotated[int | None, typer.Option(help="Local worker processes (default: all cores; 1 = this process).")] = None,
+    dask: Annotated[str | None, typer.Option(help="Dask scheduler address (tcp://host:8786) to run the jobs on.")] = None,
+    chart: Annotated[bool, typer.Option("--chart/--no-chart", help="Write whatif.png.")] = True,
+) -> None:
+    """Find the staff that meets the window target; sweep staff levels; check losing one team."""
+    started = time.perf_counter()
+    with fail_on_input_error():
+        sc = load_scenario(scenario)
+        params = sim_params(sc)
+        wparams = whatif_params(sc, {"target_prob": target_prob, "max_p95_wait_min": max_p95_wait,
+                                     "max_share_over_limit": max_share_over_limit, "replications": replications,
+                                     "minus_one_sites": minus_one_sites})
+        problems: list[InputIssue] = [InputIssue(sc.source, None, f"whatif.{f}", v, fix) for f, v, fix in wparams.check()]
+        if mode not in MODES:
+            problems.append(InputIssue("<command line>", None, "--mode", mode, f"use one of {', '.join(MODES)}"))
+        if seed < 0:
+            problems.append(InputIssue("<command line>", None, "--seed", str(seed), "use a seed ≥ 0"))
+        if workers is not None and workers < 1:
+            problems.append(InputIssue("<command line>", None, "--workers", str(workers), "use at least one worker"))
+        try:
+            ranges = _ranges(list(staff_range or []), wparams.ranges or DEFAULT_RANGE, sc.source)
+        except InputError as exc:
+            problems.extend(exc.issues)
+            ranges = {}
+        if problems:
+            raise InputError(problems)
+        from sampler.registry import load_registry
+
+        registry = load_registry(sc)
+        base_tables, base_registrars = (read_base_staffing(staffing, registry) if staffing is not None
+                                        else (None, None))
+        base = make_base(sc, registry, params, base_tables, base_registrars)
+        grid = grid_levels(base, ranges)
+        executor = open_executor(workers, dask)
+        with ExitStack() as stack:
+            try:
+                stack.enter_context(executor)
+            except OSError as exc:  # a Dask scheduler that cannot be reached
+                raise InputError([InputIssue("<command line>", None, "--dask", str(dask),
+                                             f"cannot reach the scheduler ({exc}); check the address or drop --dask")]) from None
+            bar = stack.enter_context(Progress(TextColumn("what-if levels"), BarColumn(), MofNCompleteColumn(),
+                                               TimeElapsedColumn(), console=console, transient=True))
+            task = bar.add_task("levels", total=None)
+
+            def advance(done: int, total: int) -> None:
+                bar.update(task, completed=done, total=total)
+
+            ex: Executor = executor  # entered above; every executor enters as itself
+            run = WhatifRun(sc, registry, params, wparams, seed, ex, advance)
+            rows = evaluate_levels(run, grid) if mode in ("sweep", "both") else []
+            minimum = find_minimum(run, base, ranges) if mode != "sweep" else cheapest_meeting(rows, wparams)
+            checked = minimum.best if minimum.found else None
+            m1 = minus_one(run, checked, wparams.minus_one_sites) if checked is not None else pd.DataFrame()
+        evaluated = rows + [r for r in run.history if r.step != "sweep"] if mode == "both" else (rows or run.history)
+        report = WhatifReport(
+            area=sc.area, seed=seed, mode=mode, wparams=wparams, ranges=ranges, rows=list(evaluated),
+            minimum=minimum, minus_one=m1, simulations=run.simulations,
+            minus_one_simulations=run.minus_one_simulations,
+            plans=run.plans, full_sweep_levels=len(grid),
+            executor=f"dask {dask}" if dask else f"{getattr(executor, 'workers', 1)} local worker(s)",
+        )
+        write_whatif(report, registry, out, chart=chart)
+    _print(report, registry, out, time.perf_counter() - started)
+
+
+def _print(report: WhatifReport, registry: object, out: Path, seconds: float) -> None:
+    w = report.wparams
+    rows: list[tuple[str, object]] = [
+        ("target", f"P(window met) ≥ {w.target_prob:.0%}, p95 wait ≤ {w.max_p95_wait_min:g} min"),
+        ("levels evaluated / full grid", f"{len(report.rows)} / {report.full_sweep_levels}"),
+        ("simulations run (minus one)", f"{report.simulations:,} ({report.minus_one_simulations:,})"),
+        ("plans made", report.plans),
+    ]
+    if report.mode != "sweep":
+        rows.append(("simulations saved vs full sweep",
+                     max(report.full_sweep_levels * w.replications - report.simulations, 0)))
+    m = report.minimum
+    if m is not None and m.found and m.best is not None:
+        lv, best = m.best.level, m.best
+        rows += [
+            ("minimum staff on duty", lv.staff),
+            ("  table teams / registrars", f"{sum(lv.tables)} / {sum(lv.registrars)}"),
+            ("  home-visit teams / relief per site", f"{lv.home_teams} / {lv.relief}"),
+            ("  P(window met), p95 wait", f"{best.probability:.0%}, {best.figure('wait_p95_min'):.1f} min"),
+            ("bottleneck sites", ", ".join(m.bottlenecks[:3])),
+        ]
+        if m.fewer_at_bottleneck is not None:
+            f = m.fewer_at_bottleneck
+            rows.append(("one table fewer at the bottleneck",
+                         f"P {f.probability:.0%}, p95 {f.figure('wait_p95_min'):.1f} min → misses"))
+    rows += [("executor", report.executor), ("wall seconds", f"{seconds:.1f}"), ("written to", str(out))]
+    console.print(summary_table(f"What-if staffing: {report.area} (seed {report.seed})", rows))
+    if m is not None and not m.found:
+        console.print(f"[bold red]no staffing in the range meets the target[/]: {m.reason}")
