@@ -180,4 +180,4 @@ def simulate(scenario: Scenario, registry: Registry, plan: PlanFiles, params: Si
     Raises InputError when the plan was made from other registry files or lists unknown
     households or sites.
     """
-    return replicate(prepare(scenario, registry, plan), params, seed, replications, executor, progress)
+    return replicate(prepare(scenario, registry, plan, params), params, seed, replications, executor, progress)
