@@ -43,6 +43,17 @@ min F_b ≥ min(A_b, base_b + min_c smin_c·(U − best_c)) ≥ base_b, and the 
 
     L(π) = Σ_b base_b − Σ π·cap  +  Σ_b Δ_b,     Δ_b = min(A_b, base_b + min_c …) − base_b ≥ 0.
 
+**Cell capacity inside one building.** Capacity is dualised only where it couples buildings: the
+constraint that b's own people in a cell do not exceed the cell's capacity is implied by the
+original ones, so it may be kept in b's subproblem. It gives a second lower bound A'_b on the
+all-placed minimum (`_capacity_bound`): with each site's least extra cost per person e_s ≥ 0 over
+the person's cheapest cell, sort the sites by e and let W be the first j of them; m cells hold at
+most m·max_W(cap) people at W-sites, everyone else pays at least the next e, so the all-placed cost
+is at least Σ_c P_c·best_c + e_0·P + min_{m ≥ k_b} [u·(m − k_b) + (e_{j+1} − e_0)·(P − m·cap_W)⁺]
+(m < k_b is never cheaper). A building larger than one cell of its nearest site thus pays either
+the extra calls or the walk to a larger site. A_b is replaced by max(A_b, A'_b): both are lower
+bounds of the same minimum.
+
 With Δ dropped, Σ_b base_b − Σ π·cap is the ordinary Lagrangian dual of the flow, equal to the LP
 optimum when π are the optimal LP duals (the flow's residual shortest-path prices). The planner
 reports max(LP optimum, L(π)); both are proven bounds. Δ_b is positive only for a building whose
@@ -124,59 +135,115 @@ def lagrangian_bound(problem: Problem, prices: Int) -> tuple[int, int]:
     u = math.floor(problem.scenario.planner.cohesion_penalty * COST_SCALE + 1e-9)
     if u <= 0 or not len(gvals):
         return lower0, lower0
-    # Buildings with two or more classes, all with some candidate site: the only ones where Δ_b > 0.
+    # Buildings (rows) whose groups all have some candidate site; the others keep Δ_b = 0.
     g_start = np.flatnonzero(np.r_[True, g_b[1:] != g_b[:-1]])
     n_in_b = np.diff(np.r_[g_start, len(gvals)])
-    all_arcs = np.minimum.reduceat(n_arc, g_start) > 0
-    multi = np.flatnonzero((n_in_b > 1) & all_arcs)
-    if not len(multi):
-        return lower0, lower0
-    mb = g_b[g_start[multi]]
-    # People per (multi building, class) and the building's k_b.
-    pc = np.zeros((len(multi), n_cls), dtype=np.int64)
-    rows = np.repeat(np.arange(len(multi)), n_in_b[multi])
-    gi = np.concatenate([np.arange(g_start[i], g_start[i] + n_in_b[i]) for i in multi])
-    pc[rows, g_c[gi]] = people[gi]
-    base_b = np.zeros(len(multi), dtype=np.int64)
-    np.add.at(base_b, rows, base_g[gi])
+    row_of_g = np.repeat(np.arange(len(g_start)), n_in_b)
+    ok = np.minimum.reduceat(n_arc, g_start) > 0
+    rb = g_b[g_start]
+    p_b = np.zeros(len(g_start), dtype=np.int64)
+    np.add.at(p_b, row_of_g, people)
+    base_b = np.zeros(len(g_start), dtype=np.int64)
+    np.add.at(base_b, row_of_g, base_g)
+    placed_b = np.zeros(len(g_start), dtype=np.int64)  # Σ_c P_c · best_c: every household placed
+    np.add.at(placed_b, row_of_g, people * np.where(n_arc > 0, best, 0))
     # Any unplaced household costs at least this much more than base_b.
-    slack = np.full(len(multi), BIG, dtype=np.int64)
-    np.minimum.at(slack, rows, smin[gi] * np.maximum(unplaced_unit - best[gi], 0))
-    largest = grid.capacity.max(axis=1, initial=0)
-    b_lo = np.searchsorted(cand.building, mb, side="left")
-    b_n = np.searchsorted(cand.building, mb, side="right") - b_lo
-    a_row = np.repeat(np.arange(len(multi)), b_n)
+    slack = np.full(len(g_start), BIG, dtype=np.int64)
+    np.minimum.at(slack, row_of_g, smin * np.maximum(unplaced_unit - best, 0))
+    # Candidate sites of each building: capacity of a cell, least extra cost per person over best.
+    b_lo = np.searchsorted(cand.building, rb, side="left")
+    b_n = np.searchsorted(cand.building, rb, side="right") - b_lo
+    a_row = np.repeat(np.arange(len(g_start)), b_n)
     a_k = np.repeat(b_lo - np.concatenate([[0], np.cumsum(b_n)[:-1]]), b_n) + np.arange(int(b_n.sum()))
-    cap_b = np.zeros(len(multi), dtype=np.int64)
-    np.maximum.at(cap_b, a_row, largest[cand.site[a_k]])
-    k_b = -(-pc.sum(axis=1) // np.maximum(cap_b, 1))
+    cell_cap = grid.capacity.max(axis=1, initial=0)[cand.site[a_k]]
+    cap_b = np.zeros(len(g_start), dtype=np.int64)
+    np.maximum.at(cap_b, a_row, cell_cap)
+    k_b = -(-p_b // np.maximum(cap_b, 1))
+    e_arc = np.full(len(cand.site), CLOSED, dtype=np.int64)
+    np.minimum.at(e_arc, arc_k, np.minimum(per_arc - np.minimum(best[arc_g], per_arc), CLOSED))
+    need = _capacity_bound(a_row, e_arc[a_k], cell_cap, p_b, k_b, u)
+    all_placed = placed_b + need
 
-    # M[S] per building: cheapest common cell of the classes in subset S (bit mask), all arcs.
+    # Buildings with two or more classes: the partition bound (module docstring).
+    multi = np.flatnonzero((n_in_b > 1) & ok)
+    if len(multi):
+        pc = np.zeros((len(multi), n_cls), dtype=np.int64)
+        rows = np.repeat(np.arange(len(multi)), n_in_b[multi])
+        gi = np.concatenate([np.arange(g_start[i], g_start[i] + n_in_b[i]) for i in multi])
+        pc[rows, g_c[gi]] = people[gi]
+        all_placed[multi] = np.maximum(all_placed[multi], _partition_bound(
+            problem, v, pc, rb[multi], k_b[multi], u))
+    delta = np.where(ok, np.maximum(np.minimum(all_placed, base_b + slack) - base_b, 0), 0)
+    return lower0, lower0 + int(delta.sum())
+
+
+def _capacity_bound(a_row: Int, e: Int, cap: Int, people: Int, k: Int, u: int) -> Int:
+    """Per building, a lower bound on its extra cost over everyone in their cheapest cell, given that
+    one cell holds at most ``cap`` people of its site (``e``: least extra per person at each site).
+
+    Sort the building's sites by e; take the first j as W. With m cells, at most m·max_W(cap)
+    people are at W-sites; the others pay at least the (j+1)-th e, everyone at least the first. So
+    the extra is at least e_0·P + min over m ≥ k of [u·(m − k) + (e_{j+1} − e_0)·(P − m·cap_W)⁺]; a
+    piecewise linear function of m, whose minimum over the integers is at m = k, ⌊P/cap_W⌋ or
+    ⌈P/cap_W⌉. The best j is kept (each is a valid bound).
+    """
+    n = len(people)
+    if not len(a_row):
+        return np.zeros(n, dtype=np.int64)
+    width = int(np.bincount(a_row, minlength=n).max())
+    first = np.searchsorted(a_row, np.arange(n))
+    col = np.arange(len(a_row)) - first[a_row]
+    em = np.full((n, width), CLOSED, dtype=np.int64)
+    cm = np.zeros((n, width), dtype=np.int64)
+    em[a_row, col], cm[a_row, col] = e, cap
+    order = np.argsort(em, axis=1, kind="stable")
+    em = np.take_along_axis(em, order, axis=1)
+    cm = np.maximum.accumulate(np.take_along_axis(cm, order, axis=1), axis=1)
+    e0 = em[:, 0]
+    best = np.zeros(n, dtype=np.int64)
+    for j in range(width):
+        cw = np.maximum(cm[:, j], 1)
+        e_out = (em[:, j + 1] if j + 1 < width else np.full(n, CLOSED)) - e0
+        lo_m, hi_m = people // cw, -(-people // cw)
+        val = np.full(n, BIG, dtype=np.int64)
+        for m in (k, np.maximum(k, lo_m), np.maximum(k, hi_m)):
+            val = np.minimum(val, u * (m - k) + e_out * np.maximum(people - m * cw, 0))
+        best = np.maximum(best, val)
+    return e0 * people + best
+
+
+def _partition_bound(problem: Problem, v: Int, pc: Int, buildings: Int, k_b: Int, u: int) -> Int:
+    """Per building with several classes (people ``pc`` per class), the exact all-placed minimum
+    A_b of the module docstring: classes partitioned into blocks, each block in its cheapest common
+    cell, u per block beyond k_b."""
+    cand, n_cls = problem.cand, pc.shape[1]
+    b_lo = np.searchsorted(cand.building, buildings, side="left")
+    b_n = np.searchsorted(cand.building, buildings, side="right") - b_lo
+    a_row = np.repeat(np.arange(len(buildings)), b_n)
+    a_k = np.repeat(b_lo - np.concatenate([[0], np.cumsum(b_n)[:-1]]), b_n) + np.arange(int(b_n.sum()))
     a_site, a_walk = cand.site[a_k], problem.arc_cost[a_k]
     a_pc = pc[a_row]  # (arcs, classes)
-    n_sub = 1 << n_cls
-    m_sub = np.zeros((n_sub, len(multi)), dtype=np.int64)
+    n_slots = v.shape[2]
+    m_sub = np.zeros((1 << n_cls, len(buildings)), dtype=np.int64)
     row_start = np.r_[0, np.cumsum(b_n)[:-1]]
-    for mask in range(1, n_sub):
+    present = pc > 0
+    for mask in range(1, 1 << n_cls):
         cls = [c for c in range(n_cls) if mask >> c & 1]
-        p_s = a_pc[:, cls].sum(axis=1)
-        tot = p_s * a_walk
+        if not present[:, cls].any():
+            continue
+        tot = a_pc[:, cls].sum(axis=1) * a_walk
         cell = np.zeros((len(a_k), n_slots), dtype=np.int64)
         for c in cls:
             cell += a_pc[:, c, None] * v[a_site, c, :]
-        tot = tot + cell.min(axis=1)
-        m_sub[mask] = np.minimum.reduceat(tot, row_start)
-    present = pc > 0
-    best_a = np.full(len(multi), BIG, dtype=np.int64)
+        m_sub[mask] = np.minimum.reduceat(tot + cell.min(axis=1), row_start)
+    best_a = np.full(len(buildings), BIG, dtype=np.int64)
     for part in _partitions(list(range(n_cls))):
-        cost = np.zeros(len(multi), dtype=np.int64)
-        blocks = np.zeros(len(multi), dtype=np.int64)
+        cost = np.zeros(len(buildings), dtype=np.int64)
+        blocks = np.zeros(len(buildings), dtype=np.int64)
         for block in part:
             mask = sum(1 << c for c in block)
             used = present[:, block].any(axis=1)
             cost += np.where(used, m_sub[mask], 0)
             blocks += used
-        cost += u * np.maximum(blocks - k_b, 0)
-        best_a = np.minimum(best_a, cost)
-    delta = np.maximum(np.minimum(best_a, base_b + slack) - base_b, 0)
-    return lower0, lower0 + int(delta.sum())
+        best_a = np.minimum(best_a, cost + u * np.maximum(blocks - k_b, 0))
+    return best_a

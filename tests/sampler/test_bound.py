@@ -40,6 +40,19 @@ def test_two_preferred_periods_in_one_building_cost_one_extra_call():
     assert lp == round(0.4 * COST_SCALE) and lagr == round(5.4 * COST_SCALE)
 
 
+def test_a_building_larger_than_its_near_site_cell_costs_one_extra_call():
+    """Six people next to a site of 4 per slot, a 13-minute walk from a site of 8: two calls at the
+    near site (lateness 0.2 + cohesion 5) beat walking (13 per person). The LP sees 0.2; the
+    capacity bound sees that one cell of the near site cannot hold the building."""
+    reg = registry([("A", 0, 0, P, "c")], [("h1", "A", 2), ("h2", "A", 2), ("h3", "A", 2)],
+                   [site("S1", 0, 0, rate=8.0), site("S2", 650, 0, rate=16.0)])
+    sc = Scenario(window=WindowParams(hours=1.0), capacity=CapacityParams(utilisation=1.0))
+    plan = make_plan(sc, reg)
+    assert _exact_optimum(sc, reg) == pytest.approx(5.2)
+    assert plan.summary["objective"] == pytest.approx(5.2)
+    assert plan.summary["lower_bound"] == pytest.approx(5.2)
+
+
 def test_prices_are_the_lp_duals():
     """With the flow's residual prices, the Lagrangian without cohesion equals the LP optimum."""
     from sampler.flow import GroupArcs, solve_flow
