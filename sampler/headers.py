@@ -26,6 +26,7 @@ ALIASES: dict[str, dict[str, tuple[str, ...]]] = {
         "lon": ("lon", "lng", "longitude", "经度"),
         "lat": ("lat", "latitude", "纬度"),
         "risk_zone": ("risk_zone", "zone", "风险区", "风险等级", "区域类型"),
+        "district": ("district", "street", "subdistrict", "街道", "所属街道", "街道名称", "镇街", "乡镇街道", "乡镇/街道"),
     },
     "sites": {
         "site_id": ("site_id", "site", "采样点编号", "编号"),

@@ -109,7 +109,7 @@ class Site:
 
 @dataclass(frozen=True)
 class Building:
-    """A building (楼栋) with its grid (网格), compound (小区/村) and risk zone."""
+    """A building (楼栋) with its grid (网格), compound (小区/村), risk zone and district (街道; '' if not given)."""
 
     id: str
     name: str
@@ -118,6 +118,7 @@ class Building:
     lon: float
     lat: float
     zone: RiskZone
+    district: str = ""
 
 
 @dataclass(frozen=True)
@@ -139,7 +140,11 @@ class Household:
 
 @dataclass(frozen=True, eq=False)
 class BuildingTable:
-    """Buildings column-wise; row i is building index i everywhere in the planner."""
+    """Buildings column-wise; row i is building index i everywhere in the planner.
+
+    ``district`` (街道, the street office a building belongs to) is optional: ``None`` when the
+    buildings file has no such column; `districts` gives it as text either way.
+    """
 
     id: StrArray
     name: StrArray
@@ -148,14 +153,22 @@ class BuildingTable:
     lon: FloatArray
     lat: FloatArray
     zone: IntArray
+    district: StrArray | None = None
 
     def __len__(self) -> int:
         return len(self.id)
+
+    def districts(self) -> StrArray:
+        """The district of every building ('' where not given)."""
+        if self.district is None:
+            return np.full(len(self.id), "", dtype=object)
+        return self.district
 
     def row(self, i: int) -> Building:
         return Building(
             str(self.id[i]), str(self.name[i]), str(self.grid[i]), str(self.compound[i]),
             float(self.lon[i]), float(self.lat[i]), RiskZone(int(self.zone[i])),
+            "" if self.district is None else str(self.district[i]),
         )
 
 

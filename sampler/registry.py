@@ -73,7 +73,8 @@ def _utf8_bytes(path: Path, name: str) -> bytes:
 def read_table(path: Path, kind: str, name: str | None = None) -> pd.DataFrame:
     """Read one registry file into a frame of str columns with canonical names ('' for blank).
 
-    ``frame.attrs["headers"]`` maps each canonical field to the header the user wrote, for messages.
+    ``frame.attrs["headers"]`` maps each canonical field to the header the user wrote, for messages;
+    ``frame.attrs["given"]`` lists the fields the file has (the others are blank columns).
     """
     name = name or display_path(path)
     if not path.is_file():
@@ -110,6 +111,7 @@ def read_table(path: Path, kind: str, name: str | None = None) -> pd.DataFrame:
             for f in missing
         ])
     frame = pd.DataFrame(columns, index=pd.RangeIndex(len(raw)))
+    frame.attrs["given"] = tuple(columns)  # fields the file has (the others are filled in blank below)
     for field in ALIASES[kind]:
         if field not in frame:
             frame[field] = ""
@@ -228,9 +230,10 @@ def _buildings(frame: pd.DataFrame, issues: _Issues) -> BuildingTable:
     issues.rows(frame, zone_bad, "risk_zone", "use precaution/controlled/sealed or 防范区/管控区/封控区 (blank = 防范区)")
     ids = frame["building_id"].to_numpy(dtype=object)
     name = frame["name"].where(frame["name"] != "", frame["building_id"]).to_numpy(dtype=object)
+    given = "district" in frame.attrs["given"]
     return BuildingTable(
         id=ids, name=name, grid=frame["grid"].to_numpy(dtype=object), compound=frame["compound"].to_numpy(dtype=object),
-        lon=lon, lat=lat, zone=zone,
+        lon=lon, lat=lat, zone=zone, district=frame["district"].to_numpy(dtype=object) if given else None,
     )
 
 

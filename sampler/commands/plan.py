@@ -19,16 +19,33 @@ def plan_command(
     output: Annotated[Path, typer.Option("--output", "-o", help="Plan directory to write.")],
     seed: Annotated[int | None, typer.Option(help="Override planner.seed.")] = None,
     xlsx: Annotated[bool, typer.Option("--xlsx/--no-xlsx", help="Also write plan.xlsx.")] = True,
+    parts: Annotated[int | None, typer.Option(
+        "--parts", help="Split the city into N compact parts of about equal people and plan them in parallel.")] = None,
+    split_by: Annotated[str | None, typer.Option(
+        "--split-by", help="Split by a building column: district (街道), grid (网格) or compound (小区).")] = None,
+    workers: Annotated[int | None, typer.Option(
+        "--workers", help="Worker processes for the parts (default: all cores; 1 = this process).")] = None,
+    dask: Annotated[str | None, typer.Option(
+        "--dask", help="Plan the parts on a Dask cluster: scheduler address, e.g. tcp://host:8786.")] = None,
+    dask_timeout: Annotated[float, typer.Option(
+        "--dask-timeout", help="Seconds to wait for the Dask scheduler.")] = 10.0,
 ) -> None:
-    """Assign every household to a site and slot, or a home visit; write PLANDIR."""
+    """Assign every household to a site and slot, or a home visit; write PLANDIR.
+
+    A city too large for one run is split with --parts N or --split-by COLUMN and the parts are
+    planned in parallel (--workers N, or --dask tcp://host:8786), then merged into one plan.
+    """
     from dataclasses import replace
 
     from sampler.params import load_scenario
     from sampler.planner import make_plan
     from sampler.registry import load_registry
+    from sampler.split import check_options, open_split_executor, partition, plan_in_parts
 
     started = time.perf_counter()
     with fail_on_input_error():
+        column = check_options(parts, split_by, workers, dask)
+        split = parts is not None or column is not None
         sc = load_scenario(scenario)
         if seed is not None:
             sc = sc.replace(planner=replace(sc.planner, seed=seed))
@@ -41,7 +58,13 @@ def plan_command(
             def step(stage: str, done: float) -> None:
                 bar.update(task, description=stage, completed=0.05 + 0.75 * done)
 
-            plan = make_plan(sc, registry, progress=step)
+            if split:
+                bar.update(task, description="splitting")
+                part = partition(sc, registry, parts=parts, column=column)
+                with open_split_executor(workers, dask, dask_timeout) as executor:
+                    plan = plan_in_parts(sc, registry, part, executor, progress=step)
+            else:
+                plan = make_plan(sc, registry, progress=step)
             bar.update(task, description="writing", completed=0.85)
             plan.write(output, xlsx=xlsx)
             bar.update(task, completed=1.0)
@@ -58,6 +81,16 @@ def plan_command(
         ("objective / bound", f"{s['objective']:,.1f} / {s['lower_bound']:,.1f}"),
         ("gap", f"{100 * s['gap']:.3f} %"),
         ("capacity violations", s["violations"]),
+    ]
+    if "split" in s:
+        sp, wc = s["split"], s["split"]["walk_cost"]
+        how = "bisection by people" if sp["method"] == "bisection" else f"by {sp['column']}"
+        rows += [
+            ("parts", f"{sp['parts']:,} ({how}; largest {sp['people_max_over_mean']:.2f} × mean people)"),
+            ("split walk cost", f"{wc['households_nearest_site_in_other_part']:,} households nearest site in another "
+                                f"part; +{wc['extra_walk_person_minutes']:,.0f} person-min"),
+        ]
+    rows += [
         ("wall seconds", f"{time.perf_counter() - started:.2f}"),
         ("written to", str(output)),
     ]
