@@ -39,106 +39,192 @@ def split_groups(size: Int, group: Int, arcs: GroupArcs, flow: FlowSolution) -> 
     return seg_site[np.searchsorted(seg_end, start, side="right")]
 
 
-LOOKAHEAD = 64  # buildings scanned for one that fits a slot whole
+LOOKAHEAD = 64  # units scanned for one that fits a slot whole
+MERGE_SHARE = 0.9  # share of a period's class-0 flow that buildings called with their preferring households may fill
 
 
-class _Chunk:
-    """The not yet called households of one building in one queue."""
+class _Unit:
+    """The not yet called households of one call: a building's households at one site.
 
-    __slots__ = ("cum", "members", "ptr", "taken")
+    A building called together with the households that prefer a period (``period`` > 0) holds
+    those households first (``head`` people), so they are called in the building's first slot.
+    """
 
-    def __init__(self, members: Int, sizes: Int) -> None:
+    __slots__ = ("cum", "head", "members", "period", "ptr", "taken")
+
+    def __init__(self, members: Int, sizes: Int, period: int = 0, head: int = 0) -> None:
         self.members = members
         self.cum = np.cumsum(sizes)
         self.ptr = 0
         self.taken = 0
+        self.period = period
+        self.head = head
 
     @property
     def remaining(self) -> int:
         return int(self.cum[-1]) - self.taken
 
+    def take(self, want: int, room: int, t: int, slot: Int, size: Int) -> int:
+        """Call households in order into slot t while they start inside ``want`` and fit ``room``."""
+        rel_cum = self.cum[self.ptr :] - self.taken
+        rel_start = rel_cum - size[self.members[self.ptr :]]
+        j = min(int(np.searchsorted(rel_start, want, side="left")), int(np.searchsorted(rel_cum, room, side="right")))
+        if j == 0:
+            return 0
+        slot[self.members[self.ptr : self.ptr + j]] = t
+        people = int(rel_cum[j - 1])
+        self.ptr += j
+        self.taken += people
+        return people
 
-def _chunks(members: Int, size: Int, building: Int) -> list[_Chunk]:
+    def take_all(self, t: int, slot: Int) -> int:
+        slot[self.members[self.ptr :]] = t
+        people = self.remaining
+        self.ptr, self.taken = len(self.members), int(self.cum[-1])
+        return people
+
+
+def _units(members: Int, size: Int, building: Int) -> list[_Unit]:
     """Split a queue into runs of one building."""
     if not len(members):
         return []
     b = building[members]
     cuts = np.flatnonzero(b[1:] != b[:-1]) + 1
-    return [_Chunk(m, size[m]) for m in np.split(members, cuts)]
+    return [_Unit(m, size[m]) for m in np.split(members, cuts)]
 
 
-def _fill(chunks: list[_Chunk], want: int, room: int, t: int, slot: Int, size: Int) -> tuple[int, list[_Chunk]]:
-    """Call households of this queue into slot t; returns people taken and the buildings called.
-
-    A building already being called is finished first. Then a building that fits the slot whole
-    (within both the flow's quota and the room) is called whole, the first such in queue order;
-    otherwise the first building is split, households in order, while they start inside the quota
-    and fit the room. So a building straddles slots only when it must, and then consecutive ones.
-    """
+def _fill_whole_first(units: list[_Unit], want: int, room: int, t: int, slot: Int, size: Int) -> int:
+    """Call units of one list into slot t (whole units first, else split the first); people taken."""
     taken = 0
-    called: list[_Chunk] = []
-    while chunks and want > 0 and room > 0:
+    while units and want > 0 and room > 0:
         limit = min(want, room)
-        # A building already being called is finished first; then whole buildings; then a split.
-        started = chunks[0].ptr > 0
-        whole = None if started else next(
-            (i for i, ch in enumerate(chunks[:LOOKAHEAD]) if ch.remaining <= limit), None
-        )
+        whole = None if units[0].ptr > 0 else next(
+            (i for i, u in enumerate(units[:LOOKAHEAD]) if u.remaining <= limit), None)
         if whole is not None:
-            ch = chunks.pop(whole)
-            slot[ch.members[ch.ptr :]] = t
-            people = ch.remaining
-            ch.ptr, ch.taken = len(ch.members), int(ch.cum[-1])
-            taken, want, room = taken + people, want - people, room - people
-            called.append(ch)
-            continue
-        ch = chunks[0]
-        rel_cum = ch.cum[ch.ptr :] - ch.taken
-        rel_start = rel_cum - size[ch.members[ch.ptr :]]
-        j = min(int(np.searchsorted(rel_start, want, side="left")), int(np.searchsorted(rel_cum, room, side="right")))
-        if j == 0:
-            break
-        slot[ch.members[ch.ptr : ch.ptr + j]] = t
-        people = int(rel_cum[j - 1])
-        ch.ptr += j
-        ch.taken += people
-        taken += people
-        called.append(ch)
-        if ch.ptr >= len(ch.members):
-            chunks.pop(0)
-            want, room = want - people, room - people
-            continue
-        break
-    return taken, called
-
-
-def _schedule_preferring_buildings(
-    chunks: list[_Chunk], by_building: dict[tuple[int, int], tuple[int, _Chunk]], target0: Int,
-    capacity: Int, period: Int, building: Int,
-) -> None:
-    """Reorder the class-0 queue so a building with households preferring a period is called when
-    that period starts (by the flow's class-0 quota): then its preferring households ride along.
-
-    Any order of class-0 buildings costs the same (same people per slot); only the call times move.
-    """
-    first_slot: dict[int, int] = {}
-    for u in np.flatnonzero(capacity > 0).tolist():
-        first_slot.setdefault(int(period[u]), u)
-    keys: list[float] = []
-    before = 0
-    prefs_of: dict[int, int] = {}
-    for klass, b in by_building:
-        prefs_of.setdefault(b, klass)
-    for ch in chunks:
-        pref = prefs_of.get(int(building[ch.members[0]]))
-        if pref is not None and pref in first_slot:
-            u = first_slot[pref]
-            keys.append(float(target0[u - 1]) - 0.5 if u > 0 else -0.5)
+            got = units.pop(whole).take_all(t, slot)
         else:
-            keys.append(float(before))
-        before += ch.remaining
-    order = sorted(range(len(chunks)), key=lambda i: (keys[i], i))
-    chunks[:] = [chunks[i] for i in order]
+            got = units[0].take(want, room, t, slot, size)
+            if units[0].ptr < len(units[0].members):
+                return taken + got  # the rest of this unit goes to the next slot
+            units.pop(0)
+        taken, want, room = taken + got, want - got, room - got
+    return taken
+
+
+class _SiteQueues:
+    """The calls of one site: buildings (alone or with their preferring households) and the
+    preferring households called on their own, filled slot by slot."""
+
+    def __init__(self, neutral: list[_Unit], merged: dict[int, list[_Unit]], alone: dict[int, list[_Unit]]) -> None:
+        self.neutral = neutral
+        self.merged = merged
+        self.alone = alone
+        self.current: _Unit | None = None
+
+    def fill_calls(self, want: int, room: int, t: int, p: int, slot: Int, size: Int) -> int:
+        """Fill slot t (period p) with building calls up to ``want`` people and ``room``: a call in
+        progress is finished first; then the first call (buildings with their period-p households
+        before the others) that fits whole; else the first call is split, households in order."""
+        taken = 0
+        mine = self.merged.get(p, []) if p else []
+        while want > 0 and room > 0:
+            if self.current is not None:
+                u = self.current
+                got = u.take(want, room, t, slot, size)
+                taken, want, room = taken + got, want - got, room - got
+                if u.ptr < len(u.members):
+                    break
+                self.current = None
+                continue
+            limit = min(want, room)
+            whole = next((i for i, u in enumerate(mine[:LOOKAHEAD]) if u.remaining <= limit), None)
+            if whole is not None:
+                got = mine.pop(whole).take_all(t, slot)
+                taken, want, room = taken + got, want - got, room - got
+                continue
+            whole = next((i for i, u in enumerate(self.neutral[:LOOKAHEAD]) if u.remaining <= limit), None)
+            if whole is not None:
+                got = self.neutral.pop(whole).take_all(t, slot)
+                taken, want, room = taken + got, want - got, room - got
+                continue
+            # Split a call: a building with period-p households only if those fit the room now.
+            if mine and mine[0].head <= room:
+                u = mine.pop(0)
+            elif self.neutral:
+                u = self.neutral.pop(0)
+            else:
+                break
+            got = u.take(want, room, t, slot, size)
+            taken, want, room = taken + got, want - got, room - got
+            if u.ptr < len(u.members):
+                self.current = u
+            break
+        return taken
+
+    def release(self, p: int) -> None:
+        """Period p is over: its buildings not yet called go back to the plain calls, and their
+        preferring households to the calls of their own (they missed their period)."""
+        for u in self.merged.pop(p, []):
+            head = int(np.searchsorted(u.cum, u.head, side="right"))
+            if head:
+                self.alone.setdefault(p, []).append(_Unit(u.members[:head], np.diff(np.r_[0, u.cum[:head]])))
+            if head < len(u.members):
+                self.neutral.insert(0, _Unit(u.members[head:], np.diff(u.cum[head - 1 :]) if head else
+                                             np.diff(np.r_[0, u.cum])))
+
+
+def _site_queues(
+    blocks: dict[int, Int], size: Int, building: Int, quota_s: Int, period: Int, open_s: npt.NDArray[np.bool_],
+) -> _SiteQueues:
+    """Build one site's calls: each building's class-0 households, joined by its households of one
+    preferred period the class-0 flow reaches (the period with most of them), within a budget per
+    period so that those buildings can all be called inside it."""
+    n_classes = quota_s.shape[0]
+    reach_budget: dict[int, float] = {}
+    for c in range(1, n_classes):
+        in_c = (period == c) & open_s
+        if quota_s[0, in_c].sum() > 0:
+            reach_budget[c] = MERGE_SHARE * float(quota_s[0, in_c].sum() + quota_s[c].sum())
+    alone: dict[int, list[_Unit]] = {}
+    pref_of: dict[int, list[tuple[int, Int]]] = {}
+    for c in range(1, n_classes):
+        members = blocks.get(c)
+        if members is None or not len(members):
+            continue
+        b = building[members]
+        cuts = np.flatnonzero(b[1:] != b[:-1]) + 1
+        for m in np.split(members, cuts):
+            pref_of.setdefault(int(building[m[0]]), []).append((c, m))
+    neutral: list[_Unit] = []
+    merged: dict[int, list[_Unit]] = {}
+    used = dict.fromkeys(reach_budget, 0.0)
+    zero = blocks.get(0, np.zeros(0, dtype=np.int64))
+    joined: set[tuple[int, int]] = set()
+    if len(zero):
+        b = building[zero]
+        cuts = np.flatnonzero(b[1:] != b[:-1]) + 1
+        for m in np.split(zero, cuts):
+            bid = int(building[m[0]])
+            opts = [(int(size[pm].sum()), c, pm) for c, pm in pref_of.get(bid, ()) if c in reach_budget]
+            best = max(opts, key=lambda o: (o[0], -o[1]), default=None)
+            if best is not None:
+                people, c, pm = best
+                total = people + int(size[m].sum())
+                if used[c] + total <= reach_budget[c]:
+                    used[c] += total
+                    joined.add((c, bid))
+                    members = np.concatenate([pm, m])
+                    merged.setdefault(c, []).append(_Unit(members, size[members], period=c, head=people))
+                    continue
+            neutral.append(_Unit(m, size[m]))
+    for bid, lst in pref_of.items():
+        for c, pm in lst:
+            if (c, bid) not in joined:
+                alone.setdefault(c, []).append(_Unit(pm, size[pm]))
+    # Keep queue order within each list of alone units.
+    for units in alone.values():
+        units.sort(key=lambda u: int(u.members[0]))
+    return _SiteQueues(neutral, merged, alone)
 
 
 def assign_slots(
@@ -147,10 +233,14 @@ def assign_slots(
 ) -> tuple[Int, Int]:
     """Slot of each household placed at a site, filling each site's slots in time order.
 
-    For each site and slot, each preference class calls households from its queue up to its
-    cumulative quota from the flow and the slot's remaining capacity, whole buildings first (see
-    `_fill`). When a building is called in a slot of some period (``period``: code per slot), its
-    households preferring that period come along if there is room, so they share the call. Returns (slot per household, −1 where nothing fitted; load per site-slot).
+    Each slot takes as many people as the flow put there in total (all classes), so the time-of-day
+    cost follows the flow. Households preferring a period are called by the flow's quota of their
+    class, except that a building called inside a period its preferring households want takes them
+    along (swapping them with class-0 people of the same slots costs nothing: inside the period both
+    pay the same slot costs). Buildings are called whole when they fit, in consecutive slots
+    otherwise (see `_SiteQueues.fill_calls`). ``class_order`` sets the order in which the classes'
+    own calls are served in a slot. Returns (slot per household, −1 where nothing fitted; load per
+    site-slot).
     """
     n_sites, n_classes, n_slots = quota.shape
     slot = np.full(len(size), -1, dtype=np.int64)
@@ -164,10 +254,13 @@ def assign_slots(
     key_sorted = site[order] * n_classes + klass[order]
     bounds = np.searchsorted(key_sorted, np.arange(n_sites * n_classes + 1), side="left")
     target = np.cumsum(quota, axis=2)
-    for s in np.unique(site[placed]):
+    total_target = target.sum(axis=1)
+    last_of = {p: int(np.flatnonzero(period == p).max()) for p in np.unique(period).tolist() if p}
+    own = [c for c in class_order if c != 0]
+    for s in np.unique(site[placed]).tolist():
         blocks: dict[int, Int] = {}
         spill: list[Int] = []
-        for c in class_order:
+        for c in range(n_classes):
             lo, hi = bounds[s * n_classes + c], bounds[s * n_classes + c + 1]
             members = order[lo:hi]
             if c != 0 and len(members):
@@ -178,38 +271,26 @@ def assign_slots(
                 members = members[keep]
             blocks[c] = members
         blocks[0] = np.sort(np.concatenate([blocks.get(0, np.zeros(0, np.int64)), *spill]))
-        queues = [(c, _chunks(blocks[c], size, building)) for c in class_order if len(blocks.get(c, ()))]
-        by_building = {(c, int(building[ch.members[0]])): (q, ch) for q, (c, chunks) in enumerate(queues)
-                       if c != 0 for ch in chunks}
-        if queues and queues[0][0] == 0 and by_building:
-            _schedule_preferring_buildings(queues[0][1], by_building, target[s, 0], capacity[s], period, building)
-        taken = [0] * len(queues)
+        open_s = capacity[s] > 0
+        sq = _site_queues(blocks, size, building, quota[s], period, open_s)
+        taken_c = [0] * n_classes
+        taken = 0
         for t in range(n_slots):
             room = int(capacity[s, t])
             if room <= 0:
                 continue
-            for q, (c, chunks) in enumerate(queues):
-                if not chunks:
-                    continue
-                avail = room
-                if c == 0:  # keep the room the flow gave preference classes in this slot
-                    avail -= sum(max(0, int(target[s, c2, t]) - taken[q2])
-                                 for q2, (c2, ch2) in enumerate(queues) if c2 != 0 and ch2)
-                got, called = _fill(chunks, int(target[s, c, t]) - taken[q], avail, t, slot, size)
-                taken[q] += got
-                room -= got
-                if c != 0 or not period[t]:
-                    continue
-                for ch in called:  # households of this building that prefer this period join it
-                    found = by_building.get((int(period[t]), int(building[ch.members[0]])))
-                    if found is None:
-                        continue
-                    q2, pref = found
-                    if pref.ptr == 0 and pref.remaining <= room and pref in queues[q2][1]:
-                        queues[q2][1].remove(pref)
-                        slot[pref.members] = t
-                        room -= pref.remaining
-                        taken[q2] += pref.remaining
+            p = int(period[t])
+            for c in own:  # preferring households called on their own, by their class's quota
+                units = sq.alone.get(c)
+                if units:
+                    got = _fill_whole_first(units, int(target[s, c, t]) - taken_c[c], room, t, slot, size)
+                    taken_c[c] += got
+                    taken += got
+                    room -= got
+            got = sq.fill_calls(int(total_target[s, t]) - taken, room, t, p, slot, size)
+            taken += got
+            room -= got
+            if p and last_of.get(p) == t and sq.merged.get(p):
+                sq.release(p)
             load[s, t] = int(capacity[s, t]) - room
     return slot, load
-
