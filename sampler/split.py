@@ -374,8 +374,8 @@ def _site_parts(registry: Registry, building_part: Int, n_parts: int, nearest_si
     compound = np.asarray(b.compound, dtype=object)
     public = np.array([not s.serves for s in sites], dtype=bool)
     for i, s in enumerate(sites):
-        if s.serves:  # its compounds are in one part (one unit)
-            members = np.flatnonzero(np.isin(compound, np.array(s.serves, dtype=object)))
+        members = np.flatnonzero(np.isin(compound, np.array(s.serves, dtype=object))) if s.serves else np.zeros(0, np.int64)
+        if len(members):  # its compounds are in one part (one unit)
             site_part[i] = building_part[members[0]]
     # public sites: the part holding most of the people for whom it is the nearest site
     has = nearest_site >= 0
@@ -383,8 +383,8 @@ def _site_parts(registry: Registry, building_part: Int, n_parts: int, nearest_si
                         minlength=n_s * n_parts).reshape(n_s, n_parts)
     voted = public & (votes.max(axis=1, initial=0) > 0)
     site_part[voted] = votes[voted].argmax(axis=1)
-    # nobody's nearest: the part of the nearest building
-    rest = np.flatnonzero(public & ~voted)
+    # nobody's nearest (or serving no listed compound): the part of the nearest building
+    rest = np.flatnonzero((public & ~voted) | (site_part < 0))
     lat0 = float(np.mean(b.lat)) if len(b) else 0.0
     lon0 = float(np.mean(b.lon)) if len(b) else 0.0
     sxy = project([s.lon for s in sites], [s.lat for s in sites], lat0, lon0).reshape(-1, 2)
