@@ -11,13 +11,15 @@ out/bench/. "gap" is against the sum of the parts' proven bounds (the split prob
 "extra walk" is what the split costs: households whose nearest feasible site lies in another part,
 and the person-minutes of walking that adds at the least (to their part's nearest site).
 "slowest part s" is the planner time of the largest part alone (plan s minus it is the cost of
-splitting, shipping parts to workers and merging, plus waiting for a busy machine).
+splitting, shipping parts to workers and merging, plus waiting for a busy machine); "CPU s" is the
+user + system time of the run and its workers, which a shared machine does not inflate.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import resource
 import subprocess
 import sys
@@ -54,6 +56,8 @@ def run_one(city: Path, out: Path, parts: int, workers: int) -> dict[str, object
         "parts": parts, "workers": workers, "households": s["households"], "read_s": t1 - t0, "plan_s": t2 - t1,
         "write_s": t3 - t2, "wall_s": t3 - t0,
         "slowest_part_s": s["timing"].get("part_solve_seconds_max", s["timing"].get("solve_seconds", 0.0)),
+        "cpu_s": sum(getattr(resource.getrusage(who), f) for who in (resource.RUSAGE_SELF, resource.RUSAGE_CHILDREN)
+                     for f in ("ru_utime", "ru_stime")),
         "peak_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
         "worker_peak_mb": resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024,
         "objective": s["objective"], "gap": s["gap"], "unplaced": s["unplaced_households"],
@@ -85,6 +89,7 @@ def main() -> None:
         print(json.dumps(run_one(Path(args.run[0]), Path(args.run[1]), int(args.run[2]), int(args.run[3]))))
         return
     city = ensure_city(args.households, args.seed)
+    load_before = os.getloadavg()[0]
     rows = []
     for parts, workers in [(0, 1)] + [(p, w) for p in args.parts for w in args.workers]:
         out = ROOT / "out" / "bench" / f"split-{args.households}-p{parts}-w{workers}"
@@ -99,12 +104,13 @@ def main() -> None:
     base = next((r["objective"] for r in rows if not r["parts"]), None)
     for r in rows:
         r["vs_unsplit"] = None if base is None else (r["objective"] - base) / base
+    print(f"load average (1 min) before {load_before:.1f}, after {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores\n")
     print_table(rows)
 
 
 def print_table(rows: list[dict[str, object]]) -> None:
     """Markdown table (pastes into the README as is)."""
-    head = ["parts", "workers", "households", "read s", "plan s", "slowest part s", "write s", "wall s", "peak MB (main / worker)",
+    head = ["parts", "workers", "households", "read s", "plan s", "slowest part s", "write s", "wall s", "CPU s", "peak MB (main / worker)",
             "people max/mean", "gap %", "objective vs unsplit %", "unplaced", "violations", "mean walk min",
             "households nearest site in another part", "extra walk person-min"]
     print("| " + " | ".join(head) + " |")
@@ -113,7 +119,7 @@ def print_table(rows: list[dict[str, object]]) -> None:
         worker = f" / {r['worker_peak_mb']:,.0f}" if r["parts"] and r["workers"] > 1 else ""  # type: ignore[operator]
         cells = [
             "1 (unsplit)" if not r["parts"] else f"{r['parts']}", f"{r['workers']}", f"{r['households']:,}",
-            f"{r['read_s']:.1f}", f"{r['plan_s']:.1f}", f"{r['slowest_part_s']:.1f}", f"{r['write_s']:.1f}", f"{r['wall_s']:.1f}",
+            f"{r['read_s']:.1f}", f"{r['plan_s']:.1f}", f"{r['slowest_part_s']:.1f}", f"{r['write_s']:.1f}", f"{r['wall_s']:.1f}", f"{r['cpu_s']:.1f}",
             f"{r['peak_mb']:,.0f}{worker}", f"{r['balance']:.3f}", f"{100 * r['gap']:.3f}",  # type: ignore[operator]
             "–" if r.get("vs_unsplit") is None else f"{100 * r['vs_unsplit']:+.2f}",  # type: ignore[operator]
             f"{r['unplaced']:,}", f"{r['violations']}", f"{r['walk_mean']:.2f}", f"{r['elsewhere']:,}",

@@ -259,3 +259,16 @@ def test_partition_errors_name_the_command_line():
     with pytest.raises(InputError) as err:
         partition(Scenario(), reg, parts=3)  # three parts with residents, two public sites
     assert "public sites" in err.value.issues[0].fix
+
+
+def test_cli_dask_address_matches_local_pool(tmp_path: Path):
+    """`--dask ADDRESS` of a running scheduler plans the same bytes as `--workers 2`."""
+    distributed = pytest.importorskip("distributed")
+    path = city_dir(tmp_path / "city", 3000, 11)
+    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None) as cluster:
+        result = runner.invoke(app, ["plan", str(path), "-o", str(tmp_path / "dask"), "--parts", "2",
+                                     "--dask", cluster.scheduler_address])
+    assert result.exit_code == 0, result.output
+    result = runner.invoke(app, ["plan", str(path), "-o", str(tmp_path / "pool"), "--parts", "2", "--workers", "2"])
+    assert result.exit_code == 0, result.output
+    same_files(tmp_path / "dask", tmp_path / "pool")
