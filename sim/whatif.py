@@ -112,7 +112,7 @@ class WhatifParams:
     replications: int = 10
     ranges: dict[str, str] = field(default_factory=dict)
     minus_one_sites: int = 10
-    max_rounds: int = 30
+    max_rounds: int = 10
 
     def check(self) -> list[tuple[str, str, str]]:
         p: list[tuple[str, str, str]] = []

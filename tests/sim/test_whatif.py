@@ -199,3 +199,29 @@ def test_level_result_bottlenecks_prefer_sites_over_the_wait_limit(city):
                        plan_fill=(0.5, 1.0, 0.2))
     assert fake.bottlenecks(max_p95=1e9) == ["S1"]
     assert np.isfinite(res.figure("wait_p95_min"))
+
+
+def test_registrars_shorten_waits_without_replanning(city):
+    """A registrar per table takes registration off the tables: same plan, shorter waits."""
+    run = _run(city, reps=4)
+    base = make_base(SCENARIO, city, PARAMS)
+    without, with_reg = run.evaluate([(base.level({"tables": 1.5, "registrars": 0}), {}),
+                                      (base.level({"tables": 1.5, "registrars": 1}), {})])
+    assert run.plans == 1
+    assert sum(with_reg.level.registrars) == sum(with_reg.level.tables)
+    assert with_reg.figure("wait_p95_min") < without.figure("wait_p95_min")
+
+
+def test_home_team_bisection_finds_the_smallest_team_count():
+    """With sealed compounds, too few home-visit teams leave households unplaced; the search
+    returns the fewest teams that meet the target, and one team fewer was simulated and fails."""
+    reg = cities.random_city(seed=5, n_buildings=120, n_sites=3, sealed_share=0.3)
+    reg = dataclasses.replace(reg, sites=tuple(dataclasses.replace(s, tables=8, open_minute=360, close_minute=1320)
+                                               for s in reg.sites))
+    run = WhatifRun(SCENARIO, reg, PARAMS, WhatifParams(replications=3), seed=1)
+    m = find_minimum(run, make_base(SCENARIO, reg, PARAMS), {"home_teams": [1, 2, 3, 4, 6, 8, 12, 16]})
+    assert m.found and m.best is not None
+    teams = m.best.level.home_teams
+    tried = {r.level.home_teams: r.meets for r in run.history if r.step == "bisect home_teams"}
+    assert tried[max(t for t in tried if t < teams)] is False
+    assert all(ok for t, ok in tried.items() if t >= teams)
