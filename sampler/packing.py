@@ -40,6 +40,7 @@ def split_groups(size: Int, group: Int, arcs: GroupArcs, flow: FlowSolution) -> 
 
 
 LOOKAHEAD = 64  # units scanned for one that fits a slot whole
+DEADLINE = 3  # slots before a period's end from which its buildings are called first, split if need be
 MERGE_SHARE = 0.9  # share of a period's class-0 flow that buildings called with their preferring households may fill
 
 
@@ -50,7 +51,7 @@ class _Unit:
     those households first (``head`` people), so they are called in the building's first slot.
     """
 
-    __slots__ = ("cum", "head", "members", "period", "ptr", "taken")
+    __slots__ = ("cum", "head", "members", "period", "ptr", "remaining", "taken")
 
     def __init__(self, members: Int, sizes: Int, period: int = 0, head: int = 0) -> None:
         self.members = members
@@ -59,10 +60,7 @@ class _Unit:
         self.taken = 0
         self.period = period
         self.head = head
-
-    @property
-    def remaining(self) -> int:
-        return int(self.cum[-1]) - self.taken
+        self.remaining = int(self.cum[-1]) if len(sizes) else 0
 
     def take(self, want: int, room: int, t: int, slot: Int, size: Int) -> int:
         """Call households in order into slot t while they start inside ``want`` and fit ``room``."""
@@ -75,12 +73,13 @@ class _Unit:
         people = int(rel_cum[j - 1])
         self.ptr += j
         self.taken += people
+        self.remaining -= people
         return people
 
     def take_all(self, t: int, slot: Int) -> int:
         slot[self.members[self.ptr :]] = t
         people = self.remaining
-        self.ptr, self.taken = len(self.members), int(self.cum[-1])
+        self.ptr, self.taken, self.remaining = len(self.members), int(self.cum[-1]), 0
         return people
 
 
@@ -111,20 +110,82 @@ def _fill_whole_first(units: list[_Unit], want: int, room: int, t: int, slot: In
     return taken
 
 
+def _subset_sum(sizes: list[int], limit: int) -> list[int]:
+    """Indices of a subset of ``sizes`` with the largest sum ≤ ``limit``, preferring earlier items
+    (bitset dynamic programme; sizes are people per building, limit people per slot)."""
+    mask = (1 << (limit + 1)) - 1
+    reach = [1]
+    r = 1
+    for a in sizes:
+        r = (r | (r << a)) & mask
+        reach.append(r)
+    total = r.bit_length() - 1
+    chosen = []
+    for i in range(len(sizes) - 1, -1, -1):
+        if not (reach[i] >> total) & 1:  # not reachable without item i: take it
+            chosen.append(i)
+            total -= sizes[i]
+    return chosen
+
+
 class _SiteQueues:
     """The calls of one site: buildings (alone or with their preferring households) and the
     preferring households called on their own, filled slot by slot."""
 
-    def __init__(self, neutral: list[_Unit], merged: dict[int, list[_Unit]], alone: dict[int, list[_Unit]]) -> None:
+    def __init__(self, neutral: list[_Unit], merged: dict[int, list[_Unit]], alone: dict[int, list[_Unit]],
+                 full: int, hold: float, spare: int) -> None:
         self.neutral = neutral
         self.merged = merged
         self.alone = alone
         self.current: _Unit | None = None
+        self.full = full  # people per slot at this site
+        self.hold = hold  # person-slots of lateness worth one extra call (cohesion ÷ lateness)
+        self.spare = spare  # day capacity the flow left free at this site: room to hold people back
+        self.last = 0  # last slot the flow fills at this site
 
-    def fill_calls(self, want: int, room: int, t: int, p: int, slot: Int, size: Int) -> int:
-        """Fill slot t (period p) with building calls up to ``want`` people and ``room``: a call in
-        progress is finished first; then the first call (buildings with their period-p households
-        before the others) that fits whole; else the first call is split, households in order."""
+    def _fill_plain(self, units: list[_Unit], want: int, room: int, t: int, slot: Int, size: Int) -> int:
+        """Fill the rest of slot t with buildings called on their own, without splitting one if
+        possible: whole buildings whose sizes add up exactly to the room (subset sum over the next
+        LOOKAHEAD, earlier ones preferred). A building larger than a slot starts only in an empty
+        slot or where its last slot's share fits the room. What is left over is held back for a
+        later slot when that costs less lateness than an extra call would cost cohesion;
+        otherwise the first remaining building is split into it."""
+        limit = min(want, room)
+        if limit <= 0 or not units:
+            return 0
+        if units[0].remaining > limit and room == self.full:
+            return self._start(units.pop(0), want, room, t, slot, size)
+        head = units[:LOOKAHEAD]
+        pick = [i for i, u in enumerate(head) if u.remaining <= limit]
+        got = 0
+        if pick:
+            chosen = _subset_sum([head[i].remaining for i in pick], limit)
+            take = sorted((pick[i] for i in chosen), reverse=True)
+            for i in take:
+                got += units.pop(i).take_all(t, slot)
+        rest = limit - got
+        if rest <= 0 or not units:
+            return got
+        # A big building whose share in its last slot fits the rest costs no extra call here.
+        for i, u in enumerate(units[:LOOKAHEAD]):
+            if u.remaining > self.full and 0 < u.remaining % self.full <= rest:
+                return got + self._start(units.pop(i), want - got, room - got, t, slot, size)
+        if rest * max(1, self.last - t) < self.hold and rest <= self.spare:
+            self.spare -= rest
+            return got
+        return got + self._start(units.pop(0), want - got, room - got, t, slot, size)
+
+    def _start(self, u: _Unit, want: int, room: int, t: int, slot: Int, size: Int) -> int:
+        got = u.take(want, room, t, slot, size)
+        if u.ptr < len(u.members):
+            self.current = u
+        return got
+
+    def fill_calls(self, want: int, room: int, t: int, p: int, end: int, slot: Int, size: Int) -> int:
+        """Fill slot t (period p, which ends at slot ``end``) with building calls up to ``want``
+        people and ``room``: a call in progress is finished first; then whole buildings chosen by
+        `_fill_plain`, those with period-p households first; in the last DEADLINE slots of the
+        period those go first whole or split, so that all are called inside it."""
         taken = 0
         mine = self.merged.get(p, []) if p else []
         while want > 0 and room > 0:
@@ -136,28 +197,32 @@ class _SiteQueues:
                     break
                 self.current = None
                 continue
+            if mine and t + DEADLINE < end:
+                # Buildings with period-p households first in the subset sum, the others after.
+                pool = mine + self.neutral
+                got = self._fill_plain(pool, want, room, t, slot, size)
+                mine[:] = [u for u in pool if u.period == p]
+                self.neutral[:] = [u for u in pool if u.period != p]
+                taken += got
+                break
             limit = min(want, room)
             whole = next((i for i, u in enumerate(mine[:LOOKAHEAD]) if u.remaining <= limit), None)
             if whole is not None:
                 got = mine.pop(whole).take_all(t, slot)
                 taken, want, room = taken + got, want - got, room - got
                 continue
-            whole = next((i for i, u in enumerate(self.neutral[:LOOKAHEAD]) if u.remaining <= limit), None)
-            if whole is not None:
-                got = self.neutral.pop(whole).take_all(t, slot)
-                taken, want, room = taken + got, want - got, room - got
-                continue
-            # Split a call: a building with period-p households only if those fit the room now.
+            # Near the period's end, a building with period-p households goes first, split if need
+            # be (only if those households fit the room now), so that all are called inside it.
             if mine and mine[0].head <= room:
                 u = mine.pop(0)
-            elif self.neutral:
-                u = self.neutral.pop(0)
-            else:
-                break
-            got = u.take(want, room, t, slot, size)
-            taken, want, room = taken + got, want - got, room - got
-            if u.ptr < len(u.members):
-                self.current = u
+                got = u.take(want, room, t, slot, size)
+                taken, want, room = taken + got, want - got, room - got
+                if u.ptr < len(u.members):
+                    self.current = u
+                    break
+                continue
+            got = self._fill_plain(self.neutral, want, room, t, slot, size)
+            taken += got
             break
         return taken
 
@@ -174,12 +239,14 @@ class _SiteQueues:
 
 
 def _site_queues(
-    blocks: dict[int, Int], size: Int, building: Int, quota_s: Int, period: Int, open_s: npt.NDArray[np.bool_],
+    blocks: dict[int, Int], size: Int, building: Int, quota_s: Int, period: Int, cap_s: Int,
+    night: npt.NDArray[np.bool_], hold: float,
 ) -> _SiteQueues:
     """Build one site's calls: each building's class-0 households, joined by its households of one
     preferred period the class-0 flow reaches (the period with most of them), within a budget per
     period so that those buildings can all be called inside it."""
     n_classes = quota_s.shape[0]
+    open_s = cap_s > 0
     reach_budget: dict[int, float] = {}
     for c in range(1, n_classes):
         in_c = (period == c) & open_s
@@ -224,12 +291,17 @@ def _site_queues(
     # Keep queue order within each list of alone units.
     for units in alone.values():
         units.sort(key=lambda u: int(u.members[0]))
-    return _SiteQueues(neutral, merged, alone)
+    day = open_s & ~night
+    spare = int((cap_s[day] - quota_s[:, day].sum(axis=0)).clip(min=0).sum())
+    sq = _SiteQueues(neutral, merged, alone, int(cap_s.max(initial=0)), hold, spare)
+    zero_slots = np.flatnonzero(quota_s[0] > 0)
+    sq.last = int(zero_slots[-1]) if len(zero_slots) else 0
+    return sq
 
 
 def assign_slots(
     size: Int, site: Int, klass: Int, building: Int, quota: Int, capacity: Int, class_order: list[int],
-    period: Int | None = None,
+    period: Int | None = None, night: npt.NDArray[np.bool_] | None = None, hold: float = 0.0,
 ) -> tuple[Int, Int]:
     """Slot of each household placed at a site, filling each site's slots in time order.
 
@@ -238,8 +310,11 @@ def assign_slots(
     class, except that a building called inside a period its preferring households want takes them
     along (swapping them with class-0 people of the same slots costs nothing: inside the period both
     pay the same slot costs). Buildings are called whole when they fit, in consecutive slots
-    otherwise (see `_SiteQueues.fill_calls`). ``class_order`` sets the order in which the classes'
-    own calls are served in a slot. Returns (slot per household, −1 where nothing fitted; load per
+    otherwise (see `_SiteQueues.fill_calls`); a slot may be left short by a few people (within the
+    day capacity the flow left free, ``night`` slots excluded) when holding them back costs less
+    lateness than splitting a building would cost cohesion: ``hold`` is that exchange rate in
+    person-slots per extra call (0 never holds back). ``class_order`` sets the order in which the
+    classes' own calls are served in a slot. Returns (slot per household, −1 where nothing fitted; load per
     site-slot).
     """
     n_sites, n_classes, n_slots = quota.shape
@@ -249,6 +324,7 @@ def assign_slots(
     if not len(placed):
         return slot, load
     period = np.zeros(n_slots, dtype=np.int64) if period is None else period
+    night = np.zeros(n_slots, dtype=bool) if night is None else night
     key = site[placed] * n_classes + klass[placed]
     order = placed[np.argsort(key, kind="stable")]
     key_sorted = site[order] * n_classes + klass[order]
@@ -271,8 +347,7 @@ def assign_slots(
                 members = members[keep]
             blocks[c] = members
         blocks[0] = np.sort(np.concatenate([blocks.get(0, np.zeros(0, np.int64)), *spill]))
-        open_s = capacity[s] > 0
-        sq = _site_queues(blocks, size, building, quota[s], period, open_s)
+        sq = _site_queues(blocks, size, building, quota[s], period, capacity[s], night, hold)
         taken_c = [0] * n_classes
         taken = 0
         for t in range(n_slots):
@@ -287,7 +362,7 @@ def assign_slots(
                     taken_c[c] += got
                     taken += got
                     room -= got
-            got = sq.fill_calls(int(total_target[s, t]) - taken, room, t, p, slot, size)
+            got = sq.fill_calls(int(total_target[s, t]) - taken, room, t, p, last_of.get(p, t), slot, size)
             taken += got
             room -= got
             if p and last_of.get(p) == t and sq.merged.get(p):

@@ -136,8 +136,10 @@ def make_plan(scenario: Scenario, registry: Registry, progress: Progress | None 
     sizes_q = hh.size[site_q].astype(np.int64)
     site_of = split_groups(sizes_q, ginv, arcs, flow)
     class_order = list(range(n_cls))  # class 0 first: its buildings take their preferring households along
+    pp = scenario.planner
+    hold = min(pp.cohesion_penalty / pp.lateness_per_slot, 1000.0) if pp.lateness_per_slot > 0 else 0.0
     slot_of, load = assign_slots(sizes_q, site_of, hh.preferred[site_q], hh.building[site_q], flow.quota,
-                                 grid.capacity, class_order, grid.period)
+                                 grid.capacity, class_order, grid.period, grid.night, hold)
     site = np.full(len(hh), -1, dtype=np.int64)
     slot = np.full(len(hh), -1, dtype=np.int64)
     done = slot_of >= 0
