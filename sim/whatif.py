@@ -366,6 +366,19 @@ def _sim_params(params: SimParams, level: Level) -> SimParams:
     return dataclasses.replace(params, relief_teams=level.relief, lab_tubes_per_hour=level.lab)
 
 
+def replicate_chunk(inputs: SimInputs, level: Level, params: SimParams,
+                    seeds: list[np.random.SeedSequence]) -> list[RepStats]:
+    """Job: several replications of a planned level (the plan is shipped once per chunk)."""
+    return [replicate_level(inputs, level, params, s) for s in seeds]
+
+
+def _chunks(seeds: list[np.random.SeedSequence], n: int) -> list[list[np.random.SeedSequence]]:
+    """``seeds`` in at most ``n`` contiguous chunks of near-equal size (order kept)."""
+    n = max(1, min(n, len(seeds)))
+    bounds = np.linspace(0, len(seeds), n + 1).round().astype(int)
+    return [seeds[a:b] for a, b in zip(bounds[:-1], bounds[1:], strict=True) if b > a]
+
+
 def replicate_level(inputs: SimInputs, level: Level, params: SimParams,
                     seed: np.random.SeedSequence) -> RepStats:
     """Job: one replication of a planned level.
@@ -464,6 +477,8 @@ class WhatifRun:
         self.executor: Executor = executor or SerialExecutor()
         self.progress = progress
         self.seeds = np.random.SeedSequence(seed).spawn(wparams.replications)
+        # one chunk of replications per worker: the plan travels once per chunk, not per replication
+        self.chunks = _chunks(self.seeds, int(getattr(self.executor, "workers", 1)))
         self._plans: dict[tuple[tuple[int, ...], int], tuple[SimInputs, tuple[float, ...]]] = {}
         self._results: dict[Level, LevelResult] = {}
         self.simulations = 0
@@ -500,13 +515,13 @@ class WhatifRun:
         todo = list(dict.fromkeys(lv for lv, _ in items if lv not in self._results))
         self.inputs_for(todo)
         futures: list[list[FutureLike]] = [
-            [self.executor.submit(replicate_level, self._plans[lv.capacity_key()][0], lv, self.params, s)
-             for s in self.seeds]
+            [self.executor.submit(replicate_chunk, self._plans[lv.capacity_key()][0], lv, self.params, chunk)
+             for chunk in self.chunks]
             for lv in todo
         ]
         values = dict(items)
         for lv, fs in zip(todo, futures, strict=True):
-            stats = [f.result() for f in fs]
+            stats = [st for f in fs for st in f.result()]
             self.simulations += len(stats)
             inputs, fill = self._plans[lv.capacity_key()]
             unplaced = len(inputs.unplaced_ids)
@@ -671,12 +686,12 @@ def minus_one(run: WhatifRun, result: LevelResult, sites: int) -> pd.DataFrame:
         tables = list(lv.tables)
         tables[index[sid]] -= 1
         day = dataclasses.replace(inputs, tables=np.asarray(tables, dtype=np.int64))
-        jobs.append((sid, [run.executor.submit(replicate_level, day, lv.with_tables(tables), run.params, s)
-                           for s in run.seeds]))
+        jobs.append((sid, [run.executor.submit(replicate_chunk, day, lv.with_tables(tables), run.params, chunk)
+                           for chunk in run.chunks]))
     before = dict(zip(result.sites()["site_id"], result.sites()["wait_p95_min"], strict=True))
     rows = []
     for sid, fs in jobs:
-        stats = [f.result() for f in fs]
+        stats = [st for f in fs for st in f.result()]
         run.minus_one_simulations += len(stats)
         run._done += 1
         if run.progress is not None:

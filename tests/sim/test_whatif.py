@@ -225,3 +225,13 @@ def test_home_team_bisection_finds_the_smallest_team_count():
     tried = {r.level.home_teams: r.meets for r in run.history if r.step == "bisect home_teams"}
     assert tried[max(t for t in tried if t < teams)] is False
     assert all(ok for t, ok in tried.items() if t >= teams)
+
+
+def test_replications_are_chunked_per_worker_in_order():
+    from sim.whatif import _chunks
+
+    seeds = np.random.SeedSequence(3).spawn(10)
+    parts = _chunks(seeds, 3)
+    assert [len(p) for p in parts] == [3, 4, 3]
+    assert [s for p in parts for s in p] == seeds
+    assert _chunks(seeds[:2], 8) == [[seeds[0]], [seeds[1]]]
