@@ -49,22 +49,28 @@ class _Unit:
 
     A building called together with the households that prefer a period (``period`` > 0) holds
     those households first (``head`` people), so they are called in the building's first slot.
+    Cumulative sizes are computed only if the call is ever split.
     """
 
-    __slots__ = ("cum", "head", "members", "period", "ptr", "remaining", "taken")
+    __slots__ = ("_cum", "head", "members", "period", "ptr", "remaining", "taken")
 
-    def __init__(self, members: Int, sizes: Int, period: int = 0, head: int = 0) -> None:
+    def __init__(self, members: Int, total: int, period: int = 0, head: int = 0) -> None:
         self.members = members
-        self.cum = np.cumsum(sizes)
+        self._cum: Int | None = None
         self.ptr = 0
         self.taken = 0
         self.period = period
         self.head = head
-        self.remaining = int(self.cum[-1]) if len(sizes) else 0
+        self.remaining = total
+
+    def cum(self, size: Int) -> Int:
+        if self._cum is None:
+            self._cum = np.cumsum(size[self.members])
+        return self._cum
 
     def take(self, want: int, room: int, t: int, slot: Int, size: Int) -> int:
         """Call households in order into slot t while they start inside ``want`` and fit ``room``."""
-        rel_cum = self.cum[self.ptr :] - self.taken
+        rel_cum = self.cum(size)[self.ptr :] - self.taken
         rel_start = rel_cum - size[self.members[self.ptr :]]
         j = min(int(np.searchsorted(rel_start, want, side="left")), int(np.searchsorted(rel_cum, room, side="right")))
         if j == 0:
@@ -79,17 +85,21 @@ class _Unit:
     def take_all(self, t: int, slot: Int) -> int:
         slot[self.members[self.ptr :]] = t
         people = self.remaining
-        self.ptr, self.taken, self.remaining = len(self.members), int(self.cum[-1]), 0
+        self.ptr, self.taken, self.remaining = len(self.members), self.taken + people, 0
         return people
 
 
-def _units(members: Int, size: Int, building: Int) -> list[_Unit]:
-    """Split a queue into runs of one building."""
+def _runs(members: Int, size: Int, building: Int) -> list[tuple[int, Int, int]]:
+    """Split a queue into runs of one building: (building, members, people) per run."""
     if not len(members):
         return []
     b = building[members]
-    cuts = np.flatnonzero(b[1:] != b[:-1]) + 1
-    return [_Unit(m, size[m]) for m in np.split(members, cuts)]
+    starts = np.flatnonzero(np.r_[True, b[1:] != b[:-1]])
+    ends = np.r_[starts[1:], len(members)]
+    cum = np.r_[0, np.cumsum(size[members])]
+    people = (cum[ends] - cum[starts]).tolist()
+    return [(bid, members[a:e], n) for bid, a, e, n in
+            zip(b[starts].tolist(), starts.tolist(), ends.tolist(), people, strict=True)]
 
 
 def _fill_whole_first(units: list[_Unit], want: int, room: int, t: int, slot: Int, size: Int) -> int:
@@ -226,16 +236,16 @@ class _SiteQueues:
             break
         return taken
 
-    def release(self, p: int) -> None:
+    def release(self, p: int, size: Int) -> None:
         """Period p is over: its buildings not yet called go back to the plain calls, and their
         preferring households to the calls of their own (they missed their period)."""
         for u in self.merged.pop(p, []):
-            head = int(np.searchsorted(u.cum, u.head, side="right"))
+            cum = u.cum(size)
+            head = int(np.searchsorted(cum, u.head, side="right"))
             if head:
-                self.alone.setdefault(p, []).append(_Unit(u.members[:head], np.diff(np.r_[0, u.cum[:head]])))
+                self.alone.setdefault(p, []).append(_Unit(u.members[:head], int(cum[head - 1])))
             if head < len(u.members):
-                self.neutral.insert(0, _Unit(u.members[head:], np.diff(u.cum[head - 1 :]) if head else
-                                             np.diff(np.r_[0, u.cum])))
+                self.neutral.insert(0, _Unit(u.members[head:], int(cum[-1]) - (int(cum[head - 1]) if head else 0)))
 
 
 def _site_queues(
@@ -253,41 +263,36 @@ def _site_queues(
         if quota_s[0, in_c].sum() > 0:
             reach_budget[c] = MERGE_SHARE * float(quota_s[0, in_c].sum() + quota_s[c].sum())
     alone: dict[int, list[_Unit]] = {}
-    pref_of: dict[int, list[tuple[int, Int]]] = {}
+    pref_of: dict[int, list[tuple[int, Int, int]]] = {}
     for c in range(1, n_classes):
         members = blocks.get(c)
         if members is None or not len(members):
             continue
-        b = building[members]
-        cuts = np.flatnonzero(b[1:] != b[:-1]) + 1
-        for m in np.split(members, cuts):
-            pref_of.setdefault(int(building[m[0]]), []).append((c, m))
+        for bid, m, n in _runs(members, size, building):
+            pref_of.setdefault(bid, []).append((c, m, n))
     neutral: list[_Unit] = []
     merged: dict[int, list[_Unit]] = {}
     used = dict.fromkeys(reach_budget, 0.0)
     zero = blocks.get(0, np.zeros(0, dtype=np.int64))
     joined: set[tuple[int, int]] = set()
-    if len(zero):
-        b = building[zero]
-        cuts = np.flatnonzero(b[1:] != b[:-1]) + 1
-        for m in np.split(zero, cuts):
-            bid = int(building[m[0]])
-            opts = [(int(size[pm].sum()), c, pm) for c, pm in pref_of.get(bid, ()) if c in reach_budget]
+    for bid, m, n in _runs(zero, size, building):
+        prefs = pref_of.get(bid)
+        if prefs:
+            opts = [(people, c, pm) for c, pm, people in prefs if c in reach_budget]
             best = max(opts, key=lambda o: (o[0], -o[1]), default=None)
             if best is not None:
                 people, c, pm = best
-                total = people + int(size[m].sum())
+                total = people + n
                 if used[c] + total <= reach_budget[c]:
                     used[c] += total
                     joined.add((c, bid))
-                    members = np.concatenate([pm, m])
-                    merged.setdefault(c, []).append(_Unit(members, size[members], period=c, head=people))
+                    merged.setdefault(c, []).append(_Unit(np.concatenate([pm, m]), total, period=c, head=people))
                     continue
-            neutral.append(_Unit(m, size[m]))
+        neutral.append(_Unit(m, n))
     for bid, lst in pref_of.items():
-        for c, pm in lst:
+        for c, pm, people in lst:
             if (c, bid) not in joined:
-                alone.setdefault(c, []).append(_Unit(pm, size[pm]))
+                alone.setdefault(c, []).append(_Unit(pm, people))
     # Keep queue order within each list of alone units.
     for units in alone.values():
         units.sort(key=lambda u: int(u.members[0]))
@@ -366,6 +371,6 @@ def assign_slots(
             taken += got
             room -= got
             if p and last_of.get(p) == t and sq.merged.get(p):
-                sq.release(p)
+                sq.release(p, size)
             load[s, t] = int(capacity[s, t]) - room
     return slot, load
