@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 
 from sampler.atomic import atomic_directory
 from sampler.model import RiskZone
@@ -26,6 +27,25 @@ def _clock(minute: int) -> str:
     return f"{minute // 60:02d}:{minute % 60:02d}"
 
 
+_STR = pd.Series([""], dtype=object).astype(str).dtype  # pandas' default text dtype
+
+
+def _text(values: np.ndarray, index: np.ndarray | None = None) -> pd.Series:
+    """``values[index]`` as a text column, converted through Arrow: a few distinct texts taken a
+    million times cost one conversion of the distinct ones (same column as pandas would build)."""
+    arr = pa.array(values, type=pa.large_string(), from_pandas=True)
+    if index is not None:
+        index = np.asarray(index, dtype=np.int64)
+        arr = arr.take(pa.array(np.where(index < 0, index + len(values), index)))  # numpy's −1 = last
+    return pd.Series(pd.array(arr, dtype=_STR))
+
+
+def _coded_text(values: np.ndarray, index: np.ndarray) -> pd.Series:
+    """``values[index]`` for a long text array with few distinct values (units, rooms)."""
+    codes, uniques = pd.factorize(values[index], sort=False, use_na_sentinel=False)
+    return _text(np.asarray(uniques, dtype=object), codes)
+
+
 def plan_frames(plan: Plan) -> dict[str, pd.DataFrame]:
     """All tables of the plan directory, in a fixed row order."""
     from sampler.planner import MODE_HOME, MODE_SITE, MODE_UNPLACED
@@ -35,17 +55,21 @@ def plan_frames(plan: Plan) -> dict[str, pd.DataFrame]:
     site_ids = np.array([s.id for s in reg.sites] + [""], dtype=object)
     placed = np.flatnonzero(plan.mode != MODE_UNPLACED)
     at_site = plan.mode[placed] == MODE_SITE
+    hh_id = pa.array(hh.id, type=pa.large_string(), from_pandas=True)
+    team = np.where(at_site, -1, plan.team[placed])
+    team_values, team_code = np.unique(team, return_inverse=True)
+    team_text = np.array(["" if t < 0 else str(t) for t in team_values.tolist()], dtype=object)
     assignments = pd.DataFrame({
-        "household_id": hh.id[placed],
-        "building_id": b.id[hh.building[placed]],
-        "unit": hh.unit[placed],
-        "room": hh.room[placed],
+        "household_id": pd.Series(pd.array(hh_id.take(pa.array(placed)), dtype=_STR)),
+        "building_id": _text(b.id, hh.building[placed]),
+        "unit": _coded_text(hh.unit, placed),
+        "room": _coded_text(hh.room, placed),
         "size": hh.size[placed],
-        "mode": _MODES[plan.mode[placed]],
-        "site_id": site_ids[plan.site[placed]],
-        "team": np.where(at_site, "", plan.team[placed].astype(str)),
-        "slot_start": labels[plan.slot[placed]],
-        "slot_end": labels[plan.slot[placed] + 1],
+        "mode": _text(_MODES, plan.mode[placed]),
+        "site_id": _text(site_ids, plan.site[placed]),
+        "team": _text(team_text, team_code.reshape(-1)),
+        "slot_start": _text(labels, plan.slot[placed]),
+        "slot_end": _text(labels, plan.slot[placed] + 1),
         "walk_minutes": plan.walk[placed],
         "over_max_walk": (plan.walk[placed] > plan.scenario.walk.max_minutes).astype(np.int8),
     })
@@ -97,7 +121,8 @@ def plan_frames(plan: Plan) -> dict[str, pd.DataFrame]:
         "queue_m": s.queue_m, "slot_capacity": int(plan.grid.capacity[i].max(initial=0)),
     } for i, s in enumerate(reg.sites)], columns=["site_id", "name", "lon", "lat", "tables", "rate", "open",
                                                   "close", "serves", "queue_m", "slot_capacity"])
-    contacts = pd.DataFrame({"household_id": hh.id, "contact": hh.contact, "phone": hh.phone})
+    contacts = pd.DataFrame({"household_id": pd.Series(pd.array(hh_id, dtype=_STR)), "contact": _text(hh.contact),
+                             "phone": _text(hh.phone)})
     return {
         "assignments": assignments, "site_load": site_load, "buildings": buildings,
         "home_visits": home_visits, "unplaced": unplaced, "sites": sites, "contacts": contacts,
