@@ -72,11 +72,24 @@ def _sheet_xml(sheet: Sheet) -> str:
             f'<col min="{i + 1}" max="{i + 1}" width="{w:g}" customWidth="1"/>' for i, w in enumerate(sheet.widths)
         ) + "</cols>")
     parts.append("<sheetData>")
-    cols = [_col(i) for i in range(max((len(r) for _, r in sheet.rows), default=0))]
+    # Cells carry no reference: a row's cells are written in column order, an empty cell in the
+    # middle as <c/> (trailing empty cells are dropped). A cell's XML then depends only on its
+    # value and style, so it is rendered once per distinct value (plan sheets repeat slot labels,
+    # compounds and small counts).
+    bodies: tuple[dict[object, str], dict[object, str]] = ({}, {})
     for r, (bold, values) in enumerate(sheet.rows, start=1):
+        cache = bodies[bold]
         style = ' s="1"' if bold else ""
-        cells = "".join(_cell(f"{cols[i]}{r}", v, style) for i, v in enumerate(values))
-        parts.append(f'<row r="{r}">{cells}</row>')
+        cells = []
+        for v in values:
+            key = v if v.__class__ is str else (v.__class__, v)
+            body = cache.get(key)
+            if body is None:
+                body = cache[key] = _cell("", v, style).replace('<c r=""', "<c", 1) or "<c/>"
+            cells.append(body)
+        while cells and cells[-1] == "<c/>":
+            cells.pop()
+        parts.append(f'<row r="{r}">{"".join(cells)}</row>')
     parts.append("</sheetData></worksheet>")
     return "".join(parts)
 
@@ -152,4 +165,5 @@ def write_xlsx(path: str | Path, sheets: Sequence[Sheet], title: str = "") -> No
                         compress_type=zipfile.ZIP_DEFLATED)
         for i, sheet in enumerate(sheets):
             zf.writestr(zipfile.ZipInfo(f"xl/worksheets/sheet{i + 1}.xml", date_time=(2000, 1, 1, 0, 0, 0)),
-                        _sheet_xml(sheet).encode("utf-8"), compress_type=zipfile.ZIP_DEFLATED)
+                        _sheet_xml(sheet).encode("utf-8"), compress_type=zipfile.ZIP_DEFLATED,
+                        compresslevel=1)  # sheets are most of the bytes: fast deflate
