@@ -298,8 +298,10 @@ def _sites(frame: pd.DataFrame, scenario: Scenario, compounds: set[str], issues:
     serves = [tuple(x for x in re.split(r"[;；、,，]+", s) if x) for s in frame["serves"]]
     unknown = np.array([any(c not in compounds for c in sv) for sv in serves], dtype=bool)
     issues.rows(frame, unknown, "serves", "name compounds exactly as in the buildings file's compound column")
+    # Columns as lists once: each frame[...] copies the frame's attrs (≈0.3 ms), per site it added up.
+    ids, names = frame["site_id"].tolist(), frame["name"].tolist()
     return tuple(
-        Site(str(frame["site_id"].iat[i]), str(frame["name"].iat[i]), float(lon[i]), float(lat[i]), int(tables[i]),
+        Site(str(ids[i]), str(names[i]), float(lon[i]), float(lat[i]), int(tables[i]),
              float(rate[i]), int(clocks["open"][i]), int(clocks["close"][i]), serves[i], float(queue[i]))
         for i in range(len(frame))
     )
