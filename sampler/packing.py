@@ -94,9 +94,9 @@ def _runs(members: Int, size: Int, building: Int) -> list[tuple[int, Int, int]]:
     if not len(members):
         return []
     b = building[members]
-    starts = np.flatnonzero(np.r_[True, b[1:] != b[:-1]])
-    ends = np.r_[starts[1:], len(members)]
-    cum = np.r_[0, np.cumsum(size[members])]
+    starts = np.concatenate([[0], np.flatnonzero(b[1:] != b[:-1]) + 1])
+    ends = np.concatenate([starts[1:], [len(members)]])
+    cum = np.concatenate([[0], np.cumsum(size[members])])
     people = (cum[ends] - cum[starts]).tolist()
     return [(bid, members[a:e], n) for bid, a, e, n in
             zip(b[starts].tolist(), starts.tolist(), ends.tolist(), people, strict=True)]
@@ -236,6 +236,11 @@ class _SiteQueues:
             break
         return taken
 
+    def empty(self) -> bool:
+        """Nothing left to call at this site."""
+        return (self.current is None and not self.neutral and not any(self.merged.values())
+                and not any(self.alone.values()))
+
     def release(self, p: int, size: Int) -> None:
         """Period p is over: its buildings not yet called go back to the plain calls, and their
         preferring households to the calls of their own (they missed their period)."""
@@ -355,22 +360,27 @@ def assign_slots(
         sq = _site_queues(blocks, size, building, quota[s], period, capacity[s], night, hold)
         taken_c = [0] * n_classes
         taken = 0
+        cap_s = capacity[s].tolist()
+        target_s = target[s].tolist()
+        total_s = total_target[s].tolist()
         for t in range(n_slots):
-            room = int(capacity[s, t])
+            room = cap_s[t]
             if room <= 0:
                 continue
+            if sq.empty():
+                break
             p = int(period[t])
             for c in own:  # preferring households called on their own, by their class's quota
                 units = sq.alone.get(c)
                 if units:
-                    got = _fill_whole_first(units, int(target[s, c, t]) - taken_c[c], room, t, slot, size)
+                    got = _fill_whole_first(units, target_s[c][t] - taken_c[c], room, t, slot, size)
                     taken_c[c] += got
                     taken += got
                     room -= got
-            got = sq.fill_calls(int(total_target[s, t]) - taken, room, t, p, last_of.get(p, t), slot, size)
+            got = sq.fill_calls(total_s[t] - taken, room, t, p, last_of.get(p, t), slot, size)
             taken += got
             room -= got
             if p and last_of.get(p) == t and sq.merged.get(p):
                 sq.release(p, size)
-            load[s, t] = int(capacity[s, t]) - room
+            load[s, t] = cap_s[t] - room
     return slot, load
