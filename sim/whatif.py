@@ -17,13 +17,15 @@ The minimum-staffing search (`find_minimum`) avoids simulating every level:
 
 - each scalar axis (home-visit teams, registrars, relief teams, lab capacity) that was given
   a range is bisected with every other axis at its highest value;
-- tables are first bisected as one share of the registered tables at every site, then the
-  search starts from the highest share that fails and adds one table at each *bottleneck* site
-  (sites whose p95 wait breaks the limit, or the worst sites when the window is missed) until
-  the target is met;
+- tables are first bisected as one share of the registered tables at every site (a share whose
+  sites surely cannot hold everyone fails without being planned or simulated); then, from the
+  highest share that fails, the *bottleneck* sites (p95 wait over the limit, or filled to
+  capacity by a plan that left households unplaced) get the tables of the share that meets while
+  the others keep theirs, until the target is met;
 - finally it removes tables one at a time at the bottleneck site of the current best staffing
-  while the target still holds, so that the minimum returned meets the target and one table
-  fewer at its bottleneck does not (that level was simulated and failed).
+  while the target still holds (up to ``trim_rounds``), so that the minimum returned meets the
+  target and, when the trim stopped on a failure, one table fewer at its bottleneck does not
+  (that level was simulated and failed).
 
 Bisection assumes that more staff never makes things worse, which holds up to noise with
 common random numbers (tested).
@@ -103,7 +105,9 @@ class WhatifParams:
     minus_one_sites
         How many of the busiest sites get a minus-one check (0 = none).
     max_rounds
-        Most rounds of the greedy table search and of the trimming after it.
+        Most rounds of the greedy growth at bottleneck sites.
+    trim_rounds
+        Most tables the trim removes at the bottleneck, one simulated level each.
     """
 
     target_prob: float = 0.95
@@ -112,7 +116,8 @@ class WhatifParams:
     replications: int = 10
     ranges: dict[str, str] = field(default_factory=dict)
     minus_one_sites: int = 10
-    max_rounds: int = 10
+    max_rounds: int = 5
+    trim_rounds: int = 3
 
     def check(self) -> list[tuple[str, str, str]]:
         p: list[tuple[str, str, str]] = []
@@ -128,6 +133,8 @@ class WhatifParams:
             p.append(("minus_one_sites", str(self.minus_one_sites), "use 0 (none) or more sites"))
         if self.max_rounds < 1:
             p.append(("max_rounds", str(self.max_rounds), "allow at least one round"))
+        if self.trim_rounds < 0:
+            p.append(("trim_rounds", str(self.trim_rounds), "use 0 (no trim) or more rounds"))
         for name in self.ranges:
             if name not in AXES:
                 p.append((f"ranges.{name}", str(self.ranges[name]), f"use one of {', '.join(AXES)}"))
@@ -483,6 +490,7 @@ class WhatifRun:
         self._results: dict[Level, LevelResult] = {}
         self.simulations = 0
         self.minus_one_simulations = 0
+        self.pruned = 0
         self.plans = 0
         self.history: list[LevelResult] = []
         self._done = 0
@@ -534,6 +542,11 @@ class WhatifRun:
         return [dataclasses.replace(self._results[lv], level=lv, values=v or self._results[lv].values,
                                     step=step or self._results[lv].step) for lv, v in items]
 
+    def surely_short(self, level: Level) -> bool:
+        """Whether this level's sites surely cannot hold everyone (no need to simulate it)."""
+        sites = tuple(dataclasses.replace(s, tables=t) for s, t in zip(self.registry.sites, level.tables, strict=True))
+        return surely_short(self.scenario, dataclasses.replace(self.registry, sites=sites))
+
     def one(self, level: Level, values: dict[str, float] | None = None, step: str = "") -> LevelResult:
         return self.evaluate([(level, values or {})], step)[0]
 
@@ -562,7 +575,11 @@ class MinimumResult:
 
 def _bisect(run: WhatifRun, values: list[float], make: Callable[[float], Level], step: str,
             axis: str) -> tuple[int, LevelResult | None]:
-    """Index of the smallest value whose level meets the target (−1 if even the largest fails)."""
+    """Index of the smallest value whose level meets the target (−1 if even the largest fails).
+
+    Levels whose sites surely cannot hold everyone (`surely_short`) fail without being planned
+    or simulated.
+    """
     lo, hi = 0, len(values) - 1
     run.expect(1 + max(math.ceil(math.log2(max(len(values), 1))), 0))
     top = run.one(make(values[hi]), {axis: values[hi]}, step)
@@ -571,6 +588,10 @@ def _bisect(run: WhatifRun, values: list[float], make: Callable[[float], Level],
     best = top
     while lo < hi:
         mid = (lo + hi) // 2
+        if run.surely_short(make(values[mid])):
+            run.pruned += 1
+            lo = mid + 1
+            continue
         res = run.one(make(values[mid]), {axis: values[mid]}, step)
         if res.meets:
             hi, best = mid, res
@@ -614,8 +635,11 @@ def find_minimum(run: WhatifRun, base: Base, ranges: dict[str, list[float]]) -> 
     best = res
     fixed["tables"] = shares[idx]
     ceiling = best.level.tables
-    if idx > 0:  # grow from the highest share that fails, adding tables only where it queues
-        current = run.one(level({"tables": shares[idx - 1]}), {"tables": shares[idx - 1]}, "bisect tables")
+    below = level({"tables": shares[idx - 1]}) if idx > 0 else None
+    if below is not None and not run.surely_short(below):
+        # grow from the highest share that fails: bottleneck sites get the tables of the share
+        # that meets, the others keep the smaller count
+        current = run.one(below, {"tables": shares[idx - 1]}, "bisect tables")
         pos = {s: i for i, s in enumerate(site_ids)}
         for _ in range(wp.max_rounds):
             if current.meets:
@@ -623,20 +647,16 @@ def find_minimum(run: WhatifRun, base: Base, ranges: dict[str, list[float]]) -> 
                     best = current
                 break
             tables = list(current.level.tables)
-            grown = False
             for sid in current.bottlenecks(wp.max_p95_wait_min):
-                i = pos[sid]
-                if tables[i] < ceiling[i]:
-                    tables[i] += 1
-                    grown = True
-            if not grown:
+                tables[pos[sid]] = ceiling[pos[sid]]
+            if tuple(tables) == current.level.tables:
                 break
             run.expect(1)
             current = run.one(current.level.with_tables(tables, "greedy"), {}, "add at bottlenecks")
     # trim: one table fewer at the bottleneck (the worst site that has more than one table)
     # while the target still holds
     fewer: LevelResult | None = None
-    for _ in range(wp.max_rounds):
+    for _ in range(wp.trim_rounds):
         ranked = [site_ids.index(b) for b in best.bottlenecks(wp.max_p95_wait_min, n=len(site_ids))]
         movable = [i for i in ranked if best.level.tables[i] > 1]
         if not movable:

@@ -138,7 +138,7 @@ def whatif_command(
             area=sc.area, seed=seed, mode=mode, wparams=wparams, ranges=ranges, rows=list(evaluated),
             minimum=minimum, minus_one=m1, simulations=run.simulations,
             minus_one_simulations=run.minus_one_simulations,
-            plans=run.plans, full_sweep_levels=len(grid),
+            plans=run.plans, pruned=run.pruned, full_sweep_levels=len(grid),
             executor=f"dask {dask}" if dask else f"{getattr(executor, 'workers', 1)} local worker(s)",
         )
         write_whatif(report, registry, out, chart=chart)

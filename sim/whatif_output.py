@@ -36,6 +36,7 @@ class WhatifReport:
     simulations: int
     minus_one_simulations: int
     plans: int
+    pruned: int
     full_sweep_levels: int
     executor: str
     extra: dict[str, Any] = field(default_factory=dict)
@@ -74,7 +75,8 @@ class WhatifReport:
             "target": {"probability": w.target_prob, "max_p95_wait_min": w.max_p95_wait_min,
                        "max_share_over_limit": w.max_share_over_limit},
             "ranges": dict(self.ranges),
-            "levels_evaluated": len(self.rows), "plans_made": self.plans,
+            "levels_evaluated": len(self.rows), "levels_skipped_capacity_short": self.pruned,
+            "plans_made": self.plans,
             "simulations_run": self.simulations, "minus_one_simulations": self.minus_one_simulations,
             "full_sweep_levels": self.full_sweep_levels,
             "full_sweep_simulations": self.full_sweep_levels * r,
