@@ -156,15 +156,20 @@ def write_csv(frame: pd.DataFrame, path: Path) -> None:
 
 def write_plan(plan: Plan, directory: Path, xlsx: bool = True) -> None:
     """Write every file to a temporary sibling directory, then swap it in: never half-written."""
-    with atomic_directory(directory) as tmp:
+    from concurrent.futures import ThreadPoolExecutor
+
+    with atomic_directory(directory) as tmp, ThreadPoolExecutor(max_workers=1) as pool:
+        # The workbook needs only the plan arrays: it is built in a second thread while the tables
+        # are (Arrow's conversions, CSV writing and deflate run outside the GIL, so the two overlap).
+        book = pool.submit(write_workbook, plan, {}, tmp / "plan.xlsx") if xlsx else None
         frames = plan_frames(plan)
         for name, frame in frames.items():
             write_csv(frame, tmp / f"{name}.csv")
         (tmp / "plan.json").write_text(
             json.dumps(plan.summary, ensure_ascii=False, indent=2) + "\n", encoding="utf-8"
         )
-        if xlsx:
-            write_workbook(plan, frames, tmp / "plan.xlsx")
+        if book is not None:
+            book.result()
 
 
 _SHEET_BAD = re.compile(r"[\[\]:*?/\\]")
