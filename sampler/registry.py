@@ -237,11 +237,24 @@ def _buildings(frame: pd.DataFrame, issues: _Issues) -> BuildingTable:
     )
 
 
+def _lookup(values: pd.Series, ids: np.ndarray) -> np.ndarray:
+    """Position of each value among ``ids`` (its first occurrence), −1 where absent: an Arrow hash
+    lookup (a pandas reindex over Python strings took ~0.4 s for a million households)."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    keep = np.flatnonzero(~pd.Series(ids, dtype=object).duplicated().to_numpy())
+    if not len(keep):
+        return np.full(len(values), -1, dtype=np.int64)
+    found = pc.index_in(pa.array(values).cast(pa.large_string()),
+                        value_set=pa.array(ids[keep], type=pa.large_string(), from_pandas=True))
+    missing = found.is_null().to_numpy(zero_copy_only=False)
+    return np.where(missing, -1, keep[found.fill_null(0).to_numpy()]).astype(np.int64)
+
+
 def _households(frame: pd.DataFrame, buildings: BuildingTable, issues: _Issues) -> HouseholdTable:
     _ids(frame, "household_id", issues, "household")
-    first = pd.Series(np.arange(len(buildings.id)), index=pd.Index(buildings.id, dtype=object))
-    first = first[~first.index.duplicated()]
-    building = first.reindex(pd.Index(frame["building_id"].to_numpy(dtype=object))).fillna(-1).to_numpy(dtype=np.int64)
+    building = _lookup(frame["building_id"], buildings.id)
     issues.rows(frame, building < 0, "building_id", "use a building id that is listed in the buildings file")
     size, size_bad = _int_column(frame, "size", None)
     issues.rows(frame, size_bad, "size", "give the number of people as a whole number")
