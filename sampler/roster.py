@@ -5,10 +5,12 @@
     roster.write(Path("out/roster"))
 
 Demand is one sampler and `registrars_per_table` registrars per open table and slot (with a plan:
-per table the plan needs). People in PPE work stints of `min_stint_hours`–`max_ppe_hours`, rest at
-least `min_rest_hours` between stints and work at most `max_total_hours`; hand-overs at a site are
-staggered. Positions nobody can fill are listed, never an error. The CP-SAT model is in
-`sampler.roster_model`; docs/roster.md describes the files.
+per table the plan needs, kept open `tail_slots` longer, and at least `min_open_tables` while a
+planned site is open, so late arrivals, returning no-shows and walk-ins find a table). People in
+PPE work stints of `min_stint_hours`–`max_ppe_hours`, rest at least `min_rest_hours` between
+stints and work at most `max_total_hours`; hand-overs at a site are staggered. Positions nobody
+can fill are listed, never an error. The CP-SAT model is in `sampler.roster_model`;
+docs/roster.md describes the files.
 """
 
 from __future__ import annotations
@@ -36,7 +38,7 @@ from sampler.roster_model import Group, GroupResult, Limits, candidate_count, so
 from sampler.slots import slot_grid
 from sampler.xlsx import Sheet, write_xlsx
 
-__all__ = ["ROLES", "Roster", "RosterParams", "StaffMember", "build_roster", "demand",
+__all__ = ["ROLES", "Roster", "RosterParams", "StaffMember", "build_roster", "demand", "plan_tables",
            "read_staff", "roster_params", "staff_from_frame"]
 
 ROLES: tuple[str, ...] = ("sampler", "registrar")
@@ -69,6 +71,14 @@ class RosterParams:
         Shortest stint: donning PPE for 30 minutes is a waste.
     registrars_per_table
         Registrars (登记员) each open table needs; 0 rosters samplers only.
+    tail_slots
+        With a plan: the tables a slot needs stay needed this many slots longer (also past the
+        site's closing time, within the window), so the queue, late arrivals and the last
+        arrivals before closing are served. 0: only the planned slots.
+    min_open_tables
+        With a plan: while a site the plan uses is open (its opening hours within the window), at
+        least this many tables (at most its tables) are staffed, for returning no-shows and walk-ins.
+        0: planned slots only.
     stagger
         At most ceil(tables / 2) tables of a site change crew in the same slot.
     max_solve_seconds, max_deterministic_time
@@ -85,6 +95,8 @@ class RosterParams:
     max_total_hours: float = 10.0
     min_stint_hours: float = 2.0
     registrars_per_table: int = 1
+    tail_slots: int = 1
+    min_open_tables: int = 1
     stagger: bool = True
     max_solve_seconds: float = 60.0
     max_deterministic_time: float = 2.0
@@ -106,8 +118,9 @@ class RosterParams:
         if self.max_total_hours < self.min_stint_hours:
             problems.append(("max_total_hours", str(self.max_total_hours),
                              f"make it at least min_stint_hours ({self.min_stint_hours:g})"))
-        if self.registrars_per_table < 0:
-            problems.append(("registrars_per_table", str(self.registrars_per_table), "use 0 or more"))
+        for name in ("registrars_per_table", "tail_slots", "min_open_tables"):
+            if getattr(self, name) < 0:
+                problems.append((name, str(getattr(self, name)), "use 0 or more"))
         if self.workers < 1:
             problems.append(("workers", str(self.workers), "use 1 or more threads"))
         if self.max_variables < 1:
@@ -260,13 +273,19 @@ def staff_from_frame(frame: pd.DataFrame, scenario: Scenario, site_ids: Sequence
 
 def demand(scenario: Scenario, sites: Sequence[Site], params: RosterParams,
            plan: PlanFiles | None = None) -> tuple[np.ndarray, np.ndarray]:
-    """People needed and places per (site, role, slot): (demand, places), both int64."""
+    """People needed and places per (site, role, slot): (demand, places), both int64.
+
+    Without a plan every table is needed in every slot its site is open. With a plan, a slot needs
+    ``min(tables, ceil(people / (rate × slot hours)))`` tables (`site_load.csv`); see `plan_tables`
+    for how ``tail_slots`` and ``min_open_tables`` extend that.
+    """
     grid = slot_grid(scenario.window, scenario.capacity, scenario.planner, tuple(sites))
     is_open = grid.capacity > 0
     tables = np.array([s.tables for s in sites], dtype=np.int64)[:, None]
     needed = np.where(is_open, tables, 0)
     if plan is not None:
-        needed = np.zeros_like(needed)
+        planned = np.zeros_like(needed)
+        used = np.zeros(len(sites), dtype=bool)
         index = {s.id: k for k, s in enumerate(sites)}
         slot_of = {label: t for t, label in enumerate(grid.labels()[:-1])}
         load = plan.site_load
@@ -278,16 +297,37 @@ def demand(scenario: Scenario, sites: Sequence[Site], params: RosterParams,
                 issues.append(InputIssue(file, row, "site_id", sid, "plan and roster must use the same sites file"))
             elif t is None:
                 issues.append(InputIssue(file, row, "slot_start", start, "plan and roster must use the same window"))
-            elif is_open[k, t]:
+            elif is_open[k, t] and float(people) > 0:
                 per_table = sites[k].rate * grid.minutes / 60
-                needed[k, t] = min(sites[k].tables, math.ceil(float(people) / per_table - 1e-9))
+                planned[k, t] = min(sites[k].tables, math.ceil(float(people) / per_table - 1e-9))
+                used[k] = True
         if issues:
             raise InputError(issues[:200])
+        needed = plan_tables(planned, is_open, tables[:, 0], used, params.tail_slots, params.min_open_tables)
     per_role = np.array([1, params.registrars_per_table], dtype=np.int64)[None, :, None]
     need = needed[:, None, :] * per_role
-    places = np.where(is_open, tables, 0)[:, None, :] * per_role
+    places = np.where(is_open | (needed > 0), tables, 0)[:, None, :] * per_role
     return need.astype(np.int64), places.astype(np.int64)
 
+
+def plan_tables(planned: np.ndarray, is_open: np.ndarray, tables: np.ndarray, used: np.ndarray,
+                tail_slots: int, min_open_tables: int) -> np.ndarray:
+    """Tables to staff per (site, slot) for a plan that needs ``planned`` tables.
+
+    1. A site the plan uses (``used``) keeps ``min(min_open_tables, tables)`` tables in every slot it
+       is open, for walk-ins (the simulator spreads them over the opening hours) and no-shows who
+       come back 1–6 h after their slot.
+    2. Each slot's tables stay staffed ``tail_slots`` more slots (a running maximum), also past the
+       site's closing time within the window: the queue left at the end of a busy stretch, people
+       who come late (sim: +3 ± 8 min) and whoever arrives just before closing are served.
+    """
+    base = np.asarray(planned, dtype=np.int64).copy()
+    floor = np.minimum(max(0, min_open_tables), np.asarray(tables, dtype=np.int64))[:, None]
+    base = np.where(is_open & np.asarray(used, dtype=bool)[:, None], np.maximum(base, floor), base)
+    out = base.copy()
+    for lag in range(1, min(max(0, tail_slots), base.shape[1] - 1) + 1):
+        out[:, lag:] = np.maximum(out[:, lag:], base[:, :-lag])
+    return out
 
 
 def _assign_sites(people: list[int], staff: Sequence[StaffMember], need: np.ndarray,

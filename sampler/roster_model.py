@@ -250,6 +250,9 @@ def solve_group(group: Group, limits: Limits, seed: int, workers: int, max_secon
     # Stop once the empty positions are proven minimal and the rest is within one stint of the bound.
     solver.parameters.absolute_gap_limit = w_stint - 1
     solver.parameters.cp_model_probing_level = 0  # probing costs more than it gains here
+    # Put at-most-ones and clauses into the LP too: a demand of one person per slot presolves into
+    # clauses, which the default level leaves out, and the bound on the stints then stays near 0.
+    solver.parameters.linearization_level = 2
     status = solver.solve(model)
     name = solver.status_name(status)
     if status in (cp_model.OPTIMAL, cp_model.FEASIBLE):

@@ -18,12 +18,14 @@ def roster_command(
     scenario: Annotated[Path, typer.Argument(help="Scenario file (YAML or TOML).")],
     staff: Annotated[Path, typer.Option("--staff", help="Staff file (CSV or XLSX): staff_id, name, role, site_id, earliest, latest.")],
     output: Annotated[Path, typer.Option("--output", "-o", help="Directory to write the roster into.")],
-    plan: Annotated[Path | None, typer.Option("--plan", help="Plan directory: staff only the tables it needs.")] = None,
+    plan: Annotated[Path | None, typer.Option("--plan", help="Plan directory: staff the tables it needs, a tail and one table through the opening hours.")] = None,
     max_ppe_hours: Annotated[float | None, typer.Option(help="Longest stint in PPE (default 4).")] = None,
     min_rest_hours: Annotated[float | None, typer.Option(help="Rest between stints (default 1).")] = None,
     max_total_hours: Annotated[float | None, typer.Option(help="Most hours per person (default 10).")] = None,
     min_stint_hours: Annotated[float | None, typer.Option(help="Shortest stint (default 2).")] = None,
     registrars_per_table: Annotated[int | None, typer.Option(help="Registrars per table (default 1; 0 = none).")] = None,
+    tail_slots: Annotated[int | None, typer.Option(help="With --plan: keep each slot's tables this many slots longer (default 1).")] = None,
+    min_open_tables: Annotated[int | None, typer.Option(help="With --plan: tables kept open while a planned site is open (default 1).")] = None,
     stagger: Annotated[bool | None, typer.Option("--stagger/--no-stagger", help="Stagger hand-overs (default on).")] = None,
     seed: Annotated[int | None, typer.Option(help="CP-SAT seed (default 0).")] = None,
     max_solve_seconds: Annotated[float | None, typer.Option(help="Wall-clock limit per solved group.")] = None,
@@ -40,7 +42,8 @@ def roster_command(
         sc = load_scenario(scenario)
         params = roster_params(
             sc, max_ppe_hours=max_ppe_hours, min_rest_hours=min_rest_hours, max_total_hours=max_total_hours,
-            min_stint_hours=min_stint_hours, registrars_per_table=registrars_per_table, stagger=stagger,
+            min_stint_hours=min_stint_hours, registrars_per_table=registrars_per_table, tail_slots=tail_slots,
+            min_open_tables=min_open_tables, stagger=stagger,
             seed=seed, max_solve_seconds=max_solve_seconds)
         with Progress(TextColumn("{task.description:<12}"), BarColumn(), TimeElapsedColumn(),
                       console=console, transient=True) as bar:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -11,7 +12,14 @@ from hypothesis import strategies as st
 from sampler.errors import InputError
 from sampler.model import Site
 from sampler.params import Scenario, WindowParams
-from sampler.roster import RosterParams, StaffMember, build_roster, demand, roster_params
+from sampler.roster import (
+    RosterParams,
+    StaffMember,
+    build_roster,
+    demand,
+    plan_tables,
+    roster_params,
+)
 from sampler.roster_model import Limits
 from tests.sampler.roster_check import check_roster
 
@@ -75,6 +83,28 @@ def test_stagger_keeps_half_the_tables_open_at_hand_over():
     later = roster.stints[roster.stints["start"] > "2022-11-23 06:00"]
     assert later.groupby("start").size().max() <= 2
     assert roster.summary()["unstaffed"] == 0
+
+
+def test_plan_tables_keep_a_tail_and_a_table_open_through_the_opening_hours():
+    """A planned stretch keeps its tables one slot longer (also past closing); a used site keeps one table open."""
+    planned = np.array([[0, 3, 3, 1, 0, 0, 0, 0],    # site 0: open slots 1-5, planned 1-3
+                        [0, 0, 0, 0, 0, 0, 0, 0]])   # site 1: open, but the plan does not use it
+    is_open = np.array([[False, True, True, True, True, True, False, False],
+                        [True] * 8])
+    tables, used = np.array([3, 2]), np.array([True, False])
+    out = plan_tables(planned, is_open, tables, used, tail_slots=1, min_open_tables=1)
+    assert out.tolist() == [[0, 3, 3, 3, 1, 1, 1, 0], [0] * 8]
+    assert plan_tables(planned, is_open, tables, used, 0, 0).tolist() == planned.tolist()
+    assert plan_tables(planned, is_open, tables, used, 2, 0)[0].tolist() == [0, 3, 3, 3, 3, 1, 0, 0]
+    assert plan_tables(planned, is_open, tables, used, 0, 5)[0].tolist() == [0, 3, 3, 3, 3, 3, 0, 0]
+
+
+def test_negative_tail_or_minimum_tables_are_refused():
+    """tail_slots and min_open_tables must be 0 or more."""
+    for key in ("tail_slots", "min_open_tables"):
+        with pytest.raises(InputError) as info:
+            roster_params(Scenario(extra={"roster": {key: -1}}))
+        assert info.value.issues[0].field == f"roster.{key}"
 
 
 @st.composite

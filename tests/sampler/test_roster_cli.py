@@ -56,7 +56,26 @@ def test_roster_command_writes_every_file(tmp_path: Path):
 
 
 def test_plan_directory_limits_the_tables_staffed(tmp_path: Path):
-    """With --plan, each slot needs ceil(people / (rate × slot hours)) tables, not every table."""
+    """With --plan (no tail, no minimum), each slot needs ceil(people / (rate × slot hours)) tables, not every table."""
+    scenario = write_city(tmp_path)
+    plan = tmp_path / "plan"
+    assert runner.invoke(app, ["plan", str(scenario), "-o", str(plan)]).exit_code == 0
+    out = tmp_path / "roster"
+    staff = _staff_file(tmp_path, STAFF)
+    result = runner.invoke(app, ["roster", str(scenario), "--staff", str(staff), "--plan", str(plan), "-o", str(out),
+                                 "--tail-slots", "0", "--min-open-tables", "0"])
+    assert result.exit_code == 0, result.output
+    load = pd.read_csv(plan / "site_load.csv", dtype={"site_id": str, "slot_start": str})
+    rates = {"S1": 80.0, "S2": 60.0}
+    expected = sum(min({"S1": 2, "S2": 1}[s], math.ceil(p / (rates[s] * 0.5))) * 2
+                   for s, p in zip(load["site_id"], load["people"], strict=True))
+    summary = json.loads((out / "roster.json").read_text(encoding="utf-8"))
+    assert summary["positions"] == expected and expected < 2 * (2 * 36 + 30)
+    assert (summary["params"]["tail_slots"], summary["params"]["min_open_tables"]) == (0, 0)
+
+
+def test_plan_roster_keeps_a_tail_and_one_table_through_the_opening_hours(tmp_path: Path):
+    """By default a used site keeps one table open while it is open and its planned tables one slot longer."""
     scenario = write_city(tmp_path)
     plan = tmp_path / "plan"
     assert runner.invoke(app, ["plan", str(scenario), "-o", str(plan)]).exit_code == 0
@@ -65,11 +84,24 @@ def test_plan_directory_limits_the_tables_staffed(tmp_path: Path):
     result = runner.invoke(app, ["roster", str(scenario), "--staff", str(staff), "--plan", str(plan), "-o", str(out)])
     assert result.exit_code == 0, result.output
     load = pd.read_csv(plan / "site_load.csv", dtype={"site_id": str, "slot_start": str})
-    rates = {"S1": 80.0, "S2": 60.0}
-    expected = sum(min({"S1": 2, "S2": 1}[s], math.ceil(p / (rates[s] * 0.5))) * 2
-                   for s, p in zip(load["site_id"], load["people"], strict=True))
+    # Slots from 06:00 (0) to 06:00 next day (48); S1 is open 06:00-24:00 (slots 0-35), S2 07:00-22:00 (2-31).
+    hours = {"S1": (0, 36, 2, 80.0), "S2": (2, 32, 1, 60.0)}
+    expected = 0
+    for site, (first, end, tables, rate) in hours.items():
+        mine = load[(load["site_id"] == site) & (load["people"] > 0)]
+        planned = [0] * 48
+        for start, people in zip(mine["slot_start"], mine["people"], strict=True):
+            clock = int(start[11:13]) * 60 + int(start[14:16])
+            planned[((clock - 360) % 1440) // 30] = min(tables, math.ceil(people / (rate * 0.5)))
+        base = [max(p, 1) if len(mine) and first <= t < end else p for t, p in enumerate(planned)]
+        expected += 2 * sum(max(base[t], base[t - 1] if t else 0) for t in range(48))
     summary = json.loads((out / "roster.json").read_text(encoding="utf-8"))
-    assert summary["positions"] == expected and expected < 2 * (2 * 36 + 30)
+    assert summary["positions"] == expected
+    assert (summary["params"]["tail_slots"], summary["params"]["min_open_tables"]) == (1, 1)
+    stints = pd.read_csv(out / "roster.csv", dtype=str)
+    s1 = stints[(stints["site_id"] == "S1") & (stints["role"] == "sampler")]
+    if summary["unstaffed"] == 0:  # staffed through closing at 24:00 and one slot after it
+        assert s1["end"].max() == "2022-11-24 00:30"
 
 
 @pytest.mark.parametrize(("row", "field"), [

@@ -28,24 +28,25 @@ def _staff(path: Path, samplers: int, registrars: int) -> Path:
 
 @pytest.fixture(scope="module")
 def city(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
-    """A 240-household city planned once, with a full and a one-person roster."""
+    """A 240-household city planned once, with a full and a one-person roster, and a full roster of the planned slots only."""
     root = tmp_path_factory.mktemp("city")
     scenario = write_city(root, households=HOUSES)
     plan = root / "plan"
     assert runner.invoke(app, ["plan", str(scenario), "-o", str(plan)]).exit_code == 0
     out = {"scenario": scenario, "plan": plan}
-    for name, samplers, registrars in (("full", 12, 12), ("short", 1, 1)):
+    bare = ["--tail-slots", "0", "--min-open-tables", "0"]
+    for name, samplers, registrars, extra in (("full", 12, 12, []), ("short", 1, 1, []), ("bare", 12, 12, bare)):
         staff = _staff(root / f"staff_{name}.csv", samplers, registrars)
         result = runner.invoke(app, ["roster", str(scenario), "--staff", str(staff), "--plan", str(plan),
-                                     "-o", str(root / name), "--no-xlsx"])
+                                     "-o", str(root / name), "--no-xlsx", *extra])
         assert result.exit_code == 0, result.output
         out[name] = root / name
     return out
 
 
-def _simulate(city: dict[str, Path], out: Path, roster: Path | None) -> tuple[dict, str]:
+def _simulate(city: dict[str, Path], out: Path, roster: Path | None, replications: int = 3) -> tuple[dict, str]:
     args = ["simulate", str(city["scenario"]), "--plan", str(city["plan"]), "-o", str(out),
-            "-r", "3", "--seed", "7", "--workers", "1"]
+            "-r", str(replications), "--seed", "7", "--workers", "1"]
     result = runner.invoke(app, [*args, "--roster", str(roster)] if roster else args)
     assert result.exit_code == 0, result.output
     return json.loads((out / "summary.json").read_text(encoding="utf-8")), result.output
@@ -67,6 +68,23 @@ def test_short_roster_waits_longer_or_misses_more(city: dict[str, Path], tmp_pat
     assert "staffing" in printed and "roster" in printed
     statuses = pd.read_csv(tmp_path / "short" / "households.csv")["status"]
     assert (statuses == "unserved").any()
+
+
+def test_a_full_roster_from_the_plan_serves_everyone_who_comes(city: dict[str, Path], tmp_path: Path) -> None:
+    """Fully staffed, the plan-driven roster (tail slot, one table through the opening hours) leaves no one
+    unserved and meets the 24-hour target; staffing only the planned slots leaves late arrivals,
+    returning no-shows and walk-ins unserved (same plan, same seed)."""
+    for name in ("full", "bare"):
+        roster = json.loads((city[name] / "roster.json").read_text(encoding="utf-8"))
+        assert roster["unstaffed"] == 0
+    full, _ = _simulate(city, tmp_path / "full", city["full"], replications=5)
+    bare, _ = _simulate(city, tmp_path / "bare", city["bare"], replications=5)
+    assert full["figures"]["unserved_households"]["max"] == 0
+    assert full["target_met_replications"] == 5
+    statuses = pd.read_csv(tmp_path / "full" / "households.csv")["status"]
+    assert not (statuses == "unserved").any()
+    assert bare["figures"]["unserved_households"]["min"] > 0 and bare["target_met_replications"] == 0
+    assert full["figures"]["sampled_by_window_end"]["mean"] > bare["figures"]["sampled_by_window_end"]["mean"]
 
 
 def test_without_roster_the_staffing_is_the_shift_rules(city: dict[str, Path], tmp_path: Path) -> None:
