@@ -6,6 +6,8 @@ keeps a building in consecutive slots: the grid worker calls it down together.
 
 from __future__ import annotations
 
+from bisect import bisect_left, bisect_right
+
 import numpy as np
 import numpy.typing as npt
 
@@ -56,27 +58,28 @@ class _Unit:
 
     def __init__(self, members: Int, total: int, period: int = 0, head: int = 0) -> None:
         self.members = members
-        self._cum: Int | None = None
+        self._cum: list[int] | None = None
         self.ptr = 0
         self.taken = 0
         self.period = period
         self.head = head
         self.remaining = total
 
-    def cum(self, size: Int) -> Int:
+    def cum(self, size: Int) -> list[int]:
+        """People before each household and in all: [0, s0, s0 + s1, …] (computed once)."""
         if self._cum is None:
-            self._cum = np.cumsum(size[self.members])
+            self._cum = [0, *np.cumsum(size[self.members]).tolist()]
         return self._cum
 
     def take(self, want: int, room: int, t: int, slot: Int, size: Int) -> int:
         """Call households in order into slot t while they start inside ``want`` and fit ``room``."""
-        rel_cum = self.cum(size)[self.ptr :] - self.taken
-        rel_start = rel_cum - size[self.members[self.ptr :]]
-        j = min(int(np.searchsorted(rel_start, want, side="left")), int(np.searchsorted(rel_cum, room, side="right")))
-        if j == 0:
+        c = self.cum(size)
+        n, ptr, taken = len(self.members), self.ptr, self.taken
+        j = min(bisect_left(c, want + taken, ptr, n) - ptr, bisect_right(c, room + taken, ptr + 1, n + 1) - ptr - 1)
+        if j <= 0:
             return 0
-        slot[self.members[self.ptr : self.ptr + j]] = t
-        people = int(rel_cum[j - 1])
+        slot[self.members[ptr : ptr + j]] = t
+        people = c[ptr + j] - taken
         self.ptr += j
         self.taken += people
         self.remaining -= people
@@ -245,12 +248,12 @@ class _SiteQueues:
         """Period p is over: its buildings not yet called go back to the plain calls, and their
         preferring households to the calls of their own (they missed their period)."""
         for u in self.merged.pop(p, []):
-            cum = u.cum(size)
-            head = int(np.searchsorted(cum, u.head, side="right"))
+            cum = u.cum(size)[1:]
+            head = bisect_right(cum, u.head)
             if head:
-                self.alone.setdefault(p, []).append(_Unit(u.members[:head], int(cum[head - 1])))
+                self.alone.setdefault(p, []).append(_Unit(u.members[:head], cum[head - 1]))
             if head < len(u.members):
-                self.neutral.insert(0, _Unit(u.members[head:], int(cum[-1]) - (int(cum[head - 1]) if head else 0)))
+                self.neutral.insert(0, _Unit(u.members[head:], cum[-1] - (cum[head - 1] if head else 0)))
 
 
 def _site_queues(
