@@ -167,7 +167,7 @@ def _repair_leftovers(problem: Problem, leftover: Int, residual: Int, site: Int,
     opt_c: list[int] = []
     # A cell (site, slot) the building already uses costs no cohesion; a new one does.
     n_sites, n_slots = residual.shape
-    at = site >= 0
+    at = (site >= 0) & np.isin(hh.building, hh.building[leftover])  # only the leftovers' buildings
     used = set((hh.building[at] * n_sites * n_slots + site[at] * n_slots + slot[at]).tolist())
     new_cell = round(problem.scenario.planner.cohesion_penalty * COST_SCALE)
     for i, h in enumerate(leftover):
