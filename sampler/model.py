@@ -6,8 +6,10 @@ Row-level dataclasses (`Site`, `Building`, `Household`) are what code outside th
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from collections.abc import Mapping
+from dataclasses import dataclass, field, fields
 from enum import IntEnum
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
@@ -172,6 +174,9 @@ class BuildingTable:
         )
 
 
+TEXT_COLUMNS: tuple[str, ...] = ("id", "unit", "room", "contact", "phone")
+
+
 @dataclass(frozen=True, eq=False)
 class HouseholdTable:
     """Households column-wise. ``building`` holds indices into the BuildingTable."""
@@ -189,7 +194,36 @@ class HouseholdTable:
     preferred: IntArray
 
     def __len__(self) -> int:
-        return len(self.id)
+        return len(self.size)
+
+    @classmethod
+    def with_text(cls, text: Mapping[str, Any], **columns: Any) -> HouseholdTable:
+        """A table whose text columns named in ``text`` (of id, unit, room, contact, phone) are held
+        as Arrow string arrays and become numpy object arrays only when first read: the planner
+        never reads ids, contacts or phones, and the plan files are written from Arrow directly
+        (`arrow`), so a million rows skip two conversions of each. Same values either way."""
+        names = {f.name for f in fields(cls)}
+        if set(text) | set(columns) != names or set(text) & set(columns) or not set(text) <= set(TEXT_COLUMNS):
+            raise TypeError("give every column once; only text columns may be Arrow arrays")
+        table = cls.__new__(cls)
+        for name, value in columns.items():
+            object.__setattr__(table, name, value)
+        object.__setattr__(table, "_arrow", dict(text))
+        return table
+
+    def __getattr__(self, name: str) -> Any:
+        """A text column given as Arrow (`with_text`) on first use: converted once, then kept."""
+        arrow = self.__dict__.get("_arrow")
+        if arrow is None or name not in arrow:
+            raise AttributeError(name)
+        value = np.asarray(arrow[name].to_numpy(zero_copy_only=False), dtype=object)
+        object.__setattr__(self, name, value)
+        return value
+
+    def arrow(self, name: str) -> Any:
+        """The Arrow array a text column was given as (`with_text`), or None."""
+        arrow = self.__dict__.get("_arrow")
+        return None if arrow is None else arrow.get(name)
 
     def row(self, i: int, buildings: BuildingTable) -> Household:
         return Household(

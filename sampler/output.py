@@ -12,7 +12,7 @@ import pandas as pd
 import pyarrow as pa
 
 from sampler.atomic import atomic_directory
-from sampler.model import RiskZone
+from sampler.model import HouseholdTable, RiskZone
 from sampler.xlsx import Sheet, write_xlsx
 
 if TYPE_CHECKING:
@@ -30,10 +30,11 @@ def _clock(minute: int) -> str:
 _STR = pd.Series([""], dtype=object).astype(str).dtype  # pandas' default text dtype
 
 
-def _text(values: np.ndarray, index: np.ndarray | None = None) -> pd.Series:
+def _text(values: np.ndarray | pa.Array, index: np.ndarray | None = None) -> pd.Series:
     """``values[index]`` as a text column, converted through Arrow: a few distinct texts taken a
-    million times cost one conversion of the distinct ones (same column as pandas would build)."""
-    arr = pa.array(values, type=pa.large_string(), from_pandas=True)
+    million times cost one conversion of the distinct ones (same column as pandas would build).
+    ``values`` may already be an Arrow string array (`HouseholdTable.arrow`)."""
+    arr = values if isinstance(values, pa.Array) else pa.array(values, type=pa.large_string(), from_pandas=True)
     if index is not None:
         index = np.asarray(index, dtype=np.int64)
         arr = arr.take(pa.array(np.where(index < 0, index + len(values), index)))  # numpy's −1 = last
@@ -46,6 +47,17 @@ def _coded_text(values: np.ndarray, index: np.ndarray) -> pd.Series:
     return _text(np.asarray(uniques, dtype=object), codes)
 
 
+def _hh_text(hh: HouseholdTable, name: str, index: np.ndarray | None = None) -> pd.Series:
+    """A household text column (``[index]``) as a text column, from Arrow when the table holds it so."""
+    arrow = hh.arrow(name)
+    if arrow is not None:
+        return _text(arrow, index)
+    values = getattr(hh, name)
+    if name in ("unit", "room") and index is not None:
+        return _coded_text(values, index)
+    return _text(values, index)
+
+
 def plan_frames(plan: Plan) -> dict[str, pd.DataFrame]:
     """All tables of the plan directory, in a fixed row order."""
     from sampler.planner import MODE_HOME, MODE_SITE, MODE_UNPLACED
@@ -55,15 +67,14 @@ def plan_frames(plan: Plan) -> dict[str, pd.DataFrame]:
     site_ids = np.array([s.id for s in reg.sites] + [""], dtype=object)
     placed = np.flatnonzero(plan.mode != MODE_UNPLACED)
     at_site = plan.mode[placed] == MODE_SITE
-    hh_id = pa.array(hh.id, type=pa.large_string(), from_pandas=True)
     team = np.where(at_site, -1, plan.team[placed])
     team_values, team_code = np.unique(team, return_inverse=True)
     team_text = np.array(["" if t < 0 else str(t) for t in team_values.tolist()], dtype=object)
     assignments = pd.DataFrame({
-        "household_id": pd.Series(pd.array(hh_id.take(pa.array(placed)), dtype=_STR)),
+        "household_id": _hh_text(hh, "id", placed),
         "building_id": _text(b.id, hh.building[placed]),
-        "unit": _coded_text(hh.unit, placed),
-        "room": _coded_text(hh.room, placed),
+        "unit": _hh_text(hh, "unit", placed),
+        "room": _hh_text(hh, "room", placed),
         "size": hh.size[placed],
         "mode": _text(_MODES, plan.mode[placed]),
         "site_id": _text(site_ids, plan.site[placed]),
@@ -105,14 +116,15 @@ def plan_frames(plan: Plan) -> dict[str, pd.DataFrame]:
     home = np.flatnonzero(plan.mode == MODE_HOME)
     home = home[np.lexsort((home, plan.team[home], plan.slot[home]))]
     home_visits = pd.DataFrame({
-        "household_id": hh.id[home], "building_id": b.id[hh.building[home]], "unit": hh.unit[home],
-        "room": hh.room[home], "size": hh.size[home], "team": plan.team[home],
+        "household_id": _hh_text(hh, "id", home), "building_id": b.id[hh.building[home]],
+        "unit": _hh_text(hh, "unit", home), "room": _hh_text(hh, "room", home), "size": hh.size[home],
+        "team": plan.team[home],
         "slot_start": labels[plan.slot[home]], "slot_end": labels[plan.slot[home] + 1],
         "reason": plan.reason[home],
     })
     un = np.flatnonzero(plan.mode == MODE_UNPLACED)
     unplaced = pd.DataFrame({
-        "household_id": hh.id[un], "building_id": b.id[hh.building[un]], "size": hh.size[un],
+        "household_id": _hh_text(hh, "id", un), "building_id": b.id[hh.building[un]], "size": hh.size[un],
         "reason": plan.reason[un],
     })
     sites = pd.DataFrame([{
@@ -121,8 +133,8 @@ def plan_frames(plan: Plan) -> dict[str, pd.DataFrame]:
         "queue_m": s.queue_m, "slot_capacity": int(plan.grid.capacity[i].max(initial=0)),
     } for i, s in enumerate(reg.sites)], columns=["site_id", "name", "lon", "lat", "tables", "rate", "open",
                                                   "close", "serves", "queue_m", "slot_capacity"])
-    contacts = pd.DataFrame({"household_id": pd.Series(pd.array(hh_id, dtype=_STR)), "contact": _text(hh.contact),
-                             "phone": _text(hh.phone)})
+    contacts = pd.DataFrame({"household_id": _hh_text(hh, "id"), "contact": _hh_text(hh, "contact"),
+                             "phone": _hh_text(hh, "phone")})
     return {
         "assignments": assignments, "site_load": site_load, "buildings": buildings,
         "home_visits": home_visits, "unplaced": unplaced, "sites": sites, "contacts": contacts,
@@ -135,19 +147,27 @@ def write_csv(frame: pd.DataFrame, path: Path) -> None:
     Values are unquoted unless one of them needs quotes (a comma, quote or line break), in which
     case every text value is quoted; both read back the same with any CSV reader.
     """
+    _write_table(_csv_header(frame), pa.Table.from_pandas(frame, preserve_index=False), path)
+
+
+def _csv_header(frame: pd.DataFrame) -> bytes:
     import csv
     import io
 
-    import pyarrow as pa
-    import pyarrow.csv as pacsv
-
     head = io.StringIO()
     csv.writer(head, lineterminator="\n").writerow(frame.columns)
-    table = pa.Table.from_pandas(frame, preserve_index=False)
+    return head.getvalue().encode("utf-8")
+
+
+def _write_table(head: bytes, table: pa.Table, path: Path) -> None:
+    """The header line, then the rows by Arrow into a native file: no Python object is touched,
+    so this runs in another thread without holding the GIL."""
+    import pyarrow.csv as pacsv
+
     for style in ("none", "needed"):
         try:
-            with open(path, "wb") as fh:
-                fh.write(head.getvalue().encode("utf-8"))
+            with pa.OSFile(str(path), "wb") as fh:
+                fh.write(head)
                 pacsv.write_csv(table, fh, write_options=pacsv.WriteOptions(include_header=False, quoting_style=style))
             return
         except pa.ArrowInvalid:
@@ -159,17 +179,20 @@ def write_plan(plan: Plan, directory: Path, xlsx: bool = True) -> None:
     from concurrent.futures import ThreadPoolExecutor
 
     with atomic_directory(directory) as tmp, ThreadPoolExecutor(max_workers=1) as pool:
-        # The workbook needs only the plan arrays: it is built in a second thread while the tables
-        # are (Arrow's conversions, CSV writing and deflate run outside the GIL, so the two overlap).
-        book = pool.submit(write_workbook, plan, {}, tmp / "plan.xlsx") if xlsx else None
+        # The tables are built here and written by Arrow in a second thread, which needs no GIL;
+        # the workbook (Python string building) is built here meanwhile. (A workbook thread beside
+        # the table building made both wait on the GIL: slower than one after the other.)
         frames = plan_frames(plan)
-        for name, frame in frames.items():
-            write_csv(frame, tmp / f"{name}.csv")
+        written = [pool.submit(_write_table, _csv_header(frame), pa.Table.from_pandas(frame, preserve_index=False),
+                               tmp / f"{name}.csv") for name, frame in frames.items()]
+        del frames
         (tmp / "plan.json").write_text(
             json.dumps(plan.summary, ensure_ascii=False, indent=2) + "\n", encoding="utf-8"
         )
-        if book is not None:
-            book.result()
+        if xlsx:
+            write_workbook(plan, {}, tmp / "plan.xlsx")
+        for done in written:
+            done.result()
 
 
 _SHEET_BAD = re.compile(r"[\[\]:*?/\\]")

@@ -6,6 +6,7 @@ Built once per plan and shared by the planner and the baselines, so all are scor
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
@@ -72,12 +73,19 @@ class Problem:
         return pos[np.searchsorted(keys, building * max(len(self.registry.sites), 1) + site)]
 
 
-def _natural_rank(values: npt.NDArray[np.object_]) -> Int:
+_STR = pd.Series([""], dtype=object).astype(str).dtype  # pandas' default text dtype
+
+
+def _natural_rank(values: npt.NDArray[np.object_] | Any) -> Int:
     """Rank of text values in natural order (numbers numerically first, then text); ties share a rank.
 
     Only the distinct values are ranked (a city has a few thousand room numbers, not a million).
     """
-    codes, uniques = pd.factorize(pd.Series(values, dtype=object).astype(str), sort=False)
+    if isinstance(values, np.ndarray):
+        text_column = pd.Series(values, dtype=object).astype(str)
+    else:  # an Arrow string array (HouseholdTable.arrow): the same text column without the round trip
+        text_column = pd.Series(pd.array(values, dtype=_STR))
+    codes, uniques = pd.factorize(text_column, sort=False)
     text = np.asarray(uniques, dtype=str)
     num = pd.to_numeric(pd.Series(text, dtype=object), errors="coerce").to_numpy(dtype=np.float64)
     is_num = ~np.isnan(num)
@@ -115,7 +123,9 @@ def build_problem(scenario: Scenario, registry: Registry) -> Problem:
     grid = slot_grid(scenario.window, scenario.capacity, pp, registry.sites)
     cand = candidate_sites(registry.buildings, registry.sites, scenario.walk, pp.candidate_sites)
     home, reason = _home_mask(scenario, registry, cand)
-    queue = np.lexsort((_natural_rank(hh.room), _natural_rank(hh.unit), hh.preferred, hh.building))
+    room, unit = hh.arrow("room"), hh.arrow("unit")
+    queue = np.lexsort((_natural_rank(hh.room if room is None else room),
+                        _natural_rank(hh.unit if unit is None else unit), hh.preferred, hh.building))
     over = cand.walk > scenario.walk.max_minutes
     arc_cost = np.round(cand.walk * COST_SCALE).astype(np.int64) + np.round(
         over * pp.overmax_penalty * COST_SCALE

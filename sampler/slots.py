@@ -89,8 +89,12 @@ def slot_grid(
             period[(period == 0) & _in_range(clock, a, b)] = code
     cap = np.zeros((len(sites), n), dtype=np.int64)
     last = (clock + window.slot_minutes - 1) % 1440
+    open_by_hours: dict[tuple[int, int], npt.NDArray[np.bool_]] = {}  # sites share a few opening hours
     for i, s in enumerate(sites):
         per_slot = int(np.floor(s.tables * s.rate * window.slot_minutes / 60 * capacity.utilisation + 1e-9))
-        is_open = np.array([s.is_open(int(a)) and s.is_open(int(b)) for a, b in zip(clock, last, strict=True)])
+        is_open = open_by_hours.get((s.open_minute, s.close_minute))
+        if is_open is None:
+            is_open = open_by_hours[s.open_minute, s.close_minute] = np.array(
+                [s.is_open(int(a)) and s.is_open(int(b)) for a, b in zip(clock, last, strict=True)], dtype=bool)
         cap[i, is_open] = per_slot
     return SlotGrid(start=start, minutes=window.slot_minutes, clock=clock, night=night, period=period, capacity=cap)

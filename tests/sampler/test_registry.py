@@ -164,3 +164,33 @@ def test_many_bad_rows_are_capped_with_a_count(tmp_path: Path):
     issues = issues_of(write_city(tmp_path, households=rows))
     assert len(issues) == 1001
     assert "500 more rows" in issues[-1].fix
+
+
+def test_surrounding_whitespace_is_trimmed_in_every_column(tmp_path: Path):
+    """Spaces, tabs and full-width or no-break spaces around a value are trimmed, ASCII or not
+    (the trim is skipped only for columns it cannot change)."""
+    rows = [list(r) for r in HOUSEHOLDS]
+    rows[1][0], rows[1][3], rows[1][7] = " H1", "101\t", "\u3000张伟\u00a0"
+    rows[2][4] = " 2 "
+    hh = load(write_city(tmp_path, households=rows)).households
+    assert hh.id.tolist()[:2] == ["H1", "H2"]
+    assert hh.room.tolist()[0] == "101"
+    assert hh.contact.tolist()[0] == "张伟"
+    assert hh.size.tolist()[:2] == [3, 2]
+
+
+def test_household_text_columns_are_arrow_until_read_and_then_numpy(tmp_path: Path):
+    """ids, units, rooms, contacts and phones stay Arrow arrays until first read, then are the same
+    numpy object arrays as before; a table pickles (process pools) either way."""
+    import pickle
+
+    hh = load(write_city(tmp_path)).households
+    assert hh.arrow("contact") is not None and "contact" not in vars(hh)
+    assert len(hh) == 4
+    clone = pickle.loads(pickle.dumps(hh))
+    assert isinstance(hh.contact, np.ndarray) and hh.contact.dtype == object
+    assert hh.contact.tolist() == ["张伟", "王芳", "李娜", "刘洋"]
+    assert hh.unit.tolist() == ["1", "1", "2", "1"] and hh.room.tolist() == ["101", "102", "201", "301"]
+    assert clone.contact.tolist() == hh.contact.tolist() and clone.phone.tolist() == hh.phone.tolist()
+    with pytest.raises(AttributeError):
+        _ = hh.no_such_column
