@@ -30,11 +30,12 @@ def _clock(minute: int) -> str:
 _STR = pd.Series([""], dtype=object).astype(str).dtype  # pandas' default text dtype
 
 
-def _text(values: np.ndarray | pa.Array, index: np.ndarray | None = None) -> pd.Series:
+def _text(values: np.ndarray | pa.Array | pa.ChunkedArray, index: np.ndarray | None = None) -> pd.Series:
     """``values[index]`` as a text column, converted through Arrow: a few distinct texts taken a
     million times cost one conversion of the distinct ones (same column as pandas would build).
-    ``values`` may already be an Arrow string array (`HouseholdTable.arrow`)."""
-    arr = values if isinstance(values, pa.Array) else pa.array(values, type=pa.large_string(), from_pandas=True)
+    ``values`` may already be an Arrow string array, chunked or not (`HouseholdTable.arrow`)."""
+    arr = values if isinstance(values, pa.Array | pa.ChunkedArray) else pa.array(
+        values, type=pa.large_string(), from_pandas=True)
     if index is not None:
         index = np.asarray(index, dtype=np.int64)
         arr = arr.take(pa.array(np.where(index < 0, index + len(values), index)))  # numpy's −1 = last

@@ -47,6 +47,8 @@ def _col(i: int) -> str:
 _BAD_XML = dict.fromkeys(range(32), None)
 for _keep in (9, 10, 13):
     del _BAD_XML[_keep]
+# One pass that drops the characters XML forbids and escapes &, < and > (as saxutils.escape does).
+_TEXT_XML = {**_BAD_XML, ord("&"): "&amp;", ord("<"): "&lt;", ord(">"): "&gt;"}
 
 
 def _cell(ref: str, value: Cell, style: str) -> str:
@@ -85,7 +87,11 @@ def _sheet_xml(sheet: Sheet) -> str:
             key = v if v.__class__ is str else (v.__class__, v)
             body = cache.get(key)
             if body is None:
-                body = cache[key] = _cell("", v, style).replace('<c r=""', "<c", 1) or "<c/>"
+                if v.__class__ is str:  # what _cell writes, without the reference, in one step
+                    body = f'<c{style} t="inlineStr"><is><t xml:space="preserve">{v.translate(_TEXT_XML)}</t></is></c>' if v else "<c/>"
+                else:
+                    body = _cell("", v, style).replace('<c r=""', "<c", 1) or "<c/>"
+                cache[key] = body
             cells.append(body)
         while cells and cells[-1] == "<c/>":
             cells.pop()
