@@ -175,25 +175,76 @@ def _write_table(head: bytes, table: pa.Table, path: Path) -> None:
             continue
 
 
-def write_plan(plan: Plan, directory: Path, xlsx: bool = True) -> None:
-    """Write every file to a temporary sibling directory, then swap it in: never half-written."""
+WORKBOOK_PROCESS_MIN = 100_000  # households from which the workbook is built in a forked process
+
+
+def write_plan(plan: Plan, directory: Path, xlsx: bool = True, workbook_process: bool | None = None) -> None:
+    """Write every file to a temporary sibling directory, then swap it in: never half-written.
+
+    The tables are built here and written by Arrow in a second thread, which needs no GIL. The
+    workbook is Python string building, which would wait on the GIL beside the tables (a thread
+    for it made both slower than one after the other), so for big plans (``workbook_process``;
+    None = from WORKBOOK_PROCESS_MIN households, where fork exists) a forked copy of this process
+    writes it on the other core meanwhile. Its file is the same bytes; should the copy fail, the
+    workbook is written here after all.
+    """
     from concurrent.futures import ThreadPoolExecutor
 
-    with atomic_directory(directory) as tmp, ThreadPoolExecutor(max_workers=1) as pool:
-        # The tables are built here and written by Arrow in a second thread, which needs no GIL;
-        # the workbook (Python string building) is built here meanwhile. (A workbook thread beside
-        # the table building made both wait on the GIL: slower than one after the other.)
-        frames = plan_frames(plan)
-        written = [pool.submit(_write_table, _csv_header(frame), pa.Table.from_pandas(frame, preserve_index=False),
-                               tmp / f"{name}.csv") for name, frame in frames.items()]
-        del frames
-        (tmp / "plan.json").write_text(
-            json.dumps(plan.summary, ensure_ascii=False, indent=2) + "\n", encoding="utf-8"
-        )
-        if xlsx:
-            write_workbook(plan, {}, tmp / "plan.xlsx")
-        for done in written:
-            done.result()
+    if workbook_process is None:
+        workbook_process = len(plan.mode) >= WORKBOOK_PROCESS_MIN
+    with atomic_directory(directory) as tmp:
+        book = tmp / "plan.xlsx"
+        # Forked before this call starts any thread of its own.
+        child = _fork_workbook(plan, book) if xlsx and workbook_process else None
+        try:
+            with ThreadPoolExecutor(max_workers=1) as pool:
+                frames = plan_frames(plan)
+                written = [pool.submit(_write_table, _csv_header(frame),
+                                       pa.Table.from_pandas(frame, preserve_index=False), tmp / f"{name}.csv")
+                           for name, frame in frames.items()]
+                del frames
+                (tmp / "plan.json").write_text(
+                    json.dumps(plan.summary, ensure_ascii=False, indent=2) + "\n", encoding="utf-8"
+                )
+                if xlsx and child is None:
+                    write_workbook(plan, {}, book)
+                for done in written:
+                    done.result()
+        finally:
+            forked_ok = child is not None and _child_succeeded(child)
+        if child is not None and not forked_ok:
+            write_workbook(plan, {}, book)
+
+
+def _fork_workbook(plan: Plan, path: Path) -> int | None:
+    """Fork a copy of this process that writes the workbook to ``path`` and exits at once
+    (``os._exit``: nothing of the parent's is flushed or closed twice); its pid, or None."""
+    import os
+
+    if not hasattr(os, "fork"):
+        return None
+    try:
+        pid = os.fork()
+    except OSError:
+        return None
+    if pid == 0:  # the copy
+        code = 1
+        try:
+            write_workbook(plan, {}, path)
+            code = 0
+        finally:
+            os._exit(code)
+    return pid
+
+
+def _child_succeeded(pid: int) -> bool:
+    import os
+
+    try:
+        _, status = os.waitpid(pid, 0)
+    except ChildProcessError:
+        return False
+    return os.waitstatus_to_exitcode(status) == 0
 
 
 _SHEET_BAD = re.compile(r"[\[\]:*?/\\]")

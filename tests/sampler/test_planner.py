@@ -234,3 +234,28 @@ def test_household_flow_baseline_has_the_same_bound():
     base, split = household_flow_plan(scenario(), reg)
     assert base.summary["lower_bound"] == pytest.approx(ours.summary["lower_bound"])
     assert split >= 0 and base.summary["violations"] == 0
+
+
+@pytest.mark.skipif(not hasattr(__import__("os"), "fork"), reason="needs os.fork")
+def test_workbook_written_by_a_forked_process_is_the_same_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+    """Big plans build plan.xlsx in a forked process: same bytes as in-process; if the copy fails,
+    the workbook is written in-process after all."""
+    import os
+
+    from sampler import output
+
+    plan = make_plan(scenario(), random_city(3, 40, 4, sealed_share=0.1))
+    output.write_plan(plan, tmp_path / "here", workbook_process=False)
+    output.write_plan(plan, tmp_path / "forked", workbook_process=True)
+
+    def failing_copy(plan: object, path: Path) -> int:
+        pid = os.fork()
+        if pid == 0:
+            os._exit(3)
+        return pid
+
+    monkeypatch.setattr(output, "_fork_workbook", failing_copy)
+    output.write_plan(plan, tmp_path / "fallback", workbook_process=True)
+    for name in ("forked", "fallback"):
+        for f in sorted((tmp_path / "here").iterdir()):
+            assert f.read_bytes() == (tmp_path / name / f.name).read_bytes(), (name, f.name)
