@@ -307,7 +307,7 @@ def make_base(scenario: Scenario, registry: Registry, params: SimParams,
               tables: Sequence[int] | None = None, registrars: Sequence[int] | None = None) -> Base:
     return Base(tables=tuple(tables) if tables is not None else tuple(s.tables for s in registry.sites),
                 registrars=tuple(registrars) if registrars is not None else None,
-                registrars_per_table=float(getattr(params, "registrars_per_table", 0.0)),
+                registrars_per_table=params.registrars_per_table,
                 home_teams=scenario.home_visits.teams, relief=params.relief_teams,
                 lab=params.lab_tubes_per_hour)
 
@@ -323,6 +323,12 @@ def grid_levels(base: Base, ranges: dict[str, list[float]]) -> list[tuple[dict[s
 
 # ---------------------------------------------------------------------------------------------
 # Jobs
+
+
+def _with_tables(registry: Registry, tables: Sequence[int]) -> Registry:
+    """The registry with these tables at its sites (site order)."""
+    sites = tuple(dataclasses.replace(s, tables=int(t)) for s, t in zip(registry.sites, tables, strict=True))
+    return dataclasses.replace(registry, sites=sites)
 
 
 def surely_short(scenario: Scenario, registry: Registry) -> bool:
@@ -350,8 +356,7 @@ def plan_inputs(scenario: Scenario, registry: Registry, tables: tuple[int, ...],
     """
     from sampler.planner import make_plan
 
-    sites = tuple(dataclasses.replace(s, tables=t) for s, t in zip(registry.sites, tables, strict=True))
-    reg = dataclasses.replace(registry, sites=sites)
+    reg = _with_tables(registry, tables)
     sc = scenario.replace(home_visits=dataclasses.replace(scenario.home_visits, teams=home_teams))
     if surely_short(sc, reg):
         sc = sc.replace(planner=dataclasses.replace(sc.planner, repair_limit=0))
@@ -363,10 +368,8 @@ def plan_inputs(scenario: Scenario, registry: Registry, tables: tuple[int, ...],
 
 
 def _sim_inputs(inputs: SimInputs, level: Level) -> SimInputs:
-    changes: dict[str, Any] = {"tables": np.asarray(level.tables, dtype=np.int64)}
-    if hasattr(inputs, "registrars"):
-        changes["registrars"] = np.asarray(level.registrars, dtype=np.int64)
-    return dataclasses.replace(inputs, **changes)
+    return dataclasses.replace(inputs, tables=np.asarray(level.tables, dtype=np.int64),
+                               registrars=np.asarray(level.registrars, dtype=np.int64))
 
 
 def _sim_params(params: SimParams, level: Level) -> SimParams:
@@ -402,6 +405,11 @@ def replicate_level(inputs: SimInputs, level: Level, params: SimParams,
 # Results
 
 
+def _probability(stats: Sequence[RepStats]) -> float:
+    """Share of replications in which the window target was met."""
+    return sum(bool(s.figures["target_met"]) for s in stats) / len(stats)
+
+
 @dataclass(frozen=True, eq=False)
 class LevelResult:
     """What R replications of one level gave."""
@@ -422,7 +430,7 @@ class LevelResult:
 
     @property
     def probability(self) -> float:
-        return sum(bool(s.figures["target_met"]) for s in self.stats) / len(self.stats)
+        return _probability(self.stats)
 
     def sites(self) -> pd.DataFrame:
         """Per-site wait p95, share over the limit and utilisation, averaged over replications."""
@@ -504,11 +512,17 @@ class WhatifRun:
 
     def meets(self, stats: list[RepStats], unplaced: int) -> bool:
         w = self.wparams
-        prob = sum(bool(s.figures["target_met"]) for s in stats) / len(stats)
+        prob = _probability(stats)
         p95 = float(np.mean([s.figures["wait_p95_min"] for s in stats]))
         share = float(np.mean([s.figures["share_wait_over_limit"] for s in stats]))
         return (unplaced == 0 and prob >= w.target_prob - 1e-12 and p95 <= w.max_p95_wait_min
                 and share <= w.max_share_over_limit)
+
+    def advance(self) -> None:
+        """One more level done (progress bar)."""
+        self._done += 1
+        if self.progress is not None:
+            self.progress(self._done, max(self._total, self._done))
 
     def inputs_for(self, levels: Iterable[Level]) -> None:
         """Plan every capacity not planned yet (in parallel on the executor)."""
@@ -536,16 +550,13 @@ class WhatifRun:
             res = LevelResult(lv, stats, unplaced, self.meets(stats, unplaced), values.get(lv, {}), step, fill)
             self._results[lv] = res
             self.history.append(res)
-            self._done += 1
-            if self.progress is not None:
-                self.progress(self._done, max(self._total, self._done))
+            self.advance()
         return [dataclasses.replace(self._results[lv], level=lv, values=v or self._results[lv].values,
                                     step=step or self._results[lv].step) for lv, v in items]
 
     def surely_short(self, level: Level) -> bool:
         """Whether this level's sites surely cannot hold everyone (no need to simulate it)."""
-        sites = tuple(dataclasses.replace(s, tables=t) for s, t in zip(self.registry.sites, level.tables, strict=True))
-        return surely_short(self.scenario, dataclasses.replace(self.registry, sites=sites))
+        return surely_short(self.scenario, _with_tables(self.registry, level.tables))
 
     def one(self, level: Level, values: dict[str, float] | None = None, step: str = "") -> LevelResult:
         return self.evaluate([(level, values or {})], step)[0]
@@ -701,26 +712,26 @@ def minus_one(run: WhatifRun, result: LevelResult, sites: int) -> pd.DataFrame:
     index = {s.id: i for i, s in enumerate(run.registry.sites)}
     inputs = run._plans[lv.capacity_key()][0]
     run.expect(len(chosen))
-    jobs: list[tuple[str, list[FutureLike]]] = []
+    jobs: list[tuple[str, Level, list[FutureLike]]] = []
     for sid in chosen:
         tables = list(lv.tables)
         tables[index[sid]] -= 1
-        day = dataclasses.replace(inputs, tables=np.asarray(tables, dtype=np.int64))
-        jobs.append((sid, [run.executor.submit(replicate_chunk, day, lv.with_tables(tables), run.params, chunk)
-                           for chunk in run.chunks]))
-    before = dict(zip(result.sites()["site_id"], result.sites()["wait_p95_min"], strict=True))
+        fewer = lv.with_tables(tables)  # the level carries the tables; the plan stays as it is
+        jobs.append((sid, fewer, [run.executor.submit(replicate_chunk, inputs, fewer, run.params, chunk)
+                                  for chunk in run.chunks]))
+    frame = result.sites()
+    before = dict(zip(frame["site_id"], frame["wait_p95_min"], strict=True))
     rows = []
-    for sid, fs in jobs:
+    for sid, fewer, fs in jobs:
         stats = [st for f in fs for st in f.result()]
         run.minus_one_simulations += len(stats)
-        run._done += 1
-        if run.progress is not None:
-            run.progress(run._done, max(run._total, run._done))
-        res = LevelResult(lv, stats, result.unplaced_households, run.meets(stats, result.unplaced_households))
-        after = dict(zip(res.sites()["site_id"], res.sites()["wait_p95_min"], strict=True))
+        run.advance()
+        res = LevelResult(fewer, stats, result.unplaced_households, run.meets(stats, result.unplaced_households))
+        frame = res.sites()
+        after = dict(zip(frame["site_id"], frame["wait_p95_min"], strict=True))
         rows.append({
             "site_id": sid, "name": run.registry.sites[index[sid]].name,
-            "tables": lv.tables[index[sid]], "tables_after": lv.tables[index[sid]] - 1,
+            "tables": lv.tables[index[sid]], "tables_after": fewer.tables[index[sid]],
             "target_probability": round(result.probability, 4), "target_probability_after": round(res.probability, 4),
             "wait_p95_min": _r(result.figure("wait_p95_min")), "wait_p95_min_after": _r(res.figure("wait_p95_min")),
             "site_wait_p95_min": _r(float(before[sid])),

@@ -154,8 +154,7 @@ def _print(report: WhatifReport, registry: object, out: Path, seconds: float) ->
         ("plans made", report.plans),
     ]
     if report.mode != "sweep":
-        rows.append(("simulations saved vs full sweep",
-                     max(report.full_sweep_levels * w.replications - report.simulations, 0)))
+        rows.append(("simulations saved vs full sweep", max(report.simulations_saved, 0)))
     m = report.minimum
     if m is not None and m.found and m.best is not None:
         lv, best = m.best.level, m.best

@@ -41,6 +41,11 @@ class WhatifReport:
     executor: str
     extra: dict[str, Any] = field(default_factory=dict)
 
+    @property
+    def simulations_saved(self) -> int:
+        """Simulations a full sweep of the grid would have run, minus those run (may be negative)."""
+        return self.full_sweep_levels * self.wparams.replications - self.simulations
+
     def levels_frame(self) -> pd.DataFrame:
         return pd.DataFrame([r.row() for r in self.rows])
 
@@ -83,7 +88,7 @@ class WhatifReport:
             "executor": self.executor, **self.extra,
         }
         if self.mode != "sweep":
-            out["simulations_saved_vs_full_sweep"] = self.full_sweep_levels * r - self.simulations
+            out["simulations_saved_vs_full_sweep"] = self.simulations_saved
         m = self.minimum
         if m is not None:
             best = m.best
