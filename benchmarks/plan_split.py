@@ -29,6 +29,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from plan_scale import ensure_city  # noqa: E402  (the same cached benchmark cities)
+
 
 def run_one(city: Path, out: Path, parts: int, workers: int) -> dict[str, object]:
     """Read, split, plan and write; parts = 0 is the plain planner (runs in its own process)."""
@@ -65,16 +67,6 @@ def run_one(city: Path, out: Path, parts: int, workers: int) -> dict[str, object
         "elsewhere": wc.get("households_nearest_site_in_other_part", 0),
         "extra_walk": wc.get("extra_walk_person_minutes", 0.0), "walk_mean": s["walk_minutes"]["mean"],
     }
-
-
-def ensure_city(households: int, seed: int) -> Path:
-    """Generate the benchmark city once (not timed); shared with plan_scale.py."""
-    city = ROOT / "out" / "bench" / f"city-{households}-s{seed}"
-    if not (city / "scenario.yaml").is_file():
-        from sampler.generate import generate_city, write_city
-
-        write_city(generate_city(households, seed=seed), city)
-    return city
 
 
 def main() -> None:
