@@ -34,10 +34,11 @@ from plan_scale import ensure_city  # noqa: E402  (the same cached benchmark cit
 
 def run_one(city: Path, out: Path, parts: int, workers: int) -> dict[str, object]:
     """Read, split, plan and write; parts = 0 is the plain planner (runs in its own process)."""
+    from sampler.executors import opened_executor
     from sampler.params import load_scenario
     from sampler.planner import make_plan
     from sampler.registry import load_registry
-    from sampler.split import open_split_executor, partition, plan_in_parts
+    from sampler.split import partition, plan_in_parts
 
     t0 = time.perf_counter()
     scenario = load_scenario(city / "scenario.yaml")
@@ -45,7 +46,7 @@ def run_one(city: Path, out: Path, parts: int, workers: int) -> dict[str, object
     t1 = time.perf_counter()
     if parts:
         part = partition(scenario, registry, parts=parts)
-        with open_split_executor(workers) as executor:
+        with opened_executor(workers) as executor:
             plan = plan_in_parts(scenario, registry, part, executor)
     else:
         plan = make_plan(scenario, registry)

@@ -17,9 +17,12 @@ Results never depend on the executor: callers give every job its own seed up fro
 from __future__ import annotations
 
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from concurrent.futures import ProcessPoolExecutor
+from contextlib import contextmanager
 from typing import Any, Protocol
+
+from sampler.errors import InputError, InputIssue
 
 __all__ = [
     "DaskExecutor",
@@ -28,6 +31,7 @@ __all__ = [
     "ProcessExecutor",
     "SerialExecutor",
     "open_executor",
+    "opened_executor",
 ]
 
 
@@ -138,3 +142,26 @@ def open_executor(workers: int | None = None, dask: str | None = None) -> Serial
     if workers == 1:
         return SerialExecutor()
     return ProcessExecutor(workers)
+
+
+@contextmanager
+def opened_executor(workers: int | None = None, dask: str | None = None,
+                    timeout: float = 10.0) -> Iterator[Executor]:
+    """The executor a command line asks for (see `open_executor`), entered; a Dask scheduler that
+    does not answer within ``timeout`` seconds is an InputError naming the address."""
+    if not dask:
+        with open_executor(workers) as local:
+            yield local
+        return
+    cluster = DaskExecutor(dask, timeout=timeout)
+    try:
+        cluster.__enter__()
+    except Exception as exc:  # distributed raises OSError, TimeoutError or ValueError (bad address)
+        raise InputError([InputIssue(
+            "<command line>", None, "--dask", dask,
+            f"cannot reach a Dask scheduler there within {timeout:g} s ({type(exc).__name__}): start one with "
+            "`dask scheduler` and give its address, e.g. tcp://host:8786, or drop --dask to use this machine")]) from exc
+    try:
+        yield cluster
+    finally:
+        cluster.__exit__(None, None, None)

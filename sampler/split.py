@@ -35,8 +35,7 @@ from __future__ import annotations
 
 import heapq
 import time
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -45,7 +44,7 @@ import numpy.typing as npt
 from scipy.spatial import cKDTree
 
 from sampler.errors import InputError, InputIssue
-from sampler.executors import DaskExecutor, Executor, open_executor
+from sampler.executors import Executor
 from sampler.flow import COST_SCALE
 from sampler.geo import Candidates, candidate_sites, project
 from sampler.headers import ALIASES, canonical_name
@@ -65,7 +64,6 @@ __all__ = [
     "bisect_buildings",
     "check_options",
     "merge_parts",
-    "open_split_executor",
     "partition",
     "plan_in_parts",
     "plan_part",
@@ -130,28 +128,6 @@ def check_options(parts: int | None, split_by: str | None, workers: int | None, 
     if issues:
         raise InputError(issues)
     return column
-
-
-@contextmanager
-def open_split_executor(workers: int | None = None, dask: str | None = None, timeout: float = 10.0) -> Iterator[Executor]:
-    """The executor a command line asks for (see `open_executor`), opened; a Dask scheduler that
-    does not answer within ``timeout`` seconds is an InputError naming the address."""
-    if not dask:
-        with open_executor(workers) as local:
-            yield local
-        return
-    cluster = DaskExecutor(dask, timeout=timeout)
-    try:
-        cluster.__enter__()
-    except Exception as exc:  # distributed raises OSError, TimeoutError or ValueError (bad address)
-        raise InputError([InputIssue(
-            COMMAND_LINE, None, "--dask", dask,
-            f"no Dask scheduler answered there within {timeout:g} s ({type(exc).__name__}): start one with "
-            "`dask scheduler` and give its address, e.g. tcp://host:8786, or drop --dask to use this machine")]) from exc
-    try:
-        yield cluster
-    finally:
-        cluster.__exit__(None, None, None)
 
 
 # ---------------------------------------------------------------------------------------------

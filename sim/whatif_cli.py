@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import time
-from contextlib import ExitStack
 from pathlib import Path
 from typing import Annotated
 
@@ -13,7 +12,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 
 from sampler.cli import app, console, fail_on_input_error, summary_table
 from sampler.errors import InputError, InputIssue
-from sampler.executors import Executor, open_executor
+from sampler.executors import opened_executor
 from sampler.params import load_scenario
 from sim.params import sim_params
 from sim.whatif import (
@@ -113,21 +112,14 @@ def whatif_command(
                                         else (None, None))
         base = make_base(sc, registry, params, base_tables, base_registrars)
         grid = grid_levels(base, ranges)
-        executor = open_executor(workers, dask)
-        with ExitStack() as stack:
-            try:
-                stack.enter_context(executor)
-            except OSError as exc:  # a Dask scheduler that cannot be reached
-                raise InputError([InputIssue("<command line>", None, "--dask", str(dask),
-                                             f"cannot reach the scheduler ({exc}); check the address or drop --dask")]) from None
-            bar = stack.enter_context(Progress(TextColumn("what-if levels"), BarColumn(), MofNCompleteColumn(),
-                                               TimeElapsedColumn(), console=console, transient=True))
+        with opened_executor(workers, dask) as ex, Progress(
+                TextColumn("what-if levels"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+                console=console, transient=True) as bar:
             task = bar.add_task("levels", total=None)
 
             def advance(done: int, total: int) -> None:
                 bar.update(task, completed=done, total=total)
 
-            ex: Executor = executor  # entered above; every executor enters as itself
             run = WhatifRun(sc, registry, params, wparams, seed, ex, advance)
             rows = evaluate_levels(run, grid) if mode in ("sweep", "both") else []
             minimum = find_minimum(run, base, ranges) if mode != "sweep" else cheapest_meeting(rows, wparams)
@@ -139,7 +131,7 @@ def whatif_command(
             minimum=minimum, minus_one=m1, simulations=run.simulations,
             minus_one_simulations=run.minus_one_simulations,
             plans=run.plans, pruned=run.pruned, full_sweep_levels=len(grid),
-            executor=f"dask {dask}" if dask else f"{getattr(executor, 'workers', 1)} local worker(s)",
+            executor=f"dask {dask}" if dask else f"{getattr(ex, 'workers', 1)} local worker(s)",
         )
         write_whatif(report, registry, out, chart=chart)
     _print(report, registry, out, time.perf_counter() - started)

@@ -37,10 +37,11 @@ def plan_command(
     """
     from dataclasses import replace
 
+    from sampler.executors import opened_executor
     from sampler.params import load_scenario
     from sampler.planner import make_plan
     from sampler.registry import load_registry
-    from sampler.split import check_options, open_split_executor, partition, plan_in_parts
+    from sampler.split import check_options, partition, plan_in_parts
 
     started = time.perf_counter()
     with fail_on_input_error():
@@ -61,7 +62,7 @@ def plan_command(
             if split:
                 bar.update(task, description="splitting")
                 part = partition(sc, registry, parts=parts, column=column)
-                with open_split_executor(workers, dask, dask_timeout) as executor:
+                with opened_executor(workers, dask, dask_timeout) as executor:
                     plan = plan_in_parts(sc, registry, part, executor, progress=step)
             else:
                 plan = make_plan(sc, registry, progress=step)
