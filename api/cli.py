@@ -10,17 +10,20 @@ from typing import Annotated
 
 import typer
 
-import sim.cli  # noqa: F401  (registers the simulation commands)
-import sim.whatif_cli  # noqa: F401  (registers `sampler whatif`)
-from sampler.cli import app, console
+import sampler
+import sampler.commands
+import sim.commands
+from sampler.commands.ui import console
 
-__all__ = ["app", "main"]
-
-keys_app = typer.Typer(help="API keys of the plan service.", no_args_is_help=True)
-app.add_typer(keys_app, name="keys")
+__all__ = ["app", "build_app", "main"]
 
 
-@app.command("serve")
+def _version(value: bool) -> None:
+    if value:
+        console.print(f"sampler {sampler.__version__}")
+        raise typer.Exit()
+
+
 def serve_command(
     host: Annotated[str, typer.Option(help="Interface to listen on.")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="TCP port.")] = 8000,
@@ -51,7 +54,6 @@ def serve_command(
     Multiprocess(config, sockets=[sock]).run()
 
 
-@keys_app.command("create")
 def keys_create_command(
     role: Annotated[str, typer.Option(help="planner, site or viewer.")],
     name: Annotated[str, typer.Option(help="Who or what the key is for.")] = "",
@@ -73,6 +75,35 @@ def keys_create_command(
     with session_factory(engine)() as session:
         key, token = create_key(session, role, name, list(site or []) if role == "site" else [])
     console.print(f"key {key.id} ({role}): {token}")
+
+
+def build_app() -> typer.Typer:
+    """The `sampler` app: the planning commands, the simulation commands, then the service's own."""
+    app = typer.Typer(
+        name="sampler",
+        help="Plan, simulate and serve mass nucleic-acid sampling (全员核酸采样).",
+        no_args_is_help=True,
+        add_completion=False,
+        pretty_exceptions_enable=False,
+    )
+
+    @app.callback()
+    def _root(
+        version: Annotated[bool, typer.Option("--version", callback=_version, is_eager=True,
+                                              help="Print the version and exit.")] = False,
+    ) -> None:
+        """Plan, simulate and serve mass nucleic-acid sampling (全员核酸采样)."""
+
+    sampler.commands.register(app)
+    sim.commands.register(app)
+    app.command("serve")(serve_command)
+    keys_app = typer.Typer(help="API keys of the plan service.", no_args_is_help=True)
+    keys_app.command("create")(keys_create_command)
+    app.add_typer(keys_app, name="keys")
+    return app
+
+
+app = build_app()
 
 
 def main() -> None:

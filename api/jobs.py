@@ -114,9 +114,9 @@ def run_plan_job(database_url: str, job_id: int, data_dir: str) -> None:
     engine = make_engine(database_url)
     try:
         from api.storage import store_plan
-        from sampler.planfiles import read_plan
-        from sampler.planner import make_plan
-        from sampler.registry import load_registry
+        from sampler.plan.planner import make_plan
+        from sampler.planfiles.read import read_plan
+        from sampler.registry.read import load_registry
 
         mark_job(engine, job_id, status="running", stage="reading", progress=0.01,
                  worker_pid=os.getpid(), started_at=utcnow())

@@ -30,7 +30,7 @@ def run_simulation_job(database_url: str, job_id: int, data_dir: str) -> None:
     engine = make_engine(database_url)
     try:
         from api.storage import read_plan_files
-        from sampler.registry import load_registry
+        from sampler.registry.read import load_registry
         from sim.output import write_simdir
         from sim.params import sim_params
         from sim.replicate import simulate

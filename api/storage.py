@@ -1,7 +1,7 @@
 """Storing plans: the seven plan tables in one transaction, in bulk (COPY on PostgreSQL).
 
 `store_plan` is what both the plan job and the benchmark call; `read_plan_files` rebuilds the
-`sampler.planfiles.PlanFiles` of a stored plan (optionally only some buildings) for the exports.
+`sampler.planfiles.read.PlanFiles` of a stored plan (optionally only some buildings) for the exports.
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ from api.db import is_sqlite
 from api.models import PLAN_COLUMNS as COLUMNS
 from api.models import PLAN_TABLES, Plan, PlanBlob
 from sampler.errors import InputError, InputIssue
-from sampler.planfiles import PlanFiles
+from sampler.planfiles.read import PlanFiles
 
 __all__ = ["delete_plan", "normalise_frame", "read_plan_files", "store_plan"]
 

@@ -249,17 +249,17 @@ def _drive(port: int, seconds: float, rate: float, concurrency: int, pairs: Path
 def _plan_tables(n: int, source: str) -> tuple[tuple[dict[str, Any], dict[str, pd.DataFrame]], str]:
     """The plan to store: made by the planner on a generated city, or synthesised."""
     try:
-        from sampler.generate import generate_city, write_city
+        from sampler.registry.generate import generate_city, write_city
     except ImportError:
         if source == "planner":
-            raise SystemExit("sampler.generate is not available; use --source synthetic") from None
+            raise SystemExit("sampler.registry.generate is not available; use --source synthetic") from None
         source = "synthetic"
     if source == "synthetic":
         print(f"synthesising a {n:,}-household plan (numpy; not the planner) ...", flush=True)
         return synth_plan(n), "synthesised tables"
     from sampler.params import load_scenario
-    from sampler.planner import make_plan
-    from sampler.registry import load_registry
+    from sampler.plan.planner import make_plan
+    from sampler.registry.read import load_registry
 
     city = ROOT / "out" / "bench" / f"city-{n}-s1"
     if not (city / "scenario.yaml").is_file():
@@ -303,7 +303,7 @@ def main() -> None:
     ap.add_argument("--db", choices=["both", "sqlite", "postgresql"], default="both")
     ap.add_argument("--client", action="store_true", help=argparse.SUPPRESS)
     ap.add_argument("--source", choices=["auto", "planner", "synthetic"], default="auto",
-                    help="plan the households with the planner (needs sampler.generate) or synthesise the tables")
+                    help="plan the households with the planner (needs sampler.registry.generate) or synthesise the tables")
     ap.add_argument("--port", type=int, default=0, help=argparse.SUPPRESS)
     ap.add_argument("--pairs", default="", help=argparse.SUPPRESS)
     args = ap.parse_args()

@@ -28,7 +28,7 @@ METHODS = ("planner", "greedy", "household-flow")
 def run_one(method: str, city: Path, out: Path) -> dict[str, object]:
     """Load, plan and write with one method; return the figures (runs in its own process)."""
     from sampler.params import load_scenario
-    from sampler.registry import load_registry
+    from sampler.registry.read import load_registry
 
     t0 = time.perf_counter()
     scenario = load_scenario(city / "scenario.yaml")
@@ -36,15 +36,15 @@ def run_one(method: str, city: Path, out: Path) -> dict[str, object]:
     t1 = time.perf_counter()
     split = 0
     if method == "planner":
-        from sampler.planner import make_plan
+        from sampler.plan.planner import make_plan
 
         plan = make_plan(scenario, registry)
     elif method == "greedy":
-        from sampler.baselines import greedy_plan
+        from sampler.plan.baselines import greedy_plan
 
         plan = greedy_plan(scenario, registry)
     else:
-        from sampler.baselines import household_flow_plan
+        from sampler.plan.baselines import household_flow_plan
 
         plan, split = household_flow_plan(scenario, registry)
     t2 = time.perf_counter()
@@ -65,7 +65,7 @@ def ensure_city(households: int, seed: int) -> Path:
     """Generate the benchmark city once (not timed)."""
     city = ROOT / "out" / "bench" / f"city-{households}-s{seed}"
     if not (city / "scenario.yaml").is_file():
-        from sampler.generate import generate_city, write_city
+        from sampler.registry.generate import generate_city, write_city
 
         write_city(generate_city(households, seed=seed), city)
     return city

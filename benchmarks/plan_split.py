@@ -36,9 +36,9 @@ def run_one(city: Path, out: Path, parts: int, workers: int) -> dict[str, object
     """Read, split, plan and write; parts = 0 is the plain planner (runs in its own process)."""
     from sampler.executors import opened_executor
     from sampler.params import load_scenario
-    from sampler.planner import make_plan
-    from sampler.registry import load_registry
-    from sampler.split import partition, plan_in_parts
+    from sampler.plan.planner import make_plan
+    from sampler.plan.split import partition, plan_in_parts
+    from sampler.registry.read import load_registry
 
     t0 = time.perf_counter()
     scenario = load_scenario(city / "scenario.yaml")

@@ -112,8 +112,8 @@ def synthetic_city(people: int, seed: int = 0) -> SimInputs:
 def planned_city(scenario_path: Path, plan_dir: Path) -> tuple[SimInputs, float]:
     """SimInputs from a real plan directory, and the seconds spent reading and joining it."""
     from sampler.params import load_scenario
-    from sampler.planfiles import read_plan
-    from sampler.registry import load_registry  # type: ignore[import-not-found,unused-ignore]
+    from sampler.planfiles.read import read_plan
+    from sampler.registry.read import load_registry  # type: ignore[import-not-found,unused-ignore]
     from sim.inputs import prepare
 
     t0 = time.perf_counter()

@@ -26,11 +26,11 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from sampler.executors import ProcessExecutor, SerialExecutor  # noqa: E402
-from sampler.generate import generate_city, write_city  # noqa: E402
 from sampler.params import load_scenario  # noqa: E402
-from sampler.registry import load_registry  # noqa: E402
+from sampler.registry.generate import generate_city, write_city  # noqa: E402
+from sampler.registry.read import load_registry  # noqa: E402
 from sim.params import sim_params  # noqa: E402
-from sim.whatif import (  # noqa: E402
+from sim.whatif.search import (  # noqa: E402
     WhatifParams,
     WhatifRun,
     evaluate_levels,

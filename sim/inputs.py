@@ -18,7 +18,7 @@ import pandas as pd
 from sampler.errors import InputError, InputIssue
 from sampler.model import Registry
 from sampler.params import Scenario, _parse_clock
-from sampler.planfiles import PlanFiles
+from sampler.planfiles.read import PlanFiles
 from sim.params import SimParams, sim_params
 
 __all__ = ["Shifts", "SimInputs", "SiteShifts", "plan_hash", "prepare", "site_registrars"]

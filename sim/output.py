@@ -11,7 +11,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from sampler.atomic import atomic_directory
+from sampler.io.atomic import atomic_directory
 from sim.charts import coverage_chart, queue_chart
 from sim.replicate import SimResult
 

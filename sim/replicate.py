@@ -20,7 +20,7 @@ from sampler.errors import InputError, InputIssue
 from sampler.executors import DaskExecutor, Executor, ProcessExecutor, SerialExecutor
 from sampler.model import Registry
 from sampler.params import Scenario
-from sampler.planfiles import PlanFiles
+from sampler.planfiles.read import PlanFiles
 from sim.engine import run_replication
 from sim.inputs import SimInputs, prepare
 from sim.params import SimParams

@@ -16,7 +16,7 @@ from api.models import PlanBlob, Scenario
 from api.routers.plans import get_plan_row
 from api.storage import read_plan_files
 from sampler.errors import InputError
-from sampler.sms import SmsResult
+from sampler.notify.sms import SmsResult
 
 __all__ = ["router"]
 
@@ -27,7 +27,7 @@ _readers = [Depends(require_roles("planner", "viewer"))]
 
 
 def _sms_result(session: SessionDep, engine: EngineDep, plan_id: int) -> SmsResult:
-    from sampler.sms import build_messages, sms_params
+    from sampler.notify.sms import build_messages, sms_params
 
     plan = get_plan_row(session, plan_id)
     section = None
@@ -73,7 +73,7 @@ def export_sms_invalid(session: SessionDep, engine: EngineDep, _caller: PlannerD
 def export_building_notice(session: SessionDep, engine: EngineDep, plan_id: PlanId,
                            building_id: Annotated[str, Path(max_length=200)]) -> Response:
     """The printable notice of one building (Chinese, A4 print CSS)."""
-    from sampler.notices import building_notice_html, notice_rows
+    from sampler.notify.notices import building_notice_html, notice_rows
 
     get_plan_row(session, plan_id)
     files = read_plan_files(engine, plan_id, [building_id])
@@ -90,7 +90,7 @@ def export_building_notice(session: SessionDep, engine: EngineDep, plan_id: Plan
             responses={200: {"content": {XLSX: {}}, "description": "a sheet per compound or building"}})
 def export_notices_workbook(session: SessionDep, engine: EngineDep, plan_id: PlanId) -> Response:
     """All building notices as one workbook: a sheet per compound (per building in small areas)."""
-    from sampler.notices import notices_workbook
+    from sampler.notify.notices import notices_workbook
 
     get_plan_row(session, plan_id)
     files = read_plan_files(engine, plan_id)

@@ -85,7 +85,7 @@ async def create_scenario(
 ) -> ScenarioPublic:
     """Validate the three registry files with the scenario parameters and store them."""
     from sampler.params import RegistryFiles, scenario_from_mapping
-    from sampler.registry import load_registry
+    from sampler.registry.read import load_registry
 
     limit = int(settings.max_upload_mb * (1 << 20))
     files = {role: await _read_upload(up, role, limit)

@@ -19,7 +19,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from sampler.generate import (
+from sampler.registry.generate import (
     BUILDING_COLUMNS,
     HOUSEHOLD_COLUMNS,
     SITE_COLUMNS,

@@ -1,28 +1,20 @@
-"""Sub-commands of the `sampler` CLI that belong to the planning package."""
+"""The planning commands of the `sampler` CLI: generate, validate, plan, sms, notices, roster.
+
+Each command module has ``register(app)``; `register` below calls them in the order users meet the
+commands. The console script (`api.cli:main`) builds the one app from this package's commands, the
+simulator's (`sim.commands`) and the service's own.
+"""
 
 from __future__ import annotations
 
-import importlib
-
 import typer
 
-__all__ = ["register_all"]
+from sampler.commands import generate, notices, plan, roster, sms, validate
 
-_MODULES = ("generate", "validate", "plan", "sms", "notices", "roster")
+__all__ = ["register"]
 
 
-def register_all(app: typer.Typer) -> None:
-    """Import each command module that exists and let it add its command to ``app``."""
-    for name in _MODULES:
-        try:
-            module = importlib.import_module(f"sampler.commands.{name}")
-        except ModuleNotFoundError as exc:
-            if exc.name != f"sampler.commands.{name}":
-                raise
-            continue
+def register(app: typer.Typer) -> None:
+    """Add every planning command to ``app``."""
+    for module in (generate, validate, plan, sms, notices, roster):
         module.register(app)
-
-
-# Loading the app last lets `import sampler.commands.x` work on its own: the app module registers
-# every command (x included) when it finishes loading.
-import sampler.cli  # noqa: E402, F401

@@ -8,7 +8,7 @@ from typing import Annotated
 
 import typer
 
-from sampler.cli import console, summary_table
+from sampler.commands.ui import console, summary_table
 
 __all__ = ["register"]
 
@@ -23,7 +23,7 @@ def generate_command(
     area: Annotated[str, typer.Option("--area", help="Area name written to the scenario.")] = "合成市",
 ) -> None:
     """Generate a synthetic city: households.csv, buildings.csv, sites.csv and scenario.yaml."""
-    from sampler.generate import daytime_capacity, generate_city, write_city
+    from sampler.registry.generate import daytime_capacity, generate_city, write_city
 
     clock = time.perf_counter()
     with console.status(f"generating {households:,} households…"):

@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from sampler.cli import console, fail_on_input_error, summary_table
+from sampler.commands.ui import console, fail_on_input_error, summary_table
 
 __all__ = ["register"]
 
@@ -17,8 +17,8 @@ def notices_command(
     output: Annotated[Path, typer.Option("--output", "-o", help="Directory for the notices.")],
 ) -> None:
     """Write <building>.html for every building, index.html and notices.xlsx into DIR."""
-    from sampler.notices import write_notices
-    from sampler.planfiles import read_plan
+    from sampler.notify.notices import write_notices
+    from sampler.planfiles.read import read_plan
 
     with fail_on_input_error():
         plan = read_plan(plandir)

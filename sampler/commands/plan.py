@@ -9,7 +9,7 @@ from typing import Annotated
 import typer
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
-from sampler.cli import console, fail_on_input_error, summary_table
+from sampler.commands.ui import console, fail_on_input_error, summary_table
 
 __all__ = ["register"]
 
@@ -39,9 +39,9 @@ def plan_command(
 
     from sampler.executors import opened_executor
     from sampler.params import load_scenario
-    from sampler.planner import make_plan
-    from sampler.registry import load_registry
-    from sampler.split import check_options, partition, plan_in_parts
+    from sampler.plan.planner import make_plan
+    from sampler.plan.split import check_options, partition, plan_in_parts
+    from sampler.registry.read import load_registry
 
     started = time.perf_counter()
     with fail_on_input_error():

@@ -9,7 +9,7 @@ from typing import Annotated
 import typer
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
-from sampler.cli import console, fail_on_input_error, summary_table
+from sampler.commands.ui import console, fail_on_input_error, summary_table
 
 __all__ = ["register"]
 
@@ -33,9 +33,9 @@ def roster_command(
 ) -> None:
     """Build a PPE shift roster that staffs every needed table; list the slots nobody can staff."""
     from sampler.params import load_scenario
-    from sampler.planfiles import read_plan
-    from sampler.registry import load_registry
-    from sampler.roster import build_roster, read_staff, roster_params
+    from sampler.planfiles.read import read_plan
+    from sampler.registry.read import load_registry
+    from sampler.roster.rules import build_roster, read_staff, roster_params
 
     started = time.perf_counter()
     with fail_on_input_error():

@@ -8,7 +8,7 @@ from typing import Annotated
 
 import typer
 
-from sampler.cli import console, fail_on_input_error, summary_table
+from sampler.commands.ui import console, fail_on_input_error, summary_table
 
 __all__ = ["register"]
 
@@ -27,9 +27,9 @@ def sms_command(
     per_minute: Annotated[int | None, typer.Option(help="Most messages per minute handed to the gateway.")] = None,
 ) -> None:
     """Write one SMS per household (phone, send_at, text, segments) and a list of bad phones."""
+    from sampler.notify.sms import SmsParams, build_messages, check_plan_columns, sms_params
     from sampler.params import build_section, load_scenario
-    from sampler.planfiles import read_plan
-    from sampler.sms import SmsParams, build_messages, check_plan_columns, sms_params
+    from sampler.planfiles.read import read_plan
 
     with fail_on_input_error():
         params = sms_params(load_scenario(scenario).extra.get("sms"), str(scenario)) if scenario else SmsParams()

@@ -5,10 +5,9 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Annotated
 
-import numpy as np
 import typer
 
-from sampler.cli import console, fail_on_input_error, summary_table
+from sampler.commands.ui import console, fail_on_input_error, summary_table
 
 __all__ = ["register"]
 
@@ -17,9 +16,11 @@ def validate_command(
     scenario: Annotated[Path, typer.Argument(help="Scenario file (YAML or TOML).")],
 ) -> None:
     """Check the scenario file and every registry row; list every problem at once (exit 2)."""
+    import numpy as np
+
     from sampler.model import RiskZone, needs_mask
     from sampler.params import load_scenario
-    from sampler.registry import load_registry
+    from sampler.registry.read import load_registry
 
     with fail_on_input_error():
         sc = load_scenario(scenario)

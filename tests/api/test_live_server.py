@@ -17,7 +17,7 @@ import pytest
 from tests.api.conftest import PLANNER_KEY
 from tests.api.registry_files import PARAMETERS, buildings_csv, households_csv, sites_csv
 
-pytest.importorskip("sampler.registry", reason="the registry reader has not landed yet")
+pytest.importorskip("sampler.registry.read", reason="the registry reader has not landed yet")
 ROOT = Path(__file__).resolve().parents[2]
 
 

@@ -11,8 +11,8 @@ import numpy as np
 
 from sampler.model import Site
 from sampler.params import Scenario
-from sampler.roster import ROLES, Roster, RosterParams, StaffMember, demand
-from sampler.slots import slot_grid
+from sampler.plan.slots import slot_grid
+from sampler.roster.rules import ROLES, Roster, RosterParams, StaffMember, demand
 
 
 def check_roster(roster: Roster, scenario: Scenario, sites: Sequence[Site], staff: Sequence[StaffMember],

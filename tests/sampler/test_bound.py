@@ -1,4 +1,4 @@
-"""The Lagrangian bound (sampler.bound): never above the exact optimum, and it charges the cohesion
+"""The Lagrangian bound (sampler.plan.bound): never above the exact optimum, and it charges the cohesion
 that preferences make unavoidable."""
 
 from __future__ import annotations
@@ -10,12 +10,12 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from sampler.bound import lagrangian_bound
-from sampler.flow import COST_SCALE
 from sampler.model import PERIODS, RiskZone
 from sampler.params import CapacityParams, PlannerParams, Scenario, WindowParams
-from sampler.planner import make_plan
-from sampler.problem import build_problem
+from sampler.plan.bound import lagrangian_bound
+from sampler.plan.flow import COST_SCALE
+from sampler.plan.planner import make_plan
+from sampler.plan.problem import build_problem
 from tests.sampler.cities import registry, site
 from tests.sampler.test_planner_properties import _exact_optimum
 
@@ -55,7 +55,7 @@ def test_a_building_larger_than_its_near_site_cell_costs_one_extra_call():
 
 def test_prices_are_the_lp_duals():
     """With the flow's residual prices, the Lagrangian without cohesion equals the LP optimum."""
-    from sampler.flow import GroupArcs, solve_flow
+    from sampler.plan.flow import GroupArcs, solve_flow
     from tests.sampler.cities import random_city
 
     for seed in range(4):

@@ -7,7 +7,7 @@ from pathlib import Path
 
 from typer.testing import CliRunner
 
-from sampler.cli import app
+from api.cli import app
 from tests.sampler.registry_files import HOUSEHOLDS, write_city
 
 runner = CliRunner()

@@ -9,11 +9,11 @@ from types import ModuleType
 import numpy as np
 import pytest
 
-from sampler.headers import canonical_name
 from sampler.model import Registry, RiskZone
 from sampler.params import Scenario, load_scenario
-from sampler.planner import make_plan
-from sampler.registry import load_registry
+from sampler.plan.planner import make_plan
+from sampler.registry.headers import canonical_name
+from sampler.registry.read import load_registry
 
 DEMO = Path(__file__).resolve().parents[2] / "configs" / "demo_street"
 PLAN_SITES = ("芝山街道社区卫生服务中心", "二中", "芝城医院", "实验幼儿园", "芝山小学", "第一中学初中部",

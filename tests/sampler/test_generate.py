@@ -10,8 +10,10 @@ import pytest
 from scipy.spatial import cKDTree
 from typer.testing import CliRunner
 
-from sampler.cli import app
-from sampler.generate import (
+from api.cli import app
+from sampler.params import load_scenario
+from sampler.plan.planner import make_plan
+from sampler.registry.generate import (
     BUILDING_COLUMNS,
     HOUSEHOLD_COLUMNS,
     SITE_COLUMNS,
@@ -20,9 +22,7 @@ from sampler.generate import (
     generate_city,
     write_city,
 )
-from sampler.params import load_scenario
-from sampler.planner import make_plan
-from sampler.registry import load_registry
+from sampler.registry.read import load_registry
 
 FILES = ("households.csv", "buildings.csv", "sites.csv", "scenario.yaml")
 M_PER_DEG_LAT = 111_195.0

@@ -7,9 +7,9 @@ from pathlib import Path
 import openpyxl
 from typer.testing import CliRunner
 
-from sampler.cli import app
-from sampler.notices import floor_of, notice_rows, safe_name, write_notices
-from sampler.planfiles import read_plan
+from api.cli import app
+from sampler.notify.notices import floor_of, notice_rows, safe_name, write_notices
+from sampler.planfiles.read import read_plan
 from tests.api.plandir import write_plan_dir
 
 
@@ -59,7 +59,7 @@ def test_floor_runs_with_gaps_and_unknown_rooms() -> None:
     """Floors 1,2,3,5,6 read 1-3层、5-6层; rooms without a floor add 其他, or 全部 when alone."""
     import pandas as pd
 
-    from sampler.planfiles import PlanFiles
+    from sampler.planfiles.read import PlanFiles
 
     rooms = ["101", "201", "301", "501", "东户", "601", "西户", "北户"]
     slots = ["2022-11-23 08:00"] * 6 + ["2022-11-23 09:00"] * 2

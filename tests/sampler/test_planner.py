@@ -11,7 +11,7 @@ import pytest
 
 from sampler.model import RiskZone, needs_mask
 from sampler.params import CapacityParams, HomeVisitParams, PlannerParams, Scenario, WindowParams
-from sampler.planner import MODE_HOME, MODE_SITE, MODE_UNPLACED, make_plan
+from sampler.plan.planner import MODE_HOME, MODE_SITE, MODE_UNPLACED, make_plan
 from tests.sampler.cities import random_city, registry, site
 
 P = RiskZone.PRECAUTION
@@ -216,7 +216,7 @@ def test_workbook_has_a_sheet_per_site(tmp_path: Path):
 
 def test_planner_beats_or_matches_the_greedy_baseline():
     """On random cities the optimised plan never costs more than nearest-site/first-free-slot."""
-    from sampler.baselines import greedy_plan
+    from sampler.plan.baselines import greedy_plan
 
     for seed in range(5):
         reg = random_city(seed, 60, 4)
@@ -227,7 +227,7 @@ def test_planner_beats_or_matches_the_greedy_baseline():
 
 def test_household_flow_baseline_has_the_same_bound():
     """Grouping households by building does not change the LP bound: it is the same relaxation."""
-    from sampler.baselines import household_flow_plan
+    from sampler.plan.baselines import household_flow_plan
 
     reg = random_city(11, 40, 3)
     ours = make_plan(scenario(), reg)
@@ -242,7 +242,7 @@ def test_workbook_written_by_a_forked_process_is_the_same_file(tmp_path: Path, m
     the workbook is written in-process after all."""
     import os
 
-    from sampler import output
+    from sampler.planfiles import write as output
 
     plan = make_plan(scenario(), random_city(3, 40, 4, sealed_share=0.1))
     output.write_plan(plan, tmp_path / "here", workbook_process=False)

@@ -10,12 +10,12 @@ from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 from ortools.sat.python import cp_model
 
-from sampler.flow import COST_SCALE
-from sampler.geo import candidate_sites
 from sampler.model import PERIODS, RiskZone
 from sampler.params import CapacityParams, PlannerParams, Scenario, WindowParams
-from sampler.planner import MODE_HOME, MODE_SITE, MODE_UNPLACED, make_plan
-from sampler.slots import slot_grid
+from sampler.plan.flow import COST_SCALE
+from sampler.plan.geo import candidate_sites
+from sampler.plan.planner import MODE_HOME, MODE_SITE, MODE_UNPLACED, make_plan
+from sampler.plan.slots import slot_grid
 from tests.sampler.cities import random_city, registry, site
 
 SETTINGS = settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])

@@ -10,7 +10,7 @@ import pytest
 from sampler.errors import InputError
 from sampler.model import PERIODS, RiskZone, needs_mask
 from sampler.params import load_scenario
-from sampler.registry import load_registry
+from sampler.registry.read import load_registry
 from tests.sampler.registry_files import BUILDINGS, HOUSEHOLDS, SITES, write_city
 
 

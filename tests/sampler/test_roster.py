@@ -12,7 +12,8 @@ from hypothesis import strategies as st
 from sampler.errors import InputError
 from sampler.model import Site
 from sampler.params import Scenario, WindowParams
-from sampler.roster import (
+from sampler.roster.model import Limits
+from sampler.roster.rules import (
     RosterParams,
     StaffMember,
     build_roster,
@@ -20,7 +21,6 @@ from sampler.roster import (
     plan_tables,
     roster_params,
 )
-from sampler.roster_model import Limits
 from tests.sampler.roster_check import check_roster
 
 

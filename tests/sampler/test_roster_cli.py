@@ -11,10 +11,10 @@ import pytest
 from openpyxl import load_workbook
 from typer.testing import CliRunner
 
-from sampler.cli import app
+from api.cli import app
 from sampler.errors import InputError
 from sampler.params import load_scenario
-from sampler.roster import read_staff, roster_params
+from sampler.roster.rules import read_staff, roster_params
 from tests.sampler.registry_files import rows_text, write_city
 
 runner = CliRunner()

@@ -9,10 +9,9 @@ import pandas as pd
 import pytest
 from typer.testing import CliRunner
 
-from sampler.cli import app
+from api.cli import app
 from sampler.errors import InputError
-from sampler.planfiles import read_plan
-from sampler.sms import (
+from sampler.notify.sms import (
     SmsParams,
     _spread,
     address_of,
@@ -21,6 +20,7 @@ from sampler.sms import (
     segments,
     sms_params,
 )
+from sampler.planfiles.read import read_plan
 from tests.api.plandir import write_plan_dir
 
 

@@ -12,16 +12,16 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from typer.testing import CliRunner
 
-from sampler.cli import app
+from api.cli import app
 from sampler.errors import InputError
 from sampler.executors import DaskExecutor, ProcessExecutor, SerialExecutor
-from sampler.generate import BUILDING_COLUMNS, generate_city, write_city
-from sampler.generate import write_csv as write_generated_csv
 from sampler.model import Registry, RiskZone
 from sampler.params import Scenario, load_scenario
-from sampler.planner import MODE_HOME, MODE_SITE, MODE_UNPLACED, Plan, make_plan
-from sampler.registry import load_registry
-from sampler.split import apportion_teams, bisect_buildings, partition, plan_in_parts
+from sampler.plan.planner import MODE_HOME, MODE_SITE, MODE_UNPLACED, Plan, make_plan
+from sampler.plan.split import apportion_teams, bisect_buildings, partition, plan_in_parts
+from sampler.registry.generate import BUILDING_COLUMNS, generate_city, write_city
+from sampler.registry.generate import write_csv as write_generated_csv
+from sampler.registry.read import load_registry
 from tests.sampler.cities import random_city
 
 runner = CliRunner()

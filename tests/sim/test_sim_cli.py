@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-import sim.cli  # noqa: F401  (registers the command)
-from sampler.cli import app
+import sim.commands.simulate  # noqa: F401  (registers the command)
+from api.cli import app
 from tests.sim.builders import registry, write_plan_dir
 
 runner = CliRunner()
@@ -20,9 +20,9 @@ runner = CliRunner()
 @pytest.fixture
 def scenario(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     """A scenario file whose registry loader returns the small test registry."""
-    fake = types.ModuleType("sampler.registry")
+    fake = types.ModuleType("sampler.registry.read")
     fake.load_registry = lambda scenario: registry()  # type: ignore[attr-defined]
-    monkeypatch.setitem(sys.modules, "sampler.registry", fake)
+    monkeypatch.setitem(sys.modules, "sampler.registry.read", fake)
     path = tmp_path / "scenario.yaml"
     path.write_text("area: 测试街道\nsim: {replications: 2}\n", encoding="utf-8")
     return path

@@ -9,7 +9,7 @@ import pytest
 
 from sampler.errors import InputError
 from sampler.params import Scenario, scenario_from_mapping
-from sampler.planfiles import read_plan
+from sampler.planfiles.read import read_plan
 from sim.inputs import prepare
 from sim.params import SimParams, sim_params
 from tests.sim.builders import registry, write_plan_dir

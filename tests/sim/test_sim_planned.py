@@ -8,13 +8,13 @@ import numpy as np
 import pytest
 
 from sampler.params import Scenario
-from sampler.planfiles import read_plan
+from sampler.planfiles.read import read_plan
 from sim.inputs import prepare
 from sim.params import SimParams
 from sim.records import WALK_IN
 from sim.replicate import replicate
 
-planner = pytest.importorskip("sampler.planner")
+planner = pytest.importorskip("sampler.plan.planner")
 cities = pytest.importorskip("tests.sampler.cities")
 
 

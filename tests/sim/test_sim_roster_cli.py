@@ -9,8 +9,8 @@ import pandas as pd
 import pytest
 from typer.testing import CliRunner
 
-import sim.cli  # noqa: F401  (registers the command)
-from sampler.cli import app
+import sim.commands.simulate  # noqa: F401  (registers the command)
+from api.cli import app
 from tests.sampler.registry_files import HOUSEHOLDS, rows_text, write_city
 
 runner = CliRunner()

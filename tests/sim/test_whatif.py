@@ -12,7 +12,8 @@ from sampler.errors import InputError
 from sampler.executors import ProcessExecutor, SerialExecutor
 from sampler.params import Scenario
 from sim.params import SimParams
-from sim.whatif import (
+from sim.whatif.axes import parse_range
+from sim.whatif.search import (
     LevelResult,
     WhatifParams,
     WhatifRun,
@@ -21,7 +22,6 @@ from sim.whatif import (
     grid_levels,
     make_base,
     minus_one,
-    parse_range,
     read_base_staffing,
     surely_short,
 )
@@ -228,7 +228,7 @@ def test_home_team_bisection_finds_the_smallest_team_count():
 
 
 def test_replications_are_chunked_per_worker_in_order():
-    from sim.whatif import _chunks
+    from sim.whatif.search import _chunks
 
     seeds = np.random.SeedSequence(3).spawn(10)
     parts = _chunks(seeds, 3)

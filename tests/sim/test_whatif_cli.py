@@ -12,8 +12,8 @@ import pandas as pd
 import pytest
 from typer.testing import CliRunner
 
-import sim.whatif_cli  # noqa: F401  (registers the command)
-from sampler.cli import app
+import sim.commands.whatif  # noqa: F401  (registers the command)
+from api.cli import app
 from tests.sampler import cities
 
 runner = CliRunner()
@@ -28,12 +28,12 @@ def _city():
 @pytest.fixture
 def scenario(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     """A scenario file whose registry loader returns a small random city (real read_table kept)."""
-    import sampler.registry as real
+    import sampler.registry.read as real
 
-    fake = types.ModuleType("sampler.registry")
+    fake = types.ModuleType("sampler.registry.read")
     fake.load_registry = lambda scenario: _city()  # type: ignore[attr-defined]
     fake.read_table = real.read_table  # type: ignore[attr-defined]
-    monkeypatch.setitem(sys.modules, "sampler.registry", fake)
+    monkeypatch.setitem(sys.modules, "sampler.registry.read", fake)
     path = tmp_path / "scenario.yaml"
     path.write_text("area: 测试街道\nwhatif: {replications: 3, minus_one_sites: 2}\n", encoding="utf-8")
     return path

@@ -11,12 +11,12 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 
-from sampler.atomic import atomic_directory
+from sampler.io.atomic import atomic_directory
+from sampler.io.xlsx import Sheet, write_xlsx
 from sampler.model import HouseholdTable, RiskZone
-from sampler.xlsx import Sheet, write_xlsx
 
 if TYPE_CHECKING:
-    from sampler.planner import Plan
+    from sampler.plan.planner import Plan
 
 __all__ = ["plan_frames", "write_plan"]
 
@@ -61,7 +61,7 @@ def _hh_text(hh: HouseholdTable, name: str, index: np.ndarray | None = None) -> 
 
 def plan_frames(plan: Plan) -> dict[str, pd.DataFrame]:
     """All tables of the plan directory, in a fixed row order."""
-    from sampler.planner import MODE_HOME, MODE_SITE, MODE_UNPLACED
+    from sampler.plan.planner import MODE_HOME, MODE_SITE, MODE_UNPLACED
 
     reg, hh, b = plan.registry, plan.registry.households, plan.registry.buildings
     labels = np.array(plan.grid.labels(), dtype=object)
@@ -271,7 +271,7 @@ def building_runs(plan: Plan) -> tuple[dict[str, np.ndarray], np.ndarray]:
     Returns the columns (first_start, slots, building_id, name, compound, grid, households, people)
     sorted by group, first slot and building, and each row's group (site index; home = n_sites).
     """
-    from sampler.planner import MODE_SITE, MODE_UNPLACED
+    from sampler.plan.planner import MODE_SITE, MODE_UNPLACED
 
     hh, b = plan.registry.households, plan.registry.buildings
     n_sites, n_slots = plan.grid.capacity.shape

@@ -11,7 +11,7 @@ from bisect import bisect_left, bisect_right
 import numpy as np
 import numpy.typing as npt
 
-from sampler.flow import FlowSolution, GroupArcs
+from sampler.plan.flow import FlowSolution, GroupArcs
 
 __all__ = ["assign_slots", "split_groups"]
 

@@ -13,13 +13,13 @@ import time
 
 import numpy as np
 
-from sampler.bound import lagrangian_bound
-from sampler.flow import GroupArcs, solve_flow
 from sampler.model import Registry
-from sampler.packing import assign_slots, split_groups
 from sampler.params import Scenario
-from sampler.planner import Plan, complete_plan
-from sampler.problem import build_problem
+from sampler.plan.bound import lagrangian_bound
+from sampler.plan.flow import GroupArcs, solve_flow
+from sampler.plan.packing import assign_slots, split_groups
+from sampler.plan.planner import Plan, complete_plan
+from sampler.plan.problem import build_problem
 
 __all__ = ["greedy_plan", "household_flow_plan"]
 

@@ -7,11 +7,11 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from sampler.flow import COST_SCALE
-from sampler.geo import Candidates
 from sampler.model import Registry
 from sampler.params import Scenario
-from sampler.slots import SlotGrid
+from sampler.plan.flow import COST_SCALE
+from sampler.plan.geo import Candidates
+from sampler.plan.slots import SlotGrid
 
 __all__ = ["MODE_HOME", "MODE_SITE", "MODE_UNPLACED", "summarise", "unplaced_reasons"]
 

@@ -1,14 +1,9 @@
-"""The `sampler` command line: planning commands live here, `sim` and `api` add theirs.
-
-The console script is `api.cli:main`, the outermost layer, so that dependencies keep pointing one
-way (api → sim → sampler) while users see a single `sampler` command.
-"""
+"""What every command prints: the console, the input-issue table, the closing summary table."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import TypeVar
 
 import typer
 from rich.console import Console
@@ -16,20 +11,10 @@ from rich.table import Table
 
 from sampler.errors import InputError
 
-__all__ = ["app", "console", "fail_on_input_error", "summary_table"]
+__all__ = ["console", "err_console", "fail_on_input_error", "summary_table"]
 
-app = typer.Typer(
-    name="sampler",
-    help="Plan, simulate and serve mass nucleic-acid sampling (全员核酸采样).",
-    no_args_is_help=True,
-    add_completion=False,
-    pretty_exceptions_enable=False,
-)
 console = Console(stderr=False, highlight=False)
 err_console = Console(stderr=True, highlight=False)
-
-F = TypeVar("F", bound=Callable[..., object])
-
 
 @contextmanager
 def fail_on_input_error() -> Iterator[None]:
@@ -56,12 +41,3 @@ def summary_table(title: str, rows: list[tuple[str, object]]) -> Table:
     for key, value in rows:
         table.add_row(key, f"{value:,}" if isinstance(value, int) else str(value))
     return table
-
-
-def _register() -> None:
-    from sampler.commands import register_all
-
-    register_all(app)
-
-
-_register()

@@ -45,15 +45,15 @@ from scipy.spatial import cKDTree
 
 from sampler.errors import InputError, InputIssue
 from sampler.executors import Executor
-from sampler.flow import COST_SCALE
-from sampler.geo import Candidates, candidate_sites, project
-from sampler.headers import ALIASES, canonical_name
 from sampler.model import BuildingTable, HouseholdTable, Registry, RiskZone, needs_mask
 from sampler.params import Scenario
-from sampler.planner import MODE_SITE, Plan, make_plan
-from sampler.problem import build_problem
-from sampler.slots import slot_grid
-from sampler.summary import summarise
+from sampler.plan.flow import COST_SCALE
+from sampler.plan.geo import Candidates, candidate_sites, project
+from sampler.plan.planner import MODE_SITE, Plan, make_plan
+from sampler.plan.problem import build_problem
+from sampler.plan.slots import slot_grid
+from sampler.plan.summary import summarise
+from sampler.registry.headers import ALIASES, canonical_name
 
 __all__ = [
     "COMMAND_LINE",

@@ -1,10 +1,10 @@
 """A proven lower bound that also charges building cohesion: Lagrangian relaxation of capacity.
 
-The flow's optimum (`sampler.flow`) is the LP relaxation of the household model with cohesion left
+The flow's optimum (`sampler.plan.flow`) is the LP relaxation of the household model with cohesion left
 out, so it never charges a building for being spread over several (site, slot) cells. This module
 adds what cohesion must cost on top, without giving up the proof.
 
-The objective scored by `sampler.summary` is, over the site households,
+The objective scored by `sampler.plan.summary` is, over the site households,
 
     Σ_h size_h · (walk_k(h) + slot_cost[class_h, t(h)])  +  U · (people left unplaced)
       + u · Σ_b max(cells_b − k_b, 0)
@@ -71,8 +71,8 @@ import math
 import numpy as np
 import numpy.typing as npt
 
-from sampler.flow import COST_SCALE
-from sampler.problem import Problem
+from sampler.plan.flow import COST_SCALE
+from sampler.plan.problem import Problem
 
 __all__ = ["lagrangian_bound"]
 

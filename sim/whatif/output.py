@@ -13,10 +13,10 @@ from typing import Any
 
 import pandas as pd
 
-from sampler.atomic import atomic_directory
+from sampler.io.atomic import atomic_directory
 from sampler.model import Registry
 from sim.charts import _META, _pyplot
-from sim.whatif import LevelResult, MinimumResult, WhatifParams
+from sim.whatif.search import LevelResult, MinimumResult, WhatifParams
 
 __all__ = ["WhatifReport", "write_whatif"]
 

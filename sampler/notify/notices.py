@@ -21,8 +21,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from sampler.planfiles import PlanFiles
-from sampler.xlsx import Sheet, write_xlsx
+from sampler.io.xlsx import Sheet, write_xlsx
+from sampler.planfiles.read import PlanFiles
 
 __all__ = [
     "NOTICE_COLUMNS",

@@ -9,7 +9,7 @@ per table the plan needs, kept open `tail_slots` longer, and at least `min_open_
 planned site is open, so late arrivals, returning no-shows and walk-ins find a table). People in
 PPE work stints of `min_stint_hours`–`max_ppe_hours`, rest at least `min_rest_hours` between
 stints and work at most `max_total_hours`; hand-overs at a site are staggered. Positions nobody
-can fill are listed, never an error. The CP-SAT model is in `sampler.roster_model`;
+can fill are listed, never an error. The CP-SAT model is in `sampler.roster.model`;
 docs/roster.md describes the files.
 """
 
@@ -29,14 +29,14 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from sampler.atomic import atomic_directory
 from sampler.errors import InputError, InputIssue
+from sampler.io.atomic import atomic_directory
+from sampler.io.xlsx import Sheet, write_xlsx
 from sampler.model import Registry, Site
 from sampler.params import Scenario, build_section
-from sampler.planfiles import PlanFiles
-from sampler.roster_model import Group, GroupResult, Limits, candidate_count, solve_group
-from sampler.slots import slot_grid
-from sampler.xlsx import Sheet, write_xlsx
+from sampler.plan.slots import slot_grid
+from sampler.planfiles.read import PlanFiles
+from sampler.roster.model import Group, GroupResult, Limits, candidate_count, solve_group
 
 __all__ = ["ROLES", "Roster", "RosterParams", "StaffMember", "build_roster", "demand", "plan_tables",
            "read_staff", "roster_params", "staff_from_frame"]

@@ -4,39 +4,27 @@ from __future__ import annotations
 
 import time
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
-import pandas as pd
 import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from sampler.cli import app, console, fail_on_input_error, summary_table
+from sampler.commands.ui import console, fail_on_input_error, summary_table
 from sampler.errors import InputError, InputIssue
-from sampler.executors import opened_executor
-from sampler.params import load_scenario
-from sim.params import sim_params
-from sim.whatif import (
-    AXES,
-    WhatifRun,
-    cheapest_meeting,
-    evaluate_levels,
-    find_minimum,
-    grid_levels,
-    make_base,
-    minus_one,
-    parse_range,
-    read_base_staffing,
-    whatif_params,
-)
-from sim.whatif_output import WhatifReport, write_whatif
+from sim.whatif.axes import AXES
 
-__all__ = ["whatif_command"]
+if TYPE_CHECKING:
+    from sim.whatif.output import WhatifReport
+
+__all__ = ["register", "whatif_command"]
 
 MODES = ("search", "sweep", "both")
 DEFAULT_RANGE = {"tables": "0.5:1.5:0.1"}
 
 
 def _ranges(specs: list[str], defaults: dict[str, str], source: str) -> dict[str, list[float]]:
+    from sim.whatif.axes import parse_range
+
     problems: list[InputIssue] = []
     ranges: dict[str, list[float]] = {}
     texts: dict[str, tuple[str, str]] = {k: (v, source) for k, v in defaults.items()}
@@ -62,7 +50,6 @@ def _ranges(specs: list[str], defaults: dict[str, str], source: str) -> dict[str
     return ranges
 
 
-@app.command("whatif")
 def whatif_command(
     scenario: Annotated[Path, typer.Argument(help="Scenario file (YAML or TOML).")],
     out: Annotated[Path, typer.Option("--out", "-o", help="Directory to write the results to.")],
@@ -84,6 +71,24 @@ def whatif_command(
     chart: Annotated[bool, typer.Option("--chart/--no-chart", help="Write whatif.png.")] = True,
 ) -> None:
     """Find the staff that meets the window target; sweep staff levels; check losing one team."""
+    import pandas as pd
+
+    from sampler.executors import opened_executor
+    from sampler.params import load_scenario
+    from sim.params import sim_params
+    from sim.whatif.output import WhatifReport, write_whatif
+    from sim.whatif.search import (
+        WhatifRun,
+        cheapest_meeting,
+        evaluate_levels,
+        find_minimum,
+        grid_levels,
+        make_base,
+        minus_one,
+        read_base_staffing,
+        whatif_params,
+    )
+
     started = time.perf_counter()
     with fail_on_input_error():
         sc = load_scenario(scenario)
@@ -105,7 +110,7 @@ def whatif_command(
             ranges = {}
         if problems:
             raise InputError(problems)
-        from sampler.registry import load_registry
+        from sampler.registry.read import load_registry
 
         registry = load_registry(sc)
         base_tables, base_registrars = (read_base_staffing(staffing, registry) if staffing is not None
@@ -165,3 +170,8 @@ def _print(report: WhatifReport, registry: object, out: Path, seconds: float) ->
     console.print(summary_table(f"What-if staffing: {report.area} (seed {report.seed})", rows))
     if m is not None and not m.found:
         console.print(f"[bold red]no staffing in the range meets the target[/]: {m.reason}")
+
+
+def register(app: typer.Typer) -> None:
+    """Add `sampler whatif` to ``app``."""
+    app.command("whatif")(whatif_command)

@@ -1,24 +1,19 @@
-"""Simulation commands for the `sampler` CLI (added to the app defined in sampler.cli)."""
+"""`sampler simulate SCENARIO --plan PLANDIR -o DIR`: replay a plan with real-world noise."""
 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from sampler.cli import app, console, fail_on_input_error, summary_table
-from sampler.errors import InputError, InputIssue
-from sampler.params import load_scenario
-from sampler.planfiles import read_plan
-from sim.inputs import prepare
-from sim.output import write_simdir
-from sim.params import sim_params
-from sim.replicate import ProcessExecutor, SimResult, replicate
-from sim.staffing import read_roster, roster_file, use_roster
+from sampler.commands.ui import console, fail_on_input_error, summary_table
 
-__all__ = ["app", "simulate_command"]
+if TYPE_CHECKING:
+    from sim.replicate import SimResult
+
+__all__ = ["register", "simulate_command"]
 
 
 def _fmt(figure: dict[str, float | None], unit: str = "", pct: bool = False) -> str:
@@ -51,13 +46,14 @@ def _rows(result: SimResult) -> list[tuple[str, object]]:
 
 def _default_workers(people: int, reps: int) -> int:
     """All cores, unless the job is so small that starting processes costs more than it saves."""
+    from sim.replicate import ProcessExecutor
+
     return ProcessExecutor().workers if people * reps >= SMALL_JOB_PEOPLE else 1
 
 
 SMALL_JOB_PEOPLE = 2_000_000  # person-replications below which one process is quicker
 
 
-@app.command("simulate")
 def simulate_command(
     scenario: Annotated[Path, typer.Argument(help="Scenario file (YAML or TOML).")],
     plan: Annotated[Path, typer.Option("--plan", help="Plan directory written by `sampler plan`.")],
@@ -71,6 +67,15 @@ def simulate_command(
                          "and registrars as rostered instead of the PPE shift rules.")] = None,
 ) -> None:
     """Replay a plan with real-world noise and check the window target (writes OUT/)."""
+    from sampler.errors import InputError, InputIssue
+    from sampler.params import load_scenario
+    from sampler.planfiles.read import read_plan
+    from sim.inputs import prepare
+    from sim.output import write_simdir
+    from sim.params import sim_params
+    from sim.replicate import ProcessExecutor, replicate
+    from sim.staffing import read_roster, roster_file, use_roster
+
     with fail_on_input_error():
         sc = load_scenario(scenario)
         params = sim_params(sc)
@@ -90,7 +95,7 @@ def simulate_command(
                                        "point at a directory written by `sampler roster`, or its roster.csv"))
         if problems:
             raise InputError(problems)
-        from sampler.registry import load_registry
+        from sampler.registry.read import load_registry
 
         registry = load_registry(sc)
         inputs = prepare(sc, registry, read_plan(plan), params)
@@ -119,3 +124,8 @@ def simulate_command(
     console.print(summary_table(f"{sc.area}: simulation of {plan} (seed {seed})", rows))
     console.print(f"results in {out}/")
     console.print(result.verdict(), soft_wrap=True)
+
+
+def register(app: typer.Typer) -> None:
+    """Add `sampler simulate` to ``app``."""
+    app.command("simulate")(simulate_command)

@@ -12,11 +12,11 @@ import numpy as np
 import numpy.typing as npt
 import pandas as pd
 
-from sampler.flow import COST_SCALE
-from sampler.geo import Candidates, candidate_sites
 from sampler.model import Registry, needs_mask, needs_names
 from sampler.params import Scenario
-from sampler.slots import SlotGrid, slot_grid
+from sampler.plan.flow import COST_SCALE
+from sampler.plan.geo import Candidates, candidate_sites
+from sampler.plan.slots import SlotGrid, slot_grid
 
 __all__ = ["Problem", "build_problem"]
 

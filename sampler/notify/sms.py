@@ -1,6 +1,6 @@
 """SMS call-down lists: one Chinese text per household with its slot, batched send times.
 
-The messages are built from a plan directory (`sampler.planfiles.PlanFiles`): assignments give the
+The messages are built from a plan directory (`sampler.planfiles.read.PlanFiles`): assignments give the
 slot, sites the site name, buildings the building name, contacts the phone number and plan.json the
 area. Segments are counted the way Chinese carriers bill: up to 70 characters is one message,
 longer texts are sent in parts of 67 characters. Households without a valid mobile number go to a
@@ -21,7 +21,7 @@ import pandas as pd
 
 from sampler.errors import InputError, InputIssue
 from sampler.params import build_section
-from sampler.planfiles import PlanFiles
+from sampler.planfiles.read import PlanFiles
 
 __all__ = [
     "INVALID_COLUMNS",

@@ -36,7 +36,6 @@ from __future__ import annotations
 import copy
 import dataclasses
 import math
-import re
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -49,14 +48,14 @@ from sampler.errors import InputError, InputIssue
 from sampler.executors import Executor, FutureLike, SerialExecutor
 from sampler.model import Registry, RiskZone
 from sampler.params import Scenario, build_section
-from sampler.planfiles import PlanFiles
+from sampler.planfiles.read import PlanFiles
 from sim.inputs import SimInputs, prepare
 from sim.params import SimParams
 from sim.replicate import run_one
 from sim.stats import RepStats
+from sim.whatif.axes import AXES
 
 __all__ = [
-    "AXES",
     "Level",
     "LevelResult",
     "MinimumResult",
@@ -67,22 +66,12 @@ __all__ = [
     "find_minimum",
     "grid_levels",
     "minus_one",
-    "parse_range",
     "read_base_staffing",
     "whatif_params",
 ]
 
 Progress = Callable[[int, int], None]
 
-#: Axes a sweep can vary, with what their values mean.
-AXES: dict[str, str] = {
-    "tables": "staffed tables at each site as a share of its registered tables (rounded, at least 1)",
-    "registrars": "registrars per staffed table (0 = the table team registers)",
-    "home_teams": "home-visit teams",
-    "relief": "relief teams per site (covering PPE hand-overs)",
-    "lab": "lab capacity, tubes per hour (0 = unlimited)",
-}
-_INTEGER_AXES = {"home_teams", "relief"}
 
 
 @dataclass(frozen=True)
@@ -180,56 +169,13 @@ class Level:
         return dataclasses.replace(self, tables=tuple(int(t) for t in tables), label=label or self.label)
 
 
-_RANGE = re.compile(r"^\s*([-+]?\d+(?:\.\d+)?)\s*:\s*([-+]?\d+(?:\.\d+)?)\s*(?::\s*([-+]?\d+(?:\.\d+)?))?\s*$")
-
-
-def parse_range(axis: str, text: str, source: str = "<command line>") -> list[float]:
-    """Values of one axis from ``START:STOP[:STEP]`` (both ends included) or ``v1,v2,...``.
-
-    Raises InputError for an unknown axis, an empty or descending range, a zero step, negative
-    staff, a fractional team count or a table share of zero.
-    """
-    where = f"--staff-range {axis}" if source == "<command line>" else f"whatif.ranges.{axis}"
-
-    def bad(fix: str) -> InputError:
-        return InputError([InputIssue(source, None, where, text, fix)])
-
-    if axis not in AXES:
-        raise InputError([InputIssue(source, None, "--staff-range", f"{axis}={text}",
-                                     f"use one of {', '.join(AXES)} (e.g. tables=0.6:1.4:0.1)")])
-    m = _RANGE.match(text)
-    if m:
-        start, stop = float(m.group(1)), float(m.group(2))
-        step = float(m.group(3)) if m.group(3) else 1.0
-        if step <= 0:
-            raise bad("use a positive step, e.g. 0.6:1.4:0.1")
-        if stop < start:
-            raise bad("the range is empty: write START:STOP with START ≤ STOP")
-        n = math.floor((stop - start) / step + 1e-9) + 1
-        if n > 1000:
-            raise bad("that is more than 1000 levels; use a larger step")
-        values = [round(start + i * step, 9) for i in range(n)]
-    else:
-        try:
-            values = [float(v) for v in text.split(",") if v.strip()]
-        except ValueError:
-            raise bad("write START:STOP:STEP or a comma-separated list of numbers") from None
-        if not values:
-            raise bad("the list is empty: give at least one value")
-    if any(v < 0 for v in values):
-        raise bad("staff levels cannot be negative")
-    if axis == "tables" and any(v <= 0 for v in values):
-        raise bad("a table share must be positive (every site keeps at least one table)")
-    if axis in _INTEGER_AXES and any(v != int(v) for v in values):
-        raise bad("teams are whole numbers")
-    return sorted(set(values))
 
 
 def read_base_staffing(path: Path, registry: Registry) -> tuple[list[int], list[int] | None]:
     """Tables (and optionally registrars) per site from a CSV (UTF-8 or GB18030) or XLSX file
     headed ``site_id, tables[, registrars]`` (or 采样点编号, 采样台数, 登记员); sites not listed
     keep their registered tables. InputError names every bad row."""
-    from sampler.registry import read_table
+    from sampler.registry.read import read_table
 
     frame = read_table(path, "staffing", str(path))
     file, headers = str(path), frame.attrs["headers"]
@@ -354,7 +300,7 @@ def plan_inputs(scenario: Scenario, registry: Registry, tables: tuple[int, ...],
     When the sites are surely too small (`surely_short`), the leftover repair is greedy: no
     repair can place everyone then, and the level fails on its unplaced households anyway.
     """
-    from sampler.planner import make_plan
+    from sampler.plan.planner import make_plan
 
     reg = _with_tables(registry, tables)
     sc = scenario.replace(home_visits=dataclasses.replace(scenario.home_visits, teams=home_teams))

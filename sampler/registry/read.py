@@ -20,7 +20,6 @@ import numpy as np
 import pandas as pd
 
 from sampler.errors import InputError, InputIssue
-from sampler.headers import ALIASES, REQUIRED, canonical_name
 from sampler.model import (
     PERIODS,
     PERIODS_ZH,
@@ -32,6 +31,7 @@ from sampler.model import (
     Site,
 )
 from sampler.params import Scenario
+from sampler.registry.headers import ALIASES, REQUIRED, canonical_name
 
 __all__ = ["MAX_PER_RULE", "load_registry", "read_table"]
 

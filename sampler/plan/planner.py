@@ -20,16 +20,16 @@ import numpy as np
 import numpy.typing as npt
 import pandas as pd
 
-from sampler.bound import lagrangian_bound
-from sampler.flow import COST_SCALE, GroupArcs, solve_flow
-from sampler.homevisit import schedule_home_visits
 from sampler.model import PERIODS, Registry
-from sampler.packing import assign_slots, split_groups
 from sampler.params import Scenario
-from sampler.problem import Problem, build_problem
-from sampler.repair import RepairProblem, repair
-from sampler.slots import SlotGrid
-from sampler.summary import MODE_HOME, MODE_SITE, MODE_UNPLACED, summarise, unplaced_reasons
+from sampler.plan.bound import lagrangian_bound
+from sampler.plan.flow import COST_SCALE, GroupArcs, solve_flow
+from sampler.plan.homevisit import schedule_home_visits
+from sampler.plan.packing import assign_slots, split_groups
+from sampler.plan.problem import Problem, build_problem
+from sampler.plan.repair import RepairProblem, repair
+from sampler.plan.slots import SlotGrid
+from sampler.plan.summary import MODE_HOME, MODE_SITE, MODE_UNPLACED, summarise, unplaced_reasons
 
 __all__ = ["MODE_HOME", "MODE_SITE", "MODE_UNPLACED", "Plan", "Progress", "complete_plan", "make_plan"]
 
@@ -86,13 +86,13 @@ class Plan:
 
     def frames(self) -> dict[str, pd.DataFrame]:
         """The plan-directory tables (docs/formats.md), keyed by file stem."""
-        from sampler.output import plan_frames
+        from sampler.planfiles.write import plan_frames
 
         return plan_frames(self)
 
     def write(self, directory: str | Path, xlsx: bool = True) -> None:
         """Write the plan directory atomically (a temporary directory renamed at the end)."""
-        from sampler.output import write_plan
+        from sampler.planfiles.write import write_plan
 
         write_plan(self, Path(directory), xlsx=xlsx)
 
@@ -202,7 +202,7 @@ def complete_plan(
 
     ``site``/``slot`` are −1 for households not placed at a site; home households are scheduled here.
     ``lower_cost`` is a proven lower bound on the site households' cost in integer units (the flow
-    optimum or the Lagrangian bound of `sampler.bound`; None when the caller has none).
+    optimum or the Lagrangian bound of `sampler.plan.bound`; None when the caller has none).
     """
     scenario, registry, grid = problem.scenario, problem.registry, problem.grid
     hh = registry.households

@@ -71,7 +71,7 @@ class FlowSolution:
         Optimal cost in integer units.
     prices
         Dual price of one more person of capacity per (site, slot), ≥ 0 (0 where closed): the LP
-        dual of the capacity constraints, used by `sampler.bound` for the Lagrangian bound.
+        dual of the capacity constraints, used by `sampler.plan.bound` for the Lagrangian bound.
     """
 
     arc_flow: Int
@@ -195,7 +195,7 @@ def residual_prices(tails: Int, heads: Int, caps: Int, costs: Int, flows: Int, s
     time (an optimal flow has no negative cycle, so it converges; in practice in a dozen rounds).
     For a (site, slot) node this is the LP dual price of its capacity. Nodes that cannot reach the
     sink get a huge value. Only the sign and validity matter to callers: any prices ≥ 0 give a valid
-    Lagrangian bound, exact ones give the tightest (see `sampler.bound`).
+    Lagrangian bound, exact ones give the tightest (see `sampler.plan.bound`).
     """
     n = int(sink) + 1
     fw, bw = flows < caps, flows > 0

@@ -1,0 +1,1 @@
+"""Files: atomic output directories, the XLSX writer, the one slot-label format and clock parser."""

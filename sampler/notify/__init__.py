@@ -1,0 +1,1 @@
+"""What residents read: SMS lists and building notices."""

@@ -1,0 +1,1 @@
+"""The plan directory: its schema, writing it and reading it back."""

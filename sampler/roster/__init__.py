@@ -1,0 +1,1 @@
+"""Staff rosters: rules, the CP-SAT model, the roster directory."""

@@ -1,0 +1,15 @@
+"""The simulation commands of the `sampler` CLI: simulate and whatif."""
+
+from __future__ import annotations
+
+import typer
+
+from sim.commands import simulate, whatif
+
+__all__ = ["register"]
+
+
+def register(app: typer.Typer) -> None:
+    """Add every simulation command to ``app``."""
+    for module in (simulate, whatif):
+        module.register(app)

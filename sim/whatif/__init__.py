@@ -1,0 +1,1 @@
+"""What-if staffing: levels, jobs, the minimum-staff search and its outputs."""
