@@ -1,7 +1,15 @@
 """What one replication needs, as flat numpy arrays: the plan joined with the registry.
 
-`prepare` checks that the plan belongs to the registry and turns clock labels into minutes from
-the window start, once, so that each replication only draws random numbers and runs.
+Two ways in, both ending in the same `Placement` (households by registry index, times as minutes
+from the window start) and the same join with the registry:
+
+- `from_plan` takes a `sampler.plan.planner.Plan` in memory (what-if, the API): pure array
+  operations, no text;
+- `prepare` takes a plan directory or stored plan (`PlanFiles`, text): it checks that the plan
+  belongs to the registry, matches household ids and parses clock labels into minutes, once, at
+  the edge.
+
+Each replication then only draws random numbers and runs.
 """
 
 from __future__ import annotations
@@ -10,6 +18,7 @@ import datetime as dt
 import hashlib
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import numpy.typing as npt
@@ -21,7 +30,11 @@ from sampler.params import Scenario, _parse_clock
 from sampler.planfiles.read import PlanFiles
 from sim.params import SimParams, sim_params
 
-__all__ = ["Shifts", "SimInputs", "SiteShifts", "plan_hash", "prepare", "site_registrars"]
+if TYPE_CHECKING:
+    from sampler.plan.planner import Plan
+
+__all__ = ["Placement", "Shifts", "SimInputs", "SiteShifts", "from_plan", "join", "placement", "plan_hash", "prepare",
+           "site_registrars"]
 
 IntArray = npt.NDArray[np.int64]
 FloatArray = npt.NDArray[np.float64]
@@ -164,21 +177,25 @@ def _check_inputs(registry: Registry, plan: PlanFiles) -> None:
         raise InputError(issues)
 
 
+def _opening(open_minute: IntArray, close_minute: IntArray, start: dt.datetime) -> tuple[FloatArray, FloatArray]:
+    """Opening and closing minute of each site relative to the window start, from its clock hours."""
+    length = (close_minute - open_minute) % 1440
+    length = np.where(length == 0, 1440, length)
+    at = np.where(length == 1440, 0, (open_minute - (start.hour * 60 + start.minute)) % 1440)
+    return at.astype(np.float64), (at + length).astype(np.float64)
+
+
 def _site_hours(plan: PlanFiles, start: dt.datetime) -> tuple[FloatArray, FloatArray]:
-    """Opening and closing minute of each site, relative to the window start."""
-    start_clock = start.hour * 60 + start.minute
+    """Opening and closing minute of each site of a plan's sites.csv, relative to the window start."""
     file = str(plan.directory / "sites.csv")
-    open_at, close_at = [], []
+    open_minute, close_minute = [], []
     for row, (o, c) in enumerate(zip(plan.sites["open"], plan.sites["close"], strict=True), start=1):
         try:
-            om, cm = _parse_clock(o or "00:00"), _parse_clock(c or "24:00")
+            open_minute.append(_parse_clock(o or "00:00"))
+            close_minute.append(_parse_clock(c or "24:00"))
         except ValueError:
             raise InputError([InputIssue(file, row, "open/close", f"{o}-{c}", "give hours as HH:MM")]) from None
-        length = (cm - om) % 1440 or 1440
-        at = 0 if length == 1440 else (om - start_clock) % 1440
-        open_at.append(float(at))
-        close_at.append(float(at + length))
-    return np.array(open_at), np.array(close_at)
+    return _opening(np.array(open_minute, dtype=np.int64), np.array(close_minute, dtype=np.int64), start)
 
 
 def site_registrars(tables: IntArray, per_table: float) -> IntArray:
@@ -186,59 +203,126 @@ def site_registrars(tables: IntArray, per_table: float) -> IntArray:
     return np.rint(np.asarray(tables, dtype=np.float64) * per_table).astype(np.int64)
 
 
-def prepare(scenario: Scenario, registry: Registry, plan: PlanFiles, params: SimParams | None = None) -> SimInputs:
-    """Join a plan with its registry; InputError if the plan is not of this registry.
+@dataclass(frozen=True, eq=False)
+class Placement:
+    """Where a plan puts every household, typed: what `SimInputs` needs of a plan.
 
-    Each site gets round(tables × ``registrars_per_table``) registrars, from ``params`` or, when
-    None, from the scenario's ``sim`` section.
+    Households are registry row indices; times are minutes from the window start. ``site``
+    indexes the site arrays (the plan's sites, in its order); ``home_team`` is 0-based.
     """
-    per_table = (params if params is not None else sim_params(scenario)).registrars_per_table
+
+    site_ids: tuple[str, ...]
+    site_names: tuple[str, ...]
+    tables: IntArray
+    queue_m: FloatArray
+    open_at: FloatArray
+    close_at: FloatArray
+    rows: IntArray
+    site: IntArray
+    slot_start: FloatArray
+    slot_end: FloatArray
+    home_rows: IntArray
+    home_team: IntArray
+    home_slot_start: FloatArray
+    unplaced_rows: IntArray
+    plan_sha256: str = ""
+
+
+def from_plan(plan: Plan, params: SimParams | None = None) -> SimInputs:
+    """Join a plan in memory with its own registry (array operations only; no text).
+
+    Households come in the order of the plan files (site and unplaced households in registry
+    order, home visits by slot, team and registry order), so the result equals `prepare` of the
+    plan's directory apart from ``plan_sha256``, which is '' here.
+    """
+    from sampler.plan.planner import MODE_HOME, MODE_SITE, MODE_UNPLACED
+
+    sites = plan.registry.sites
+    minute = plan.slot.astype(np.float64) * plan.grid.minutes  # slot start, minutes from the window start
+    at_site = np.flatnonzero(plan.mode == MODE_SITE)
+    home = np.flatnonzero(plan.mode == MODE_HOME)
+    home = home[np.lexsort((home, plan.team[home], plan.slot[home]))]
+    open_at, close_at = _opening(np.array([s.open_minute for s in sites], dtype=np.int64),
+                                 np.array([s.close_minute for s in sites], dtype=np.int64), plan.grid.start)
+    placement = Placement(
+        site_ids=tuple(s.id for s in sites), site_names=tuple(s.name for s in sites),
+        tables=np.array([s.tables for s in sites], dtype=np.int64),
+        queue_m=np.array([s.queue_m for s in sites], dtype=np.float64), open_at=open_at, close_at=close_at,
+        rows=at_site, site=plan.site[at_site],
+        slot_start=minute[at_site], slot_end=minute[at_site] + plan.grid.minutes,
+        home_rows=home, home_team=np.maximum(plan.team[home] - 1, 0), home_slot_start=minute[home],
+        unplaced_rows=np.flatnonzero(plan.mode == MODE_UNPLACED),
+    )
+    return join(plan.scenario, plan.registry, placement, params)
+
+
+def placement(scenario: Scenario, registry: Registry, plan: PlanFiles) -> Placement:
+    """Read a plan's tables (text) into a Placement; InputError if the plan is not of this registry."""
     _check_inputs(registry, plan)
     start = scenario.window.start_time
-    hh, b = registry.households, registry.buildings
-    known = pd.Index(hh.id.astype(str))
+    known = pd.Index(registry.households.id.astype(str))
     a_file = str(plan.directory / "assignments.csv")
     fix = "the plan lists a household the registry does not have; re-run `sampler plan`"
     a = plan.assignments
     at_site = a[a["mode"] == "site"]
-    rows = _index(at_site["household_id"], known, a_file, "household_id", fix)
     sites = plan.sites
-    site = _index(at_site["site_id"], pd.Index(sites["site_id"].astype(str)), a_file, "site_id",
-                  "the site is not in the plan's sites.csv; re-run `sampler plan`")
-    slot_start = _minutes(at_site["slot_start"], start, a_file, "slot_start")
-    slot_end = _minutes(at_site["slot_end"], start, a_file, "slot_end")
-    open_at, close_at = _site_hours(plan, start)
-    n_sites = len(sites)
-    if len(site):
-        first = np.full(n_sites, np.inf)
-        np.minimum.at(first, site, slot_start)
-        last = np.full(n_sites, -np.inf)
-        np.maximum.at(last, site, slot_end)
-        open_at, close_at = np.minimum(open_at, first), np.maximum(close_at, last)
-
     hv = plan.home_visits
     h_file = str(plan.directory / "home_visits.csv")
-    h_rows = _index(hv["household_id"], known, h_file, "household_id", fix)
     team = pd.to_numeric(hv["team"], errors="coerce").fillna(1).to_numpy(dtype=np.int64) - 1
-    un = plan.unplaced
-    u_rows = _index(un["household_id"], known, str(plan.directory / "unplaced.csv"), "household_id", fix)
+    open_at, close_at = _site_hours(plan, start)
+    return Placement(
+        site_ids=tuple(sites["site_id"].astype(str)), site_names=tuple(sites["name"].astype(str)),
+        tables=sites["tables"].to_numpy(dtype=np.int64), queue_m=sites["queue_m"].to_numpy(dtype=np.float64),
+        open_at=open_at, close_at=close_at,
+        rows=_index(at_site["household_id"], known, a_file, "household_id", fix),
+        site=_index(at_site["site_id"], pd.Index(sites["site_id"].astype(str)), a_file, "site_id",
+                    "the site is not in the plan's sites.csv; re-run `sampler plan`"),
+        slot_start=_minutes(at_site["slot_start"], start, a_file, "slot_start"),
+        slot_end=_minutes(at_site["slot_end"], start, a_file, "slot_end"),
+        home_rows=_index(hv["household_id"], known, h_file, "household_id", fix),
+        home_team=np.maximum(team, 0),
+        home_slot_start=_minutes(hv["slot_start"], start, h_file, "slot_start"),
+        unplaced_rows=_index(plan.unplaced["household_id"], known, str(plan.directory / "unplaced.csv"),
+                             "household_id", fix),
+        plan_sha256=plan_hash(plan.directory) if (plan.directory / "assignments.csv").is_file() else "",
+    )
+
+
+def prepare(scenario: Scenario, registry: Registry, plan: PlanFiles, params: SimParams | None = None) -> SimInputs:
+    """Join a plan directory's tables with its registry; InputError if the plan is not of this registry.
+
+    Each site gets round(tables × ``registrars_per_table``) registrars, from ``params`` or, when
+    None, from the scenario's ``sim`` section.
+    """
+    return join(scenario, registry, placement(scenario, registry, plan), params)
+
+
+def join(scenario: Scenario, registry: Registry, placed: Placement, params: SimParams | None = None) -> SimInputs:
+    """SimInputs of a placement: household sizes and zones from the registry, each site's hours
+    widened to its planned slots, registrars from ``params`` (None: the scenario's ``sim`` section)."""
+    per_table = (params if params is not None else sim_params(scenario)).registrars_per_table
+    hh, b = registry.households, registry.buildings
+    rows, h_rows, u_rows, site = placed.rows, placed.home_rows, placed.unplaced_rows, placed.site
+    open_at, close_at = placed.open_at, placed.close_at
+    if len(site):
+        first = np.full(len(placed.site_ids), np.inf)
+        np.minimum.at(first, site, placed.slot_start)
+        last = np.full(len(placed.site_ids), -np.inf)
+        np.maximum.at(last, site, placed.slot_end)
+        open_at, close_at = np.minimum(open_at, first), np.maximum(close_at, last)
     zone = b.zone[hh.building]
     pool = scenario.pooling
-    tables = sites["tables"].to_numpy(dtype=np.int64)
-    digest = plan_hash(plan.directory) if (plan.directory / "assignments.csv").is_file() else ""
     return SimInputs(
         window_start=scenario.window.start, window_hours=float(scenario.window.hours),
-        site_ids=tuple(sites["site_id"].astype(str)), site_names=tuple(sites["name"].astype(str)),
-        tables=tables, queue_m=sites["queue_m"].to_numpy(dtype=np.float64),
+        site_ids=placed.site_ids, site_names=placed.site_names, tables=placed.tables, queue_m=placed.queue_m,
         open_at=open_at, close_at=close_at,
-        ids=hh.id[rows], site=site, slot_start=slot_start, slot_end=slot_end,
+        ids=hh.id[rows], site=site, slot_start=placed.slot_start, slot_end=placed.slot_end,
         size=hh.size[rows], elderly=hh.elderly[rows], children=hh.children[rows], zone=zone[rows],
-        home_ids=hh.id[h_rows], home_team=np.maximum(team, 0),
-        home_slot_start=_minutes(hv["slot_start"], start, h_file, "slot_start"),
+        home_ids=hh.id[h_rows], home_team=placed.home_team, home_slot_start=placed.home_slot_start,
         home_building=hh.building[h_rows], home_size=hh.size[h_rows],
         home_elderly=hh.elderly[h_rows], home_children=hh.children[h_rows], home_zone=zone[h_rows],
         unplaced_ids=hh.id[u_rows], unplaced_size=hh.size[u_rows], unplaced_zone=zone[u_rows],
         people=registry.people, pooling=(pool.precaution, pool.controlled, pool.sealed),
-        visits_per_team_hour=scenario.home_visits.visits_per_team_hour, plan_sha256=digest,
-        registrars=site_registrars(tables, per_table),
+        visits_per_team_hour=scenario.home_visits.visits_per_team_hour, plan_sha256=placed.plan_sha256,
+        registrars=site_registrars(placed.tables, per_table),
     )
