@@ -30,14 +30,10 @@ from sampler.params import load_scenario  # noqa: E402
 from sampler.registry.generate import generate_city, write_city  # noqa: E402
 from sampler.registry.read import load_registry  # noqa: E402
 from sim.params import sim_params  # noqa: E402
-from sim.whatif.search import (  # noqa: E402
-    WhatifParams,
-    WhatifRun,
-    evaluate_levels,
-    find_minimum,
-    grid_levels,
-    make_base,
-)
+from sim.whatif.jobs import WhatifRun, evaluate_levels  # noqa: E402
+from sim.whatif.levels import grid_levels, make_base  # noqa: E402
+from sim.whatif.params import WhatifParams  # noqa: E402
+from sim.whatif.search import find_minimum  # noqa: E402
 
 
 def _peak_mb() -> tuple[float, float]:

@@ -76,18 +76,11 @@ def whatif_command(
     from sampler.executors import opened_executor
     from sampler.params import load_scenario
     from sim.params import sim_params
+    from sim.whatif.jobs import WhatifRun, evaluate_levels
+    from sim.whatif.levels import grid_levels, make_base, read_base_staffing
     from sim.whatif.output import WhatifReport, write_whatif
-    from sim.whatif.search import (
-        WhatifRun,
-        cheapest_meeting,
-        evaluate_levels,
-        find_minimum,
-        grid_levels,
-        make_base,
-        minus_one,
-        read_base_staffing,
-        whatif_params,
-    )
+    from sim.whatif.params import whatif_params
+    from sim.whatif.search import cheapest_meeting, find_minimum, minus_one
 
     started = time.perf_counter()
     with fail_on_input_error():

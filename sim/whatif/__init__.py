@@ -1,1 +1,2 @@
-"""What-if staffing: levels, jobs, the minimum-staff search and its outputs."""
+"""What-if staffing: params (the ``whatif`` section), axes (ranges), levels (staffings and applying them),
+jobs (plan and replication jobs on an executor, `WhatifRun`), search (minimum staffing, minus one), output."""

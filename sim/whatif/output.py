@@ -16,7 +16,9 @@ import pandas as pd
 from sampler.io.atomic import atomic_directory
 from sampler.model import Registry
 from sim.charts import _META, _pyplot
-from sim.whatif.search import LevelResult, MinimumResult, WhatifParams
+from sim.whatif.jobs import LevelResult
+from sim.whatif.params import WhatifParams
+from sim.whatif.search import MinimumResult
 
 __all__ = ["WhatifReport", "write_whatif"]
 

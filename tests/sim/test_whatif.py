@@ -13,18 +13,10 @@ from sampler.executors import ProcessExecutor, SerialExecutor
 from sampler.params import Scenario
 from sim.params import SimParams
 from sim.whatif.axes import parse_range
-from sim.whatif.search import (
-    LevelResult,
-    WhatifParams,
-    WhatifRun,
-    evaluate_levels,
-    find_minimum,
-    grid_levels,
-    make_base,
-    minus_one,
-    read_base_staffing,
-    surely_short,
-)
+from sim.whatif.jobs import LevelResult, WhatifRun, evaluate_levels
+from sim.whatif.levels import grid_levels, make_base, read_base_staffing, surely_short
+from sim.whatif.params import WhatifParams
+from sim.whatif.search import find_minimum, minus_one
 from tests.sampler import cities
 
 SCENARIO = Scenario()
@@ -228,10 +220,10 @@ def test_home_team_bisection_finds_the_smallest_team_count():
 
 
 def test_replications_are_chunked_per_worker_in_order():
-    from sim.whatif.search import _chunks
+    from sim.whatif.jobs import chunks
 
     seeds = np.random.SeedSequence(3).spawn(10)
-    parts = _chunks(seeds, 3)
+    parts = chunks(seeds, 3)
     assert [len(p) for p in parts] == [3, 4, 3]
     assert [s for p in parts for s in p] == seeds
-    assert _chunks(seeds[:2], 8) == [[seeds[0]], [seeds[1]]]
+    assert chunks(seeds[:2], 8) == [[seeds[0]], [seeds[1]]]
