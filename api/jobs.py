@@ -10,6 +10,7 @@ no longer exists are marked failed, so nobody waits for them forever.
 
 from __future__ import annotations
 
+import io
 import json
 import logging
 import multiprocessing
@@ -110,12 +111,17 @@ def restore_scenario(engine: Engine, scenario_id: int, directory: Path) -> Any:
 
 
 def run_plan_job(database_url: str, job_id: int, data_dir: str) -> None:
-    """Worker body of a plan job: read the scenario, plan it, store the plan with the job's success."""
+    """Worker body of a plan job: read the scenario, plan it, store the plan with the job's success.
+
+    The stored tables and workbook are built from the plan in memory (the same tables and bytes as
+    its plan directory); no plan directory is written. Only the registry files are restored to a
+    scratch directory, for the registry reader.
+    """
     engine = make_engine(database_url)
     try:
         from api.storage import store_plan
         from sampler.plan.planner import make_plan
-        from sampler.planfiles.read import read_plan
+        from sampler.planfiles.write import write_workbook
         from sampler.registry.read import load_registry
 
         mark_job(engine, job_id, status="running", stage="reading", progress=0.01,
@@ -139,20 +145,17 @@ def run_plan_job(database_url: str, job_id: int, data_dir: str) -> None:
                     mark_job(engine, job_id, stage=stage[:40], progress=round(0.05 + 0.75 * done, 3))
 
             plan = make_plan(scenario, registry, progress=progress)
-            mark_job(engine, job_id, stage="writing", progress=0.82)
-            plan.write(Path(tmp) / "plan", xlsx=True)
-            files = read_plan(Path(tmp) / "plan")
-            workbook = (Path(tmp) / "plan" / "plan.xlsx").read_bytes()
-            mark_job(engine, job_id, stage="storing", progress=0.9)
-            frames = {n: getattr(files, n) for n in ("assignments", "site_load", "buildings", "home_visits",
-                                                     "unplaced", "sites", "contacts")}
+            mark_job(engine, job_id, stage="storing", progress=0.85)
+            frames = plan.frames()  # the plan-directory tables, straight from the plan's arrays
+            book = io.BytesIO()
+            write_workbook(plan, {}, book)
 
             def done(conn: Connection, plan_id: int) -> None:
                 mark_job(conn, job_id, status="succeeded", stage="done", progress=1.0, plan_id=plan_id,
                          finished_at=utcnow())
 
-            store_plan(engine, files.summary, frames, scenario_id=scenario_id, job_id=job_id,
-                       workbook=workbook, before_commit=done)
+            store_plan(engine, plan.summary, frames, scenario_id=scenario_id, job_id=job_id,
+                       workbook=book.getvalue(), before_commit=done)
     except Exception as exc:
         log.error("job %s failed:\n%s", job_id, traceback.format_exc())
         fail_job(engine, job_id, error_text(exc))

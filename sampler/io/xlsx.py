@@ -12,6 +12,7 @@ from __future__ import annotations
 import zipfile
 from collections.abc import Iterable, Sequence
 from pathlib import Path
+from typing import IO
 from xml.sax.saxutils import escape
 
 __all__ = ["Sheet", "write_xlsx"]
@@ -115,8 +116,8 @@ _STYLES = (
 )
 
 
-def write_xlsx(path: str | Path, sheets: Sequence[Sheet], title: str = "") -> None:
-    """Write the sheets to ``path`` as an XLSX workbook."""
+def write_xlsx(path: str | Path | IO[bytes], sheets: Sequence[Sheet], title: str = "") -> None:
+    """Write the sheets to ``path`` (a file name or a binary file object) as an XLSX workbook."""
     n = len(sheets)
     content_types = (
         '<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\n'

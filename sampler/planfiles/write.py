@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import re
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import IO, TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
@@ -306,8 +306,8 @@ def building_runs(plan: Plan) -> tuple[dict[str, np.ndarray], np.ndarray]:
     return columns, g[order]
 
 
-def write_workbook(plan: Plan, frames: dict[str, pd.DataFrame], path: Path) -> None:
-    """plan.xlsx: a summary sheet, one schedule sheet per site (buildings in call-down order), home visits."""
+def write_workbook(plan: Plan, frames: dict[str, pd.DataFrame], path: Path | IO[bytes]) -> None:
+    """plan.xlsx (to a path or a binary file object): a summary sheet, one schedule sheet per site (buildings in call-down order), home visits."""
     used: set[str] = set()
     s = plan.summary
     summary = Sheet(_sheet_title("汇总 summary", used), widths=[28, 24, 10, 12, 12, 18])
