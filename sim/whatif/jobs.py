@@ -38,8 +38,8 @@ from sim.whatif.levels import (
     level_inputs,
     level_params,
     planning_inputs,
+    registry_with_tables,
     surely_short,
-    with_tables,
 )
 from sim.whatif.params import WhatifParams
 
@@ -243,7 +243,7 @@ class WhatifRun:
 
     def surely_short(self, level: Level) -> bool:
         """Whether this level's sites surely cannot hold everyone (no need to simulate it)."""
-        return surely_short(self.scenario, with_tables(self.registry, level.tables))
+        return surely_short(self.scenario, registry_with_tables(self.registry, level.tables))
 
     def one(self, level: Level, values: dict[str, float] | None = None, step: str = "") -> LevelResult:
         return self.evaluate([(level, values or {})], step)[0]

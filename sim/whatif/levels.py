@@ -28,7 +28,7 @@ from sim.params import SimParams
 from sim.whatif.axes import AXES
 
 __all__ = ["Base", "Level", "grid_levels", "level_inputs", "level_params", "make_base", "planning_inputs",
-           "read_base_staffing", "surely_short", "with_tables"]
+           "read_base_staffing", "registry_with_tables", "surely_short"]
 
 
 @dataclass(frozen=True)
@@ -156,7 +156,7 @@ def grid_levels(base: Base, ranges: dict[str, list[float]]) -> list[tuple[dict[s
     return [(c, base.level(c)) for c in combos]
 
 
-def with_tables(registry: Registry, tables: Sequence[int]) -> Registry:
+def registry_with_tables(registry: Registry, tables: Sequence[int]) -> Registry:
     """The registry with these tables at its sites (site order)."""
     sites = tuple(dataclasses.replace(s, tables=int(t)) for s, t in zip(registry.sites, tables, strict=True))
     return dataclasses.replace(registry, sites=sites)
@@ -184,7 +184,7 @@ def planning_inputs(scenario: Scenario, registry: Registry, tables: Sequence[int
     When the sites are surely too small (`surely_short`), the leftover repair is greedy: no
     repair can place everyone then, and the level fails on its unplaced households anyway.
     """
-    reg = with_tables(registry, tables)
+    reg = registry_with_tables(registry, tables)
     sc = scenario.replace(home_visits=dataclasses.replace(scenario.home_visits, teams=home_teams))
     if surely_short(sc, reg):
         sc = sc.replace(planner=dataclasses.replace(sc.planner, repair_limit=0))
