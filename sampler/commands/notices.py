@@ -14,7 +14,7 @@ __all__ = ["register"]
 
 def notices_command(
     plandir: Annotated[Path, typer.Argument(help="Plan directory written by `sampler plan`.")],
-    output: Annotated[Path, typer.Option("--output", "-o", help="Directory for the notices.")],
+    out: Annotated[Path, typer.Option("--out", "-o", help="Directory for the notices.")],
 ) -> None:
     """Write <building>.html for every building, index.html and notices.xlsx into DIR."""
     from sampler.notify.notices import write_notices
@@ -22,9 +22,9 @@ def notices_command(
 
     with fail_on_input_error():
         plan = read_plan(plandir)
-    result = write_notices(plan, output)
+    result = write_notices(plan, out)
     console.print(summary_table("Building notices", [
-        ("buildings", result.buildings), ("workbook", str(result.workbook)), ("written to", str(output)),
+        ("buildings", result.buildings), ("workbook", str(result.workbook)), ("written to", str(out)),
     ]))
 
 

@@ -16,7 +16,7 @@ __all__ = ["register"]
 
 def plan_command(
     scenario: Annotated[Path, typer.Argument(help="Scenario file (YAML or TOML).")],
-    output: Annotated[Path, typer.Option("--output", "-o", help="Plan directory to write.")],
+    out: Annotated[Path, typer.Option("--out", "-o", help="Plan directory to write.")],
     seed: Annotated[int | None, typer.Option(help="Override planner.seed.")] = None,
     xlsx: Annotated[bool, typer.Option("--xlsx/--no-xlsx", help="Also write plan.xlsx.")] = True,
     parts: Annotated[int | None, typer.Option(
@@ -67,7 +67,7 @@ def plan_command(
             else:
                 plan = make_plan(sc, registry, progress=step)
             bar.update(task, description="writing", completed=0.85)
-            plan.write(output, xlsx=xlsx)
+            plan.write(out, xlsx=xlsx)
             bar.update(task, completed=1.0)
     s = plan.summary
     rows: list[tuple[str, object]] = [
@@ -93,12 +93,12 @@ def plan_command(
         ]
     rows += [
         ("wall seconds", f"{time.perf_counter() - started:.2f}"),
-        ("written to", str(output)),
+        ("written to", str(out)),
     ]
     console.print(summary_table(f"Plan: {s['area']}", rows))
     if s["unplaced_households"]:
         console.print(
-            f"[bold red]{s['unplaced_households']:,} households could not be placed[/] — see {output / 'unplaced.csv'}"
+            f"[bold red]{s['unplaced_households']:,} households could not be placed[/] — see {out / 'unplaced.csv'}"
         )
 
 

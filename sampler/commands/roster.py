@@ -17,7 +17,7 @@ __all__ = ["register"]
 def roster_command(
     scenario: Annotated[Path, typer.Argument(help="Scenario file (YAML or TOML).")],
     staff: Annotated[Path, typer.Option("--staff", help="Staff file (CSV or XLSX): staff_id, name, role, site_id, earliest, latest.")],
-    output: Annotated[Path, typer.Option("--output", "-o", help="Directory to write the roster into.")],
+    out: Annotated[Path, typer.Option("--out", "-o", help="Directory to write the roster into.")],
     plan: Annotated[Path | None, typer.Option("--plan", help="Plan directory: staff the tables it needs, a tail and one table through the opening hours.")] = None,
     max_ppe_hours: Annotated[float | None, typer.Option(help="Longest stint in PPE (default 4).")] = None,
     min_rest_hours: Annotated[float | None, typer.Option(help="Rest between stints (default 1).")] = None,
@@ -57,7 +57,7 @@ def roster_command(
 
             roster = build_roster(sc, registry, people, params, plan=plan_files, progress=step)
             bar.update(task, description="writing", completed=0.95)
-            roster.write(output, xlsx=xlsx)
+            roster.write(out, xlsx=xlsx)
             bar.update(task, completed=1.0)
     s = roster.summary()
     h = s["hours_per_person"]
@@ -71,12 +71,12 @@ def roster_command(
         ("hours per person min / mean / max", f"{h['min']:g} / {h['mean']:g} / {h['max']:g}"),
         ("solver", f"{s['status']} in {s['groups']} group(s){' (decomposed)' if s['decomposed'] else ''}"),
         ("wall seconds", f"{time.perf_counter() - started:.2f}"),
-        ("written to", str(output)),
+        ("written to", str(out)),
     ]
     console.print(summary_table(f"Roster: {s['area']}", rows))
     if s["unstaffed"]:
         console.print(f"[bold red]{s['unstaffed_hours']:g} position-hours cannot be staffed[/] "
-                      f"({s['unstaffed_rows']:,} site-slot-role rows) — see {output / 'unstaffed.csv'}")
+                      f"({s['unstaffed_rows']:,} site-slot-role rows) — see {out / 'unstaffed.csv'}")
 
 
 def register(app: typer.Typer) -> None:

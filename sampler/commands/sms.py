@@ -15,8 +15,8 @@ __all__ = ["register"]
 
 def sms_command(
     plandir: Annotated[Path, typer.Argument(help="Plan directory written by `sampler plan`.")],
-    output: Annotated[Path, typer.Option("--output", "-o", help="CSV of messages to write.")],
-    invalid: Annotated[Path | None, typer.Option(help="CSV of missing/invalid phones (default: <output>_invalid.csv).")] = None,
+    out: Annotated[Path, typer.Option("--out", "-o", help="CSV of messages to write.")],
+    invalid: Annotated[Path | None, typer.Option(help="CSV of missing/invalid phones (default: <out>_invalid.csv).")] = None,
     scenario: Annotated[Path | None, typer.Option(help="Scenario file whose `sms` section configures the texts.")] = None,
     sign: Annotated[str | None, typer.Option(help="Signature in 【】 (default: the plan's area).")] = None,
     site_template: Annotated[str | None, typer.Option(help="Template for site visits.")] = None,
@@ -43,9 +43,9 @@ def sms_command(
         plan = read_plan(plandir)
         check_plan_columns(plan)
         result = build_messages(plan, replace(params))
-    output.parent.mkdir(parents=True, exist_ok=True)
-    invalid = invalid or output.with_name(f"{output.stem}_invalid.csv")
-    result.messages.to_csv(output, index=False, encoding="utf-8")
+    out.parent.mkdir(parents=True, exist_ok=True)
+    invalid = invalid or out.with_name(f"{out.stem}_invalid.csv")
+    result.messages.to_csv(out, index=False, encoding="utf-8")
     result.invalid.to_csv(invalid, index=False, encoding="utf-8")
     s = result.summary()
     console.print(summary_table("SMS list", [
@@ -53,7 +53,7 @@ def sms_command(
         ("missing/invalid phones", s["invalid_phones"]),
         ("first / last send", f"{s['first_send']} / {s['last_send']}"),
         ("peak per minute", s["peak_per_minute"]),
-        ("written to", f"{output}, {invalid}"),
+        ("written to", f"{out}, {invalid}"),
     ]))
 
 
