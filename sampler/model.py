@@ -6,7 +6,7 @@ Row-level dataclasses (`Site`, `Building`, `Household`) are what code outside th
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, fields
 from enum import IntEnum
 from typing import Any
@@ -18,19 +18,36 @@ __all__ = [
     "PERIODS",
     "SPECIAL_NEEDS",
     "Building",
+    "CountProgress",
     "BuildingTable",
+    "FloatArray",
     "Household",
     "HouseholdTable",
+    "IntArray",
+    "Progress",
     "Registry",
     "RiskZone",
     "Site",
+    "StrArray",
     "needs_mask",
     "needs_names",
+    "no_progress",
 ]
 
 IntArray = npt.NDArray[np.int64]
 FloatArray = npt.NDArray[np.float64]
 StrArray = npt.NDArray[np.object_]
+
+# The one home of the aliases every layer uses (this module is the shared vocabulary and imports
+# only numpy, so any module may import them without pulling in a heavy library).
+Progress = Callable[[str, float], None]
+"""Progress of a long step: the stage's name and the share done (0–1), for a progress bar."""
+CountProgress = Callable[[int, int], None]
+"""Progress counted in units of work: (done, total), e.g. replications or what-if levels."""
+
+
+def no_progress(stage: str, done: float) -> None:
+    """The `Progress` callback that does nothing (the default of every planning function)."""
 
 
 class RiskZone(IntEnum):

@@ -11,14 +11,13 @@ from dataclasses import dataclass
 import numpy as np
 import numpy.typing as npt
 
+from sampler.model import FloatArray, IntArray
 from sim.inputs import SimInputs
 from sim.params import SimParams
 from sim.records import RETURNED, SAMPLED, WALK_IN
 
 __all__ = ["Visits", "draw_visits", "poisson_visits"]
 
-IntArray = npt.NDArray[np.int64]
-FloatArray = npt.NDArray[np.float64]
 StrArray = npt.NDArray[np.object_]
 
 

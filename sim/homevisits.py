@@ -11,14 +11,14 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
-import numpy.typing as npt
 import simpy
+
+from sampler.model import FloatArray
 
 __all__ = ["SAME_BUILDING_MIN", "TeamRun", "door_minutes", "team_process"]
 
 SAME_BUILDING_MIN = 0.5  # walk to the next door in the same building
 
-FloatArray = npt.NDArray[np.float64]
 
 
 @dataclass(eq=False)

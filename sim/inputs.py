@@ -25,7 +25,7 @@ import numpy.typing as npt
 import pandas as pd
 
 from sampler.errors import InputError, InputIssue
-from sampler.model import Registry
+from sampler.model import FloatArray, IntArray, Registry
 from sampler.params import Scenario, _parse_clock
 from sampler.planfiles.read import PlanFiles
 from sim.params import SimParams, sim_params
@@ -36,8 +36,6 @@ if TYPE_CHECKING:
 __all__ = ["Placement", "Shifts", "SimInputs", "SiteShifts", "from_plan", "join", "placement", "plan_hash", "prepare",
            "site_registrars"]
 
-IntArray = npt.NDArray[np.int64]
-FloatArray = npt.NDArray[np.float64]
 StrArray = npt.NDArray[np.object_]
 Shifts = tuple[tuple[float, float], ...]
 SiteShifts = tuple[tuple[Shifts, ...], ...]  # per site, per table: staffed (start, end) minutes

@@ -13,6 +13,8 @@ import numpy as np
 import numpy.typing as npt
 import pandas as pd
 
+from sampler.model import FloatArray, IntArray
+
 __all__ = [
     "HOME",
     "MISSED",
@@ -27,8 +29,6 @@ __all__ = [
     "Records",
 ]
 
-IntArray = npt.NDArray[np.int64]
-FloatArray = npt.NDArray[np.float64]
 StrArray = npt.NDArray[np.object_]
 
 SAMPLED, RETURNED, WALK_IN, HOME, MISSED, UNPLACED, UNSERVED = range(7)

@@ -8,7 +8,6 @@ executor interface of `sampler.executors` (this process, the local cores, or a D
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -18,7 +17,7 @@ from scipy import stats as sps
 
 from sampler.errors import InputError, InputIssue
 from sampler.executors import DaskExecutor, Executor, ProcessExecutor, SerialExecutor
-from sampler.model import Registry
+from sampler.model import CountProgress, Registry
 from sampler.params import Scenario
 from sampler.planfiles.read import PlanFiles
 from sim.engine import run_replication
@@ -38,7 +37,6 @@ __all__ = [
     "simulate",
 ]
 
-Progress = Callable[[int, int], None]
 
 
 def run_one(inputs: SimInputs, params: SimParams, seed: np.random.SeedSequence,
@@ -149,7 +147,7 @@ class SimResult:
 
 
 def replicate(inputs: SimInputs, params: SimParams, seed: int, replications: int,
-              executor: Executor | None = None, progress: Progress | None = None) -> SimResult:
+              executor: Executor | None = None, progress: CountProgress | None = None) -> SimResult:
     """Run ``replications`` seeded replications (on ``executor``, or in this process)."""
     if replications < 1:
         raise InputError([InputIssue("<command line>", None, "replications", str(replications),
@@ -174,7 +172,7 @@ def replicate(inputs: SimInputs, params: SimParams, seed: int, replications: int
 
 def simulate(scenario: Scenario, registry: Registry, plan: PlanFiles, params: SimParams, seed: int,
              replications: int, executor: Executor | None = None,
-             progress: Progress | None = None) -> SimResult:
+             progress: CountProgress | None = None) -> SimResult:
     """Check a plan by simulation: join it with its registry, then run seeded replications.
 
     Raises InputError when the plan was made from other registry files or lists unknown

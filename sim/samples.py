@@ -18,15 +18,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-import numpy.typing as npt
 
+from sampler.model import FloatArray, IntArray
 from sim.params import SimParams
 from sim.records import Boxes
 
 __all__ = ["SampleFlow", "sample_flow"]
 
-IntArray = npt.NDArray[np.int64]
-FloatArray = npt.NDArray[np.float64]
 
 
 @dataclass(frozen=True, eq=False)

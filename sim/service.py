@@ -7,14 +7,12 @@ for its swabs.
 from __future__ import annotations
 
 import numpy as np
-import numpy.typing as npt
 
+from sampler.model import FloatArray, IntArray
 from sim.params import SimParams
 
 __all__ = ["exponential_service", "household_service", "preregistration_probability"]
 
-IntArray = npt.NDArray[np.int64]
-FloatArray = npt.NDArray[np.float64]
 
 
 def _triangular(rng: np.random.Generator, spec: tuple[float, float, float], n: int) -> FloatArray:

@@ -24,17 +24,15 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-import numpy.typing as npt
 import pandas as pd
 
 from sampler.errors import InputError, InputIssue
+from sampler.model import FloatArray, IntArray
 from sampler.params import Scenario
 from sim.inputs import SimInputs, SiteShifts
 
 __all__ = ["RosterStaffing", "read_roster", "roster_file", "use_roster"]
 
-IntArray = npt.NDArray[np.int64]
-FloatArray = npt.NDArray[np.float64]
 
 ROLES = {"sampler": 0, "采样员": 0, "registrar": 1, "登记员": 1}
 COLUMNS = ("role", "site_id", "table", "start", "end")

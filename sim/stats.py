@@ -12,12 +12,12 @@ import numpy as np
 import numpy.typing as npt
 import pandas as pd
 
+from sampler.model import FloatArray
 from sim.params import SimParams
 from sim.records import HOME, MISSED, RETURNED, SAMPLED, UNPLACED, UNSERVED, WALK_IN, Records
 
 __all__ = ["COVERAGE_STEP_MIN", "RepStats", "coverage_curve", "queue_series", "replication_stats"]
 
-FloatArray = npt.NDArray[np.float64]
 COVERAGE_STEP_MIN = 10.0
 
 

@@ -69,14 +69,13 @@ from __future__ import annotations
 import math
 
 import numpy as np
-import numpy.typing as npt
 
+from sampler.model import IntArray
 from sampler.plan.flow import COST_SCALE
 from sampler.plan.problem import Problem
 
 __all__ = ["lagrangian_bound"]
 
-Int = npt.NDArray[np.int64]
 
 BIG = np.iinfo(np.int64).max // 8
 CLOSED = 10**12  # cost per person of a closed cell: above any real cost, far from overflow
@@ -95,7 +94,7 @@ def _partitions(items: list[int]) -> list[list[list[int]]]:
     return out
 
 
-def lagrangian_bound(problem: Problem, prices: Int) -> tuple[int, int]:
+def lagrangian_bound(problem: Problem, prices: IntArray) -> tuple[int, int]:
     """(L(π) without cohesion, L(π) with cohesion) in integer cost units, for the site households.
 
     ``prices`` are π(s, t) ≥ 0 per (site, slot); see the module docstring for the proof.
@@ -177,7 +176,7 @@ def lagrangian_bound(problem: Problem, prices: Int) -> tuple[int, int]:
     return lower0, lower0 + int(delta.sum())
 
 
-def _capacity_bound(a_row: Int, e: Int, cap: Int, people: Int, k: Int, u: int) -> Int:
+def _capacity_bound(a_row: IntArray, e: IntArray, cap: IntArray, people: IntArray, k: IntArray, u: int) -> IntArray:
     """Per building, a lower bound on its extra cost over everyone in their cheapest cell, given that
     one cell holds at most ``cap`` people of its site (``e``: least extra per person at each site).
 
@@ -212,7 +211,7 @@ def _capacity_bound(a_row: Int, e: Int, cap: Int, people: Int, k: Int, u: int) -
     return e0 * people + best
 
 
-def _partition_bound(problem: Problem, v: Int, pc: Int, buildings: Int, k_b: Int, u: int) -> Int:
+def _partition_bound(problem: Problem, v: IntArray, pc: IntArray, buildings: IntArray, k_b: IntArray, u: int) -> IntArray:
     """Per building with several classes (people ``pc`` per class), the exact all-placed minimum
     A_b of the module docstring: classes partitioned into blocks, each block in its cheapest common
     cell, u per block beyond k_b."""

@@ -15,13 +15,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-import numpy.typing as npt
 from ortools.graph.python import min_cost_flow
+
+from sampler.model import IntArray
 
 __all__ = ["COST_SCALE", "FlowSolution", "GroupArcs", "residual_prices", "solve_flow"]
 
 COST_SCALE = 10  # integer cost units per person-minute
-Int = npt.NDArray[np.int64]
 
 
 @dataclass(frozen=True, eq=False)
@@ -44,13 +44,13 @@ class GroupArcs:
         Integer cost per unplaced person.
     """
 
-    supply: Int
-    group_class: Int
-    arc_group: Int
-    arc_site: Int
-    arc_cost: Int
-    slot_cost: Int
-    capacity: Int
+    supply: IntArray
+    group_class: IntArray
+    arc_group: IntArray
+    arc_site: IntArray
+    arc_cost: IntArray
+    slot_cost: IntArray
+    capacity: IntArray
     unplaced_cost: int
 
 
@@ -74,16 +74,16 @@ class FlowSolution:
         dual of the capacity constraints, used by `sampler.plan.bound` for the Lagrangian bound.
     """
 
-    arc_flow: Int
-    unplaced: Int
-    quota: Int
+    arc_flow: IntArray
+    unplaced: IntArray
+    quota: IntArray
     cost: int
-    prices: Int
+    prices: IntArray
 
 
 def _slot_arcs(
-    arcs: GroupArcs, sc_site: Int, sc_class: Int, slots_of_site: list[Int]
-) -> tuple[Int, Int, Int, Int]:
+    arcs: GroupArcs, sc_site: IntArray, sc_class: IntArray, slots_of_site: list[IntArray]
+) -> tuple[IntArray, IntArray, IntArray, IntArray]:
     """(site, class) → slot arcs: (sc node, slot, cost), plus the bypass cost of each sc node.
 
     A preference class differs from class 0 only by a constant penalty outside its period, so it
@@ -187,8 +187,8 @@ def solve_flow(arcs: GroupArcs) -> FlowSolution:
                         prices=prices)
 
 
-def residual_prices(tails: Int, heads: Int, caps: Int, costs: Int, flows: Int, sink: int,
-                    max_rounds: int = 10_000) -> Int:
+def residual_prices(tails: IntArray, heads: IntArray, caps: IntArray, costs: IntArray, flows: IntArray, sink: int,
+                    max_rounds: int = 10_000) -> IntArray:
     """Cost of sending one more unit from each node to the sink in the residual network.
 
     Bellman–Ford from the sink over the reversed residual arcs, one vectorised relaxation round at a

@@ -5,14 +5,14 @@ from __future__ import annotations
 import numpy as np
 import numpy.typing as npt
 
+from sampler.model import IntArray
 from sampler.params import HomeVisitParams
 
 __all__ = ["home_capacity", "schedule_home_visits"]
 
-Int = npt.NDArray[np.int64]
 
 
-def home_capacity(params: HomeVisitParams, slot_minutes: int, n_slots: int) -> Int:
+def home_capacity(params: HomeVisitParams, slot_minutes: int, n_slots: int) -> IntArray:
     """Households all teams can visit in each slot (cumulative rounding, so no visit is lost)."""
     per_slot = params.teams * params.visits_per_team_hour * slot_minutes / 60.0
     cum = np.floor(per_slot * np.arange(n_slots + 1) + 1e-9).astype(np.int64)
@@ -21,7 +21,7 @@ def home_capacity(params: HomeVisitParams, slot_minutes: int, n_slots: int) -> I
 
 def schedule_home_visits(
     n_households: int, params: HomeVisitParams, slot_minutes: int, night: npt.NDArray[np.bool_]
-) -> tuple[Int, Int]:
+) -> tuple[IntArray, IntArray]:
     """Slot and team (1-based) of each household, in the order given; −1 where capacity ran out.
 
     Day slots are filled in time order first; night slots only when the day is full. Within a slot

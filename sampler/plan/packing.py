@@ -11,14 +11,14 @@ from bisect import bisect_left, bisect_right
 import numpy as np
 import numpy.typing as npt
 
+from sampler.model import IntArray
 from sampler.plan.flow import FlowSolution, GroupArcs
 
 __all__ = ["assign_slots", "split_groups"]
 
-Int = npt.NDArray[np.int64]
 
 
-def split_groups(size: Int, group: Int, arcs: GroupArcs, flow: FlowSolution) -> Int:
+def split_groups(size: IntArray, group: IntArray, arcs: GroupArcs, flow: FlowSolution) -> IntArray:
     """Site index of each household (−1 = unplaced), cutting each group's queue by its arc flows.
 
     ``size`` and ``group`` are in queue order, grouped by group. A household goes to the segment its
@@ -56,7 +56,7 @@ class _Unit:
 
     __slots__ = ("_cum", "head", "members", "period", "ptr", "remaining", "taken")
 
-    def __init__(self, members: Int, total: int, period: int = 0, head: int = 0) -> None:
+    def __init__(self, members: IntArray, total: int, period: int = 0, head: int = 0) -> None:
         self.members = members
         self._cum: list[int] | None = None
         self.ptr = 0
@@ -65,13 +65,13 @@ class _Unit:
         self.head = head
         self.remaining = total
 
-    def cum(self, size: Int) -> list[int]:
+    def cum(self, size: IntArray) -> list[int]:
         """People before each household and in all: [0, s0, s0 + s1, …] (computed once)."""
         if self._cum is None:
             self._cum = [0, *np.cumsum(size[self.members]).tolist()]
         return self._cum
 
-    def take(self, want: int, room: int, t: int, slot: Int, size: Int) -> int:
+    def take(self, want: int, room: int, t: int, slot: IntArray, size: IntArray) -> int:
         """Call households in order into slot t while they start inside ``want`` and fit ``room``."""
         c = self.cum(size)
         n, ptr, taken = len(self.members), self.ptr, self.taken
@@ -85,14 +85,14 @@ class _Unit:
         self.remaining -= people
         return people
 
-    def take_all(self, t: int, slot: Int) -> int:
+    def take_all(self, t: int, slot: IntArray) -> int:
         slot[self.members[self.ptr :]] = t
         people = self.remaining
         self.ptr, self.taken, self.remaining = len(self.members), self.taken + people, 0
         return people
 
 
-def _runs(members: Int, size: Int, building: Int) -> list[tuple[int, Int, int]]:
+def _runs(members: IntArray, size: IntArray, building: IntArray) -> list[tuple[int, IntArray, int]]:
     """Split a queue into runs of one building: (building, members, people) per run."""
     if not len(members):
         return []
@@ -105,7 +105,7 @@ def _runs(members: Int, size: Int, building: Int) -> list[tuple[int, Int, int]]:
             zip(b[starts].tolist(), starts.tolist(), ends.tolist(), people, strict=True)]
 
 
-def _fill_whole_first(units: list[_Unit], want: int, room: int, t: int, slot: Int, size: Int) -> int:
+def _fill_whole_first(units: list[_Unit], want: int, room: int, t: int, slot: IntArray, size: IntArray) -> int:
     """Call units of one list into slot t (whole units first, else split the first); people taken."""
     taken = 0
     while units and want > 0 and room > 0:
@@ -156,7 +156,7 @@ class _SiteQueues:
         self.spare = spare  # day capacity the flow left free at this site: room to hold people back
         self.last = 0  # last slot the flow fills at this site
 
-    def _fill_plain(self, units: list[_Unit], want: int, room: int, t: int, slot: Int, size: Int) -> int:
+    def _fill_plain(self, units: list[_Unit], want: int, room: int, t: int, slot: IntArray, size: IntArray) -> int:
         """Fill the rest of slot t with buildings called on their own, without splitting one if
         possible: whole buildings whose sizes add up exactly to the room (subset sum over the next
         LOOKAHEAD, earlier ones preferred). A building larger than a slot starts only in an empty
@@ -188,13 +188,13 @@ class _SiteQueues:
             return got
         return got + self._start(units.pop(0), want - got, room - got, t, slot, size)
 
-    def _start(self, u: _Unit, want: int, room: int, t: int, slot: Int, size: Int) -> int:
+    def _start(self, u: _Unit, want: int, room: int, t: int, slot: IntArray, size: IntArray) -> int:
         got = u.take(want, room, t, slot, size)
         if u.ptr < len(u.members):
             self.current = u
         return got
 
-    def fill_calls(self, want: int, room: int, t: int, p: int, end: int, slot: Int, size: Int) -> int:
+    def fill_calls(self, want: int, room: int, t: int, p: int, end: int, slot: IntArray, size: IntArray) -> int:
         """Fill slot t (period p, which ends at slot ``end``) with building calls up to ``want``
         people and ``room``: a call in progress is finished first; then whole buildings chosen by
         `_fill_plain`, those with period-p households first; in the last DEADLINE slots of the
@@ -244,7 +244,7 @@ class _SiteQueues:
         return (self.current is None and not self.neutral and not any(self.merged.values())
                 and not any(self.alone.values()))
 
-    def release(self, p: int, size: Int) -> None:
+    def release(self, p: int, size: IntArray) -> None:
         """Period p is over: its buildings not yet called go back to the plain calls, and their
         preferring households to the calls of their own (they missed their period)."""
         for u in self.merged.pop(p, []):
@@ -257,7 +257,7 @@ class _SiteQueues:
 
 
 def _site_queues(
-    blocks: dict[int, Int], size: Int, building: Int, quota_s: Int, period: Int, cap_s: Int,
+    blocks: dict[int, IntArray], size: IntArray, building: IntArray, quota_s: IntArray, period: IntArray, cap_s: IntArray,
     night: npt.NDArray[np.bool_], hold: float,
 ) -> _SiteQueues:
     """Build one site's calls: each building's class-0 households, joined by its households of one
@@ -271,7 +271,7 @@ def _site_queues(
         if quota_s[0, in_c].sum() > 0:
             reach_budget[c] = MERGE_SHARE * float(quota_s[0, in_c].sum() + quota_s[c].sum())
     alone: dict[int, list[_Unit]] = {}
-    pref_of: dict[int, list[tuple[int, Int, int]]] = {}
+    pref_of: dict[int, list[tuple[int, IntArray, int]]] = {}
     for c in range(1, n_classes):
         members = blocks.get(c)
         if members is None or not len(members):
@@ -313,9 +313,9 @@ def _site_queues(
 
 
 def assign_slots(
-    size: Int, site: Int, klass: Int, building: Int, quota: Int, capacity: Int, class_order: list[int],
-    period: Int | None = None, night: npt.NDArray[np.bool_] | None = None, hold: float = 0.0,
-) -> tuple[Int, Int]:
+    size: IntArray, site: IntArray, klass: IntArray, building: IntArray, quota: IntArray, capacity: IntArray, class_order: list[int],
+    period: IntArray | None = None, night: npt.NDArray[np.bool_] | None = None, hold: float = 0.0,
+) -> tuple[IntArray, IntArray]:
     """Slot of each household placed at a site, filling each site's slots in time order.
 
     Each slot takes as many people as the flow put there in total (all classes), so the time-of-day
@@ -347,8 +347,8 @@ def assign_slots(
     last_of = {p: int(np.flatnonzero(period == p).max()) for p in np.unique(period).tolist() if p}
     own = [c for c in class_order if c != 0]
     for s in np.unique(site[placed]).tolist():
-        blocks: dict[int, Int] = {}
-        spill: list[Int] = []
+        blocks: dict[int, IntArray] = {}
+        spill: list[IntArray] = []
         for c in range(n_classes):
             lo, hi = bounds[s * n_classes + c], bounds[s * n_classes + c + 1]
             members = order[lo:hi]

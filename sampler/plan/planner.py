@@ -11,7 +11,6 @@ visits → checks. Everything is deterministic for the same inputs and seed.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -20,7 +19,7 @@ import numpy as np
 import numpy.typing as npt
 import pandas as pd
 
-from sampler.model import PERIODS, Registry
+from sampler.model import PERIODS, IntArray, Progress, Registry, no_progress
 from sampler.params import Scenario
 from sampler.plan.bound import lagrangian_bound
 from sampler.plan.flow import COST_SCALE, GroupArcs, solve_flow
@@ -31,14 +30,9 @@ from sampler.plan.repair import RepairProblem, repair
 from sampler.plan.slots import SlotGrid
 from sampler.plan.summary import MODE_HOME, MODE_SITE, MODE_UNPLACED, summarise, unplaced_reasons
 
-__all__ = ["MODE_HOME", "MODE_SITE", "MODE_UNPLACED", "Plan", "Progress", "complete_plan", "make_plan"]
-
-Int = npt.NDArray[np.int64]
-Progress = Callable[[str, float], None]
+__all__ = ["MODE_HOME", "MODE_SITE", "MODE_UNPLACED", "Plan", "complete_plan", "make_plan"]
 
 
-def _quiet(stage: str, done: float) -> None:
-    """Progress callback that does nothing."""
 
 
 @dataclass(frozen=True, eq=False)
@@ -62,10 +56,10 @@ class Plan:
     scenario: Scenario
     registry: Registry
     grid: SlotGrid
-    mode: Int
-    site: Int
-    slot: Int
-    team: Int
+    mode: IntArray
+    site: IntArray
+    slot: IntArray
+    team: IntArray
     walk: npt.NDArray[np.float64]
     reason: npt.NDArray[np.object_]
     summary: dict[str, Any] = field(default_factory=dict)
@@ -77,7 +71,7 @@ class Plan:
     def objective(self) -> float:
         return float(self.summary["objective"])
 
-    def load(self) -> Int:
+    def load(self) -> IntArray:
         """People per (site, slot)."""
         load = np.zeros_like(self.grid.capacity)
         at = self.mode == MODE_SITE
@@ -99,7 +93,7 @@ class Plan:
 
 def make_plan(scenario: Scenario, registry: Registry, progress: Progress | None = None) -> Plan:
     """Plan the area; see the module docstring. Never raises for capacity shortfalls: it reports them."""
-    progress = progress or _quiet
+    progress = progress or no_progress
     clock0 = time.perf_counter()
     timing: dict[str, float] = {}
     problem = build_problem(scenario, registry)
@@ -156,7 +150,7 @@ def make_plan(scenario: Scenario, registry: Registry, progress: Progress | None 
     return plan
 
 
-def _repair_leftovers(problem: Problem, leftover: Int, residual: Int, site: Int, slot: Int) -> str:
+def _repair_leftovers(problem: Problem, leftover: IntArray, residual: IntArray, site: IntArray, slot: IntArray) -> str:
     """Place leftover households into residual capacity (in place); return the method used."""
     if not len(leftover):
         return "none"
@@ -195,7 +189,7 @@ def _repair_leftovers(problem: Problem, leftover: Int, residual: Int, site: Int,
 
 
 def complete_plan(
-    problem: Problem, site: Int, slot: Int, lower_cost: int | None, method: str,
+    problem: Problem, site: IntArray, slot: IntArray, lower_cost: int | None, method: str,
     timing: dict[str, float] | None = None,
 ) -> Plan:
     """Turn site-household (site, slot) arrays into a Plan: home visits, walks, reasons, summary.

@@ -12,7 +12,8 @@ import numpy as np
 import numpy.typing as npt
 import pandas as pd
 
-from sampler.model import Registry, needs_mask, needs_names
+from sampler.io.text import text_series
+from sampler.model import IntArray, Registry, needs_mask, needs_names
 from sampler.params import Scenario
 from sampler.plan.flow import COST_SCALE
 from sampler.plan.geo import Candidates, candidate_sites
@@ -20,7 +21,6 @@ from sampler.plan.slots import SlotGrid, slot_grid
 
 __all__ = ["Problem", "build_problem"]
 
-Int = npt.NDArray[np.int64]
 
 
 @dataclass(frozen=True, eq=False)
@@ -49,17 +49,17 @@ class Problem:
     cand: Candidates
     home: npt.NDArray[np.bool_]
     reason: npt.NDArray[np.object_]
-    queue: Int
-    arc_cost: Int
-    slot_cost: Int
+    queue: IntArray
+    arc_cost: IntArray
+    slot_cost: IntArray
     unplaced_cost: int
 
     @property
-    def site_queue(self) -> Int:
+    def site_queue(self) -> IntArray:
         return self.queue[~self.home[self.queue]]
 
     @property
-    def home_queue(self) -> Int:
+    def home_queue(self) -> IntArray:
         return self.queue[self.home[self.queue]]
 
     def arcs_of(self, building: int) -> range:
@@ -67,16 +67,14 @@ class Problem:
         b = self.cand.building
         return range(int(np.searchsorted(b, building)), int(np.searchsorted(b, building, "right")))
 
-    def arc_index(self, building: Int, site: Int) -> Int:
+    def arc_index(self, building: IntArray, site: IntArray) -> IntArray:
         """Candidate-arc position of each (building, site) pair; the pairs must be candidates."""
         keys, pos = _arc_lookup(self.cand, max(len(self.registry.sites), 1))
         return pos[np.searchsorted(keys, building * max(len(self.registry.sites), 1) + site)]
 
 
-_STR = pd.Series([""], dtype=object).astype(str).dtype  # pandas' default text dtype
 
-
-def _natural_rank(values: npt.NDArray[np.object_] | Any) -> Int:
+def _natural_rank(values: npt.NDArray[np.object_] | Any) -> IntArray:
     """Rank of text values in natural order (numbers numerically first, then text); ties share a rank.
 
     Only the distinct values are ranked (a city has a few thousand room numbers, not a million).
@@ -84,7 +82,7 @@ def _natural_rank(values: npt.NDArray[np.object_] | Any) -> Int:
     if isinstance(values, np.ndarray):
         text_column = pd.Series(values, dtype=object).astype(str)
     else:  # an Arrow string array (HouseholdTable.arrow): the same text column without the round trip
-        text_column = pd.Series(pd.array(values, dtype=_STR))
+        text_column = text_series(values)
     codes, uniques = pd.factorize(text_column, sort=False)
     text = np.asarray(uniques, dtype=str)
     num = pd.to_numeric(pd.Series(text, dtype=object), errors="coerce").to_numpy(dtype=np.float64)
@@ -95,7 +93,7 @@ def _natural_rank(values: npt.NDArray[np.object_] | Any) -> Int:
     return rank[codes]
 
 
-def _arc_lookup(cand: Candidates, n_sites: int) -> tuple[Int, Int]:
+def _arc_lookup(cand: Candidates, n_sites: int) -> tuple[IntArray, IntArray]:
     """Sorted (building × n_sites + site) keys of the candidate arcs and their positions."""
     keys = cand.building * n_sites + cand.site
     order = np.argsort(keys, kind="stable")

@@ -5,12 +5,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-import numpy.typing as npt
 from ortools.sat.python import cp_model
+
+from sampler.model import IntArray
 
 __all__ = ["RepairProblem", "repair"]
 
-Int = npt.NDArray[np.int64]
 
 
 @dataclass(frozen=True, eq=False)
@@ -29,16 +29,16 @@ class RepairProblem:
         Integer cost per household left unplaced (cost × size).
     """
 
-    size: Int
-    opt_household: Int
-    opt_site: Int
-    opt_slot: Int
-    opt_cost: Int
-    residual: Int
-    unplaced_cost: Int
+    size: IntArray
+    opt_household: IntArray
+    opt_site: IntArray
+    opt_slot: IntArray
+    opt_cost: IntArray
+    residual: IntArray
+    unplaced_cost: IntArray
 
 
-def _greedy(p: RepairProblem) -> Int:
+def _greedy(p: RepairProblem) -> IntArray:
     """Chosen option per household (−1 = none): largest households first, cheapest option that fits."""
     residual = p.residual.copy()
     choice = np.full(len(p.size), -1, dtype=np.int64)
@@ -54,7 +54,7 @@ def _greedy(p: RepairProblem) -> Int:
     return choice
 
 
-def _cp_sat(p: RepairProblem, hint: Int, seed: int, max_options: int) -> Int | None:
+def _cp_sat(p: RepairProblem, hint: IntArray, seed: int, max_options: int) -> IntArray | None:
     """Exact repair on the cheapest options of each household; None if CP-SAT finds nothing."""
     model = cp_model.CpModel()
     keep: list[int] = []
@@ -92,7 +92,7 @@ def _cp_sat(p: RepairProblem, hint: Int, seed: int, max_options: int) -> Int | N
     return choice
 
 
-def repair(p: RepairProblem, limit: int, seed: int, max_options: int = 40) -> tuple[Int, str]:
+def repair(p: RepairProblem, limit: int, seed: int, max_options: int = 40) -> tuple[IntArray, str]:
     """Option chosen per leftover household (−1 = still unplaced) and the method used."""
     if not len(p.size):
         return np.zeros(0, dtype=np.int64), "none"

@@ -35,7 +35,6 @@ from __future__ import annotations
 
 import heapq
 import time
-from collections.abc import Callable
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -45,7 +44,17 @@ from scipy.spatial import cKDTree
 
 from sampler.errors import InputError, InputIssue
 from sampler.executors import Executor
-from sampler.model import BuildingTable, HouseholdTable, Registry, RiskZone, needs_mask
+from sampler.model import (
+    BuildingTable,
+    FloatArray,
+    HouseholdTable,
+    IntArray,
+    Progress,
+    Registry,
+    RiskZone,
+    needs_mask,
+    no_progress,
+)
 from sampler.params import Scenario
 from sampler.plan.flow import COST_SCALE
 from sampler.plan.geo import Candidates, candidate_sites, project
@@ -71,16 +80,10 @@ __all__ = [
     "sub_registry",
 ]
 
-Int = npt.NDArray[np.int64]
-Float = npt.NDArray[np.float64]
-Progress = Callable[[str, float], None]
 
 COMMAND_LINE = "<command line>"
 SPLIT_COLUMNS = ("district", "grid", "compound")  # building columns a city can be split by
 
-
-def _quiet(stage: str, done: float) -> None:
-    """Progress callback that does nothing."""
 
 
 # ---------------------------------------------------------------------------------------------
@@ -154,21 +157,21 @@ class Partition:
         its walking minutes: what the split's walk cost is measured against.
     """
 
-    building_part: Int
-    site_part: Int
+    building_part: IntArray
+    site_part: IntArray
     names: tuple[str, ...]
-    teams: Int
+    teams: IntArray
     method: str
     column: str | None
-    nearest_site: Int
-    nearest_walk: Float
+    nearest_site: IntArray
+    nearest_walk: FloatArray
 
     @property
     def n(self) -> int:
         return len(self.names)
 
 
-def _units(registry: Registry) -> Int:
+def _units(registry: Registry) -> IntArray:
     """Unit of every building: buildings of compounds linked by an exclusive site share one unit,
     every other building is a unit of its own. Units are numbered by their first building."""
     b = registry.buildings
@@ -201,12 +204,12 @@ def _units(registry: Registry) -> Int:
     return dense.astype(np.int64)
 
 
-def _people_per_building(registry: Registry) -> Float:
+def _people_per_building(registry: Registry) -> FloatArray:
     hh = registry.households
     return np.bincount(hh.building, weights=hh.size, minlength=len(registry.buildings)).astype(np.float64)
 
 
-def _xy(registry: Registry) -> Float:
+def _xy(registry: Registry) -> FloatArray:
     """Building coordinates in metres (the same projection as the candidate search)."""
     b = registry.buildings
     lat0 = float(np.mean(b.lat)) if len(b) else 0.0
@@ -214,7 +217,7 @@ def _xy(registry: Registry) -> Float:
     return project(b.lon, b.lat, lat0, lon0)
 
 
-def bisect_buildings(xy: Float, weight: Float, n_parts: int) -> Int:
+def bisect_buildings(xy: FloatArray, weight: FloatArray, n_parts: int) -> IntArray:
     """Recursive coordinate bisection: the part (0 … n_parts−1) of every point.
 
     Each step cuts the longer side of the points' bounding box at the weighted share of the parts
@@ -222,7 +225,7 @@ def bisect_buildings(xy: Float, weight: Float, n_parts: int) -> Int:
     coordinate are broken by point index, so the result is fully determined by the inputs.
     """
     part = np.zeros(len(xy), dtype=np.int64)
-    stack: list[tuple[Int, int, int]] = [(np.arange(len(xy), dtype=np.int64), n_parts, 0)]
+    stack: list[tuple[IntArray, int, int]] = [(np.arange(len(xy), dtype=np.int64), n_parts, 0)]
     while stack:
         idx, n, first = stack.pop()
         if n == 1:
@@ -242,7 +245,7 @@ def bisect_buildings(xy: Float, weight: Float, n_parts: int) -> Int:
     return part
 
 
-def apportion_teams(teams: int, demand: Int) -> Int:
+def apportion_teams(teams: int, demand: IntArray) -> IntArray:
     """Share ``teams`` among parts by demand (home-visit households).
 
     One team at a time goes to the part with most households per team (ties: more demand, then
@@ -341,8 +344,8 @@ def _column_values(b: BuildingTable, column: str) -> npt.NDArray[np.object_]:
     return np.asarray(getattr(b, column), dtype=object)
 
 
-def _site_parts(registry: Registry, building_part: Int, n_parts: int, nearest_site: Int, site_people: Float,
-                xy: Float) -> Int:
+def _site_parts(registry: Registry, building_part: IntArray, n_parts: int, nearest_site: IntArray, site_people: FloatArray,
+                xy: FloatArray) -> IntArray:
     """The part of every site (see the module docstring)."""
     b, sites = registry.buildings, registry.sites
     n_s = len(sites)
@@ -389,7 +392,7 @@ def _site_parts(registry: Registry, building_part: Int, n_parts: int, nearest_si
     return site_part
 
 
-def sub_registry(registry: Registry, part: Partition, k: int, lean: bool = False) -> tuple[Registry, Int, Int]:
+def sub_registry(registry: Registry, part: Partition, k: int, lean: bool = False) -> tuple[Registry, IntArray, IntArray]:
     """Part ``k`` as a registry of its own, with the indices of its households and sites in the city.
 
     ``lean`` leaves out what the planner never reads — household ids, contacts and phone numbers
@@ -425,19 +428,19 @@ def sub_registry(registry: Registry, part: Partition, k: int, lean: bool = False
 class PartResult:
     """What a worker sends back for one part (part-local indices)."""
 
-    mode: Int
-    site: Int
-    slot: Int
-    team: Int
-    walk: Float
+    mode: IntArray
+    site: IntArray
+    slot: IntArray
+    team: IntArray
+    walk: FloatArray
     reason: npt.NDArray[np.object_]
     summary: dict[str, Any]
     home: npt.NDArray[np.bool_]
-    cand_building: Int
-    cand_site: Int
-    cand_walk: Float
-    arc_cost: Int
-    slot_cost: Int
+    cand_building: IntArray
+    cand_site: IntArray
+    cand_walk: FloatArray
+    arc_cost: IntArray
+    slot_cost: IntArray
     unplaced_cost: int
 
 
@@ -456,10 +459,10 @@ def plan_part(scenario: Scenario, registry: Registry) -> PartResult:
 def plan_in_parts(scenario: Scenario, registry: Registry, part: Partition, executor: Executor,
                   progress: Progress | None = None) -> Plan:
     """Plan every part on ``executor`` and merge them into one Plan of the whole registry."""
-    progress = progress or _quiet
+    progress = progress or no_progress
     clock0 = time.perf_counter()
     jobs = []
-    index: list[tuple[Int, Int]] = []
+    index: list[tuple[IntArray, IntArray]] = []
     for k in range(part.n):
         sub, h_idx, s_idx = sub_registry(registry, part, k, lean=True)
         sc = scenario.replace(home_visits=replace(scenario.home_visits, teams=int(part.teams[k])))
@@ -484,7 +487,7 @@ def plan_in_parts(scenario: Scenario, registry: Registry, part: Partition, execu
 
 
 def merge_parts(scenario: Scenario, registry: Registry, part: Partition, results: list[PartResult],
-                index: list[tuple[Int, Int]]) -> Plan:
+                index: list[tuple[IntArray, IntArray]]) -> Plan:
     """One Plan from the parts' arrays, scored by `summarise` over the union of the parts' arcs."""
     hh = registry.households
     n, n_sites = len(hh), len(registry.sites)
@@ -496,10 +499,10 @@ def merge_parts(scenario: Scenario, registry: Registry, part: Partition, results
     reason = np.full(n, "", dtype=object)
     home = np.zeros(n, dtype=bool)
     offsets = np.concatenate([[0], np.cumsum(part.teams)[:-1]]).astype(np.int64)
-    cb: list[Int] = []
-    cs: list[Int] = []
-    cw: list[Float] = []
-    ca: list[Int] = []
+    cb: list[IntArray] = []
+    cs: list[IntArray] = []
+    cw: list[FloatArray] = []
+    ca: list[IntArray] = []
     for k, (r, (h_idx, s_idx)) in enumerate(zip(results, index, strict=True)):
         mode[h_idx] = r.mode
         site[h_idx] = np.where(r.site >= 0, s_idx[np.maximum(r.site, 0)] if len(s_idx) else -1, -1)
@@ -537,7 +540,7 @@ def merge_parts(scenario: Scenario, registry: Registry, part: Partition, results
     return Plan(scenario, registry, grid, mode, site, slot, team, walk, reason, summary)
 
 
-def _split_summary(registry: Registry, part: Partition, results: list[PartResult], index: list[tuple[Int, Int]],
+def _split_summary(registry: Registry, part: Partition, results: list[PartResult], index: list[tuple[IntArray, IntArray]],
                    cand: Candidates, home: npt.NDArray[np.bool_]) -> dict[str, Any]:
     """The split block of plan.json: parts, balance and what the split costs in walking."""
     hh = registry.households

@@ -7,7 +7,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from sampler.model import Registry
+from sampler.model import IntArray, Registry
 from sampler.params import Scenario
 from sampler.plan.flow import COST_SCALE
 from sampler.plan.geo import Candidates
@@ -16,11 +16,10 @@ from sampler.plan.slots import SlotGrid
 __all__ = ["MODE_HOME", "MODE_SITE", "MODE_UNPLACED", "summarise", "unplaced_reasons"]
 
 MODE_UNPLACED, MODE_SITE, MODE_HOME = 0, 1, 2
-Int = npt.NDArray[np.int64]
 
 
 def unplaced_reasons(
-    reason: npt.NDArray[np.object_], mode: Int, home: npt.NDArray[np.bool_], building: Int,
+    reason: npt.NDArray[np.object_], mode: IntArray, home: npt.NDArray[np.bool_], building: IntArray,
     cand: Candidates, sites: tuple[Any, ...], max_walk: float,
 ) -> None:
     """Say, per unplaced site household, which sites within reach were full (one text per building)."""
@@ -53,9 +52,9 @@ def _largest_slot(grid: SlotGrid, cand: Candidates, n_buildings: int) -> npt.NDA
 
 
 def summarise(
-    scenario: Scenario, registry: Registry, grid: SlotGrid, mode: Int, site: Int, slot: Int,
-    walk: npt.NDArray[np.float64], home: npt.NDArray[np.bool_], arc_unit_cost: Int, arc_of: Int,
-    slot_cost: Int, unplaced_unit: int, flow_cost: int | None, repair_method: str, cand: Candidates,
+    scenario: Scenario, registry: Registry, grid: SlotGrid, mode: IntArray, site: IntArray, slot: IntArray,
+    walk: npt.NDArray[np.float64], home: npt.NDArray[np.bool_], arc_unit_cost: IntArray, arc_of: IntArray,
+    slot_cost: IntArray, unplaced_unit: int, flow_cost: int | None, repair_method: str, cand: Candidates,
 ) -> dict[str, Any]:
     """Objective, bound, gap and the invariant checks, from the final arrays."""
     hh = registry.households

@@ -12,6 +12,7 @@ import pandas as pd
 import pyarrow as pa
 
 from sampler.io.atomic import atomic_directory
+from sampler.io.text import text_series
 from sampler.io.xlsx import Sheet, write_xlsx
 from sampler.model import HouseholdTable, RiskZone
 
@@ -27,8 +28,6 @@ def _clock(minute: int) -> str:
     return f"{minute // 60:02d}:{minute % 60:02d}"
 
 
-_STR = pd.Series([""], dtype=object).astype(str).dtype  # pandas' default text dtype
-
 
 def _text(values: np.ndarray | pa.Array | pa.ChunkedArray, index: np.ndarray | None = None) -> pd.Series:
     """``values[index]`` as a text column, converted through Arrow: a few distinct texts taken a
@@ -39,7 +38,7 @@ def _text(values: np.ndarray | pa.Array | pa.ChunkedArray, index: np.ndarray | N
     if index is not None:
         index = np.asarray(index, dtype=np.int64)
         arr = arr.take(pa.array(np.where(index < 0, index + len(values), index)))  # numpy's −1 = last
-    return pd.Series(pd.array(arr, dtype=_STR))
+    return text_series(arr)
 
 
 def _coded_text(values: np.ndarray, index: np.ndarray) -> pd.Series:

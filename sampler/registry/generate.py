@@ -25,15 +25,13 @@ import pyarrow as pa
 import pyarrow.csv as pacsv
 from scipy.spatial import cKDTree
 
-from sampler.model import SPECIAL_NEEDS
+from sampler.model import SPECIAL_NEEDS, FloatArray, IntArray
 
 __all__ = [
     "BUILDING_COLUMNS", "HOUSEHOLD_COLUMNS", "SITE_COLUMNS", "City", "CityOptions", "Population",
     "daytime_capacity", "generate_city", "populate", "scenario_text", "write_city", "write_csv",
 ]
 
-Int = npt.NDArray[np.int64]
-Float = npt.NDArray[np.float64]
 
 M_PER_DEG_LAT = 111_195.0
 SIZE_P = np.array([0.25, 0.29, 0.21, 0.13, 0.08, 0.04])  # sizes 1..6: mean 2.62 (census 2020)
@@ -204,10 +202,10 @@ class Population:
 
     households: pd.DataFrame
     buildings: pd.DataFrame
-    xy: Float
-    people: Float
-    compound: Int
-    zone: Int
+    xy: FloatArray
+    people: FloatArray
+    compound: IntArray
+    zone: IntArray
     home_households: int
 
 
@@ -275,7 +273,7 @@ def _ids(prefix: str, n: int) -> pd.Series:
     return prefix + pd.Series(np.arange(1, n + 1)).astype(str).str.zfill(width)
 
 
-def _households(rng: np.random.Generator, n: int) -> dict[str, Int]:
+def _households(rng: np.random.Generator, n: int) -> dict[str, IntArray]:
     """Size, elderly, children, needs bits and preferred period of ``n`` households."""
     size = rng.choice(np.arange(1, 7), size=n, p=SIZE_P).astype(np.int64)
     elderly = rng.binomial(size, ELDERLY_P[size - 1]).astype(np.int64)
@@ -296,7 +294,7 @@ def _households(rng: np.random.Generator, n: int) -> dict[str, Int]:
     return {"size": size, "elderly": elderly, "children": children, "needs": needs, "preferred": preferred}
 
 
-def _needs_text(needs: Int) -> npt.NDArray[np.object_]:
+def _needs_text(needs: IntArray) -> npt.NDArray[np.object_]:
     """``;``-joined need names of each bit mask (blank as None)."""
     table = np.array([";".join(n for i, n in enumerate(SPECIAL_NEEDS) if m >> i & 1) or None
                       for m in range(1 << len(SPECIAL_NEEDS))], dtype=object)
@@ -317,7 +315,7 @@ def _phones(rng: np.random.Generator, n: int) -> pd.Series:
     return pd.Series(number).astype(str).where(rng.random(n) >= 0.01, None)
 
 
-def _buildings(rng: np.random.Generator, hh_c: Int, village: npt.NDArray[np.bool_], opt: CityOptions) -> dict[str, Int]:
+def _buildings(rng: np.random.Generator, hh_c: IntArray, village: npt.NDArray[np.bool_], opt: CityOptions) -> dict[str, IntArray]:
     """Per-compound building template (units, floors, rooms per floor) and per-building households."""
     n_c = len(hh_c)
     high = rng.random(n_c) < 0.6
@@ -336,7 +334,7 @@ def _buildings(rng: np.random.Generator, hh_c: Int, village: npt.NDArray[np.bool
             "floors": floors[comp].astype(np.int64), "rpf": rpf[comp].astype(np.int64)}
 
 
-def _risk_zones(rng: np.random.Generator, n_c: int, opt: CityOptions) -> Int:
+def _risk_zones(rng: np.random.Generator, n_c: int, opt: CityOptions) -> IntArray:
     """Zone code per compound: 0 precaution, 1 controlled, 2 sealed, 3 controlled with its own site."""
     floor_one = 1 if n_c >= 8 else 0
     n_sealed = max(floor_one, round(opt.sealed_share * n_c))
@@ -350,14 +348,14 @@ def _risk_zones(rng: np.random.Generator, n_c: int, opt: CityOptions) -> Int:
     return zone
 
 
-def _to_lonlat(x: Float, y: Float, opt: CityOptions) -> tuple[Float, Float]:
+def _to_lonlat(x: FloatArray, y: FloatArray, opt: CityOptions) -> tuple[FloatArray, FloatArray]:
     """WGS84 of metre offsets from the centre, rounded to 6 decimals (≈ 0.1 m)."""
     lon = opt.lon0 + x / (M_PER_DEG_LAT * math.cos(math.radians(opt.lat0)))
     lat = opt.lat0 + y / M_PER_DEG_LAT
     return np.round(lon, 6), np.round(lat, 6)
 
 
-def _kmeans(rng: np.random.Generator, xy: Float, weight: Float, k: int, iterations: int) -> Float:
+def _kmeans(rng: np.random.Generator, xy: FloatArray, weight: FloatArray, k: int, iterations: int) -> FloatArray:
     """Weighted Lloyd iterations from a weighted sample of the points (seeded)."""
     k = min(k, len(xy))
     p = weight / weight.sum() if weight.sum() > 0 else None
@@ -372,7 +370,7 @@ def _kmeans(rng: np.random.Generator, xy: Float, weight: Float, k: int, iteratio
     return centres
 
 
-def _cover(centres: Float, xy: Float, radius: float) -> Float:
+def _cover(centres: FloatArray, xy: FloatArray, radius: float) -> FloatArray:
     """Add sites (one per radius-sized cell) until every point is within ``radius`` of a site."""
     for _ in range(10):
         dist, _ = cKDTree(centres).query(xy)
@@ -384,7 +382,7 @@ def _cover(centres: Float, xy: Float, radius: float) -> Float:
     return centres
 
 
-def _public_sites(rng: np.random.Generator, bxy: Float, people_b: Float, open_b: npt.NDArray[np.bool_],
+def _public_sites(rng: np.random.Generator, bxy: FloatArray, people_b: FloatArray, open_b: npt.NDArray[np.bool_],
                   compound_b: npt.NDArray[np.object_], sites: int | None, opt: CityOptions) -> pd.DataFrame:
     """Public sites where the people are, tables by catchment, named after the nearest compound."""
     xy, weight = bxy[open_b], people_b[open_b]
@@ -419,7 +417,7 @@ def _site_ids(start: int, n: int) -> npt.NDArray[np.object_]:
     return np.array([f"S{i:04d}" for i in range(start + 1, start + n + 1)], dtype=object)
 
 
-def _exclusive_sites(rng: np.random.Generator, comps: Int, cx: Float, cy: Float, people_c: Float,
+def _exclusive_sites(rng: np.random.Generator, comps: IntArray, cx: FloatArray, cy: FloatArray, people_c: FloatArray,
                      names_c: npt.NDArray[np.object_], opt: CityOptions, start: int) -> pd.DataFrame:
     """One site inside each given controlled compound, serving only it."""
     n = len(comps)
@@ -436,7 +434,7 @@ def daytime_capacity(city: City, rate: float = 80.0, utilisation: float = 0.85,
                      day: tuple[int, int] = (6 * 60, 22 * 60)) -> float:
     """People all sites can sample in the daytime hours (06:00–22:00 by default) at planned utilisation."""
     s = city.sites
-    def minutes(col: str) -> Int:
+    def minutes(col: str) -> IntArray:
         hm = s[col].astype(str).str.split(":", expand=True).astype(int)
         return (hm[0] * 60 + hm[1]).to_numpy()
     open_m, close_m = minutes("open"), minutes("close")
@@ -492,7 +490,7 @@ def write_city(city: City, outdir: Path) -> None:
     (outdir / "scenario.yaml").write_text(scenario_text(city), encoding="utf-8")
 
 
-def _compounds(rng: np.random.Generator, households: int, opt: CityOptions) -> tuple[Int, npt.NDArray[np.bool_]]:
+def _compounds(rng: np.random.Generator, households: int, opt: CityOptions) -> tuple[IntArray, npt.NDArray[np.bool_]]:
     """Households per compound (summing to ``households``) and whether each is a village."""
     n_draw = max(8, int(households / 250 * 1.5) + 8)
     village = rng.random(n_draw) < opt.village_share
@@ -518,7 +516,7 @@ def _compound_names(rng: np.random.Generator, village: npt.NDArray[np.bool_]) ->
     return hamlet.where(village, estate).to_numpy(dtype=object)
 
 
-def _layout(rng: np.random.Generator, people_c: Float, opt: CityOptions) -> tuple[Float, Float, Float, Int]:
+def _layout(rng: np.random.Generator, people_c: FloatArray, opt: CityOptions) -> tuple[FloatArray, FloatArray, FloatArray, IntArray]:
     """Compound centres (x, y metres from the city centre), half sizes (n × 2) and grid numbers.
 
     Compounds are strips of one row height laid side by side in rows (boustrophedon), so each

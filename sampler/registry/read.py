@@ -20,6 +20,7 @@ import numpy as np
 import pandas as pd
 
 from sampler.errors import InputError, InputIssue
+from sampler.io.text import text_series
 from sampler.model import (
     PERIODS,
     PERIODS_ZH,
@@ -88,15 +89,13 @@ def _read_csv_text(data: bytes) -> pd.DataFrame:
                 column_types=dict.fromkeys(names, pa.large_string()), strings_can_be_null=False,
                 quoted_strings_can_be_null=False))
             if table.column_names == names and all(t == pa.large_string() for t in table.schema.types):
-                return pd.DataFrame({n: pd.Series(pd.array(_trimmed(table.column(n)), dtype=_STR))
+                return pd.DataFrame({n: text_series(_trimmed(table.column(n)))
                                      for n in names}, index=pd.RangeIndex(table.num_rows))
     except pa.ArrowInvalid:
         pass  # pandas' reader below raises the error users are told about
     raw = pd.read_csv(io.BytesIO(data), dtype=str, keep_default_na=False, engine="pyarrow")
     return pd.DataFrame({c: raw[c].astype(str).str.strip() for c in raw.columns})
 
-
-_STR = pd.Series([""], dtype=object).astype(str).dtype  # pandas' default text dtype
 
 
 def _trimmed(column: Any) -> Any:

@@ -27,12 +27,12 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 import numpy as np
-import numpy.typing as npt
 from ortools.sat.python import cp_model
+
+from sampler.model import IntArray
 
 __all__ = ["Group", "GroupResult", "Limits", "candidate_count", "solve_group"]
 
-IntArray = npt.NDArray[np.int64]
 
 
 @dataclass(frozen=True)

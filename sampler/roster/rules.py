@@ -21,7 +21,7 @@ import io
 import json
 import math
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -32,7 +32,7 @@ import pandas as pd
 from sampler.errors import InputError, InputIssue
 from sampler.io.atomic import atomic_directory
 from sampler.io.xlsx import Sheet, write_xlsx
-from sampler.model import Registry, Site
+from sampler.model import Progress, Registry, Site, no_progress
 from sampler.params import Scenario, build_section
 from sampler.plan.slots import slot_grid
 from sampler.planfiles.read import PlanFiles
@@ -52,7 +52,6 @@ STAFF_ALIASES: dict[str, tuple[str, ...]] = {
     "earliest": ("earliest", "最早开始", "最早到岗"),
     "latest": ("latest", "最晚结束", "最晚离岗"),
 }
-Progress = Callable[[str, float], None]
 
 
 @dataclass(frozen=True)
@@ -469,6 +468,7 @@ def build_roster(scenario: Scenario, sites: Registry | Sequence[Site],
                  staff: Sequence[StaffMember] | pd.DataFrame, params: RosterParams | None = None,
                  plan: PlanFiles | None = None, progress: Progress | None = None) -> Roster:
     """Roster ``staff`` over the scenario's window so that every needed table is staffed if possible."""
+    progress = progress or no_progress
     site_tuple = sites.sites if isinstance(sites, Registry) else tuple(sites)
     params = params or roster_params(scenario)
     site_index = {s.id: k for k, s in enumerate(site_tuple)}
@@ -495,8 +495,7 @@ def build_roster(scenario: Scenario, sites: Registry | Sequence[Site],
         plans.extend((r, g) for g in groups)
     solved: dict[tuple[Any, ...], GroupResult] = {}
     for done, (r, (people, group_sites, group)) in enumerate(plans):
-        if progress:
-            progress(f"{ROLES[r]}s", done / max(1, len(plans)))
+        progress(f"{ROLES[r]}s", done / max(1, len(plans)))
         key = (group.demand.tobytes(), group.demand.shape, group.places.tobytes(),
                group.stagger_limit.tobytes(), tuple(group.earliest), tuple(group.latest),
                tuple(map(tuple, group.allowed)))
@@ -512,8 +511,7 @@ def build_roster(scenario: Scenario, sites: Registry | Sequence[Site],
         records.extend((people[p], group_sites[s], r, t, length) for p, s, t, length in result.stints)
         for j, k in enumerate(group_sites):
             shortage[k, r] = result.shortage[j]
-    if progress:
-        progress("done", 1.0)
+    progress("done", 1.0)
     return _assemble(scenario, site_tuple, staff, params, need, shortage, records, labels, per_table, {
         "status": _worst(statuses), "objective": objective, "bound": bound, "groups": n_groups,
         "decomposed": decomposed, "variables": variables,

@@ -19,7 +19,7 @@ from __future__ import annotations
 import copy
 import dataclasses
 import math
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -27,7 +27,7 @@ import numpy as np
 import pandas as pd
 
 from sampler.executors import Executor, FutureLike, SerialExecutor
-from sampler.model import Registry
+from sampler.model import CountProgress, Registry
 from sampler.params import Scenario
 from sim.inputs import SimInputs, from_plan
 from sim.params import SimParams
@@ -43,10 +43,9 @@ from sim.whatif.levels import (
 )
 from sim.whatif.params import WhatifParams
 
-__all__ = ["LevelResult", "Progress", "WhatifRun", "chunks", "evaluate_levels", "plan_inputs", "probability",
+__all__ = ["LevelResult", "WhatifRun", "chunks", "evaluate_levels", "plan_inputs", "probability",
            "replicate_chunk", "replicate_level", "rounded"]
 
-Progress = Callable[[int, int], None]
 
 
 def plan_inputs(scenario: Scenario, registry: Registry, tables: tuple[int, ...],
@@ -169,7 +168,7 @@ class WhatifRun:
     """
 
     def __init__(self, scenario: Scenario, registry: Registry, params: SimParams, wparams: WhatifParams,
-                 seed: int, executor: Executor | None = None, progress: Progress | None = None):
+                 seed: int, executor: Executor | None = None, progress: CountProgress | None = None):
         self.scenario, self.registry, self.params, self.wparams = scenario, registry, params, wparams
         self.seed = seed
         self.executor: Executor = executor or SerialExecutor()
