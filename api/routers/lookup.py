@@ -16,7 +16,7 @@ from sqlalchemy import Connection, Engine, select
 
 from api.models import PLAN_TABLES, Plan
 from api.schemas import LookupQuery, LookupResult
-from sampler.notify.sms import address_of
+from sampler.notify.contact import address_of
 
 __all__ = ["NOT_FOUND", "PublishedPlans", "router"]
 

@@ -29,7 +29,7 @@ from api.schemas import (
     UnplacedsPublic,
 )
 from api.storage import delete_plan as delete_plan_rows
-from sampler.notify.sms import mask_phone
+from sampler.notify.contact import mask_phone
 
 __all__ = ["get_plan_row", "router"]
 

@@ -22,6 +22,7 @@ import numpy as np
 import pandas as pd
 
 from sampler.io.xlsx import Sheet, write_xlsx
+from sampler.notify.contact import unit_label
 from sampler.planfiles.read import PlanFiles
 
 __all__ = [
@@ -145,8 +146,7 @@ def building_notice_html(area: str, building: Mapping[str, str],
     place = " ".join(x for x in (area, building.get("compound", ""), name) if x)
     body = []
     for r in records:
-        raw = str(r["unit"])
-        unit = f"{raw}单元" if raw and not raw.endswith("单元") else (raw or "—")
+        unit = unit_label(str(r["unit"])) or "—"
         cls = ' class="home"' if r["mode"] == "home" else ""
         body.append(f"<tr{cls}><td>{e(unit)}</td><td>{e(str(r['floors']))}</td><td>{int(r['households'])}</td>"
                     f"<td>{e(_when(str(r['slot_start']), str(r['slot_end'])))}</td><td>{e(str(r['site']))}</td></tr>")

@@ -20,6 +20,7 @@ import numpy as np
 import pandas as pd
 
 from sampler.errors import InputError, InputIssue
+from sampler.notify.contact import addresses, valid_phones
 from sampler.params import build_section
 from sampler.planfiles.read import PlanFiles
 
@@ -28,20 +29,16 @@ __all__ = [
     "SMS_COLUMNS",
     "SmsParams",
     "SmsResult",
-    "address_of",
     "build_messages",
     "check_plan_columns",
-    "mask_phone",
     "segments",
     "sms_params",
-    "valid_phone",
 ]
 
 SMS_COLUMNS = ["household_id", "phone", "send_at", "text", "segments"]
 INVALID_COLUMNS = ["household_id", "building_id", "address", "contact", "phone", "reason", "slot_start",
                    "slot_end", "site"]
 
-_PHONE = re.compile(r"1[3-9]\d{9}")
 _FIELDS = {"sign", "address", "date", "start", "end", "site", "team", "area"}
 _TIME = "%Y-%m-%d %H:%M"
 
@@ -143,36 +140,10 @@ def segments(text: str) -> int:
     return 1 if n <= 70 else math.ceil(n / 67)
 
 
-def valid_phone(phone: str) -> bool:
-    """Whether ``phone`` is an 11-digit mainland mobile number (1[3-9]xxxxxxxxx)."""
-    return bool(_PHONE.fullmatch(phone))
-
-
-def mask_phone(phone: str) -> str:
-    """Mask a phone number for display: 13812341234 → 138****1234; short values → ****."""
-    phone = str(phone)
-    if len(phone) < 8:
-        return "****" if phone else ""
-    return f"{phone[:3]}****{phone[-4:]}"
-
-
-def address_of(building_name: str, unit: str, room: str) -> str:
-    """Address as residents write it: 3号楼2单元501 (unit and room optional)."""
-    text = str(building_name)
-    if unit:
-        text += unit if str(unit).endswith("单元") else f"{unit}单元"
-    if room:
-        text += str(room)
-    return text
-
-
-def _addresses(a: pd.DataFrame, names: pd.Series) -> np.ndarray:
-    """Vectorised `address_of` for the assignment rows (building name, else its id)."""
+def _building_names(a: pd.DataFrame, names: pd.Series) -> pd.Series:
+    """The building name of each assignment row, else its building id."""
     name = a["building_id"].map(names).fillna("").astype(str)
-    name = name.where(name != "", a["building_id"].astype(str))
-    unit = a["unit"].fillna("").astype(str)
-    unit = unit.where((unit == "") | unit.str.endswith("单元"), unit + "单元")
-    return (name + unit + a["room"].fillna("").astype(str)).to_numpy(dtype=object)
+    return name.where(name != "", a["building_id"].astype(str))
 
 
 def _send_minutes(slot_start: pd.Series, params: SmsParams) -> np.ndarray:
@@ -229,7 +200,7 @@ def build_messages(plan: PlanFiles, params: SmsParams | None = None) -> SmsResul
     frame = pd.DataFrame({
         "household_id": a["household_id"].to_numpy(),
         "building_id": a["building_id"].to_numpy(),
-        "address": _addresses(a, names),
+        "address": addresses(_building_names(a, names), a["unit"], a["room"]),
         "contact": a["household_id"].map(phones["contact"]).fillna("").to_numpy(),
         "phone": a["household_id"].map(phones["phone"]).fillna("").str.strip().to_numpy(),
         "mode": a["mode"].to_numpy(),
@@ -238,7 +209,7 @@ def build_messages(plan: PlanFiles, params: SmsParams | None = None) -> SmsResul
         "slot_start": a["slot_start"].to_numpy(),
         "slot_end": a["slot_end"].to_numpy(),
     })
-    ok = frame["phone"].astype(str).str.fullmatch(_PHONE.pattern).fillna(False).to_numpy(dtype=bool)
+    ok = valid_phones(frame["phone"])
     bad = frame[~ok]
     invalid = pd.DataFrame({
         **{c: bad[c] for c in ("household_id", "building_id", "address", "contact", "phone")},

@@ -31,6 +31,7 @@ from sampler.model import (
     Registry,
     Site,
 )
+from sampler.notify.contact import MOBILE
 from sampler.params import Scenario
 from sampler.registry.headers import ALIASES, REQUIRED, canonical_name
 
@@ -38,7 +39,6 @@ __all__ = ["MAX_PER_RULE", "load_registry", "read_table"]
 
 MAX_PER_RULE = 1000
 MAX_HOUSEHOLD = 20
-PHONE = re.compile(r"^1[3-9]\d{9}$")
 _SPLIT = r"[;；、,，/|\s]+"
 
 _ZONES = {"precaution": 0, "防范区": 0, "": 0, "controlled": 1, "管控区": 1, "sealed": 2, "封控区": 2,
@@ -348,13 +348,13 @@ def _households(frame: pd.DataFrame, buildings: BuildingTable, issues: _Issues) 
         issues.rows(frame, bad | (values < 0), field, "give a whole number of 0 or more (blank = 0)")
         issues.rows(frame, ~bad & (values > size) & size_ok, field, "cannot exceed the household's size")
         counts[field] = values
-    odd = ((frame["phone"] != "") & ~frame["phone"].str.fullmatch(PHONE.pattern)).to_numpy()
+    odd = ((frame["phone"] != "") & ~frame["phone"].str.fullmatch(MOBILE.pattern)).to_numpy()
     phone = None  # the column as read, unless some cells needed cleaning
     if odd.any():  # only unusual cells pay for the clean-up: spaces, dashes, +86
         phone = frame["phone"].astype(object)
         cleaned = frame["phone"][odd].str.replace(r"[\s\-()（）]", "", regex=True)
         phone[odd] = cleaned.str.replace(r"^(\+?86)(?=1\d{10}$)", "", regex=True).astype(object)
-        phone_bad = ((phone != "") & ~phone.astype(str).str.fullmatch(PHONE.pattern)).to_numpy()
+        phone_bad = ((phone != "") & ~phone.astype(str).str.fullmatch(MOBILE.pattern)).to_numpy()
         issues.rows(frame, phone_bad, "phone", "give an 11-digit mobile number starting 13–19, or leave it blank")
     needs, needs_bad = _needs(frame["needs"])
     issues.rows(frame, needs_bad, "needs",

@@ -11,12 +11,11 @@ from typer.testing import CliRunner
 
 from api.cli import app
 from sampler.errors import InputError
+from sampler.notify.contact import address_of, mask_phone
 from sampler.notify.sms import (
     SmsParams,
     _spread,
-    address_of,
     build_messages,
-    mask_phone,
     segments,
     sms_params,
 )
