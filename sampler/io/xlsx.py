@@ -9,15 +9,33 @@ Read them back with openpyxl (tests do).
 
 from __future__ import annotations
 
+import re
 import zipfile
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import IO
 from xml.sax.saxutils import escape
 
-__all__ = ["Sheet", "write_xlsx"]
+__all__ = ["Sheet", "sheet_title", "write_xlsx"]
 
 Cell = str | int | float | None
+_SHEET_BAD = re.compile(r"[\[\]:*?/\\]")  # characters Excel refuses in a worksheet title
+
+
+def sheet_title(text: str, used: set[str], fallback: str = "sheet") -> str:
+    """A worksheet title for ``text`` that Excel accepts and that is not taken yet.
+
+    The characters []:*?/\\ become '_', apostrophes at either end go, the title is cut to 31
+    characters and a repeat (Excel compares titles case-insensitively) gets ~2, ~3, …; an empty
+    title becomes ``fallback``. ``used`` holds the lower-cased titles given so far and is updated.
+    """
+    base = _SHEET_BAD.sub("_", str(text)).strip("'")[:31].rstrip("'") or fallback
+    title, k = base, 1
+    while title.lower() in used:
+        k += 1
+        title = f"{base[: 31 - len(str(k)) - 1]}~{k}"
+    used.add(title.lower())
+    return title
 
 
 class Sheet:

@@ -21,7 +21,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from sampler.io.xlsx import Sheet, write_xlsx
+from sampler.io.xlsx import Sheet, sheet_title, write_xlsx
 from sampler.notify.contact import unit_label
 from sampler.planfiles.read import PlanFiles
 
@@ -173,17 +173,6 @@ def safe_name(text: str) -> str:
     return name[:100]
 
 
-def _sheet_title(text: str, used: set[str]) -> str:
-    base = re.sub(r"[\[\]:*?/\\]", "_", str(text)).strip("'") or "Sheet"
-    base = base[:31]
-    title, n = base, 1
-    while title.lower() in used:
-        n += 1
-        title = f"{base[:31 - len(str(n)) - 1]}~{n}"
-    used.add(title.lower())
-    return title
-
-
 def notices_workbook(plan: PlanFiles, path: str | Path, rows: pd.DataFrame | None = None) -> None:
     """One XLSX: a sheet per compound, or per building when the area has few buildings."""
     rows = notice_rows(plan) if rows is None else rows
@@ -197,7 +186,7 @@ def notices_workbook(plan: PlanFiles, path: str | Path, rows: pd.DataFrame | Non
     table = rows.assign(_compound=compound, _name=name, _group=group_key.astype(str))
     table = table.sort_values("_group", kind="stable")
     for key, group in itertools.groupby(_records(table), key=lambda r: str(r["_group"])):
-        sheet = Sheet(_sheet_title(key, used), widths=[14, 14, 8, 14, 7, 7, 22, 20])
+        sheet = Sheet(sheet_title(key, used, "Sheet"), widths=[14, 14, 8, 14, 7, 7, 22, 20])
         sheet.freeze_rows = 1
         sheet.append(_HEADERS, bold=True)
         sheet.extend(

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import re
 from pathlib import Path
 from typing import IO, TYPE_CHECKING
 
@@ -13,7 +12,7 @@ import pyarrow as pa
 
 from sampler.io.atomic import atomic_directory
 from sampler.io.text import text_series
-from sampler.io.xlsx import Sheet, write_xlsx
+from sampler.io.xlsx import Sheet, sheet_title, write_xlsx
 from sampler.model import HouseholdTable, RiskZone
 
 if TYPE_CHECKING:
@@ -246,19 +245,6 @@ def _child_succeeded(pid: int) -> bool:
     return os.waitstatus_to_exitcode(status) == 0
 
 
-_SHEET_BAD = re.compile(r"[\[\]:*?/\\]")
-
-
-def _sheet_title(text: str, used: set[str]) -> str:
-    base = _SHEET_BAD.sub("_", text)[:31] or "sheet"
-    title, k = base, 1
-    while title.lower() in used:
-        k += 1
-        title = f"{base[: 31 - len(str(k)) - 1]}~{k}"
-    used.add(title.lower())
-    return title
-
-
 def _run_text(a: str, b: str) -> str:
     """'06:00-07:30', or with dates when a run crosses midnight."""
     return f"{a[11:]}-{b[11:]}" if a[:10] == b[:10] or b[11:] == "00:00" else f"{a[5:]}-{b[5:]}"
@@ -309,7 +295,7 @@ def write_workbook(plan: Plan, frames: dict[str, pd.DataFrame], path: Path | IO[
     """plan.xlsx (to a path or a binary file object): a summary sheet, one schedule sheet per site (buildings in call-down order), home visits."""
     used: set[str] = set()
     s = plan.summary
-    summary = Sheet(_sheet_title("汇总 summary", used), widths=[28, 24, 10, 12, 12, 18])
+    summary = Sheet(sheet_title("汇总 summary", used), widths=[28, 24, 10, 12, 12, 18])
     for key in ("area", "households", "people", "site_households", "home_households", "unplaced_households",
                 "over_max_walk_households", "objective", "lower_bound", "gap", "violations"):
         summary.append([key, s[key]])
@@ -336,7 +322,7 @@ def write_workbook(plan: Plan, frames: dict[str, pd.DataFrame], path: Path | IO[
     if cut[n_sites + 1] > cut[n_sites]:
         wanted.append((n_sites, "上门采样 home visits", "上门采样（按楼栋）"))
     for g, title, caption in wanted:
-        sheet = Sheet(_sheet_title(title, used), widths=[17, 26, 14, 14, 16, 12, 8, 8])
+        sheet = Sheet(sheet_title(title, used), widths=[17, 26, 14, 14, 16, 12, 8, 8])
         sheet.append([caption], bold=True)
         sheet.append(cols, bold=True)
         sheet.freeze_rows = 2

@@ -31,7 +31,7 @@ import pandas as pd
 
 from sampler.errors import InputError, InputIssue
 from sampler.io.atomic import atomic_directory
-from sampler.io.xlsx import Sheet, write_xlsx
+from sampler.io.xlsx import Sheet, sheet_title, write_xlsx
 from sampler.model import Progress, Registry, Site, no_progress
 from sampler.params import Scenario, build_section
 from sampler.plan.slots import slot_grid
@@ -447,11 +447,7 @@ class Roster:
         for site_id in self.info["sites"]:
             rows = self.stints[self.stints["site_id"] == site_id].sort_values(
                 ["table", "role", "start"], kind="stable")
-            title = "".join(c for c in site_id if c not in '[]:*?/\\')[:31] or "site"
-            while title in used:
-                title = title[:28] + f"~{len(used)}"
-            used.add(title)
-            sheet = Sheet(title, widths=(8, 10, 12, 14, 17, 17, 7))
+            sheet = Sheet(sheet_title(site_id, used, "site"), widths=(8, 10, 12, 14, 17, 17, 7))
             sheet.append(["table", "role", "staff_id", "name", "start", "end", "hours"], bold=True)
             sheet.freeze_rows = 1
             minutes = self.info["window"]["slot_minutes"]
