@@ -173,14 +173,28 @@ def get_building_slots(session: SessionDep, engine: EngineDep, caller: CallerDep
     return BuildingSlotsPublic(data=[BuildingSlotPublic(**r) for r in rows], count=count)
 
 
-def _with_contact(name: str, plan_id: int) -> tuple[Any, Any]:
+def _contact_query(name: str, plan_id: int) -> tuple[Any, Select[Any]]:
+    """Table ``name`` of a plan joined to its households' contacts, in file order: (table, query)."""
     t, c = PLAN_TABLES[name], PLAN_TABLES["contacts"]
     join = t.outerjoin(c, (c.c.plan_id == t.c.plan_id) & (c.c.household_id == t.c.household_id))
-    return t, join
+    cols = [col for col in t.c if col.name not in ("plan_id", "row")]
+    query = select(*cols, c.c.contact, c.c.phone).select_from(join).where(t.c.plan_id == plan_id).order_by(t.c.row)
+    return t, query
 
 
-def _contact_fields(r: dict[str, Any]) -> dict[str, Any]:
-    return {"contact": r.get("contact") or "", "phone": mask_phone(r.get("phone") or "")}
+def _household_fields(r: dict[str, Any]) -> dict[str, Any]:
+    """A household row as served: contact and masked phone, size 0 where blank."""
+    return {**r, "contact": r.get("contact") or "", "phone": mask_phone(r.get("phone") or ""), "size": r["size"] or 0}
+
+
+def _office_rows(session: SessionDep, engine: EngineDep, caller: CallerDep, plan_id: int, name: str,
+                 limit: int, offset: int) -> tuple[list[dict[str, Any]], int]:
+    """A page of a household table only office callers may read (home visits, unplaced); phones masked."""
+    _not_site(caller)
+    get_plan_row(session, plan_id)
+    _, query = _contact_query(name, plan_id)
+    rows, count = _page(engine, query, limit, offset)
+    return [_household_fields(r) for r in rows], count
 
 
 @router.get("/{plan_id}/assignments", response_model=AssignmentsPublic)
@@ -190,10 +204,7 @@ def get_assignments(session: SessionDep, engine: EngineDep, caller: CallerDep, p
                     limit: Limit = 100, offset: Offset = 0) -> AssignmentsPublic:
     """Household assignments, paged, filterable by site, building and slot; phones masked."""
     get_plan_row(session, plan_id)
-    t, join = _with_contact("assignments", plan_id)
-    c = PLAN_TABLES["contacts"]
-    cols = [col for col in t.c if col.name not in ("plan_id", "row")]
-    query = select(*cols, c.c.contact, c.c.phone).select_from(join).where(t.c.plan_id == plan_id).order_by(t.c.row)
+    t, query = _contact_query("assignments", plan_id)
     sites = _sites_filter(caller, site_id)
     if sites is not None:
         query = query.where(t.c.site_id.in_(sites))
@@ -202,8 +213,7 @@ def get_assignments(session: SessionDep, engine: EngineDep, caller: CallerDep, p
     if slot_start is not None:
         query = query.where(t.c.slot_start == slot_start)
     rows, count = _page(engine, query, limit, offset)
-    data = [AssignmentPublic(**{**r, **_contact_fields(r), "size": r["size"] or 0,
-                                "over_max_walk": bool(r["over_max_walk"])}) for r in rows]
+    data = [AssignmentPublic(**{**_household_fields(r), "over_max_walk": bool(r["over_max_walk"])}) for r in rows]
     return AssignmentsPublic(data=data, count=count)
 
 
@@ -211,27 +221,13 @@ def get_assignments(session: SessionDep, engine: EngineDep, caller: CallerDep, p
 def get_home_visits(session: SessionDep, engine: EngineDep, caller: CallerDep, plan_id: PlanId,
                     limit: Limit = 100, offset: Offset = 0) -> HomeVisitsPublic:
     """Households sampled at home, by slot and team; phones masked."""
-    _not_site(caller)
-    get_plan_row(session, plan_id)
-    t, join = _with_contact("home_visits", plan_id)
-    c = PLAN_TABLES["contacts"]
-    cols = [col for col in t.c if col.name not in ("plan_id", "row")]
-    query = select(*cols, c.c.contact, c.c.phone).select_from(join).where(t.c.plan_id == plan_id).order_by(t.c.row)
-    rows, count = _page(engine, query, limit, offset)
-    return HomeVisitsPublic(data=[HomeVisitPublic(**{**r, **_contact_fields(r), "size": r["size"] or 0})
-                                  for r in rows], count=count)
+    rows, count = _office_rows(session, engine, caller, plan_id, "home_visits", limit, offset)
+    return HomeVisitsPublic(data=[HomeVisitPublic(**r) for r in rows], count=count)
 
 
 @router.get("/{plan_id}/unplaced", response_model=UnplacedsPublic)
 def get_unplaced(session: SessionDep, engine: EngineDep, caller: CallerDep, plan_id: PlanId,
                  limit: Limit = 100, offset: Offset = 0) -> UnplacedsPublic:
     """Households the plan could not place, with the reason; phones masked."""
-    _not_site(caller)
-    get_plan_row(session, plan_id)
-    t, join = _with_contact("unplaced", plan_id)
-    c = PLAN_TABLES["contacts"]
-    cols = [col for col in t.c if col.name not in ("plan_id", "row")]
-    query = select(*cols, c.c.contact, c.c.phone).select_from(join).where(t.c.plan_id == plan_id).order_by(t.c.row)
-    rows, count = _page(engine, query, limit, offset)
-    return UnplacedsPublic(data=[UnplacedPublic(**{**r, **_contact_fields(r), "size": r["size"] or 0})
-                                 for r in rows], count=count)
+    rows, count = _office_rows(session, engine, caller, plan_id, "unplaced", limit, offset)
+    return UnplacedsPublic(data=[UnplacedPublic(**r) for r in rows], count=count)
