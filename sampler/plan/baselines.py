@@ -16,7 +16,7 @@ import numpy as np
 from sampler.model import Registry
 from sampler.params import Scenario
 from sampler.plan.bound import lagrangian_bound
-from sampler.plan.flow import GroupArcs, solve_flow
+from sampler.plan.flow import solve_flow
 from sampler.plan.packing import assign_slots, split_groups
 from sampler.plan.planner import Plan, complete_plan
 from sampler.plan.problem import build_problem
@@ -61,25 +61,15 @@ def household_flow_plan(scenario: Scenario, registry: Registry) -> tuple[Plan, i
     """Household-level min-cost flow and the same rounding; also returns households the LP split."""
     clock0 = time.perf_counter()
     problem = build_problem(scenario, registry)
-    hh, cand = registry.households, problem.cand
+    hh = registry.households
     queue = problem.site_queue
-    b = hh.building[queue]
-    lo = np.searchsorted(cand.building, b, side="left")
-    counts = np.searchsorted(cand.building, b, side="right") - lo
-    arc_group = np.repeat(np.arange(len(queue)), counts)
-    arc_idx = np.repeat(lo - np.concatenate([[0], np.cumsum(counts)[:-1]]), counts) + np.arange(counts.sum())
     sizes = hh.size[queue].astype(np.int64)
-    arcs = GroupArcs(
-        supply=sizes, group_class=hh.preferred[queue], arc_group=arc_group, arc_site=cand.site[arc_idx],
-        arc_cost=problem.arc_cost[arc_idx], slot_cost=problem.slot_cost, capacity=problem.grid.capacity,
-        unplaced_cost=problem.unplaced_cost,
-    )
+    arcs = problem.flow_arcs(hh.building[queue], hh.preferred[queue], sizes)
     flow = solve_flow(arcs)
-    used = np.bincount(arc_group[flow.arc_flow > 0], minlength=len(queue)) + (flow.unplaced > 0)
+    used = np.bincount(arcs.arc_group[flow.arc_flow > 0], minlength=len(queue)) + (flow.unplaced > 0)
     split = int((used > 1).sum())
     site_of = split_groups(sizes, np.arange(len(queue)), arcs, flow)
-    slot_of, _ = assign_slots(sizes, site_of, hh.preferred[queue], hh.building[queue], flow.quota,
-                              problem.grid.capacity, [0, 1, 2, 3], problem.grid.period)
+    slot_of, _ = assign_slots(problem, queue, site_of, flow)
     site = np.full(len(hh), -1, dtype=np.int64)
     slot = np.full(len(hh), -1, dtype=np.int64)
     site[queue], slot[queue] = np.where(slot_of >= 0, site_of, -1), slot_of

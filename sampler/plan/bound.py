@@ -121,10 +121,8 @@ def lagrangian_bound(problem: Problem, prices: IntArray) -> tuple[int, int]:
     np.minimum.at(smin, ginv, size_q)
 
     # Candidate arcs of each group.
-    lo = np.searchsorted(cand.building, g_b, side="left")
-    n_arc = np.searchsorted(cand.building, g_b, side="right") - lo
-    arc_g = np.repeat(np.arange(len(gvals)), n_arc)
-    arc_k = np.repeat(lo - np.concatenate([[0], np.cumsum(n_arc)[:-1]]), n_arc) + np.arange(int(n_arc.sum()))
+    arc_g, arc_k = problem.candidate_arcs(g_b)
+    n_arc = np.bincount(arc_g, minlength=len(gvals))
     per_arc = problem.arc_cost[arc_k] + site_best[cand.site[arc_k], g_c[arc_g]]
     best = np.full(len(gvals), BIG, dtype=np.int64)
     np.minimum.at(best, arc_g, np.minimum(per_arc, BIG))
@@ -150,10 +148,7 @@ def lagrangian_bound(problem: Problem, prices: IntArray) -> tuple[int, int]:
     slack = np.full(len(g_start), BIG, dtype=np.int64)
     np.minimum.at(slack, row_of_g, smin * np.maximum(unplaced_unit - best, 0))
     # Candidate sites of each building: capacity of a cell, least extra cost per person over best.
-    b_lo = np.searchsorted(cand.building, rb, side="left")
-    b_n = np.searchsorted(cand.building, rb, side="right") - b_lo
-    a_row = np.repeat(np.arange(len(g_start)), b_n)
-    a_k = np.repeat(b_lo - np.concatenate([[0], np.cumsum(b_n)[:-1]]), b_n) + np.arange(int(b_n.sum()))
+    a_row, a_k = problem.candidate_arcs(rb)
     cell_cap = grid.capacity.max(axis=1, initial=0)[cand.site[a_k]]
     cap_b = np.zeros(len(g_start), dtype=np.int64)
     np.maximum.at(cap_b, a_row, cell_cap)
@@ -216,10 +211,7 @@ def _partition_bound(problem: Problem, v: IntArray, pc: IntArray, buildings: Int
     A_b of the module docstring: classes partitioned into blocks, each block in its cheapest common
     cell, u per block beyond k_b."""
     cand, n_cls = problem.cand, pc.shape[1]
-    b_lo = np.searchsorted(cand.building, buildings, side="left")
-    b_n = np.searchsorted(cand.building, buildings, side="right") - b_lo
-    a_row = np.repeat(np.arange(len(buildings)), b_n)
-    a_k = np.repeat(b_lo - np.concatenate([[0], np.cumsum(b_n)[:-1]]), b_n) + np.arange(int(b_n.sum()))
+    a_row, a_k = problem.candidate_arcs(buildings)
     a_site, a_walk = cand.site[a_k], problem.arc_cost[a_k]
     a_pc = pc[a_row]  # (arcs, classes)
     # Slots where every class pays the same offset over class 0 form a group; inside a group the
@@ -231,7 +223,7 @@ def _partition_bound(problem: Problem, v: IntArray, pc: IntArray, buildings: Int
     v = np.stack([v[:, :, gid == g].min(axis=2) for g in range(int(gid.max()) + 1)], axis=2)
     n_slots = v.shape[2]
     m_sub = np.zeros((1 << n_cls, len(buildings)), dtype=np.int64)
-    row_start = np.r_[0, np.cumsum(b_n)[:-1]]
+    row_start = np.r_[0, np.cumsum(np.bincount(a_row, minlength=len(buildings)))[:-1]]
     present = pc > 0
     for mask in range(1, 1 << n_cls):
         cls = [c for c in range(n_cls) if mask >> c & 1]

@@ -13,6 +13,7 @@ import numpy.typing as npt
 
 from sampler.model import IntArray
 from sampler.plan.flow import FlowSolution, GroupArcs
+from sampler.plan.problem import Problem
 
 __all__ = ["assign_slots", "split_groups"]
 
@@ -313,10 +314,10 @@ def _site_queues(
 
 
 def assign_slots(
-    size: IntArray, site: IntArray, klass: IntArray, building: IntArray, quota: IntArray, capacity: IntArray, class_order: list[int],
-    period: IntArray | None = None, night: npt.NDArray[np.bool_] | None = None, hold: float = 0.0,
+    problem: Problem, queue: IntArray, site: IntArray, flow: FlowSolution, hold: float = 0.0,
 ) -> tuple[IntArray, IntArray]:
-    """Slot of each household placed at a site, filling each site's slots in time order.
+    """Slot of each household of ``queue`` placed at a site (``site``, in queue order), filling each
+    site's slots of ``problem.grid`` in time order by the quotas of ``flow``.
 
     Each slot takes as many people as the flow put there in total (all classes), so the time-of-day
     cost follows the flow. Households preferring a period are called by the flow's quota of their
@@ -326,18 +327,18 @@ def assign_slots(
     otherwise (see `_SiteQueues.fill_calls`); a slot may be left short by a few people (within the
     day capacity the flow left free, ``night`` slots excluded) when holding them back costs less
     lateness than splitting a building would cost cohesion: ``hold`` is that exchange rate in
-    person-slots per extra call (0 never holds back). ``class_order`` sets the order in which the
-    classes' own calls are served in a slot. Returns (slot per household, −1 where nothing fitted; load per
-    site-slot).
+    person-slots per extra call (0 never holds back). The classes' own calls are served in class
+    order. Returns (slot per household of ``queue``, −1 where nothing fitted; load per site-slot).
     """
+    hh, grid, quota = problem.registry.households, problem.grid, flow.quota
+    size, klass, building = hh.size[queue].astype(np.int64), hh.preferred[queue], hh.building[queue]
+    capacity, period, night = grid.capacity, grid.period, grid.night
     n_sites, n_classes, n_slots = quota.shape
     slot = np.full(len(size), -1, dtype=np.int64)
     load = np.zeros((n_sites, n_slots), dtype=np.int64)
     placed = np.flatnonzero(site >= 0)
     if not len(placed):
         return slot, load
-    period = np.zeros(n_slots, dtype=np.int64) if period is None else period
-    night = np.zeros(n_slots, dtype=bool) if night is None else night
     key = site[placed] * n_classes + klass[placed]
     order = placed[np.argsort(key, kind="stable")]
     key_sorted = site[order] * n_classes + klass[order]
@@ -345,7 +346,7 @@ def assign_slots(
     target = np.cumsum(quota, axis=2)
     total_target = target.sum(axis=1)
     last_of = {p: int(np.flatnonzero(period == p).max()) for p in np.unique(period).tolist() if p}
-    own = [c for c in class_order if c != 0]
+    own = list(range(1, n_classes))
     for s in np.unique(site[placed]).tolist():
         blocks: dict[int, IntArray] = {}
         spill: list[IntArray] = []

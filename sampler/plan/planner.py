@@ -22,7 +22,7 @@ import pandas as pd
 from sampler.model import PERIODS, IntArray, Progress, Registry, no_progress
 from sampler.params import Scenario
 from sampler.plan.bound import lagrangian_bound
-from sampler.plan.flow import COST_SCALE, GroupArcs, solve_flow
+from sampler.plan.flow import COST_SCALE, solve_flow
 from sampler.plan.homevisit import schedule_home_visits
 from sampler.plan.packing import assign_slots, split_groups
 from sampler.plan.problem import Problem, build_problem
@@ -97,7 +97,7 @@ def make_plan(scenario: Scenario, registry: Registry, progress: Progress | None 
     clock0 = time.perf_counter()
     timing: dict[str, float] = {}
     problem = build_problem(scenario, registry)
-    hh, grid, cand = registry.households, problem.grid, problem.cand
+    hh, grid = registry.households, problem.grid
     progress("candidates", 0.1)
 
     # Groups (building, class) of site households and their candidate arcs.
@@ -106,15 +106,7 @@ def make_plan(scenario: Scenario, registry: Registry, progress: Progress | None 
     gvals, ginv = np.unique(hh.building[site_q] * n_cls + hh.preferred[site_q], return_inverse=True)
     g_building, g_class = np.divmod(gvals, n_cls)
     supply = np.bincount(ginv, weights=hh.size[site_q], minlength=len(gvals)).astype(np.int64)
-    lo = np.searchsorted(cand.building, g_building, side="left")
-    counts = np.searchsorted(cand.building, g_building, side="right") - lo
-    arc_group = np.repeat(np.arange(len(gvals)), counts)
-    arc_idx = np.repeat(lo - np.concatenate([[0], np.cumsum(counts)[:-1]]), counts) + np.arange(counts.sum())
-    arcs = GroupArcs(
-        supply=supply, group_class=g_class, arc_group=arc_group, arc_site=cand.site[arc_idx],
-        arc_cost=problem.arc_cost[arc_idx], slot_cost=problem.slot_cost, capacity=grid.capacity,
-        unplaced_cost=problem.unplaced_cost,
-    )
+    arcs = problem.flow_arcs(g_building, g_class, supply)
     timing["prepare_seconds"] = time.perf_counter() - clock0
     progress("flow", 0.2)
     t1 = time.perf_counter()
@@ -129,11 +121,9 @@ def make_plan(scenario: Scenario, registry: Registry, progress: Progress | None 
     t2 = time.perf_counter()
     sizes_q = hh.size[site_q].astype(np.int64)
     site_of = split_groups(sizes_q, ginv, arcs, flow)
-    class_order = list(range(n_cls))  # class 0 first: its buildings take their preferring households along
     pp = scenario.planner
     hold = min(pp.cohesion_penalty / pp.lateness_per_slot, 1000.0) if pp.lateness_per_slot > 0 else 0.0
-    slot_of, load = assign_slots(sizes_q, site_of, hh.preferred[site_q], hh.building[site_q], flow.quota,
-                                 grid.capacity, class_order, grid.period, grid.night, hold)
+    slot_of, load = assign_slots(problem, site_q, site_of, flow, hold)
     site = np.full(len(hh), -1, dtype=np.int64)
     slot = np.full(len(hh), -1, dtype=np.int64)
     done = slot_of >= 0
@@ -219,10 +209,8 @@ def complete_plan(
     at = np.flatnonzero(mode == MODE_SITE)
     arc_of = problem.arc_index(hh.building[at], site[at])
     walk[at] = problem.cand.walk[arc_of]
-    unplaced_reasons(reason, mode, problem.home, hh.building, problem.cand, registry.sites,
-                     scenario.walk.max_minutes)
-    summary = summarise(scenario, registry, grid, mode, site, slot, walk, problem.home, problem.arc_cost, arc_of,
-                        problem.slot_cost, problem.unplaced_cost, lower_cost, method, problem.cand)
+    unplaced_reasons(problem, reason, mode)
+    summary = summarise(problem, mode, site, slot, walk, arc_of, lower_cost=lower_cost, repair_method=method)
     if timing is not None:
         summary["timing"] = {k: round(v, 3) for k, v in sorted(timing.items())}
     return Plan(scenario, registry, grid, mode, site, slot, team, walk, reason, summary)

@@ -15,7 +15,7 @@ import pandas as pd
 from sampler.io.text import text_series
 from sampler.model import IntArray, Registry, needs_mask, needs_names
 from sampler.params import Scenario
-from sampler.plan.flow import COST_SCALE
+from sampler.plan.flow import COST_SCALE, GroupArcs
 from sampler.plan.geo import Candidates, candidate_sites
 from sampler.plan.slots import SlotGrid, slot_grid
 
@@ -66,6 +66,24 @@ class Problem:
         """Candidate-arc positions of one building."""
         b = self.cand.building
         return range(int(np.searchsorted(b, building)), int(np.searchsorted(b, building, "right")))
+
+    def candidate_arcs(self, building: IntArray) -> tuple[IntArray, IntArray]:
+        """Every candidate arc of groups of households that each live in one building (``building``
+        per group): (group, arc position) per pair, groups in order and a group's arcs by walk."""
+        lo = np.searchsorted(self.cand.building, building, side="left")
+        counts = np.searchsorted(self.cand.building, building, side="right") - lo
+        group = np.repeat(np.arange(len(building)), counts)
+        arc = np.repeat(lo - np.concatenate([[0], np.cumsum(counts)[:-1]]), counts) + np.arange(int(counts.sum()))
+        return group, arc
+
+    def flow_arcs(self, building: IntArray, klass: IntArray, supply: IntArray) -> GroupArcs:
+        """The flow network of supply groups, each of one building and preference class."""
+        group, arc = self.candidate_arcs(building)
+        return GroupArcs(
+            supply=supply, group_class=klass, arc_group=group, arc_site=self.cand.site[arc],
+            arc_cost=self.arc_cost[arc], slot_cost=self.slot_cost, capacity=self.grid.capacity,
+            unplaced_cost=self.unplaced_cost,
+        )
 
     def arc_index(self, building: IntArray, site: IntArray) -> IntArray:
         """Candidate-arc position of each (building, site) pair; the pairs must be candidates."""

@@ -59,7 +59,7 @@ from sampler.params import Scenario
 from sampler.plan.flow import COST_SCALE
 from sampler.plan.geo import Candidates, candidate_sites, project
 from sampler.plan.planner import MODE_SITE, Plan, make_plan
-from sampler.plan.problem import build_problem
+from sampler.plan.problem import Problem, build_problem
 from sampler.plan.slots import slot_grid
 from sampler.plan.summary import summarise
 from sampler.registry.headers import ALIASES, canonical_name
@@ -436,6 +436,7 @@ class PartResult:
     reason: npt.NDArray[np.object_]
     summary: dict[str, Any]
     home: npt.NDArray[np.bool_]
+    queue: IntArray
     cand_building: IntArray
     cand_site: IntArray
     cand_walk: FloatArray
@@ -450,7 +451,8 @@ def plan_part(scenario: Scenario, registry: Registry) -> PartResult:
     problem = build_problem(scenario, registry)  # the arcs and costs the plan was scored with
     return PartResult(
         mode=plan.mode, site=plan.site, slot=plan.slot, team=plan.team, walk=plan.walk, reason=plan.reason,
-        summary=plan.summary, home=problem.home, cand_building=problem.cand.building, cand_site=problem.cand.site,
+        summary=plan.summary, home=problem.home, queue=problem.queue, cand_building=problem.cand.building,
+        cand_site=problem.cand.site,
         cand_walk=problem.cand.walk, arc_cost=problem.arc_cost, slot_cost=problem.slot_cost,
         unplaced_cost=problem.unplaced_cost,
     )
@@ -490,7 +492,7 @@ def merge_parts(scenario: Scenario, registry: Registry, part: Partition, results
                 index: list[tuple[IntArray, IntArray]]) -> Plan:
     """One Plan from the parts' arrays, scored by `summarise` over the union of the parts' arcs."""
     hh = registry.households
-    n, n_sites = len(hh), len(registry.sites)
+    n = len(hh)
     mode = np.zeros(n, dtype=np.int64)
     site = np.full(n, -1, dtype=np.int64)
     slot = np.full(n, -1, dtype=np.int64)
@@ -498,6 +500,7 @@ def merge_parts(scenario: Scenario, registry: Registry, part: Partition, results
     walk = np.zeros(n, dtype=np.float64)
     reason = np.full(n, "", dtype=object)
     home = np.zeros(n, dtype=bool)
+    queue: list[IntArray] = []
     offsets = np.concatenate([[0], np.cumsum(part.teams)[:-1]]).astype(np.int64)
     cb: list[IntArray] = []
     cs: list[IntArray] = []
@@ -511,6 +514,7 @@ def merge_parts(scenario: Scenario, registry: Registry, part: Partition, results
         walk[h_idx] = r.walk
         reason[h_idx] = r.reason
         home[h_idx] = r.home
+        queue.append(h_idx[r.queue])
         b_idx = np.flatnonzero(part.building_part == k)
         cb.append(b_idx[r.cand_building])
         cs.append(s_idx[r.cand_site] if len(s_idx) else r.cand_site)
@@ -521,16 +525,17 @@ def merge_parts(scenario: Scenario, registry: Registry, part: Partition, results
     cand = Candidates(building=b_all[order].astype(np.int64), site=s_all[order].astype(np.int64),
                       walk=w_all[order].astype(np.float64),
                       home_reason=np.full(len(registry.buildings), "", dtype=object))
-    arc_cost = a_all[order].astype(np.int64)
-    keys = cand.building * max(n_sites, 1) + cand.site
-    by_key = np.argsort(keys, kind="stable")
-    at = np.flatnonzero(mode == MODE_SITE)
-    arc_of = by_key[np.searchsorted(keys[by_key], hh.building[at] * max(n_sites, 1) + site[at])]
     grid = slot_grid(scenario.window, scenario.capacity, scenario.planner, registry.sites)
+    # The union of the parts' problems: their arcs, and the costs every part shares.
+    problem = Problem(
+        scenario=scenario, registry=registry, grid=grid, cand=cand, home=home, reason=reason,
+        queue=np.concatenate(queue) if queue else np.zeros(0, np.int64), arc_cost=a_all[order].astype(np.int64),
+        slot_cost=results[0].slot_cost, unplaced_cost=results[0].unplaced_cost,
+    )
+    at = np.flatnonzero(mode == MODE_SITE)
+    arc_of = problem.arc_index(hh.building[at], site[at])
     methods = sorted({str(r.summary["repair"]) for r in results} - {"none"}) or ["none"]
-    first = results[0]
-    summary = summarise(scenario, registry, grid, mode, site, slot, walk, home, arc_cost, arc_of, first.slot_cost,
-                        first.unplaced_cost, 0, "+".join(methods), cand)
+    summary = summarise(problem, mode, site, slot, walk, arc_of, lower_cost=0, repair_method="+".join(methods))
     # The bound of a split plan is the sum of the parts' bounds (each proven by its own flow).
     lower = sum(round(r.summary["lower_bound"] * COST_SCALE) for r in results)
     objective = round(summary["objective"] * COST_SCALE)

@@ -7,10 +7,10 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from sampler.model import IntArray, Registry
-from sampler.params import Scenario
+from sampler.model import FloatArray, IntArray
 from sampler.plan.flow import COST_SCALE
 from sampler.plan.geo import Candidates
+from sampler.plan.problem import Problem
 from sampler.plan.slots import SlotGrid
 
 __all__ = ["MODE_HOME", "MODE_SITE", "MODE_UNPLACED", "summarise", "unplaced_reasons"]
@@ -18,15 +18,13 @@ __all__ = ["MODE_HOME", "MODE_SITE", "MODE_UNPLACED", "summarise", "unplaced_rea
 MODE_UNPLACED, MODE_SITE, MODE_HOME = 0, 1, 2
 
 
-def unplaced_reasons(
-    reason: npt.NDArray[np.object_], mode: IntArray, home: npt.NDArray[np.bool_], building: IntArray,
-    cand: Candidates, sites: tuple[Any, ...], max_walk: float,
-) -> None:
+def unplaced_reasons(problem: Problem, reason: npt.NDArray[np.object_], mode: IntArray) -> None:
     """Say, per unplaced site household, which sites within reach were full (one text per building)."""
-    todo = np.flatnonzero((mode == MODE_UNPLACED) & ~home)
+    todo = np.flatnonzero((mode == MODE_UNPLACED) & ~problem.home)
     if not len(todo):
         return
-    blds, inverse = np.unique(building[todo], return_inverse=True)
+    cand, sites, max_walk = problem.cand, problem.registry.sites, problem.scenario.walk.max_minutes
+    blds, inverse = np.unique(problem.registry.households.building[todo], return_inverse=True)
     texts = np.empty(len(blds), dtype=object)
     lo_all = np.searchsorted(cand.building, blds, "left")
     hi_all = np.searchsorted(cand.building, blds, "right")
@@ -52,11 +50,16 @@ def _largest_slot(grid: SlotGrid, cand: Candidates, n_buildings: int) -> npt.NDA
 
 
 def summarise(
-    scenario: Scenario, registry: Registry, grid: SlotGrid, mode: IntArray, site: IntArray, slot: IntArray,
-    walk: npt.NDArray[np.float64], home: npt.NDArray[np.bool_], arc_unit_cost: IntArray, arc_of: IntArray,
-    slot_cost: IntArray, unplaced_unit: int, flow_cost: int | None, repair_method: str, cand: Candidates,
+    problem: Problem, mode: IntArray, site: IntArray, slot: IntArray, walk: FloatArray, arc_of: IntArray,
+    *, lower_cost: int | None, repair_method: str,
 ) -> dict[str, Any]:
-    """Objective, bound, gap and the invariant checks, from the final arrays."""
+    """Objective, bound, gap and the invariant checks of the final arrays, scored with ``problem``'s costs.
+
+    ``arc_of`` is the candidate arc of each site household (in household order); ``lower_cost`` a
+    proven lower bound on the site households' cost in integer units (None when there is none).
+    """
+    scenario, registry, grid, cand, home = problem.scenario, problem.registry, problem.grid, problem.cand, problem.home
+    arc_unit_cost, slot_cost, unplaced_unit = problem.arc_cost, problem.slot_cost, problem.unplaced_cost
     hh = registry.households
     size = hh.size.astype(np.int64)
     at = np.flatnonzero(mode == MODE_SITE)
@@ -74,7 +77,7 @@ def summarise(
     n_home_unplaced = int((unplaced & home).sum())
     home_lb = int(np.sort(size[home])[:n_home_unplaced].sum()) * unplaced_unit
     objective = walk_cost + time_cost + unplaced_cost + cohesion_cost
-    lower = None if flow_cost is None else flow_cost + home_lb
+    lower = None if lower_cost is None else lower_cost + home_lb
     load = np.zeros_like(grid.capacity)
     np.add.at(load, (site[at], slot[at]), size[at])
     violations = int((load > grid.capacity).sum())
