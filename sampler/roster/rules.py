@@ -460,6 +460,28 @@ class Roster:
         return sheets
 
 
+@dataclass(frozen=True, eq=False)
+class _RosterProblem:
+    """What one roster is solved for: the people, the sites and the positions to fill.
+
+    ``need`` and ``places`` are people needed and places per (site, role, slot) (`demand`);
+    ``labels`` the slot boundaries as text (one more than slots).
+    """
+
+    scenario: Scenario
+    sites: tuple[Site, ...]
+    staff: Sequence[StaffMember]
+    params: RosterParams
+    need: np.ndarray
+    places: np.ndarray
+    labels: list[str]
+
+    @property
+    def per_table(self) -> list[int]:
+        """People per table and role (samplers, registrars)."""
+        return [1, self.params.registrars_per_table]
+
+
 def build_roster(scenario: Scenario, sites: Registry | Sequence[Site],
                  staff: Sequence[StaffMember] | pd.DataFrame, params: RosterParams | None = None,
                  plan: PlanFiles | None = None, progress: Progress | None = None) -> Roster:
@@ -475,9 +497,10 @@ def build_roster(scenario: Scenario, sites: Registry | Sequence[Site],
     if bad or not staff:
         raise InputError(bad or [InputIssue("<staff>", None, "(file)", "0 rows", "list at least one person")])
     need, places = demand(scenario, site_tuple, params, plan)
+    problem = _RosterProblem(scenario, site_tuple, staff, params, need, places,
+                             slot_grid(scenario.window, scenario.capacity, scenario.planner, site_tuple).labels())
     limits = params.limits(scenario.window.slot_minutes)
-    labels = slot_grid(scenario.window, scenario.capacity, scenario.planner, site_tuple).labels()
-    per_table = [1, params.registrars_per_table]
+    per_table = problem.per_table
     records: list[tuple[int, int, int, int, int]] = []
     shortage = need.copy()
     statuses, objective, bound, variables, decomposed, n_groups = [], 0.0, 0.0, 0, False, 0
@@ -508,10 +531,10 @@ def build_roster(scenario: Scenario, sites: Registry | Sequence[Site],
         for j, k in enumerate(group_sites):
             shortage[k, r] = result.shortage[j]
     progress("done", 1.0)
-    return _assemble(scenario, site_tuple, staff, params, need, shortage, records, labels, per_table, {
+    return _assemble(problem, records, shortage, {
         "status": _worst(statuses), "objective": objective, "bound": bound, "groups": n_groups,
         "decomposed": decomposed, "variables": variables,
-        "solve_seconds": round(time.perf_counter() - started, 3)}, places)
+        "solve_seconds": round(time.perf_counter() - started, 3)})
 
 
 def _worst(statuses: list[str]) -> str:
@@ -521,11 +544,14 @@ def _worst(statuses: list[str]) -> str:
     return "OPTIMAL"
 
 
-def _assemble(scenario: Scenario, sites: tuple[Site, ...], staff: Sequence[StaffMember], params: RosterParams,
-              need: np.ndarray, shortage: np.ndarray, records: list[tuple[int, int, int, int, int]],
-              labels: list[str], per_table: list[int], solve: dict[str, Any], places: np.ndarray) -> Roster:
-    """Turn solver output into the roster tables and the summary."""
-    tables = _tables(records, per_table)
+def _assemble(problem: _RosterProblem, records: list[tuple[int, int, int, int, int]], shortage: np.ndarray,
+              solve: dict[str, Any]) -> Roster:
+    """Turn solver output into the roster tables and the summary: ``records`` are the (person, site,
+    role, start, length) stints, ``shortage`` the people missing per (site, role, slot), ``solve``
+    the solver's figures."""
+    scenario, sites, staff, params = problem.scenario, problem.sites, problem.staff, problem.params
+    need, places, labels = problem.need, problem.places, problem.labels
+    tables = _tables(records, problem.per_table)
     order = sorted(range(len(records)), key=lambda i: (records[i][1], records[i][3], records[i][2],
                                                        tables[i], staff[records[i][0]].id))
     stints = pd.DataFrame({
