@@ -1,4 +1,5 @@
-"""Accepted column headers of the registry files, English and Chinese, per canonical field."""
+"""Accepted column headers of the registry files (and of the staffing and staff files read the same
+way), English and Chinese, per canonical field."""
 
 from __future__ import annotations
 
@@ -46,6 +47,15 @@ ALIASES: dict[str, dict[str, tuple[str, ...]]] = {
         "tables": ("tables", "采样台数", "采样台", "台数"),
         "registrars": ("registrars", "登记员", "登记人员", "登记员人数"),
     },
+    # people who can work in PPE (`sampler roster --staff FILE`)
+    "staff": {
+        "staff_id": ("staff_id", "id", "工号", "人员编号", "编号"),
+        "name": ("name", "姓名", "名字"),
+        "role": ("role", "岗位", "角色"),
+        "site_id": ("site_id", "site", "采样点编号", "采样点"),
+        "earliest": ("earliest", "最早开始", "最早到岗"),
+        "latest": ("latest", "最晚结束", "最晚离岗"),
+    },
 }
 
 REQUIRED: dict[str, tuple[str, ...]] = {
@@ -53,6 +63,7 @@ REQUIRED: dict[str, tuple[str, ...]] = {
     "buildings": ("building_id", "lon", "lat"),
     "sites": ("site_id", "name", "lon", "lat", "tables"),
     "staffing": ("site_id", "tables"),
+    "staff": ("staff_id",),
 }
 
 

@@ -38,6 +38,7 @@ from sampler.registry.headers import ALIASES, REQUIRED, canonical_name
 __all__ = ["MAX_PER_RULE", "load_registry", "read_table"]
 
 MAX_PER_RULE = 1000
+REGISTRY_KINDS = ("households", "buildings", "sites")  # the files a scenario's registry section names
 MAX_HOUSEHOLD = 20
 _SPLIT = r"[;；、,，/|\s]+"
 
@@ -130,7 +131,8 @@ def read_table(path: Path, kind: str, name: str | None = None) -> pd.DataFrame:
     """
     name = name or display_path(path)
     if not path.is_file():
-        raise InputError([InputIssue(name, None, "(file)", str(path), "check the path in the scenario's registry section")])
+        where = "in the scenario's registry section" if kind in REGISTRY_KINDS else "given on the command line"
+        raise InputError([InputIssue(name, None, "(file)", str(path), f"check the path {where}")])
     suffix = path.suffix.lower()
     try:
         if suffix in (".csv", ".txt"):

@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
-import io
 import json
 import math
 import time
@@ -36,6 +35,7 @@ from sampler.model import Progress, Registry, Site, no_progress
 from sampler.params import Scenario, build_section
 from sampler.plan.slots import slot_grid
 from sampler.planfiles.read import PlanFiles
+from sampler.registry.read import read_table
 from sampler.roster.model import Group, GroupResult, Limits, candidate_count, solve_group
 
 __all__ = ["ROLES", "Roster", "RosterParams", "StaffMember", "build_roster", "demand", "plan_tables",
@@ -44,14 +44,6 @@ __all__ = ["ROLES", "Roster", "RosterParams", "StaffMember", "build_roster", "de
 ROLES: tuple[str, ...] = ("sampler", "registrar")
 _ROLE_WORDS = {"": 0, "sampler": 0, "采样员": 0, "采样": 0, "采样人员": 0,
                "registrar": 1, "登记员": 1, "登记": 1, "登记人员": 1}
-STAFF_ALIASES: dict[str, tuple[str, ...]] = {
-    "staff_id": ("staff_id", "id", "工号", "人员编号", "编号"),
-    "name": ("name", "姓名", "名字"),
-    "role": ("role", "岗位", "角色"),
-    "site_id": ("site_id", "site", "采样点编号", "采样点"),
-    "earliest": ("earliest", "最早开始", "最早到岗"),
-    "latest": ("latest", "最晚结束", "最晚离岗"),
-}
 
 
 @dataclass(frozen=True)
@@ -155,48 +147,11 @@ class StaffMember:
     latest: int
 
 
-def _decode(path: Path, name: str) -> str:
-    data = path.read_bytes()
-    for encoding in ("utf-8-sig", "gb18030"):
-        try:
-            return data.decode(encoding)
-        except UnicodeDecodeError:
-            continue
-    raise InputError([InputIssue(name, None, "(encoding)", "not UTF-8 or GB18030",
-                                 "save the staff file as CSV UTF-8 (or GBK) from Excel")])
-
-
 def read_staff(path: Path, scenario: Scenario, site_ids: Sequence[str], name: str | None = None) -> list[StaffMember]:
-    """Read and check a staff file (CSV in UTF-8/GB18030 or XLSX; English or Chinese headers)."""
-    name = name or str(path)
-    if not path.is_file():
-        raise InputError([InputIssue(name, None, "(file)", str(path), "check the path of the staff file")])
-    suffix = path.suffix.lower()
-    try:
-        if suffix in (".csv", ".txt"):
-            text = _decode(path, name)
-            if not text.strip():
-                raise InputError([InputIssue(name, None, "(file)", "empty", "list at least one person")])
-            raw = pd.read_csv(io.StringIO(text), dtype=str, keep_default_na=False)
-        elif suffix in (".xlsx", ".xlsm"):
-            raw = pd.read_excel(path, dtype=str, keep_default_na=False, engine="openpyxl")
-        else:
-            raise InputError([InputIssue(name, None, "(file)", suffix or "(none)", "give the staff file as .csv or .xlsx")])
-    except (pd.errors.ParserError, ValueError, OSError) as exc:
-        if isinstance(exc, InputError):
-            raise
-        raise InputError([InputIssue(name, None, "(file)", type(exc).__name__,
-                                     f"the file is not a readable table ({str(exc)[:100]})")]) from exc
-    lookup = {alias.lower(): f for f, aliases in STAFF_ALIASES.items() for alias in aliases}
-    columns: dict[str, pd.Series] = {}
-    for col in raw.columns:
-        field = lookup.get(str(col).replace("\ufeff", "").strip().lower())
-        if field and field not in columns:
-            columns[field] = raw[col].astype(str).str.strip()
-    if "staff_id" not in columns:
-        raise InputError([InputIssue(name, 0, "staff_id", "(missing column)",
-                                     f"add a column headed one of: {', '.join(STAFF_ALIASES['staff_id'])}")])
-    return staff_from_frame(pd.DataFrame(columns, index=pd.RangeIndex(len(raw))), scenario, site_ids, name)
+    """Read and check a staff file (CSV in UTF-8/GB18030 or XLSX; English or Chinese headers, see
+    `sampler.registry.headers.ALIASES["staff"]`), with the registry files' reader."""
+    frame = read_table(path, "staff", name)
+    return staff_from_frame(frame, scenario, site_ids, frame.attrs["file"])
 
 
 def _minutes_from_start(text: str, start: dt.datetime, end: bool = False) -> int | None:

@@ -156,3 +156,22 @@ def test_bad_roster_parameter_exits_two(tmp_path: Path):
     with pytest.raises(InputError) as info:
         roster_params(load_scenario(scenario), min_stint_hours=5.0)
     assert info.value.issues[0].field == "roster.min_stint_hours"
+
+
+def test_staff_file_is_read_like_a_registry_file(tmp_path: Path):
+    """The registry reader reads staff files: GB18030 and XLSX give the same people as UTF-8, headers
+    match with any case and spacing, and a missing file names its path and the flag's place."""
+    scenario = load_scenario(write_city(tmp_path))
+    rows = [STAFF[0], ["A", "甲", "采样员", "", "14:00", "02:00"], ["B", "乙", "登记员", "S2", "", ""]]
+    utf8 = read_staff(_staff_file(tmp_path, rows, chinese=True), scenario, ["S1", "S2"])
+    gbk = read_staff(_staff_file(tmp_path, rows, chinese=True, encoding="gb18030"), scenario, ["S1", "S2"])
+    spaced = [[f" {h.upper().replace('_', ' _')} " for h in rows[0]], *rows[1:]]
+    upper = read_staff(_staff_file(tmp_path, spaced), scenario, ["S1", "S2"])
+    xlsx = tmp_path / "staff.xlsx"
+    pd.DataFrame(rows[1:], columns=rows[0]).to_excel(xlsx, index=False)
+    assert utf8 == gbk == upper == read_staff(xlsx, scenario, ["S1", "S2"])
+    assert [m.id for m in utf8] == ["A", "B"]
+    with pytest.raises(InputError) as info:
+        read_staff(tmp_path / "nope.csv", scenario, ["S1"])
+    issue = info.value.issues[0]
+    assert (issue.field, issue.fix) == ("(file)", "check the path given on the command line")
