@@ -55,16 +55,21 @@ def test_roster_command_writes_every_file(tmp_path: Path):
     assert "Roster" in result.output
 
 
-def test_plan_directory_limits_the_tables_staffed(tmp_path: Path):
-    """With --plan (no tail, no minimum), each slot needs ceil(people / (rate × slot hours)) tables, not every table."""
+def _plan_and_roster(tmp_path: Path, *options: str) -> tuple[Path, Path]:
+    """Plan the test city, roster STAFF over that plan with ``options``: (plan dir, roster dir)."""
     scenario = write_city(tmp_path)
-    plan = tmp_path / "plan"
+    plan, out = tmp_path / "plan", tmp_path / "roster"
     assert runner.invoke(app, ["plan", str(scenario), "-o", str(plan)]).exit_code == 0
-    out = tmp_path / "roster"
     staff = _staff_file(tmp_path, STAFF)
     result = runner.invoke(app, ["roster", str(scenario), "--staff", str(staff), "--plan", str(plan), "-o", str(out),
-                                 "--tail-slots", "0", "--min-open-tables", "0"])
+                                 *options])
     assert result.exit_code == 0, result.output
+    return plan, out
+
+
+def test_plan_directory_limits_the_tables_staffed(tmp_path: Path):
+    """With --plan (no tail, no minimum), each slot needs ceil(people / (rate × slot hours)) tables, not every table."""
+    plan, out = _plan_and_roster(tmp_path, "--tail-slots", "0", "--min-open-tables", "0")
     load = pd.read_csv(plan / "site_load.csv", dtype={"site_id": str, "slot_start": str})
     rates = {"S1": 80.0, "S2": 60.0}
     expected = sum(min({"S1": 2, "S2": 1}[s], math.ceil(p / (rates[s] * 0.5))) * 2
@@ -76,13 +81,7 @@ def test_plan_directory_limits_the_tables_staffed(tmp_path: Path):
 
 def test_plan_roster_keeps_a_tail_and_one_table_through_the_opening_hours(tmp_path: Path):
     """By default a used site keeps one table open while it is open and its planned tables one slot longer."""
-    scenario = write_city(tmp_path)
-    plan = tmp_path / "plan"
-    assert runner.invoke(app, ["plan", str(scenario), "-o", str(plan)]).exit_code == 0
-    out = tmp_path / "roster"
-    staff = _staff_file(tmp_path, STAFF)
-    result = runner.invoke(app, ["roster", str(scenario), "--staff", str(staff), "--plan", str(plan), "-o", str(out)])
-    assert result.exit_code == 0, result.output
+    plan, out = _plan_and_roster(tmp_path)
     load = pd.read_csv(plan / "site_load.csv", dtype={"site_id": str, "slot_start": str})
     # Slots from 06:00 (0) to 06:00 next day (48); S1 is open 06:00-24:00 (slots 0-35), S2 07:00-22:00 (2-31).
     hours = {"S1": (0, 36, 2, 80.0), "S2": (2, 32, 1, 60.0)}
