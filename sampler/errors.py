@@ -5,7 +5,9 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-__all__ = ["InputError", "InputIssue"]
+__all__ = ["COMMAND_LINE", "InputError", "InputIssue"]
+
+COMMAND_LINE = "<command line>"  # the `file` of an issue with a command-line option
 
 
 @dataclass(frozen=True)

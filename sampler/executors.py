@@ -22,7 +22,7 @@ from concurrent.futures import ProcessPoolExecutor
 from contextlib import contextmanager
 from typing import Any, Protocol
 
-from sampler.errors import InputError, InputIssue
+from sampler.errors import COMMAND_LINE, InputError, InputIssue
 
 __all__ = [
     "DaskExecutor",
@@ -158,7 +158,7 @@ def opened_executor(workers: int | None = None, dask: str | None = None,
         cluster.__enter__()
     except Exception as exc:  # distributed raises OSError, TimeoutError or ValueError (bad address)
         raise InputError([InputIssue(
-            "<command line>", None, "--dask", dask,
+            COMMAND_LINE, None, "--dask", dask,
             f"cannot reach a Dask scheduler there within {timeout:g} s ({type(exc).__name__}): start one with "
             "`dask scheduler` and give its address, e.g. tcp://host:8786, or drop --dask to use this machine")]) from exc
     try:

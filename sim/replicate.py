@@ -15,7 +15,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats as sps
 
-from sampler.errors import InputError, InputIssue
+from sampler.errors import COMMAND_LINE, InputError, InputIssue
 from sampler.executors import DaskExecutor, Executor, ProcessExecutor, SerialExecutor
 from sampler.model import CountProgress, Registry
 from sampler.params import Scenario
@@ -150,10 +150,10 @@ def replicate(inputs: SimInputs, params: SimParams, seed: int, replications: int
               executor: Executor | None = None, progress: CountProgress | None = None) -> SimResult:
     """Run ``replications`` seeded replications (on ``executor``, or in this process)."""
     if replications < 1:
-        raise InputError([InputIssue("<command line>", None, "replications", str(replications),
+        raise InputError([InputIssue(COMMAND_LINE, None, "replications", str(replications),
                                      "run at least one replication")])
     if seed < 0:
-        raise InputError([InputIssue("<command line>", None, "seed", str(seed), "use a seed ≥ 0")])
+        raise InputError([InputIssue(COMMAND_LINE, None, "seed", str(seed), "use a seed ≥ 0")])
     children = np.random.SeedSequence(seed).spawn(replications)
     ex: Executor = executor or SerialExecutor()
     futures = [ex.submit(run_one, inputs, params, child, i == 0) for i, child in enumerate(children)]

@@ -1,4 +1,5 @@
-"""What every command prints: the console, the input-issue table, the closing summary table."""
+"""What every command prints (the console, the input-issue table, the closing summary table) and
+the checks of options several commands share."""
 
 from __future__ import annotations
 
@@ -9,12 +10,22 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from sampler.errors import InputError
+from sampler.errors import COMMAND_LINE, InputError, InputIssue
 
-__all__ = ["console", "err_console", "fail_on_input_error", "summary_table"]
+__all__ = ["console", "err_console", "fail_on_input_error", "seed_and_workers_issues", "summary_table"]
 
 console = Console(stderr=False, highlight=False)
 err_console = Console(stderr=True, highlight=False)
+
+def seed_and_workers_issues(seed: int, workers: int | None) -> list[InputIssue]:
+    """What is wrong with the --seed and --workers options of a command that replicates."""
+    problems = []
+    if seed < 0:
+        problems.append(InputIssue(COMMAND_LINE, None, "--seed", str(seed), "use a seed ≥ 0"))
+    if workers is not None and workers < 1:
+        problems.append(InputIssue(COMMAND_LINE, None, "--workers", str(workers), "use at least one worker"))
+    return problems
+
 
 @contextmanager
 def fail_on_input_error() -> Iterator[None]:

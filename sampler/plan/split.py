@@ -42,7 +42,7 @@ import numpy as np
 import numpy.typing as npt
 from scipy.spatial import cKDTree
 
-from sampler.errors import InputError, InputIssue
+from sampler.errors import COMMAND_LINE, InputError, InputIssue
 from sampler.executors import Executor
 from sampler.model import (
     BuildingTable,
@@ -65,7 +65,6 @@ from sampler.plan.summary import summarise
 from sampler.registry.headers import ALIASES, canonical_name
 
 __all__ = [
-    "COMMAND_LINE",
     "SPLIT_COLUMNS",
     "PartResult",
     "Partition",
@@ -81,7 +80,6 @@ __all__ = [
 ]
 
 
-COMMAND_LINE = "<command line>"
 SPLIT_COLUMNS = ("district", "grid", "compound")  # building columns a city can be split by
 
 

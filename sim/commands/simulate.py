@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from sampler.commands.ui import console, fail_on_input_error, summary_table
+from sampler.commands.ui import console, fail_on_input_error, seed_and_workers_issues, summary_table
 
 if TYPE_CHECKING:
     from sim.replicate import SimResult
@@ -67,7 +67,7 @@ def simulate_command(
                          "and registrars as rostered instead of the PPE shift rules.")] = None,
 ) -> None:
     """Replay a plan with real-world noise and check the window target (writes OUT/)."""
-    from sampler.errors import InputError, InputIssue
+    from sampler.errors import COMMAND_LINE, InputError, InputIssue
     from sampler.params import load_scenario
     from sampler.planfiles.read import read_plan
     from sim.inputs import prepare
@@ -80,13 +80,9 @@ def simulate_command(
         sc = load_scenario(scenario)
         params = sim_params(sc)
         reps = params.replications if replications is None else replications
-        problems = []
+        problems = seed_and_workers_issues(seed, workers)
         if reps < 1:
-            problems.append(InputIssue("<command line>", None, "--replications", str(reps), "run at least one replication"))
-        if workers is not None and workers < 1:
-            problems.append(InputIssue("<command line>", None, "--workers", str(workers), "use at least one worker"))
-        if seed < 0:
-            problems.append(InputIssue("<command line>", None, "--seed", str(seed), "use a seed ≥ 0"))
+            problems.append(InputIssue(COMMAND_LINE, None, "--replications", str(reps), "run at least one replication"))
         if not plan.is_dir():
             problems.append(InputIssue(str(plan), None, "--plan", str(plan),
                                        "point at a plan directory written by `sampler plan`"))

@@ -9,8 +9,8 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from sampler.commands.ui import console, fail_on_input_error, summary_table
-from sampler.errors import InputError, InputIssue
+from sampler.commands.ui import console, fail_on_input_error, seed_and_workers_issues, summary_table
+from sampler.errors import COMMAND_LINE, InputError, InputIssue
 from sim.whatif.axes import AXES
 
 if TYPE_CHECKING:
@@ -33,13 +33,13 @@ def _ranges(specs: list[str], defaults: dict[str, str], source: str) -> dict[str
     for spec in specs:
         axis, sep, text = spec.partition("=")
         if not sep:
-            problems.append(InputIssue("<command line>", None, "--staff-range", spec,
+            problems.append(InputIssue(COMMAND_LINE, None, "--staff-range", spec,
                                        f"write AXIS=START:STOP:STEP or AXIS=v1,v2 with AXIS one of {', '.join(AXES)}"))
             continue
         if axis.strip() in texts:
-            problems.append(InputIssue("<command line>", None, "--staff-range", spec, "give each axis once"))
+            problems.append(InputIssue(COMMAND_LINE, None, "--staff-range", spec, "give each axis once"))
             continue
-        texts[axis.strip()] = (text, "<command line>")
+        texts[axis.strip()] = (text, COMMAND_LINE)
     for axis, (text, src) in texts.items():
         try:
             ranges[axis] = parse_range(axis, str(text), src)
@@ -91,11 +91,8 @@ def whatif_command(
                                      "minus_one_sites": minus_one_sites})
         problems: list[InputIssue] = [InputIssue(sc.source, None, f"whatif.{f}", v, fix) for f, v, fix in wparams.check()]
         if mode not in MODES:
-            problems.append(InputIssue("<command line>", None, "--mode", mode, f"use one of {', '.join(MODES)}"))
-        if seed < 0:
-            problems.append(InputIssue("<command line>", None, "--seed", str(seed), "use a seed ≥ 0"))
-        if workers is not None and workers < 1:
-            problems.append(InputIssue("<command line>", None, "--workers", str(workers), "use at least one worker"))
+            problems.append(InputIssue(COMMAND_LINE, None, "--mode", mode, f"use one of {', '.join(MODES)}"))
+        problems += seed_and_workers_issues(seed, workers)
         try:
             ranges = _ranges(list(staff_range or []), wparams.ranges or DEFAULT_RANGE, sc.source)
         except InputError as exc:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 import re
 
-from sampler.errors import InputError, InputIssue
+from sampler.errors import COMMAND_LINE, InputError, InputIssue
 
 __all__ = ["AXES", "INTEGER_AXES", "parse_range"]
 
@@ -21,13 +21,13 @@ INTEGER_AXES = {"home_teams", "relief"}
 _RANGE = re.compile(r"^\s*([-+]?\d+(?:\.\d+)?)\s*:\s*([-+]?\d+(?:\.\d+)?)\s*(?::\s*([-+]?\d+(?:\.\d+)?))?\s*$")
 
 
-def parse_range(axis: str, text: str, source: str = "<command line>") -> list[float]:
+def parse_range(axis: str, text: str, source: str = COMMAND_LINE) -> list[float]:
     """Values of one axis from ``START:STOP[:STEP]`` (both ends included) or ``v1,v2,...``.
 
     Raises InputError for an unknown axis, an empty or descending range, a zero step, negative
     staff, a fractional team count or a table share of zero.
     """
-    where = f"--staff-range {axis}" if source == "<command line>" else f"whatif.ranges.{axis}"
+    where = f"--staff-range {axis}" if source == COMMAND_LINE else f"whatif.ranges.{axis}"
 
     def bad(fix: str) -> InputError:
         return InputError([InputIssue(source, None, where, text, fix)])
