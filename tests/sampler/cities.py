@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from sampler.model import BuildingTable, HouseholdTable, Registry, RiskZone, Site
+from sampler.model import PERIODS, BuildingTable, HouseholdTable, Registry, RiskZone, Site
 
 LON0, LAT0 = 118.32, 27.03
 M_PER_DEG_LAT = 111_195.0
@@ -73,3 +73,19 @@ def random_city(seed: int, n_buildings: int, n_sites: int, extent_m: float = 150
     sites = [site(f"S{k}", float(x), float(y), tables=int(rng.integers(1, 3)), rate=float(rng.integers(10, 40)))
              for k, (x, y) in enumerate(sxy)]
     return registry(buildings, households, sites)
+
+
+def tiny_city(rng: np.random.Generator, max_buildings: int, min_households: int, max_rate: int,
+              preferring: float) -> Registry:
+    """A tiny random city for exact-optimum checks: 1..max_buildings buildings and 1–2 sites within
+    900 m, min_households..6 households of 1–4 people, each preferring a random period with
+    probability ``preferring`` (all drawn from ``rng``)."""
+    n_b = int(rng.integers(1, max_buildings + 1))
+    buildings = [(f"B{i}", float(rng.uniform(0, 900)), float(rng.uniform(0, 900)), RiskZone.PRECAUTION, "c")
+                 for i in range(n_b)]
+    households = [(f"H{j}", f"B{int(rng.integers(0, n_b))}", int(rng.integers(1, 5)))
+                  for j in range(int(rng.integers(min_households, 7)))]
+    sites = [site(f"S{k}", float(rng.uniform(0, 900)), float(rng.uniform(0, 900)), rate=float(rng.integers(4, max_rate + 1)))
+             for k in range(int(rng.integers(1, 3)))]
+    pref = {h[0]: int(rng.integers(0, len(PERIODS))) for h in households if rng.random() < preferring}
+    return registry(buildings, households, sites, preferred=pref)

@@ -16,7 +16,7 @@ from sampler.plan.bound import lagrangian_bound
 from sampler.plan.flow import COST_SCALE
 from sampler.plan.planner import make_plan
 from sampler.plan.problem import build_problem
-from tests.sampler.cities import registry, site
+from tests.sampler.cities import registry, site, tiny_city
 from tests.sampler.test_planner_properties import _exact_optimum
 
 P = RiskZone.PRECAUTION
@@ -81,14 +81,7 @@ def test_bound_never_exceeds_the_exact_optimum(seed, cohesion):
     """lower_bound ≤ exact household optimum (CP-SAT over the full objective) ≤ planner objective, on
     tiny cities where most households prefer a period, across period boundaries and tight capacity."""
     rng = np.random.default_rng(seed)
-    n_b = int(rng.integers(1, 3))
-    buildings = [(f"B{i}", float(rng.uniform(0, 900)), float(rng.uniform(0, 900)), P, "c") for i in range(n_b)]
-    households = [(f"H{j}", f"B{int(rng.integers(0, n_b))}", int(rng.integers(1, 5)))
-                  for j in range(int(rng.integers(2, 7)))]
-    sites = [site(f"S{k}", float(rng.uniform(0, 900)), float(rng.uniform(0, 900)), rate=float(rng.integers(4, 30)))
-             for k in range(int(rng.integers(1, 3)))]
-    pref = {h[0]: int(rng.integers(0, len(PERIODS))) for h in households if rng.random() < 0.7}
-    reg = registry(buildings, households, sites, preferred=pref)
+    reg = tiny_city(rng, max_buildings=2, min_households=2, max_rate=29, preferring=0.7)
     sc = Scenario(window=WindowParams(start="2022-11-23 11:00", hours=2.0),
                   planner=replace(PlannerParams(), cohesion_penalty=cohesion))
     plan = make_plan(sc, reg)

@@ -10,13 +10,13 @@ from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 from ortools.sat.python import cp_model
 
-from sampler.model import PERIODS, RiskZone
+from sampler.model import RiskZone
 from sampler.params import CapacityParams, PlannerParams, Scenario, WindowParams
 from sampler.plan.flow import COST_SCALE
 from sampler.plan.geo import candidate_sites
 from sampler.plan.planner import MODE_HOME, MODE_SITE, MODE_UNPLACED, make_plan
 from sampler.plan.slots import slot_grid
-from tests.sampler.cities import random_city, registry, site
+from tests.sampler.cities import random_city, tiny_city
 
 SETTINGS = settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
@@ -122,14 +122,7 @@ def _exact_optimum(sc: Scenario, reg) -> float:
 def test_bound_and_plan_bracket_the_exact_optimum(seed):
     """lower_bound ≤ exact household optimum ≤ planner objective, on tiny random instances."""
     rng = np.random.default_rng(seed)
-    n_b = int(rng.integers(1, 4))
-    buildings = [(f"B{i}", float(rng.uniform(0, 900)), float(rng.uniform(0, 900)), RiskZone.PRECAUTION, "c")
-                 for i in range(n_b)]
-    households = [(f"H{j}", f"B{int(rng.integers(0, n_b))}", int(rng.integers(1, 5))) for j in range(int(rng.integers(1, 7)))]
-    sites = [site(f"S{k}", float(rng.uniform(0, 900)), float(rng.uniform(0, 900)), rate=float(rng.integers(4, 16)))
-             for k in range(int(rng.integers(1, 3)))]
-    pref = {h[0]: int(rng.integers(0, len(PERIODS))) for h in households if rng.random() < 0.3}
-    reg = registry(buildings, households, sites, preferred=pref)
+    reg = tiny_city(rng, max_buildings=3, min_households=1, max_rate=15, preferring=0.3)
     sc = Scenario(window=WindowParams(start="2022-11-23 11:00", hours=2.0),
                   planner=replace(PlannerParams(), cohesion_penalty=3.0))
     plan = make_plan(sc, reg)
