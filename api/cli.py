@@ -5,6 +5,7 @@ The service adds `sampler serve` (uvicorn) and `sampler keys create --role ...` 
 
 from __future__ import annotations
 
+import importlib.util
 import socket
 from typing import Annotated
 
@@ -24,12 +25,33 @@ def _version(value: bool) -> None:
         raise typer.Exit()
 
 
+# What `sampler serve` and `sampler keys` import beyond the core (pyproject.toml's `serve` extra).
+SERVE_MODULES = ("fastapi", "uvicorn", "sqlalchemy", "alembic", "pydantic_settings", "multipart", "psycopg")
+
+
+def require_serve_extra(command: str) -> None:
+    """Exit with status 2 and the install line when the service's dependencies are missing.
+
+    `make demo` installs only the core (plan, simulate); the service is the `serve` extra.
+    """
+    missing = [name for name in SERVE_MODULES if importlib.util.find_spec(name) is None]
+    if missing:
+        console.print(
+            f"[red]`sampler {command}` needs the service's dependencies (the 'serve' extra); "
+            f"not installed: {', '.join(missing)}.[/]\n"
+            "Install them with `pip install 'sampler\\[serve]'`, or the locked set from this checkout: "
+            "`pip install --require-hashes -r requirements/serve.lock` (`make serve` does that and starts it).",
+            soft_wrap=True)
+        raise typer.Exit(2)
+
+
 def serve_command(
     host: Annotated[str, typer.Option(help="Interface to listen on.")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="TCP port.")] = 8000,
     workers: Annotated[int, typer.Option(help="HTTP worker processes (SQLite: keep 1-2).")] = 1,
 ) -> None:
     """Run the plan service (database from SAMPLER_DATABASE_URL, default sqlite:///data/sampler.db)."""
+    require_serve_extra("serve")
     import uvicorn
 
     from api.main import create_app
@@ -60,6 +82,7 @@ def keys_create_command(
     site: Annotated[list[str] | None, typer.Option(help="Site id a site key may read (repeat).")] = None,
 ) -> None:
     """Create an API key and print it (it is shown only this once)."""
+    require_serve_extra("keys create")
     from api.db import make_engine, run_migrations, session_factory
     from api.security import create_key
     from api.settings import Settings

@@ -16,6 +16,7 @@ Results never depend on the executor: callers give every job its own seed up fro
 
 from __future__ import annotations
 
+import importlib.util
 import os
 from collections.abc import Callable, Iterator
 from concurrent.futures import ProcessPoolExecutor
@@ -153,6 +154,12 @@ def opened_executor(workers: int | None = None, dask: str | None = None,
         with open_executor(workers) as local:
             yield local
         return
+    if importlib.util.find_spec("distributed") is None:
+        raise InputError([InputIssue(
+            "<command line>", None, "--dask", dask,
+            "--dask needs Dask's `distributed` package (the 'cluster' extra), which is not installed: "
+            "`pip install --require-hashes -r requirements/dev.lock` in this checkout (or "
+            "`pip install distributed`), or drop --dask to use this machine")])
     cluster = DaskExecutor(dask, timeout=timeout)
     try:
         cluster.__enter__()
