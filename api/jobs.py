@@ -121,7 +121,7 @@ def run_plan_job(database_url: str, job_id: int, data_dir: str) -> None:
     try:
         from api.storage import store_plan
         from sampler.plan.planner import make_plan
-        from sampler.planfiles.write import write_workbook
+        from sampler.planfiles.write import plan_frames, write_workbook
         from sampler.registry.read import load_registry
 
         mark_job(engine, job_id, status="running", stage="reading", progress=0.01,
@@ -146,7 +146,7 @@ def run_plan_job(database_url: str, job_id: int, data_dir: str) -> None:
 
             plan = make_plan(scenario, registry, progress=progress)
             mark_job(engine, job_id, stage="storing", progress=0.85)
-            frames = plan.frames()  # the plan-directory tables, straight from the plan's arrays
+            frames = plan_frames(plan)  # the plan-directory tables, straight from the plan's arrays
             book = io.BytesIO()
             write_workbook(plan, {}, book)
 

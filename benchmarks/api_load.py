@@ -259,6 +259,7 @@ def _plan_tables(n: int, source: str) -> tuple[tuple[dict[str, Any], dict[str, p
         return synth_plan(n), "synthesised tables"
     from sampler.params import load_scenario
     from sampler.plan.planner import make_plan
+    from sampler.planfiles.write import plan_frames
     from sampler.registry.read import load_registry
 
     city = ROOT / "out" / "bench" / f"city-{n}-s1"
@@ -268,7 +269,7 @@ def _plan_tables(n: int, source: str) -> tuple[tuple[dict[str, Any], dict[str, p
     print(f"planning {city} with the planner ...", flush=True)
     scenario = load_scenario(city / "scenario.yaml")
     plan = make_plan(scenario, load_registry(scenario))
-    return (plan.summary, plan.frames()), "made by the planner"
+    return (plan.summary, plan_frames(plan)), "made by the planner"
 
 
 def _write_pairs(contacts: pd.DataFrame, path: Path, k: int = 200_000) -> Path:

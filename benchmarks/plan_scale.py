@@ -28,6 +28,7 @@ METHODS = ("planner", "greedy", "household-flow")
 def run_one(method: str, city: Path, out: Path) -> dict[str, object]:
     """Load, plan and write with one method; return the figures (runs in its own process)."""
     from sampler.params import load_scenario
+    from sampler.planfiles.write import write_plan
     from sampler.registry.read import load_registry
 
     t0 = time.perf_counter()
@@ -48,7 +49,7 @@ def run_one(method: str, city: Path, out: Path) -> dict[str, object]:
 
         plan, split = household_flow_plan(scenario, registry)
     t2 = time.perf_counter()
-    plan.write(out)
+    write_plan(plan, out)
     t3 = time.perf_counter()
     s = plan.summary
     return {

@@ -38,6 +38,7 @@ def run_one(city: Path, out: Path, parts: int, workers: int) -> dict[str, object
     from sampler.params import load_scenario
     from sampler.plan.planner import make_plan
     from sampler.plan.split import partition, plan_in_parts
+    from sampler.planfiles.write import write_plan
     from sampler.registry.read import load_registry
 
     t0 = time.perf_counter()
@@ -51,7 +52,7 @@ def run_one(city: Path, out: Path, parts: int, workers: int) -> dict[str, object
     else:
         plan = make_plan(scenario, registry)
     t2 = time.perf_counter()
-    plan.write(out)
+    write_plan(plan, out)
     t3 = time.perf_counter()
     s = plan.summary
     wc = s.get("split", {}).get("walk_cost", {})

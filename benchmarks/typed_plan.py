@@ -6,10 +6,10 @@ On a generated city (made once under out/bench/, not timed) this plans the area 
 each ``--repeat`` times (best of), both ways of the two steps that used to go through text:
 
 1. what-if's plan job joining the plan with the registry: through the plan tables as text
-   (``plan.frames()`` -> `PlanFiles` -> `sim.inputs.prepare`, as before) and from the arrays
+   (``plan_frames(plan)`` -> `PlanFiles` -> `sim.inputs.prepare`, as before) and from the arrays
    (`sim.inputs.from_plan`, now); it checks that both give the same SimInputs;
-2. the API plan job storing the plan: through a scratch plan directory (``plan.write`` ->
-   `read_plan` -> `store_plan`, as before) and from the plan in memory (``plan.frames()`` and the
+2. the API plan job storing the plan: through a scratch plan directory (``write_plan`` ->
+   `read_plan` -> `store_plan`, as before) and from the plan in memory (``plan_frames(plan)`` and the
    workbook into a buffer -> `store_plan`, now); it checks that the stored tables, summary and
    workbook are the same;
 
@@ -111,7 +111,7 @@ def _store_both(plan: Any, urls: list[tuple[str, str]], tmp: str, repeat: int) -
     from api.db import make_engine, run_migrations
     from api.storage import store_plan
     from sampler.planfiles.read import read_plan
-    from sampler.planfiles.write import write_workbook
+    from sampler.planfiles.write import plan_frames, write_plan, write_workbook
 
     rows = []
     for backend, url in urls:
@@ -121,7 +121,7 @@ def _store_both(plan: Any, urls: list[tuple[str, str]], tmp: str, repeat: int) -
 
         def via_directory(engine: Any = engine, ids: dict[str, list[int]] = ids) -> None:
             with tempfile.TemporaryDirectory(dir=tmp, prefix="job-") as scratch:
-                plan.write(Path(scratch) / "plan", xlsx=True)
+                write_plan(plan, Path(scratch) / "plan", xlsx=True)
                 files = read_plan(Path(scratch) / "plan")
                 workbook = (Path(scratch) / "plan" / "plan.xlsx").read_bytes()
                 frames = {n: getattr(files, n) for n in ("assignments", "site_load", "buildings", "home_visits",
@@ -131,7 +131,7 @@ def _store_both(plan: Any, urls: list[tuple[str, str]], tmp: str, repeat: int) -
         def in_memory(engine: Any = engine, ids: dict[str, list[int]] = ids) -> None:
             book = io.BytesIO()
             write_workbook(plan, {}, book)
-            ids["after"].append(store_plan(engine, plan.summary, plan.frames(), workbook=book.getvalue()))
+            ids["after"].append(store_plan(engine, plan.summary, plan_frames(plan), workbook=book.getvalue()))
 
         before, _ = _best(repeat, via_directory)
         after, _ = _best(repeat, in_memory)
@@ -182,6 +182,7 @@ def main() -> None:  # noqa: PLR0915
     from sampler.params import load_scenario
     from sampler.plan.planner import make_plan
     from sampler.planfiles.read import PlanFiles
+    from sampler.planfiles.write import plan_frames
     from sampler.registry.read import load_registry
 
     city = ensure_city(args.households, args.seed)
@@ -195,7 +196,7 @@ def main() -> None:  # noqa: PLR0915
     def through_text() -> Any:
         from sim.inputs import prepare
 
-        files = PlanFiles(directory=Path("<in memory>"), summary=plan.summary, **plan.frames())
+        files = PlanFiles(directory=Path("<in memory>"), summary=plan.summary, **plan_frames(plan))
         return prepare(plan.scenario, plan.registry, files)
 
     if args.job_only:

@@ -41,6 +41,7 @@ def plan_command(
     from sampler.params import load_scenario
     from sampler.plan.planner import make_plan
     from sampler.plan.split import check_options, partition, plan_in_parts
+    from sampler.planfiles.write import write_plan
     from sampler.registry.read import load_registry
 
     started = time.perf_counter()
@@ -67,7 +68,7 @@ def plan_command(
             else:
                 plan = make_plan(sc, registry, progress=step)
             bar.update(task, description="writing", completed=0.85)
-            plan.write(out, xlsx=xlsx)
+            write_plan(plan, out, xlsx=xlsx)
             bar.update(task, completed=1.0)
     s = plan.summary
     rows: list[tuple[str, object]] = [

@@ -1,7 +1,7 @@
 """Plan a whole area: every household to a (site, slot) or a home visit, or listed as unplaced.
 
     plan = make_plan(scenario, registry)
-    plan.write("out/plan")
+    write_plan(plan, "out/plan")     # sampler.planfiles.write; a Plan itself writes no files
 
 Steps: candidate sites per building → aggregated min-cost flow (exact LP bound) → whole households
 cut from the flow into sites and consecutive slots → CP-SAT/greedy repair of leftovers → home
@@ -12,12 +12,10 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 import numpy.typing as npt
-import pandas as pd
 
 from sampler.model import PERIODS, IntArray, Progress, Registry, no_progress
 from sampler.params import Scenario
@@ -77,18 +75,6 @@ class Plan:
         at = self.mode == MODE_SITE
         np.add.at(load, (self.site[at], self.slot[at]), self.registry.households.size[at])
         return load
-
-    def frames(self) -> dict[str, pd.DataFrame]:
-        """The plan-directory tables (docs/formats.md), keyed by file stem."""
-        from sampler.planfiles.write import plan_frames
-
-        return plan_frames(self)
-
-    def write(self, directory: str | Path, xlsx: bool = True) -> None:
-        """Write the plan directory atomically (a temporary directory renamed at the end)."""
-        from sampler.planfiles.write import write_plan
-
-        write_plan(self, Path(directory), xlsx=xlsx)
 
 
 def make_plan(scenario: Scenario, registry: Registry, progress: Progress | None = None) -> Plan:

@@ -3,7 +3,7 @@
     part = partition(scenario, registry, parts=8)              # or column="district" / "grid"
     with open_executor(workers=2) as ex:
         plan = plan_in_parts(scenario, registry, part, ex)      # one Plan, as if planned whole
-    plan.write("out/plan")
+    write_plan(plan, "out/plan")                                # sampler.planfiles.write
 
 Rules that keep the plan's guarantees:
 

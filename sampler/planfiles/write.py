@@ -176,8 +176,9 @@ def _write_table(head: bytes, table: pa.Table, path: Path) -> None:
 WORKBOOK_PROCESS_MIN = 100_000  # households from which the workbook is built in a forked process
 
 
-def write_plan(plan: Plan, directory: Path, xlsx: bool = True, workbook_process: bool | None = None) -> None:
-    """Write every file to a temporary sibling directory, then swap it in: never half-written.
+def write_plan(plan: Plan, directory: str | Path, xlsx: bool = True, workbook_process: bool | None = None) -> None:
+    """Write the plan directory of ``plan`` (with plan.xlsx when ``xlsx``): every file to a temporary
+    sibling directory, then swapped in, so it is never half-written.
 
     The tables are built here and written by Arrow in a second thread, which needs no GIL. The
     workbook is Python string building, which would wait on the GIL beside the tables (a thread

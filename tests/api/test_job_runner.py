@@ -14,6 +14,7 @@ from sqlalchemy import Engine
 from api.db import session_factory
 from api.jobs import JobRunner, recover_jobs, run_plan_job
 from api.models import Job
+from sampler.planfiles.write import write_plan
 from tests.api import jobfuncs
 
 
@@ -137,7 +138,7 @@ def test_plan_job_stores_what_the_plan_directory_holds(engine: Engine, database_
 
     scenario = load_scenario(city / "scenario.yaml")
     plan = make_plan(scenario, load_registry(scenario))
-    plan.write(tmp_path / "plan")
+    write_plan(plan, tmp_path / "plan")
     files = read_plan(tmp_path / "plan")
     frames = {n: getattr(files, n) for n in ("assignments", "site_load", "buildings", "home_visits", "unplaced",
                                              "sites", "contacts")}

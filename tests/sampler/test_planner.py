@@ -12,6 +12,7 @@ import pytest
 from sampler.model import RiskZone, needs_mask
 from sampler.params import CapacityParams, HomeVisitParams, PlannerParams, Scenario, WindowParams
 from sampler.plan.planner import MODE_HOME, MODE_SITE, MODE_UNPLACED, make_plan
+from sampler.planfiles.write import plan_frames, write_plan
 from tests.sampler.cities import random_city, registry, site
 
 P = RiskZone.PRECAUTION
@@ -151,7 +152,7 @@ def test_far_building_is_assigned_but_flagged_over_max_walk():
     plan = make_plan(scenario(), reg)
     assert plan.mode[0] == MODE_SITE
     assert plan.summary["over_max_walk_households"] == 1
-    assert plan.frames()["assignments"]["over_max_walk"].tolist() == [1]
+    assert plan_frames(plan)["assignments"]["over_max_walk"].tolist() == [1]
 
 
 @pytest.mark.parametrize("limit", [0, 1000])
@@ -167,7 +168,7 @@ def test_same_inputs_give_byte_identical_files(tmp_path: Path):
     """Two runs write identical files; plan.json differs only in its timing block."""
     reg = random_city(3, 40, 4, sealed_share=0.1)
     for name in ("a", "b"):
-        make_plan(scenario(), reg).write(tmp_path / name)
+        write_plan(make_plan(scenario(), reg), tmp_path / name)
     for f in sorted((tmp_path / "a").iterdir()):
         other = tmp_path / "b" / f.name
         if f.name == "plan.json":
@@ -184,7 +185,7 @@ def test_plan_directory_tables_agree_with_each_other(tmp_path: Path):
     """assignments, unplaced, site_load and buildings tell the same story."""
     reg = random_city(5, 50, 3, sealed_share=0.2)
     plan = make_plan(scenario(), reg)
-    plan.write(tmp_path / "p")
+    write_plan(plan, tmp_path / "p")
     a = pd.read_csv(tmp_path / "p" / "assignments.csv", dtype={"site_id": str}, keep_default_na=False)
     u = pd.read_csv(tmp_path / "p" / "unplaced.csv")
     load = pd.read_csv(tmp_path / "p" / "site_load.csv")
@@ -205,7 +206,7 @@ def test_workbook_has_a_sheet_per_site(tmp_path: Path):
 
     reg = random_city(2, 30, 4, sealed_share=0.2)
     plan = make_plan(scenario(), reg)
-    plan.write(tmp_path / "p")
+    write_plan(plan, tmp_path / "p")
     wb = openpyxl.load_workbook(tmp_path / "p" / "plan.xlsx", read_only=True)
     assert len(wb.sheetnames) in (1 + 4, 1 + 4 + 1)
     rows = list(wb[wb.sheetnames[1]].iter_rows(values_only=True))

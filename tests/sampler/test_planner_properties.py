@@ -16,6 +16,7 @@ from sampler.plan.flow import COST_SCALE
 from sampler.plan.geo import candidate_sites
 from sampler.plan.planner import MODE_HOME, MODE_SITE, MODE_UNPLACED, make_plan
 from sampler.plan.slots import slot_grid
+from sampler.planfiles.write import plan_frames
 from tests.sampler.cities import random_city, tiny_city
 
 SETTINGS = settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -36,7 +37,7 @@ def test_invariants_hold_on_random_cities(seed, n_buildings, n_sites, sealed, ho
     sc = Scenario(window=WindowParams(hours=hours), capacity=CapacityParams(utilisation=util))
     plan = make_plan(sc, reg)
     hh = reg.households
-    frames = plan.frames()
+    frames = plan_frames(plan)
     a, u = frames["assignments"], frames["unplaced"]
     # every household exactly once, as one row (never split)
     assert sorted([*a["household_id"], *u["household_id"]]) == sorted(hh.id.tolist())

@@ -19,6 +19,7 @@ from sampler.model import Registry, RiskZone
 from sampler.params import Scenario, load_scenario
 from sampler.plan.planner import MODE_HOME, MODE_SITE, MODE_UNPLACED, Plan, make_plan
 from sampler.plan.split import apportion_teams, bisect_buildings, partition, plan_in_parts
+from sampler.planfiles.write import write_plan
 from sampler.registry.generate import BUILDING_COLUMNS, generate_city, write_city
 from sampler.registry.generate import write_csv as write_generated_csv
 from sampler.registry.read import load_registry
@@ -61,7 +62,7 @@ def same_files(a: Path, b: Path) -> None:
 def check_invariants(sc: Scenario, reg: Registry, plan: Plan, out: Path) -> None:
     """The guarantees of an unsplit plan, checked on the arrays and on the written files."""
     hh, b = reg.households, reg.buildings
-    plan.write(out)
+    write_plan(plan, out)
     a = pd.read_csv(out / "assignments.csv", dtype=str, keep_default_na=False)
     u = pd.read_csv(out / "unplaced.csv", dtype=str, keep_default_na=False)
     load = pd.read_csv(out / "site_load.csv")
@@ -123,8 +124,8 @@ def test_invariants_hold_on_random_split_cities(seed, n_buildings, n_sites, part
 def test_one_part_is_the_unsplit_plan(tmp_path: Path):
     """--parts 1 writes the same files as a plain plan; plan.json only adds the split block."""
     sc, reg = load(city_dir(tmp_path / "city", 3000, 4))
-    make_plan(sc, reg).write(tmp_path / "whole")
-    plan_in_parts(sc, reg, partition(sc, reg, parts=1), SerialExecutor()).write(tmp_path / "one")
+    write_plan(make_plan(sc, reg), tmp_path / "whole")
+    write_plan(plan_in_parts(sc, reg, partition(sc, reg, parts=1), SerialExecutor()), tmp_path / "one")
     for name in PLAN_FILES:
         if name != "plan.json":
             assert (tmp_path / "whole" / name).read_bytes() == (tmp_path / "one" / name).read_bytes(), name
@@ -177,9 +178,9 @@ def test_local_pool_gives_the_same_bytes_as_serial(tmp_path: Path):
     """ProcessExecutor(2) and SerialExecutor write identical plan directories."""
     sc, reg = load(city_dir(tmp_path / "city", 5000, 6))
     part = partition(sc, reg, parts=3)
-    plan_in_parts(sc, reg, part, SerialExecutor()).write(tmp_path / "serial")
+    write_plan(plan_in_parts(sc, reg, part, SerialExecutor()), tmp_path / "serial")
     with ProcessExecutor(2) as pool:
-        plan_in_parts(sc, reg, part, pool).write(tmp_path / "pool")
+        write_plan(plan_in_parts(sc, reg, part, pool), tmp_path / "pool")
     same_files(tmp_path / "serial", tmp_path / "pool")
 
 
@@ -188,10 +189,10 @@ def test_dask_cluster_gives_the_same_bytes_as_serial(tmp_path: Path):
     distributed = pytest.importorskip("distributed")
     sc, reg = load(city_dir(tmp_path / "city", 5000, 7))
     part = partition(sc, reg, parts=3)
-    plan_in_parts(sc, reg, part, SerialExecutor()).write(tmp_path / "serial")
+    write_plan(plan_in_parts(sc, reg, part, SerialExecutor()), tmp_path / "serial")
     with (distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None) as cluster,
           distributed.Client(cluster) as client, DaskExecutor(client=client) as dask):
-        plan_in_parts(sc, reg, part, dask).write(tmp_path / "dask")
+        write_plan(plan_in_parts(sc, reg, part, dask), tmp_path / "dask")
     same_files(tmp_path / "serial", tmp_path / "dask")
 
 

@@ -9,6 +9,7 @@ import pytest
 
 from sampler.params import Scenario
 from sampler.planfiles.read import read_plan
+from sampler.planfiles.write import write_plan
 from sim.inputs import prepare
 from sim.params import SimParams
 from sim.records import WALK_IN
@@ -23,7 +24,7 @@ def test_planned_city_is_simulated_household_by_household(tmp_path: Path) -> Non
     registry = cities.random_city(seed=4, n_buildings=40, n_sites=4, sealed_share=0.1)
     scenario = Scenario()
     plan = planner.make_plan(scenario, registry)
-    plan.write(tmp_path / "plan", xlsx=False)
+    write_plan(plan, tmp_path / "plan", xlsx=False)
     files = read_plan(tmp_path / "plan")
     inputs = prepare(scenario, registry, files)
     result = replicate(inputs, SimParams(), seed=2, replications=3)
@@ -58,7 +59,7 @@ def test_plan_in_memory_joins_like_its_directory(tmp_path: Path, seed: int, wind
         window=dataclasses.replace(scenario.window, start=start, hours=window_hours),
         home_visits=dataclasses.replace(scenario.home_visits, teams=teams))
     plan = planner.make_plan(scenario, registry)
-    plan.write(tmp_path / "plan", xlsx=False)
+    write_plan(plan, tmp_path / "plan", xlsx=False)
     read = prepare(scenario, registry, read_plan(tmp_path / "plan"), SimParams(registrars_per_table=0.5))
     typed = from_plan(plan, SimParams(registrars_per_table=0.5))
     assert len(typed.unplaced_ids) + len(typed.home_ids) + len(typed.ids) == len(registry.households)
