@@ -1,7 +1,7 @@
 """Database tables: keys, scenarios, jobs, plans (SQLAlchemy 2 ORM) and the bulk plan tables (Core).
 
-The seven plan tables mirror the CSV files of a plan directory (docs/formats.md) column for column,
-plus ``plan_id`` and ``row`` (the CSV row order). They hold up to millions of rows per plan and are
+The plan tables are built from the plan-file schema (`sampler.planfiles.schema`): one per CSV file
+of a plan directory, column for column, plus ``plan_id`` and ``row`` (the CSV row order). They hold up to millions of rows per plan and are
 written with bulk inserts or COPY, never as ORM objects.
 """
 
@@ -19,11 +19,15 @@ from sqlalchemy import (
     Index,
     Integer,
     LargeBinary,
+    MetaData,
     String,
     Table,
     Text,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+from sampler.planfiles.schema import FLOAT, INT, TEXT, Kind, PlanTable
+from sampler.planfiles.schema import TABLES as PLAN_FILE_TABLES
 
 __all__ = [
     "PLAN_TABLES",
@@ -36,6 +40,8 @@ __all__ = [
     "ScenarioFile",
     "Simulation",
     "SimulationFile",
+    "plan_columns",
+    "plan_table",
     "utcnow",
 ]
 
@@ -155,24 +161,9 @@ class SimulationFile(Base):
     content: Mapped[bytes] = mapped_column(LargeBinary)
 
 
-S, N, F = "str", "int", "float"
-# Columns of each plan-directory CSV, in file order, with their storage kind.
-PLAN_COLUMNS: dict[str, list[tuple[str, str]]] = {
-    "assignments": [("household_id", S), ("building_id", S), ("unit", S), ("room", S), ("size", N),
-                    ("mode", S), ("site_id", S), ("team", N), ("slot_start", S), ("slot_end", S),
-                    ("walk_minutes", F), ("over_max_walk", N)],
-    "site_load": [("site_id", S), ("slot_start", S), ("people", N), ("capacity", N)],
-    "buildings": [("building_id", S), ("name", S), ("grid", S), ("compound", S), ("risk_zone", S),
-                  ("mode", S), ("site_id", S), ("slot_start", S), ("slot_end", S), ("households", N),
-                  ("people", N)],
-    "home_visits": [("household_id", S), ("building_id", S), ("unit", S), ("room", S), ("size", N),
-                    ("team", N), ("slot_start", S), ("slot_end", S), ("reason", S)],
-    "unplaced": [("household_id", S), ("building_id", S), ("size", N), ("reason", S)],
-    "sites": [("site_id", S), ("name", S), ("lon", F), ("lat", F), ("tables", N), ("rate", F),
-              ("open", S), ("close", S), ("serves", S), ("queue_m", F), ("slot_capacity", N)],
-    "contacts": [("household_id", S), ("contact", S), ("phone", S)],
-}
-_TYPES = {S: Text, N: Integer, F: Float}
+# The SQL type of each kind of plan-file column; text is never NULL ('' for blank), numbers may be.
+_TYPES: dict[Kind, type[Text | Integer | Float]] = {TEXT: Text, INT: Integer, FLOAT: Float}
+# Lookup indexes, each led by plan_id; a table not listed has only its primary key.
 _INDEXES: dict[str, list[tuple[str, ...]]] = {
     "assignments": [("household_id",), ("building_id",), ("site_id", "slot_start")],
     "site_load": [("site_id",)],
@@ -184,15 +175,20 @@ _INDEXES: dict[str, list[tuple[str, ...]]] = {
 }
 
 
-def _plan_table(name: str) -> Table:
-    columns: list[Column[Any]] = [Column(col, _TYPES[kind], nullable=kind != S) for col, kind in PLAN_COLUMNS[name]]
-    indexes = [Index(f"ix_plan_{name}_{'_'.join(cols)}", "plan_id", *cols) for cols in _INDEXES[name]]
+def plan_columns(table: PlanTable) -> list[Column[Any]]:
+    """The SQLAlchemy columns of a plan-file table (`sampler.planfiles.schema`), in file order."""
+    return [Column(c.name, _TYPES[c.kind], nullable=c.kind != TEXT) for c in table.columns]
+
+
+def plan_table(table: PlanTable, metadata: MetaData) -> Table:
+    """``plan_<name>``: (plan_id, row) — row is the CSV row order — then the file's columns."""
+    indexes = [Index(f"ix_plan_{table.name}_{'_'.join(cols)}", "plan_id", *cols) for cols in _INDEXES.get(table.name, [])]
     return Table(
-        f"plan_{name}", Base.metadata,
+        f"plan_{table.name}", metadata,
         Column("plan_id", Integer, primary_key=True, autoincrement=False),
         Column("row", Integer, primary_key=True, autoincrement=False),
-        *columns, *indexes,
+        *plan_columns(table), *indexes,
     )
 
 
-PLAN_TABLES: dict[str, Table] = {name: _plan_table(name) for name in PLAN_COLUMNS}
+PLAN_TABLES: dict[str, Table] = {name: plan_table(table, Base.metadata) for name, table in PLAN_FILE_TABLES.items()}

@@ -16,10 +16,10 @@ import pandas as pd
 from sqlalchemy import Connection, Engine, delete, insert, select
 
 from api.db import is_sqlite
-from api.models import PLAN_COLUMNS as COLUMNS
 from api.models import PLAN_TABLES, Plan, PlanBlob
 from sampler.errors import InputError, InputIssue
 from sampler.planfiles.read import PlanFiles
+from sampler.planfiles.schema import INT, TABLES, TEXT
 
 __all__ = ["delete_plan", "normalise_frame", "read_plan_files", "store_plan"]
 
@@ -28,14 +28,15 @@ _CHUNK = 50_000
 
 def normalise_frame(name: str, frame: pd.DataFrame) -> pd.DataFrame:
     """The frame with exactly the plan-file columns, text as str ('' for blank), numbers or NaN."""
-    missing = [c for c, _ in COLUMNS[name] if c not in frame.columns]
+    table = TABLES[name]
+    missing = [c for c in table.names if c not in frame.columns]
     if missing:
-        raise InputError([InputIssue(f"{name}.csv", None, c, "", "write the plan with `sampler plan`")
+        raise InputError([InputIssue(table.file, None, c, "", "write the plan with `sampler plan`")
                           for c in missing])
     out = {}
-    for col, kind in COLUMNS[name]:
-        values = frame[col]
-        if kind == "str":
+    for column in table.columns:
+        col, values = column.name, frame[column.name]
+        if column.kind == TEXT:
             out[col] = values.astype(object).where(values.notna(), "").astype(str).to_numpy(dtype=object)
         else:
             num = pd.to_numeric(values.replace("", np.nan), errors="coerce")
@@ -46,14 +47,14 @@ def normalise_frame(name: str, frame: pd.DataFrame) -> pd.DataFrame:
 def _rows(frame: pd.DataFrame, name: str, plan_id: int) -> Iterable[tuple[Any, ...]]:
     """Plain tuples (plan_id, row, *columns) with None for missing numbers, ints as int."""
     cols: list[list[Any]] = []
-    for col, kind in COLUMNS[name]:
-        arr = frame[col].to_numpy()
-        if kind == "str":
+    for column in TABLES[name].columns:
+        arr, is_int = frame[column.name].to_numpy(), column.kind == INT
+        if column.kind == TEXT:
             cols.append(arr.tolist())
         else:
             mask = np.isnan(arr)
-            values = arr.astype(np.int64).tolist() if kind == "int" and not mask.any() else (
-                [None if m else (int(v) if kind == "int" else float(v)) for v, m in zip(arr.tolist(), mask.tolist(), strict=True)]
+            values = arr.astype(np.int64).tolist() if is_int and not mask.any() else (
+                [None if m else (int(v) if is_int else float(v)) for v, m in zip(arr.tolist(), mask.tolist(), strict=True)]
                 if mask.any() else arr.tolist())
             cols.append(values)
     n = len(frame)
@@ -62,7 +63,7 @@ def _rows(frame: pd.DataFrame, name: str, plan_id: int) -> Iterable[tuple[Any, .
 
 def _insert_sqlite(conn: Connection, name: str, frame: pd.DataFrame, plan_id: int) -> None:
     table = PLAN_TABLES[name]
-    names = ["plan_id", "row", *(c for c, _ in COLUMNS[name])]
+    names = ["plan_id", "row", *TABLES[name].names]
     sql = f'INSERT INTO {table.name} ({", ".join(f"{chr(34)}{c}{chr(34)}" for c in names)}) VALUES ({", ".join("?" * len(names))})'
     cursor = conn.connection.driver_connection.cursor()  # type: ignore[union-attr]
     rows = list(_rows(frame, name, plan_id))
@@ -74,7 +75,7 @@ def _insert_sqlite(conn: Connection, name: str, frame: pd.DataFrame, plan_id: in
 def _copy_postgres(conn: Connection, name: str, frame: pd.DataFrame, plan_id: int) -> None:
     """COPY the rows in (psycopg escapes every value; None is NULL)."""
     table = PLAN_TABLES[name]
-    quoted = ", ".join(f'"{c}"' for c in ["plan_id", "row", *(c for c, _ in COLUMNS[name])])
+    quoted = ", ".join(f'"{c}"' for c in ["plan_id", "row", *TABLES[name].names])
     raw = conn.connection.driver_connection
     with raw.cursor() as cur, cur.copy(f"COPY {table.name} ({quoted}) FROM STDIN") as copy:  # type: ignore[union-attr]
         for row in _rows(frame, name, plan_id):
@@ -82,7 +83,7 @@ def _copy_postgres(conn: Connection, name: str, frame: pd.DataFrame, plan_id: in
 
 
 def _insert_generic(conn: Connection, name: str, frame: pd.DataFrame, plan_id: int) -> None:
-    names = ["plan_id", "row", *(c for c, _ in COLUMNS[name])]
+    names = ["plan_id", "row", *TABLES[name].names]
     rows = [dict(zip(names, r, strict=True)) for r in _rows(frame, name, plan_id)]
     for start in range(0, len(rows), _CHUNK):
         conn.execute(insert(PLAN_TABLES[name]), rows[start:start + _CHUNK])
@@ -102,7 +103,7 @@ def store_plan(
     Either everything is stored or, on any error, nothing. ``before_commit`` runs inside the
     transaction after the rows are written (the job marks itself done there).
     """
-    normal = {name: normalise_frame(name, frames[name]) for name in COLUMNS}
+    normal = {name: normalise_frame(name, frames[name]) for name in TABLES}
     writer = _insert_sqlite if is_sqlite(engine) else (
         _copy_postgres if engine.dialect.name == "postgresql" else _insert_generic)
     with engine.begin() as conn:
@@ -133,19 +134,22 @@ def delete_plan(conn: Connection, plan_id: int) -> None:
 
 
 def _frame(conn: Connection, name: str, plan_id: int, where: Any = None) -> pd.DataFrame:
-    table = PLAN_TABLES[name]
-    cols = [c for c, _ in COLUMNS[name]]
-    query = select(*(table.c[c] for c in cols)).where(table.c.plan_id == plan_id)
+    """A stored plan table with the plan-file schema's columns and dtypes (as `read_plan` gives)."""
+    table, schema = PLAN_TABLES[name], TABLES[name]
+    query = select(*(table.c[c] for c in schema.names)).where(table.c.plan_id == plan_id)
     if where is not None:
         query = query.where(where)
     result = conn.execute(query.order_by(table.c.row))
-    frame = pd.DataFrame(result.fetchall(), columns=cols)
-    for col, kind in COLUMNS[name]:
-        if kind == "str":
-            frame[col] = frame[col].astype(object).fillna("").astype(str)
-        elif kind == "int" and col != "team":
-            frame[col] = pd.to_numeric(frame[col]).astype("Int64").fillna(0).astype(np.int64) if len(frame) else frame[col]
-    return frame
+    frame = pd.DataFrame(result.fetchall(), columns=schema.names)
+    for column in schema.columns:
+        values = frame[column.name]
+        if column.kind == TEXT:
+            frame[column.name] = values.astype(object).fillna("").astype(str)
+        elif column.kind == INT and not column.blank:
+            frame[column.name] = pd.to_numeric(values).fillna(0).astype(np.int64)
+        else:
+            frame[column.name] = pd.to_numeric(values).astype(column.dtype)
+    return schema.conform(frame)
 
 
 def read_plan_files(engine: Engine, plan_id: int, building_ids: list[str] | None = None) -> PlanFiles:
@@ -154,7 +158,7 @@ def read_plan_files(engine: Engine, plan_id: int, building_ids: list[str] | None
         row = conn.execute(select(Plan.summary).where(Plan.id == plan_id)).one()
         a, b, h, c = (PLAN_TABLES[n] for n in ("assignments", "buildings", "home_visits", "contacts"))
         if building_ids is None:
-            frames = {name: _frame(conn, name, plan_id) for name in COLUMNS}
+            frames = {name: _frame(conn, name, plan_id) for name in TABLES}
         else:
             frames = {
                 "assignments": _frame(conn, "assignments", plan_id, a.c.building_id.in_(building_ids)),

@@ -23,6 +23,7 @@ from sampler.errors import InputError, InputIssue
 from sampler.notify.contact import addresses, valid_phones
 from sampler.params import build_section
 from sampler.planfiles.read import PlanFiles
+from sampler.planfiles.schema import TABLES
 
 __all__ = [
     "INVALID_COLUMNS",
@@ -174,7 +175,7 @@ def _spread(nominal: np.ndarray, per_minute: int) -> np.ndarray:
 
 def _text(value: Any) -> str:
     """A cell as text: blank for missing, 3 for 3.0."""
-    if value is None or (isinstance(value, float) and math.isnan(value)):
+    if value is None or value is pd.NA or (isinstance(value, float) and math.isnan(value)):
         return ""
     if isinstance(value, float) and value.is_integer():
         return str(int(value))
@@ -241,13 +242,12 @@ def build_messages(plan: PlanFiles, params: SmsParams | None = None) -> SmsResul
     return SmsResult(messages=messages, invalid=invalid)
 
 
+_TABLES_USED = ("assignments", "contacts", "sites", "buildings")
+
+
 def check_plan_columns(plan: PlanFiles) -> None:
-    """Raise InputError if the plan tables lack a column the messages need."""
-    need = {"assignments": ["household_id", "building_id", "unit", "room", "mode", "site_id", "team",
-                            "slot_start", "slot_end"],
-            "contacts": ["household_id", "contact", "phone"], "sites": ["site_id", "name"],
-            "buildings": ["building_id", "name"]}
-    issues = [InputIssue(str(plan.directory / f"{table}.csv"), None, col, "", "write the plan again with `sampler plan`")
-              for table, cols in need.items() for col in cols if col not in getattr(plan, table).columns]
+    """Raise InputError if a plan table the messages use lacks one of its columns (`sampler.planfiles.schema`)."""
+    issues = [InputIssue(str(plan.directory / TABLES[name].file), None, col, "", "write the plan again with `sampler plan`")
+              for name in _TABLES_USED for col in TABLES[name].names if col not in getattr(plan, name).columns]
     if issues:
         raise InputError(issues)

@@ -7,21 +7,23 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from sampler.errors import InputError, InputIssue
+from sampler.planfiles.schema import INT, TABLES, TEXT, PlanTable
 
-__all__ = ["PlanFiles", "read_plan"]
+__all__ = ["PlanFiles", "read_plan", "read_table"]
 
-_TEXT = {"household_id": str, "building_id": str, "site_id": str, "unit": str, "room": str,
-         "phone": str, "contact": str, "name": str, "grid": str, "compound": str, "serves": str,
-         "reason": str, "mode": str, "slot_start": str, "slot_end": str, "risk_zone": str,
-         "open": str, "close": str}
+_FIX = "point at a directory written by `sampler plan`"
+_AGAIN = "write the plan again with `sampler plan`"
+_MAX_ISSUES = 20
 
 
 @dataclass(frozen=True, eq=False)
 class PlanFiles:
-    """The tables of a plan directory; text columns are str with '' for blanks."""
+    """The tables of a plan directory, each with exactly the columns and dtypes of
+    `sampler.planfiles.schema.TABLES`; text columns are str with '' for blanks."""
 
     directory: Path
     summary: dict[str, Any]
@@ -34,20 +36,64 @@ class PlanFiles:
     contacts: pd.DataFrame
 
 
-def _read(path: Path) -> pd.DataFrame:
-    return pd.read_csv(path, dtype=_TEXT, keep_default_na=False, encoding="utf-8")
+def read_table(path: Path, table: PlanTable) -> pd.DataFrame:
+    """One plan table with the schema's columns and dtypes, or InputError naming the file, row,
+    column and value that do not fit (columns not in the schema are left out)."""
+    file = str(path)
+    try:
+        header = pd.read_csv(path, nrows=0, encoding="utf-8").columns
+    except (ValueError, UnicodeDecodeError, pd.errors.ParserError) as exc:
+        raise InputError([InputIssue(file, None, "(file)", str(exc)[:200], _FIX)]) from None
+    missing = [c for c in table.names if c not in header]
+    if missing:
+        raise InputError([InputIssue(file, 0, c, "(missing column)", _AGAIN) for c in missing])
+    blank = {c.name: [""] for c in table.columns if c.blank}
+    try:
+        return pd.read_csv(path, usecols=table.names, dtype=table.dtypes, keep_default_na=False,
+                           na_values=blank, encoding="utf-8")[table.names]
+    except (ValueError, TypeError, UnicodeDecodeError, pd.errors.ParserError):
+        pass
+    # Something does not parse: read it all as text to say where.
+    try:
+        raw = pd.read_csv(path, usecols=table.names, dtype=str, keep_default_na=False, encoding="utf-8")
+    except (ValueError, UnicodeDecodeError, pd.errors.ParserError) as exc:
+        raise InputError([InputIssue(file, None, "(file)", str(exc)[:200], _AGAIN)]) from None
+    issues: list[InputIssue] = []
+    for col in table.columns:
+        if col.kind == TEXT:
+            continue
+        text = raw[col.name]
+        number = pd.to_numeric(text.where(text != ""), errors="coerce").to_numpy(dtype=np.float64)
+        bad = np.isnan(number) & ((text != "").to_numpy() | (not col.blank))
+        if col.kind == INT:
+            bad |= ~np.isnan(number) & (number != np.round(number))
+        what = "a whole number" if col.kind == INT else "a number"
+        for row in np.flatnonzero(bad)[:_MAX_ISSUES].tolist():
+            issues.append(InputIssue(file, row + 1, col.name, str(text.iloc[row]),
+                                     f"expected {what}{' or a blank' if col.blank else ''}; {_AGAIN}"))
+    if not issues:  # parsed as text and as numbers: pandas refused something else
+        issues.append(InputIssue(file, None, "(file)", "", _AGAIN))
+    raise InputError(issues[:_MAX_ISSUES])
 
 
 def read_plan(directory: str | Path) -> PlanFiles:
-    """Read every file of a plan directory, or raise InputError naming what is missing."""
+    """Read every file of a plan directory, or raise InputError naming what is missing or malformed."""
     directory = Path(directory)
-    names = ["assignments", "site_load", "buildings", "home_visits", "unplaced", "sites", "contacts"]
-    missing = [n for n in [*names, "plan"] if not (directory / f"{n}.{'json' if n == 'plan' else 'csv'}").is_file()]
+    files = [*(t.file for t in TABLES.values()), "plan.json"]
+    missing = [f for f in files if not (directory / f).is_file()]
     if missing:
-        raise InputError(
-            [InputIssue(str(directory / f"{n}.{'json' if n == 'plan' else 'csv'}"), None, "(file)", n,
-                        "point at a directory written by `sampler plan`") for n in missing]
-        )
-    summary = json.loads((directory / "plan.json").read_text(encoding="utf-8"))
-    frames = {n: _read(directory / f"{n}.csv") for n in names}
+        raise InputError([InputIssue(str(directory / f), None, "(file)", f.rsplit(".", 1)[0], _FIX) for f in missing])
+    try:
+        summary = json.loads((directory / "plan.json").read_text(encoding="utf-8"))
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise InputError([InputIssue(str(directory / "plan.json"), None, "(file)", str(exc)[:200], _FIX)]) from None
+    issues: list[InputIssue] = []
+    frames = {}
+    for name, table in TABLES.items():
+        try:
+            frames[name] = read_table(directory / table.file, table)
+        except InputError as exc:
+            issues += exc.issues
+    if issues:
+        raise InputError(issues)
     return PlanFiles(directory=directory, summary=summary, **frames)

@@ -14,6 +14,7 @@ from sampler.io.atomic import atomic_directory
 from sampler.io.text import text_series
 from sampler.io.xlsx import Sheet, sheet_title, write_xlsx
 from sampler.model import HouseholdTable, RiskZone
+from sampler.planfiles.schema import TABLES
 
 if TYPE_CHECKING:
     from sampler.plan.planner import Plan
@@ -58,7 +59,8 @@ def _hh_text(hh: HouseholdTable, name: str, index: np.ndarray | None = None) -> 
 
 
 def plan_frames(plan: Plan) -> dict[str, pd.DataFrame]:
-    """All tables of the plan directory, in a fixed row order."""
+    """All tables of the plan directory (`sampler.planfiles.schema.TABLES`: its columns and dtypes),
+    in a fixed row order."""
     from sampler.plan.planner import MODE_HOME, MODE_SITE, MODE_UNPLACED
 
     reg, hh, b = plan.registry, plan.registry.households, plan.registry.buildings
@@ -66,9 +68,6 @@ def plan_frames(plan: Plan) -> dict[str, pd.DataFrame]:
     site_ids = np.array([s.id for s in reg.sites] + [""], dtype=object)
     placed = np.flatnonzero(plan.mode != MODE_UNPLACED)
     at_site = plan.mode[placed] == MODE_SITE
-    team = np.where(at_site, -1, plan.team[placed])
-    team_values, team_code = np.unique(team, return_inverse=True)
-    team_text = np.array(["" if t < 0 else str(t) for t in team_values.tolist()], dtype=object)
     assignments = pd.DataFrame({
         "household_id": _hh_text(hh, "id", placed),
         "building_id": _text(b.id, hh.building[placed]),
@@ -77,11 +76,11 @@ def plan_frames(plan: Plan) -> dict[str, pd.DataFrame]:
         "size": hh.size[placed],
         "mode": _text(_MODES, plan.mode[placed]),
         "site_id": _text(site_ids, plan.site[placed]),
-        "team": _text(team_text, team_code.reshape(-1)),
+        "team": pd.arrays.IntegerArray(np.where(at_site, 0, plan.team[placed]), at_site),
         "slot_start": _text(labels, plan.slot[placed]),
         "slot_end": _text(labels, plan.slot[placed] + 1),
         "walk_minutes": plan.walk[placed],
-        "over_max_walk": (plan.walk[placed] > plan.scenario.walk.max_minutes).astype(np.int8),
+        "over_max_walk": (plan.walk[placed] > plan.scenario.walk.max_minutes).astype(np.int64),
     })
 
     n_sites, n_slots = plan.grid.capacity.shape
@@ -130,14 +129,16 @@ def plan_frames(plan: Plan) -> dict[str, pd.DataFrame]:
         "site_id": s.id, "name": s.name, "lon": s.lon, "lat": s.lat, "tables": s.tables, "rate": s.rate,
         "open": _clock(s.open_minute), "close": _clock(s.close_minute), "serves": ";".join(s.serves),
         "queue_m": s.queue_m, "slot_capacity": int(plan.grid.capacity[i].max(initial=0)),
-    } for i, s in enumerate(reg.sites)], columns=["site_id", "name", "lon", "lat", "tables", "rate", "open",
-                                                  "close", "serves", "queue_m", "slot_capacity"])
+    } for i, s in enumerate(reg.sites)], columns=TABLES["sites"].names)
     contacts = pd.DataFrame({"household_id": _hh_text(hh, "id"), "contact": _hh_text(hh, "contact"),
                              "phone": _hh_text(hh, "phone")})
-    return {
+    frames = {
         "assignments": assignments, "site_load": site_load, "buildings": buildings,
         "home_visits": home_visits, "unplaced": unplaced, "sites": sites, "contacts": contacts,
     }
+    if list(frames) != list(TABLES):
+        raise ValueError(f"the writer builds {list(frames)}, the schema has {list(TABLES)}")
+    return {name: TABLES[name].conform(frame) for name, frame in frames.items()}
 
 
 def write_csv(frame: pd.DataFrame, path: Path) -> None:
@@ -146,7 +147,21 @@ def write_csv(frame: pd.DataFrame, path: Path) -> None:
     Values are unquoted unless one of them needs quotes (a comma, quote or line break), in which
     case every text value is quoted; both read back the same with any CSV reader.
     """
-    _write_table(_csv_header(frame), pa.Table.from_pandas(frame, preserve_index=False), path)
+    _write_table(_csv_header(frame), _arrow(frame), path)
+
+
+def _arrow(frame: pd.DataFrame) -> pa.Table:
+    """The frame as an Arrow table for the CSV writer. An integer column that may be blank
+    (pandas Int64) is written as text, '' where blank, so it is spelled the way the text column
+    it replaced was (quoted like every text value when a file needs quotes)."""
+    import pyarrow.compute as pc
+
+    table = pa.Table.from_pandas(frame, preserve_index=False)
+    for i, name in enumerate(table.column_names):
+        if isinstance(frame[name].dtype, pd.Int64Dtype):
+            text = pc.fill_null(pc.cast(table.column(i), pa.large_string()), "")
+            table = table.set_column(i, pa.field(name, pa.large_string()), text)
+    return table
 
 
 def _csv_header(frame: pd.DataFrame) -> bytes:
@@ -198,8 +213,7 @@ def write_plan(plan: Plan, directory: str | Path, xlsx: bool = True, workbook_pr
         try:
             with ThreadPoolExecutor(max_workers=1) as pool:
                 frames = plan_frames(plan)
-                written = [pool.submit(_write_table, _csv_header(frame),
-                                       pa.Table.from_pandas(frame, preserve_index=False), tmp / f"{name}.csv")
+                written = [pool.submit(_write_table, _csv_header(frame), _arrow(frame), tmp / f"{name}.csv")
                            for name, frame in frames.items()]
                 del frames
                 (tmp / "plan.json").write_text(
