@@ -61,6 +61,8 @@ def phone(i: int) -> str:
 
 def synth_plan(n: int, seed: int = 0) -> tuple[dict[str, Any], dict[str, pd.DataFrame]]:
     """plan.json and the seven plan tables of an n-household area (docs/formats.md columns)."""
+    from sampler.io.timefmt import SLOT_FORMAT
+
     rng = np.random.default_rng(seed)
     idx = np.arange(n)
     n_b = -(-n // HOUSEHOLDS_PER_BUILDING)
@@ -72,7 +74,7 @@ def synth_plan(n: int, seed: int = 0) -> tuple[dict[str, Any], dict[str, pd.Data
     home = rng.random(n) < 0.01
     unplaced = np.zeros(n, dtype=bool)
     unplaced[rng.choice(n, size=max(1, n // 2000), replace=False)] = True
-    labels = np.array([(START + pd.Timedelta(minutes=30 * k)).strftime("%Y-%m-%d %H:%M") for k in range(SLOTS + 1)],
+    labels = np.array([(START + pd.Timedelta(minutes=30 * k)).strftime(SLOT_FORMAT) for k in range(SLOTS + 1)],
                       dtype=object)
     hid = np.array([household_id(i) for i in range(n)], dtype=object)
     bid = np.array([f"B{b:06d}" for b in range(n_b)], dtype=object)

@@ -28,6 +28,7 @@ from typing import Any
 import yaml
 
 from sampler.errors import InputError, InputIssue
+from sampler.io.timefmt import format_slot, parse_clock, parse_slot
 
 __all__ = [
     "CapacityParams",
@@ -40,15 +41,6 @@ __all__ = [
     "WindowParams",
     "load_scenario",
 ]
-
-
-def _parse_clock(text: str) -> int:
-    """Minutes after midnight for 'HH:MM' (24:00 allowed)."""
-    hh, mm = text.strip().split(":")
-    minutes = int(hh) * 60 + int(mm)
-    if not (0 <= int(mm) < 60 and 0 <= minutes <= 24 * 60):
-        raise ValueError(text)
-    return minutes
 
 
 @dataclass(frozen=True)
@@ -89,7 +81,7 @@ class WindowParams:
 
     @property
     def start_time(self) -> dt.datetime:
-        return dt.datetime.strptime(self.start, "%Y-%m-%d %H:%M")
+        return parse_slot(self.start)
 
     @property
     def n_slots(self) -> int:
@@ -111,7 +103,7 @@ class WindowParams:
             )
         for clock in self.night:
             try:
-                _parse_clock(clock)
+                parse_clock(clock)
             except ValueError:
                 problems.append(("night", clock, "give night hours as ['HH:MM', 'HH:MM']"))
         return problems
@@ -279,7 +271,7 @@ class PlannerParams:
                 problems.append((name, str(getattr(self, name)), "use a non-negative cost"))
         for name, (a, b) in self.periods.items():
             try:
-                _parse_clock(a), _parse_clock(b)
+                parse_clock(a), parse_clock(b)
             except ValueError:
                 problems.append((f"periods.{name}", f"{a}-{b}", "give periods as ['HH:MM', 'HH:MM']"))
         return problems
@@ -345,7 +337,7 @@ def _coerce(value: Any, hint: Any, file: str, name: str) -> Any:
             return float(value)
         if hint is str:
             if isinstance(value, dt.datetime):
-                return value.strftime("%Y-%m-%d %H:%M")
+                return format_slot(value)
             if not isinstance(value, str | int | float):
                 raise TypeError
             return str(value)

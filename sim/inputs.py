@@ -25,8 +25,9 @@ import numpy.typing as npt
 import pandas as pd
 
 from sampler.errors import InputError, InputIssue
+from sampler.io.timefmt import parse_clock, parse_slot
 from sampler.model import FloatArray, IntArray, Registry
-from sampler.params import Scenario, _parse_clock
+from sampler.params import Scenario
 from sampler.planfiles.read import PlanFiles
 from sim.params import SimParams, sim_params
 
@@ -146,7 +147,7 @@ def _minutes(labels: pd.Series, start: dt.datetime, file: str, column: str) -> F
     bad: list[InputIssue] = []
     for i, text in enumerate(uniques):
         try:
-            values[i] = (dt.datetime.strptime(text, "%Y-%m-%d %H:%M") - start).total_seconds() / 60
+            values[i] = (parse_slot(text) - start).total_seconds() / 60
         except ValueError:
             row = int(np.flatnonzero(codes == i)[0]) + 1
             bad.append(InputIssue(file, row, column, text, "write times as 'YYYY-MM-DD HH:MM' (re-run `sampler plan`)"))
@@ -189,8 +190,8 @@ def _site_hours(plan: PlanFiles, start: dt.datetime) -> tuple[FloatArray, FloatA
     open_minute, close_minute = [], []
     for row, (o, c) in enumerate(zip(plan.sites["open"], plan.sites["close"], strict=True), start=1):
         try:
-            open_minute.append(_parse_clock(o or "00:00"))
-            close_minute.append(_parse_clock(c or "24:00"))
+            open_minute.append(parse_clock(o or "00:00"))
+            close_minute.append(parse_clock(c or "24:00"))
         except ValueError:
             raise InputError([InputIssue(file, row, "open/close", f"{o}-{c}", "give hours as HH:MM")]) from None
     return _opening(np.array(open_minute, dtype=np.int64), np.array(close_minute, dtype=np.int64), start)

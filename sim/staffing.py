@@ -27,6 +27,7 @@ import numpy as np
 import pandas as pd
 
 from sampler.errors import InputError, InputIssue
+from sampler.io.timefmt import parse_slot
 from sampler.model import FloatArray, IntArray
 from sampler.params import Scenario
 from sim.inputs import SimInputs, SiteShifts
@@ -141,7 +142,7 @@ def _same(theirs: object, ours: object) -> bool:
 
 def _minute(text: str, start: dt.datetime) -> float | None:
     try:
-        return (dt.datetime.strptime(text.strip(), "%Y-%m-%d %H:%M") - start).total_seconds() / 60
+        return (parse_slot(text.strip()) - start).total_seconds() / 60
     except ValueError:
         return None
 

@@ -6,7 +6,6 @@ digits, no published plan — gets the same 404, so the endpoint reveals nothing
 
 from __future__ import annotations
 
-import datetime as dt
 import hmac
 import math
 import time
@@ -16,6 +15,7 @@ from sqlalchemy import Connection, Engine, select
 
 from api.models import PLAN_TABLES, Plan
 from api.schemas import LookupQuery, LookupResult
+from sampler.io.timefmt import span_zh
 from sampler.notify.contact import address_of
 
 __all__ = ["NOT_FOUND", "PublishedPlans", "router"]
@@ -58,11 +58,6 @@ class PublishedPlans:
         self._at = -1e9
 
 
-def _when(start: str, end: str) -> str:
-    d = dt.datetime.strptime(start, "%Y-%m-%d %H:%M")
-    return f"{d.month}月{d.day}日 {start[-5:]}-{end[-5:]}"
-
-
 @router.post("", response_model=LookupResult,
              responses={404: {"description": "No match (the same answer for every kind of mismatch)"},
                         429: {"description": "Too many lookups from this address"}})
@@ -94,7 +89,7 @@ async def lookup_household(body: LookupQuery, request: Request) -> LookupResult:
         return LookupResult(household_id=body.household_id, site="", address="", mode="unplaced", slot_start="",
                             slot_end="", instruction="暂未为您家安排采样时段，网格员会尽快与您联系。")
     address = address_of(row.building_name or row.building_id, row.unit or "", row.room or "")
-    when = _when(row.slot_start, row.slot_end)
+    when = span_zh(row.slot_start, row.slot_end)
     if row.mode == "home":
         return LookupResult(household_id=body.household_id, site="上门采样", address=address, mode="home",
                             slot_start=row.slot_start, slot_end=row.slot_end,

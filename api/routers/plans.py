@@ -29,6 +29,7 @@ from api.schemas import (
     UnplacedsPublic,
 )
 from api.storage import delete_plan as delete_plan_rows
+from sampler.io.timefmt import HOUR_CHARS
 from sampler.notify.contact import mask_phone
 
 __all__ = ["get_plan_row", "router"]
@@ -144,7 +145,7 @@ def get_site_load(session: SessionDep, engine: EngineDep, caller: CallerDep, pla
         rows, count = _page(engine, query.order_by(t.c.row), limit, offset)
         return SiteLoadsPublic(data=[SiteLoadPublic(site_id=r["site_id"], start=r["slot_start"], people=r["people"] or 0,
                                                     capacity=r["capacity"] or 0) for r in rows], count=count)
-    hour = func.substr(t.c.slot_start, 1, 13)
+    hour = func.substr(t.c.slot_start, 1, HOUR_CHARS)
     grouped = (select(t.c.site_id, hour.label("hour"), func.sum(t.c.people).label("people"),
                       func.sum(t.c.capacity).label("capacity"), func.min(t.c.row).label("first"))
                .where(t.c.plan_id == plan_id).group_by(t.c.site_id, hour))

@@ -8,8 +8,6 @@ are merged (1-5层). All text is HTML-escaped; output is deterministic.
 
 from __future__ import annotations
 
-import datetime as dt
-import functools
 import html
 import itertools
 import re
@@ -21,6 +19,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from sampler.io.timefmt import span_zh as _when
 from sampler.io.xlsx import Sheet, sheet_title, write_xlsx
 from sampler.notify.contact import unit_label
 from sampler.planfiles.read import PlanFiles
@@ -121,12 +120,6 @@ def notice_rows(plan: PlanFiles, building_ids: list[str] | None = None) -> pd.Da
     )
     out = out.sort_values(["building_id", "slot_start", "unit", "first_floor", "site"], kind="stable")
     return out[NOTICE_COLUMNS].reset_index(drop=True)
-
-
-@functools.lru_cache(maxsize=4096)
-def _when(start: str, end: str) -> str:
-    d = dt.datetime.strptime(start, "%Y-%m-%d %H:%M")
-    return f"{d.month}月{d.day}日 {start[-5:]}-{end[-5:]}"
 
 
 def _records(frame: pd.DataFrame) -> list[dict[str, Any]]:

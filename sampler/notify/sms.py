@@ -9,8 +9,6 @@ separate list for grid workers to call or visit.
 
 from __future__ import annotations
 
-import datetime as dt
-import functools
 import math
 import re
 from dataclasses import dataclass
@@ -20,6 +18,7 @@ import numpy as np
 import pandas as pd
 
 from sampler.errors import InputError, InputIssue
+from sampler.io.timefmt import SLOT_FORMAT, clock_of, date_zh, parse_clock
 from sampler.notify.contact import addresses, valid_phones
 from sampler.params import build_section
 from sampler.planfiles.read import PlanFiles
@@ -41,7 +40,14 @@ INVALID_COLUMNS = ["household_id", "building_id", "address", "contact", "phone",
                    "slot_end", "site"]
 
 _FIELDS = {"sign", "address", "date", "start", "end", "site", "team", "area"}
-_TIME = "%Y-%m-%d %H:%M"
+
+
+def _before_midnight(text: str) -> bool:
+    """Whether ``text`` is a clock time of the day, 00:00 to 23:59."""
+    try:
+        return parse_clock(text) < 24 * 60
+    except ValueError:
+        return False
 
 
 @dataclass(frozen=True)
@@ -80,7 +86,7 @@ class SmsParams:
         problems = []
         if self.send not in ("evening", "before"):
             problems.append(("send", self.send, "use 'evening' or 'before'"))
-        if not re.fullmatch(r"([01]\d|2[0-3]):[0-5]\d", self.evening_at):
+        if not _before_midnight(self.evening_at):
             problems.append(("evening_at", self.evening_at, "give a clock time 'HH:MM', e.g. 20:00"))
         if not 0 <= self.hours_before <= 72:
             problems.append(("hours_before", str(self.hours_before), "use 0 to 72 hours"))
@@ -149,12 +155,11 @@ def _building_names(a: pd.DataFrame, names: pd.Series) -> pd.Series:
 
 def _send_minutes(slot_start: pd.Series, params: SmsParams) -> np.ndarray:
     """Nominal send time of each message, as minutes since the epoch (before spreading)."""
-    start = pd.to_datetime(slot_start, format=_TIME)
+    start = pd.to_datetime(slot_start, format=SLOT_FORMAT)
     if params.send == "before":
         nominal = start - pd.to_timedelta(params.hours_before, unit="h")
     else:
-        hh, mm = (int(x) for x in params.evening_at.split(":"))
-        nominal = start.dt.normalize() - pd.Timedelta(days=1) + pd.Timedelta(hours=hh, minutes=mm)
+        nominal = start.dt.normalize() - pd.Timedelta(days=1) + pd.Timedelta(minutes=parse_clock(params.evening_at))
     minutes = (nominal - pd.Timestamp("1970-01-01")) // pd.Timedelta(minutes=1)
     return minutes.to_numpy(dtype=np.int64)
 
@@ -180,12 +185,6 @@ def _text(value: Any) -> str:
     if isinstance(value, float) and value.is_integer():
         return str(int(value))
     return str(value)
-
-
-@functools.lru_cache(maxsize=4096)
-def _date_zh(stamp: str) -> str:
-    d = dt.datetime.strptime(stamp, _TIME)
-    return f"{d.month}月{d.day}日"
 
 
 def build_messages(plan: PlanFiles, params: SmsParams | None = None) -> SmsResult:
@@ -224,13 +223,13 @@ def build_messages(plan: PlanFiles, params: SmsParams | None = None) -> SmsResul
     for mode, address, start, end, site, team in zip(*cols, strict=True):
         template = params.home_template if mode == "home" else params.site_template
         texts.append(template.format(
-            sign=sign, area=area, address=address, date=_date_zh(start), start=start[-5:],
-            end=end[-5:], site=site, team=team,
+            sign=sign, area=area, address=address, date=date_zh(start), start=clock_of(start),
+            end=clock_of(end), site=site, team=team,
         ))
     nominal = _send_minutes(good["slot_start"], params) if len(good) else np.zeros(0, np.int64)
     order = np.lexsort((good["household_id"].to_numpy(), nominal))
     sent = _spread(nominal[order], params.per_minute)
-    stamps = (pd.Timestamp("1970-01-01") + pd.to_timedelta(sent, unit="min")).strftime(_TIME)
+    stamps = (pd.Timestamp("1970-01-01") + pd.to_timedelta(sent, unit="min")).strftime(SLOT_FORMAT)
     text_arr = np.array(texts, dtype=object)[order]
     messages = pd.DataFrame({
         "household_id": good["household_id"].to_numpy()[order],

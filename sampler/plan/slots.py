@@ -8,8 +8,9 @@ from dataclasses import dataclass
 import numpy as np
 import numpy.typing as npt
 
+from sampler.io.timefmt import parse_clock, slot_labels
 from sampler.model import PERIODS, Site
-from sampler.params import CapacityParams, PlannerParams, WindowParams, _parse_clock
+from sampler.params import CapacityParams, PlannerParams, WindowParams
 
 __all__ = ["SlotGrid", "slot_grid"]
 
@@ -57,10 +58,7 @@ class SlotGrid:
 
     def labels(self) -> list[str]:
         """'YYYY-MM-DD HH:MM' of every slot start, plus the window end as the last item."""
-        return [
-            (self.start + dt.timedelta(minutes=self.minutes * t)).strftime("%Y-%m-%d %H:%M")
-            for t in range(self.n + 1)
-        ]
+        return slot_labels(self.start, self.minutes, self.n + 1)
 
     def penalties(self, planner: PlannerParams) -> npt.NDArray[np.float64]:
         """Cost per person of each slot for each preference class: shape (len(PERIODS), n)."""
@@ -80,12 +78,12 @@ def slot_grid(
     start = window.start_time
     offset = start.hour * 60 + start.minute
     clock = (offset + window.slot_minutes * np.arange(n, dtype=np.int64)) % 1440
-    night_from, night_to = (_parse_clock(x) for x in window.night)
+    night_from, night_to = (parse_clock(x) for x in window.night)
     night = _in_range(clock, night_from, night_to) if night_from != night_to else np.zeros(n, bool)
     period = np.zeros(n, dtype=np.int64)
     for code, name in enumerate(PERIODS):
         if name and name in planner.periods:
-            a, b = (_parse_clock(x) for x in planner.periods[name])
+            a, b = (parse_clock(x) for x in planner.periods[name])
             period[(period == 0) & _in_range(clock, a, b)] = code
     cap = np.zeros((len(sites), n), dtype=np.int64)
     last = (clock + window.slot_minutes - 1) % 1440

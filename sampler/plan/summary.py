@@ -7,6 +7,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
+from sampler.io.timefmt import format_slot
 from sampler.model import FloatArray, IntArray
 from sampler.plan.flow import COST_SCALE
 from sampler.plan.geo import Candidates
@@ -111,7 +112,7 @@ def summarise(
         "seed": scenario.planner.seed,
         "inputs": dict(sorted(registry.hashes.items())),
         "window": {
-            "start": grid.start.strftime("%Y-%m-%d %H:%M"), "slots": grid.n, "slot_minutes": grid.minutes,
+            "start": format_slot(grid.start), "slots": grid.n, "slot_minutes": grid.minutes,
             "end": grid.labels()[-1], "night_slots_used": int(np.isin(slot[at], np.flatnonzero(grid.night)).sum()),
             "last_slot_used": grid.labels()[int(slot[at].max()) + 1] if len(at) else None,
         },

@@ -12,6 +12,7 @@ import pyarrow as pa
 
 from sampler.io.atomic import atomic_directory
 from sampler.io.text import text_series
+from sampler.io.timefmt import format_clock, run_text
 from sampler.io.xlsx import Sheet, sheet_title, write_xlsx
 from sampler.model import HouseholdTable, RiskZone
 from sampler.planfiles.schema import TABLES
@@ -22,11 +23,6 @@ if TYPE_CHECKING:
 __all__ = ["plan_frames", "write_plan"]
 
 _MODES = np.array(["", "site", "home"], dtype=object)
-
-
-def _clock(minute: int) -> str:
-    return f"{minute // 60:02d}:{minute % 60:02d}"
-
 
 
 def _text(values: np.ndarray | pa.Array | pa.ChunkedArray, index: np.ndarray | None = None) -> pd.Series:
@@ -127,7 +123,7 @@ def plan_frames(plan: Plan) -> dict[str, pd.DataFrame]:
     })
     sites = pd.DataFrame([{
         "site_id": s.id, "name": s.name, "lon": s.lon, "lat": s.lat, "tables": s.tables, "rate": s.rate,
-        "open": _clock(s.open_minute), "close": _clock(s.close_minute), "serves": ";".join(s.serves),
+        "open": format_clock(s.open_minute), "close": format_clock(s.close_minute), "serves": ";".join(s.serves),
         "queue_m": s.queue_m, "slot_capacity": int(plan.grid.capacity[i].max(initial=0)),
     } for i, s in enumerate(reg.sites)], columns=TABLES["sites"].names)
     contacts = pd.DataFrame({"household_id": _hh_text(hh, "id"), "contact": _hh_text(hh, "contact"),
@@ -260,11 +256,6 @@ def _child_succeeded(pid: int) -> bool:
     return os.waitstatus_to_exitcode(status) == 0
 
 
-def _run_text(a: str, b: str) -> str:
-    """'06:00-07:30', or with dates when a run crosses midnight."""
-    return f"{a[11:]}-{b[11:]}" if a[:10] == b[:10] or b[11:] == "00:00" else f"{a[5:]}-{b[5:]}"
-
-
 def building_runs(plan: Plan) -> tuple[dict[str, np.ndarray], np.ndarray]:
     """One row per (site or home, building): households, people, first slot, slots merged into runs.
 
@@ -287,7 +278,7 @@ def building_runs(plan: Plan) -> tuple[dict[str, np.ndarray], np.ndarray]:
     run_first = np.flatnonzero(new_run)
     run_last = np.r_[run_first[1:], len(cells)] - 1
     labels = plan.grid.labels()
-    texts = [_run_text(labels[a], labels[z + 1]) for a, z in zip(t[run_first].tolist(), t[run_last].tolist(), strict=True)]
+    texts = [run_text(labels[a], labels[z + 1]) for a, z in zip(t[run_first].tolist(), t[run_last].tolist(), strict=True)]
     pair_first = np.flatnonzero(new_pair)
     runs_per_pair = np.add.reduceat(new_run.astype(np.int64), pair_first) if len(cells) else np.zeros(0, np.int64)
     bounds = np.r_[0, np.cumsum(runs_per_pair)].tolist()

@@ -21,6 +21,7 @@ import pandas as pd
 
 from sampler.errors import InputError, InputIssue
 from sampler.io.text import text_series
+from sampler.io.timefmt import parse_clock
 from sampler.model import (
     PERIODS,
     PERIODS_ZH,
@@ -297,10 +298,10 @@ def _ids(frame: pd.DataFrame, field: str, issues: _Issues, what: str) -> None:
 
 
 def _clock(text: str) -> int | None:
-    m = re.fullmatch(r"(\d{1,2})[:：](\d{2})", text)
-    if not m or int(m.group(2)) >= 60 or int(m.group(1)) * 60 + int(m.group(2)) > 1440:
+    try:
+        return parse_clock(text)
+    except ValueError:
         return None
-    return int(m.group(1)) * 60 + int(m.group(2))
 
 
 def _buildings(frame: pd.DataFrame, issues: _Issues) -> BuildingTable:

@@ -30,6 +30,7 @@ import pandas as pd
 
 from sampler.errors import InputError, InputIssue
 from sampler.io.atomic import atomic_directory
+from sampler.io.timefmt import parse_clock, parse_slot
 from sampler.io.xlsx import Sheet, sheet_title, write_xlsx
 from sampler.model import Progress, Registry, Site, no_progress
 from sampler.params import Scenario, build_section
@@ -162,12 +163,11 @@ def _minutes_from_start(text: str, start: dt.datetime, end: bool = False) -> int
     """
     try:
         if len(text) <= 5:
-            clock = dt.datetime.strptime(text, "%H:%M")
-            when = start.replace(hour=clock.hour, minute=clock.minute)
+            when = start.replace(hour=0, minute=0) + dt.timedelta(minutes=parse_clock(text))
             if when < start or (end and when == start):
                 when += dt.timedelta(days=1)
         else:
-            when = dt.datetime.strptime(text, "%Y-%m-%d %H:%M")
+            when = parse_slot(text)
     except ValueError:
         return None
     return int((when - start).total_seconds() // 60)
@@ -407,8 +407,7 @@ class Roster:
             sheet.freeze_rows = 1
             minutes = self.info["window"]["slot_minutes"]
             for rec in rows.itertuples(index=False):
-                hours = (dt.datetime.strptime(rec.end, "%Y-%m-%d %H:%M")
-                         - dt.datetime.strptime(rec.start, "%Y-%m-%d %H:%M")).total_seconds() / 3600
+                hours = (parse_slot(rec.end) - parse_slot(rec.start)).total_seconds() / 3600
                 sheet.append([int(rec.table), rec.role, rec.staff_id, rec.name, rec.start, rec.end,
                               round(hours * 60 / minutes) * minutes / 60])
             sheets.append(sheet)

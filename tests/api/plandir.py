@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
+
+from sampler.io.timefmt import SLOT_FORMAT, slot_labels
 
 __all__ = ["AREA", "HOUSEHOLDS", "plan_frames", "plan_summary", "write_plan_dir"]
 
@@ -32,7 +35,7 @@ BUILDINGS = {
 
 
 def _end(start: str) -> str:
-    return (pd.Timestamp(start) + pd.Timedelta(minutes=30)).strftime("%Y-%m-%d %H:%M")
+    return (pd.Timestamp(start) + pd.Timedelta(minutes=30)).strftime(SLOT_FORMAT)
 
 
 def plan_frames() -> dict[str, pd.DataFrame]:
@@ -52,7 +55,7 @@ def plan_frames() -> dict[str, pd.DataFrame]:
          "households": len(sizes), "people": sum(sizes)}
         for (b, m, site, t), sizes in sorted(cells.items())
     ])
-    slots = [f"2022-11-23 {h:02d}:{m:02d}" for h in range(6, 12) for m in (0, 30)]
+    slots = slot_labels(dt.datetime(2022, 11, 23, 6), 30, 12)  # 06:00 … 11:30
     load = []
     for sid in ("S1", "S2"):
         for t in slots:
