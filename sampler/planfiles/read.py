@@ -47,7 +47,7 @@ def read_table(path: Path, table: PlanTable) -> pd.DataFrame:
     missing = [c for c in table.names if c not in header]
     if missing:
         raise InputError([InputIssue(file, 0, c, "(missing column)", _AGAIN) for c in missing])
-    blank = {c.name: [""] for c in table.columns if c.blank}
+    blank = {c.name: [""] for c in table.columns if c.may_be_blank}
     try:
         return pd.read_csv(path, usecols=table.names, dtype=table.dtypes, keep_default_na=False,
                            na_values=blank, encoding="utf-8")[table.names]
@@ -64,13 +64,13 @@ def read_table(path: Path, table: PlanTable) -> pd.DataFrame:
             continue
         text = raw[col.name]
         number = pd.to_numeric(text.where(text != ""), errors="coerce").to_numpy(dtype=np.float64)
-        bad = np.isnan(number) & ((text != "").to_numpy() | (not col.blank))
+        bad = np.isnan(number) & ((text != "").to_numpy() | (not col.may_be_blank))
         if col.kind == INT:
             bad |= ~np.isnan(number) & (number != np.round(number))
         what = "a whole number" if col.kind == INT else "a number"
         for row in np.flatnonzero(bad)[:_MAX_ISSUES].tolist():
             issues.append(InputIssue(file, row + 1, col.name, str(text.iloc[row]),
-                                     f"expected {what}{' or a blank' if col.blank else ''}; {_AGAIN}"))
+                                     f"expected {what}{' or a blank' if col.may_be_blank else ''}; {_AGAIN}"))
     if not issues:  # parsed as text and as numbers: pandas refused something else
         issues.append(InputIssue(file, None, "(file)", "", _AGAIN))
     raise InputError(issues[:_MAX_ISSUES])

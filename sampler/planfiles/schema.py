@@ -13,6 +13,7 @@ Adding a column is one edit here (and the writer computing its values).
 
 from __future__ import annotations
 
+import functools
 import sys
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -40,7 +41,7 @@ class PlanColumn:
     name
         Header in the CSV file and column name in the database.
     kind
-        ``text`` (never missing: '' for blank), ``int`` or ``float``.
+        ``text`` (never missing: '' for blank), ``int`` or ``float`` (a blank reads as NaN).
     doc
         One line for docs/formats.md.
     blank
@@ -69,11 +70,17 @@ class PlanColumn:
         return pd.Int64Dtype() if self.blank else np.dtype(np.int64)
 
     @property
+    def may_be_blank(self) -> bool:
+        """Whether a number column reads a blank as missing (NaN or <NA>); text is '' instead."""
+        return self.blank or self.kind == FLOAT
+
+    @property
     def type_text(self) -> str:
         """The type as docs/formats.md names it."""
         return {TEXT: "text", FLOAT: "number", INT: "integer or blank" if self.blank else "integer"}[self.kind]
 
 
+@functools.cache
 def _text_dtype() -> Any:
     import pandas as pd
 
@@ -128,7 +135,8 @@ class PlanTable:
             raise ValueError(f"{self.file}: columns {list(frame.columns)} are not the schema's {self.names} "
                              f"(missing {missing}, not in the schema {extra}); edit sampler/planfiles/schema.py "
                              "and the writer together")
-        casts = {c.name: c.dtype for c in self.columns if frame[c.name].dtype != c.dtype}
+        current = frame.dtypes
+        casts = {c.name: c.dtype for c in self.columns if current[c.name] != c.dtype}
         return frame.astype(casts) if casts else frame
 
 

@@ -153,8 +153,9 @@ def _arrow(frame: pd.DataFrame) -> pa.Table:
     import pyarrow.compute as pc
 
     table = pa.Table.from_pandas(frame, preserve_index=False)
-    for i, name in enumerate(table.column_names):
-        if isinstance(frame[name].dtype, pd.Int64Dtype):
+    for i, dtype in enumerate(frame.dtypes.tolist()):
+        if isinstance(dtype, pd.Int64Dtype):
+            name = table.column_names[i]
             text = pc.fill_null(pc.cast(table.column(i), pa.large_string()), "")
             table = table.set_column(i, pa.field(name, pa.large_string()), text)
     return table

@@ -43,7 +43,7 @@ def plan_frames() -> dict[str, pd.DataFrame]:
     a = pd.DataFrame([
         {"household_id": h, "building_id": b, "unit": u, "room": r, "size": s, "mode": m,
          "site_id": site, "team": team, "slot_start": t, "slot_end": _end(t),
-         "walk_minutes": 4.5 if m == "site" else 0.0, "over_max_walk": 0}
+         "walk_minutes": 4.5 if m == "site" else "", "over_max_walk": 0}
         for h, b, u, r, s, m, site, team, t, _ in HOUSEHOLDS
     ])
     cells: dict[tuple[str, str, str, str], list[int]] = {}

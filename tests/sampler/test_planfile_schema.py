@@ -122,13 +122,15 @@ def _copy(plan: Plan, tmp_path: Path) -> Path:
 
 
 def test_bad_cells_name_file_row_column_and_value(plan: Plan, tmp_path: Path) -> None:
-    """Numbers that do not parse are reported with their row, not as a crash; blanks only where allowed."""
+    """Numbers that do not parse are reported with their row, not as a crash; a blank integer only where
+    the schema allows it (a blank float is NaN)."""
     d = _copy(plan, tmp_path)
     lines = (d / "assignments.csv").read_text(encoding="utf-8").splitlines()
     header = lines[0].split(",")
     cells = [line.split(",") for line in lines[1:4]]
     cells[0][header.index("size")] = "2.5"
-    cells[1][header.index("walk_minutes")] = ""
+    cells[1][header.index("walk_minutes")] = "far"
+    cells[1][header.index("over_max_walk")] = ""
     cells[2][header.index("team")] = "x"
     (d / "assignments.csv").write_text("\n".join([lines[0], *(",".join(c) for c in cells), *lines[4:]]) + "\n",
                                        encoding="utf-8")
@@ -136,7 +138,20 @@ def test_bad_cells_name_file_row_column_and_value(plan: Plan, tmp_path: Path) ->
         read_plan(d)
     assert [(Path(i.file).name, i.row, i.field, i.value) for i in err.value.issues] == [
         ("assignments.csv", 1, "size", "2.5"), ("assignments.csv", 3, "team", "x"),
-        ("assignments.csv", 2, "walk_minutes", "")]  # column by column, in file order
+        ("assignments.csv", 2, "walk_minutes", "far"), ("assignments.csv", 2, "over_max_walk", "")]  # by column
+
+
+def test_blank_numbers_read_as_missing_where_allowed(plan: Plan, tmp_path: Path) -> None:
+    """An empty float cell is NaN and an empty team is <NA>; the dtypes stay the schema's."""
+    d = _copy(plan, tmp_path)
+    lines = (d / "assignments.csv").read_text(encoding="utf-8").splitlines()
+    header = lines[0].split(",")
+    cells = lines[1].split(",")
+    cells[header.index("walk_minutes")] = ""
+    (d / "assignments.csv").write_text("\n".join([lines[0], ",".join(cells), *lines[2:]]) + "\n", encoding="utf-8")
+    a = read_plan(d).assignments
+    assert pd.isna(a["walk_minutes"].iloc[0]) and a["walk_minutes"].iloc[1:].notna().all()
+    assert {c: a[c].dtype for c in a.columns} == TABLES["assignments"].dtypes
 
 
 def test_missing_files_and_broken_json_are_input_errors(plan: Plan, tmp_path: Path) -> None:
