@@ -52,6 +52,13 @@ def test_site_and_home_texts(plan) -> None:  # type: ignore[no-untyped-def]
     assert (m["segments"] == [segments(t) for t in m["text"]]).all()
 
 
+def test_team_placeholder_is_blank_for_site_households(plan) -> None:  # type: ignore[no-untyped-def]
+    """{team} reads the (nullable) team column: its number for home visits, nothing for site households."""
+    params = SmsParams(site_template="【{sign}】队{team}号", home_template="【{sign}】上门{team}队")
+    m = build_messages(plan, params).messages.set_index("household_id")
+    assert m.loc["H001", "text"] == "【XX街道】队号" and m.loc["H007", "text"] == "【XX街道】上门1队"
+
+
 def test_evening_batch_is_the_evening_before(plan) -> None:  # type: ignore[no-untyped-def]
     """Evening sending texts everyone at 20:00 the day before their slot's day."""
     m = build_messages(plan).messages.set_index("household_id")
