@@ -11,6 +11,8 @@ from fastapi.security import APIKeyHeader
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session
 
+from api.audit import client_of
+from api.limits import KeyLimits
 from api.security import verify_key
 from api.settings import Settings
 
@@ -23,6 +25,7 @@ __all__ = [
     "ViewerDep",
     "SessionDep",
     "SettingsDep",
+    "audit",
     "get_session",
     "require_roles",
 ]
@@ -55,23 +58,35 @@ SettingsDep = Annotated[Settings, Depends(get_settings)]
 
 @dataclass(frozen=True)
 class Caller:
-    """Who is calling: the key's id, role and (site role) the sites it may read."""
+    """Who is calling: the key's id, role, (site role) the sites it may read, name and address."""
 
     key_id: int
     role: str
     sites: frozenset[str]
+    name: str = ""
+    client: str = ""
 
     def can_read_site(self, site_id: str) -> bool:
         return self.role != "site" or site_id in self.sites
 
 
-def get_caller(session: SessionDep, token: Annotated[str | None, Security(_header)]) -> Caller:
-    """The caller's key, or 401."""
+def get_caller(request: Request, session: SessionDep, token: Annotated[str | None, Security(_header)]) -> Caller:
+    """The caller's key, or 401; 429 for a client that sent too many wrong keys this minute."""
+    limits: KeyLimits = request.app.state.key_limits
+    client = client_of(request)
+    if token:
+        wait = limits.blocked(client)
+        if wait:
+            raise HTTPException(status.HTTP_429_TOO_MANY_REQUESTS,
+                                f"too many wrong API keys from this address; retry in {wait} s",
+                                headers={"Retry-After": str(wait)})
     key = verify_key(session, token) if token else None
     if key is None:
+        if token:
+            limits.failed(client)
         raise HTTPException(status.HTTP_401_UNAUTHORIZED, "missing or invalid API key (header X-API-Key)",
                             headers={"WWW-Authenticate": "ApiKey"})
-    return Caller(key.id, key.role, frozenset(s for s in key.sites.split(";") if s))
+    return Caller(key.id, key.role, frozenset(s for s in key.sites.split(";") if s), key.name, client)
 
 
 CallerDep = Annotated[Caller, Depends(get_caller)]
@@ -91,3 +106,11 @@ def require_roles(*roles: str) -> Callable[[Caller], Caller]:
 PlannerDep = Annotated[Caller, Depends(require_roles("planner"))]
 ReaderDep = Annotated[Caller, Depends(require_roles("planner", "viewer", "site"))]
 ViewerDep = Annotated[Caller, Depends(require_roles("planner", "viewer"))]
+
+
+def audit(engine: Engine, caller: Caller, action: str, **fields: object) -> None:
+    """Record ``action`` by ``caller`` in the audit log (fields: plan_id, scenario_id, records, detail)."""
+    from api.audit import record
+
+    record(engine, action, key_id=caller.key_id, key_name=caller.name, role=caller.role, client=caller.client,
+           **fields)  # type: ignore[arg-type]

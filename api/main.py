@@ -1,26 +1,40 @@
-"""The FastAPI application: `create_app(settings)` wires the database, jobs and routers."""
+"""The FastAPI application: `create_app(settings)` wires the database, jobs, limits and routers."""
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import gc
+import logging
+import tempfile
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from typing import Any
 
 from fastapi import APIRouter, FastAPI, Request
+from fastapi.exception_handlers import http_exception_handler
 from fastapi.responses import JSONResponse
 from fastapi.routing import APIRoute
+from starlette.exceptions import HTTPException
 
+from api.audit import prune_audit, record
 from api.db import make_engine, run_migrations, session_factory
+from api.headers import SecurityHeaders
 from api.jobs import JobRunner, recover_jobs
-from api.routers import exports, jobs, keys, lookup, plans, scenarios, simulations
+from api.limits import KeyLimits, LookupLimits, open_store
+from api.privacy import private_database, private_dir
+from api.routers import audit, exports, jobs, keys, lookup, plans, purge, scenarios, simulations
 from api.routers.lookup import PublishedPlans
-from api.security import RateLimiter, ensure_bootstrap_key
+from api.schemas import ERROR_RESPONSES
+from api.security import ensure_bootstrap_key
 from api.settings import Settings
 from sampler.errors import InputError
 
-__all__ = ["API_PREFIX", "create_app"]
+__all__ = ["API_PREFIX", "create_app", "scrub"]
 
 API_PREFIX = "/api/v1"
+log = logging.getLogger(__name__)
+_LOOKUP_ERRORS: dict[int | str, dict[str, Any]] = {k: v for k, v in ERROR_RESPONSES.items() if k in (400, 404, 422, 429)}
 
 
 def operation_id(route: APIRoute) -> str:
@@ -28,22 +42,60 @@ def operation_id(route: APIRoute) -> str:
     return f"{route.tags[0]}-{route.name}" if route.tags else route.name
 
 
+def scrub(value: Any, paths: list[str]) -> Any:
+    """``value`` (str, list, dict) with the server's own directories cut out of every string."""
+    if isinstance(value, str):
+        for path in paths:
+            value = value.replace(path + "/", "").replace(path, "")
+        return value
+    if isinstance(value, list):
+        return [scrub(v, paths) for v in value]
+    if isinstance(value, dict):
+        return {k: scrub(v, paths) for k, v in value.items()}
+    return value
+
+
+def _bootstrap(engine: Any, factory: Any, token: str | None) -> None:
+    with factory() as session:
+        created, revoked = ensure_bootstrap_key(session, token)
+    if created is not None:
+        record(engine, "key.bootstrap", key_name="service", detail=f"bootstrap key {created} created")
+    for key_id in revoked:
+        record(engine, "key.bootstrap_revoke", key_name="service", detail=f"bootstrap key {key_id} replaced")
+
+
 def create_app(settings: Settings | None = None) -> FastAPI:
-    """Build the service: migrate the database, fail jobs orphaned by a dead process, add routers."""
+    """Build the service: private files, migrations, orphaned jobs failed, bootstrap key, routers."""
     settings = settings or Settings()
+    private_dir(settings.data_dir)
+    private_database(settings.database_url)
     engine = make_engine(settings.database_url)
     if settings.run_migrations:
         run_migrations(engine)
     recover_jobs(engine)
     factory = session_factory(engine)
-    with factory() as session:
-        ensure_bootstrap_key(session, settings.bootstrap_planner_key)
+    _bootstrap(engine, factory, settings.bootstrap_planner_key)
+    prune_audit(engine, settings.audit_retention_days)
+    store = open_store(settings.redis_url, settings.data_dir, settings.redis_prefix)
+
+    async def prune_daily() -> None:
+        while True:
+            await asyncio.sleep(24 * 3600)
+            try:
+                await asyncio.to_thread(prune_audit, engine, settings.audit_retention_days)
+            except Exception:  # a failed prune must not end the loop; the next day retries
+                log.exception("audit prune failed")
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         gc.freeze()  # startup objects leave the collector's generations: shorter GC pauses under load
+        pruner = asyncio.create_task(prune_daily())
         yield
+        pruner.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await pruner
         app.state.jobs.shutdown()
+        store.close()
         engine.dispose()
 
     app = FastAPI(
@@ -57,16 +109,29 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.engine = engine
     app.state.sessions = factory
     app.state.jobs = JobRunner(engine, settings.database_url, settings.data_dir, settings.job_workers)
-    app.state.limiter = RateLimiter(settings.lookup_per_minute)
+    app.state.store = store
+    app.state.lookup_limits = LookupLimits(
+        store, settings.lookup_per_minute, settings.lookup_household_failures, settings.lookup_lock_minutes * 60,
+        settings.lookup_client_failures_per_hour)
+    app.state.key_limits = KeyLimits(store, settings.key_failures_per_minute)
     app.state.published = PublishedPlans()
+    hidden = sorted({str(settings.data_dir.resolve()), str(settings.data_dir), tempfile.gettempdir()},
+                    key=len, reverse=True)
 
     @app.exception_handler(InputError)
     async def input_error(_request: Request, exc: InputError) -> JSONResponse:
-        return JSONResponse(status_code=422, content={"detail": [i.as_dict() for i in exc.issues[:1000]]})
+        issues = [i.as_dict() for i in exc.issues[:1000]]
+        return JSONResponse(status_code=422, content={"detail": scrub(issues, hidden)})
+
+    @app.exception_handler(HTTPException)
+    async def http_error(request: Request, exc: HTTPException) -> Any:
+        exc.detail = scrub(exc.detail, hidden)
+        return await http_exception_handler(request, exc)
 
     api = APIRouter(prefix=API_PREFIX)
-    for module in (scenarios, plans, jobs, simulations, lookup, exports, keys):
-        api.include_router(module.router)
+    for module in (scenarios, purge, plans, jobs, simulations, exports, keys, audit):
+        api.include_router(module.router, responses=ERROR_RESPONSES)
+    api.include_router(lookup.router, responses=_LOOKUP_ERRORS)
     app.include_router(api)
 
     @app.get("/health", tags=["health"])
@@ -74,4 +139,5 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         """Liveness check."""
         return {"status": "ok"}
 
+    app.add_middleware(SecurityHeaders)
     return app

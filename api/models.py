@@ -32,6 +32,7 @@ from sampler.planfiles.schema import TABLES as PLAN_FILE_TABLES
 __all__ = [
     "PLAN_TABLES",
     "ApiKey",
+    "AuditEntry",
     "Base",
     "Job",
     "Plan",
@@ -69,6 +70,26 @@ class ApiKey(Base):
     created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
 
 
+class AuditEntry(Base):
+    """Who did what to residents' data or to keys, when, on which plan, for how many records.
+
+    Never holds personal data itself: no names, phones, addresses or household ids.
+    """
+
+    __tablename__ = "audit_log"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow, index=True)
+    key_id: Mapped[int | None] = mapped_column(Integer, nullable=True, index=True)
+    key_name: Mapped[str] = mapped_column(String(100), default="")
+    role: Mapped[str] = mapped_column(String(16), default="")
+    action: Mapped[str] = mapped_column(String(40), index=True)
+    plan_id: Mapped[int | None] = mapped_column(Integer, nullable=True, index=True)
+    scenario_id: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    records: Mapped[int] = mapped_column(Integer, default=0)
+    client: Mapped[str] = mapped_column(String(64), default="")
+    detail: Mapped[str] = mapped_column(String(200), default="")
+
+
 class Scenario(Base):
     """An uploaded, validated scenario: parameters and registry summary."""
 
@@ -83,6 +104,7 @@ class Scenario(Base):
     sites: Mapped[int] = mapped_column(Integer, default=0)
     hashes: Mapped[str] = mapped_column(Text, default="{}")
     created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
+    purged_at: Mapped[dt.datetime | None] = mapped_column(DateTime, nullable=True)
 
 
 class ScenarioFile(Base):

@@ -3,17 +3,21 @@
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
 __all__ = [
+    "ERROR_RESPONSES",
     "AssignmentPublic",
+    "AuditEntriesPublic",
+    "AuditEntryPublic",
     "AssignmentsPublic",
     "BuildingSlotPublic",
     "BuildingSlotsPublic",
     "HomeVisitPublic",
     "HomeVisitsPublic",
+    "ErrorPublic",
     "InputIssuePublic",
     "JobPublic",
     "JobsPublic",
@@ -34,9 +38,20 @@ __all__ = [
     "SiteLoadsPublic",
     "UnplacedPublic",
     "UnplacedsPublic",
+    "UtcTime",
+    "ValidationIssuePublic",
 ]
 
 Role = Literal["planner", "site", "viewer"]
+
+
+def _utc(value: dt.datetime) -> dt.datetime:
+    """Stored times are naive UTC: mark them as UTC; aware ones are converted."""
+    return value.replace(tzinfo=dt.UTC) if value.tzinfo is None else value.astimezone(dt.UTC)
+
+
+UtcTime = Annotated[dt.datetime, AfterValidator(_utc)]
+"""A time on the wire: RFC 3339 in UTC (``2026-12-02T03:40:00Z``)."""
 
 
 class Message(BaseModel):
@@ -53,6 +68,35 @@ class InputIssuePublic(BaseModel):
     field: str
     value: str
     fix: str
+
+
+class ValidationIssuePublic(BaseModel):
+    """One request field that failed validation (FastAPI's form)."""
+
+    model_config = ConfigDict(extra="allow")
+    loc: list[str | int]
+    msg: str
+    type: str
+
+
+class ErrorPublic(BaseModel):
+    """Every error answer: ``detail`` is a message, or a list of input or validation issues."""
+
+    detail: str | list[InputIssuePublic | ValidationIssuePublic]
+
+
+_ERRORS = {
+    400: "Malformed request (for example a broken multipart body)",
+    401: "Missing or invalid API key (header X-API-Key)",
+    403: "The key's role may not do this",
+    404: "No such resource",
+    409: "Conflicts with the resource's state",
+    422: "Invalid input: validation issues or input issues {file, row, field, value, fix}",
+    429: "Too many requests or wrong keys from this address; see Retry-After",
+}
+ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
+    code: {"model": ErrorPublic, "description": text} for code, text in _ERRORS.items()}
+"""The error answers every keyed route documents (one schema for all)."""
 
 
 class KeyCreate(BaseModel):
@@ -72,7 +116,7 @@ class KeyPublic(BaseModel):
     role: str
     sites: list[str]
     revoked: bool
-    created_at: dt.datetime
+    created_at: UtcTime
 
 
 class KeyCreated(KeyPublic):
@@ -98,7 +142,7 @@ class ScenarioPublic(BaseModel):
     buildings: int
     sites: int
     parameters: dict[str, Any]
-    created_at: dt.datetime
+    created_at: UtcTime
 
 
 class ScenariosPublic(BaseModel):
@@ -125,9 +169,9 @@ class JobPublic(BaseModel):
     error: str
     scenario_id: int | None
     plan_id: int | None
-    created_at: dt.datetime
-    started_at: dt.datetime | None
-    finished_at: dt.datetime | None
+    created_at: UtcTime
+    started_at: UtcTime | None
+    finished_at: UtcTime | None
 
 
 class JobsPublic(BaseModel):
@@ -144,7 +188,7 @@ class PlanPublic(BaseModel):
     area: str
     households: int
     published: bool
-    created_at: dt.datetime
+    created_at: UtcTime
     summary: dict[str, Any]
 
 
@@ -267,3 +311,25 @@ class LookupResult(BaseModel):
     slot_start: str
     slot_end: str
     instruction: str
+
+
+class AuditEntryPublic(BaseModel):
+    """One audit entry: who, when, what, on which plan or scenario, how many records, from where."""
+
+    model_config = ConfigDict(from_attributes=True)
+    id: int
+    at: UtcTime
+    key_id: int | None
+    key_name: str
+    role: str
+    action: str
+    plan_id: int | None
+    scenario_id: int | None
+    records: int
+    client: str
+    detail: str
+
+
+class AuditEntriesPublic(BaseModel):
+    data: list[AuditEntryPublic]
+    count: int

@@ -1,4 +1,4 @@
-"""API keys: creation, salted HMAC-SHA256 storage and verification; per-IP rate limiting."""
+"""API keys: creation, salted HMAC-SHA256 storage and verification, the operator's bootstrap key."""
 
 from __future__ import annotations
 
@@ -6,17 +6,15 @@ import hashlib
 import hmac
 import re
 import secrets
-import threading
-import time
-from collections import deque
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from api.models import ApiKey
 
-__all__ = ["RateLimiter", "create_key", "ensure_bootstrap_key", "hash_secret", "verify_key"]
+__all__ = ["BOOTSTRAP", "create_key", "ensure_bootstrap_key", "hash_secret", "verify_key"]
 
+BOOTSTRAP = "bootstrap"  # the name of the operator-chosen key (reserved)
 _TOKEN = re.compile(r"smp_(\d{1,12})_([A-Za-z0-9_\-]{16,100})")
 
 
@@ -49,51 +47,27 @@ def verify_key(session: Session, token: str) -> ApiKey | None:
             return key
         return None
     # Keys chosen by the operator (bootstrap) carry no id: check the few keys that have none.
-    for key in session.scalars(select(ApiKey).where(ApiKey.revoked.is_(False), ApiKey.name == "bootstrap")):
+    for key in session.scalars(select(ApiKey).where(ApiKey.revoked.is_(False), ApiKey.name == BOOTSTRAP)):
         if hmac.compare_digest(key.key_hash, hash_secret(key.salt, token)):
             return key
     return None
 
 
-def ensure_bootstrap_key(session: Session, token: str | None) -> None:
-    """Create the operator-chosen planner key once, if configured and not yet stored."""
+def ensure_bootstrap_key(session: Session, token: str | None) -> tuple[int | None, list[int]]:
+    """Make ``token`` the one live bootstrap planner key; return (id created or None, ids revoked).
+
+    The key is created when no live bootstrap key has this value; every other live bootstrap key
+    (an earlier value of SAMPLER_BOOTSTRAP_PLANNER_KEY) is revoked, so changing the variable
+    replaces the key instead of adding one. Without a token nothing changes.
+    """
     if not token:
-        return
-    existing = session.scalars(select(ApiKey).where(ApiKey.name == "bootstrap")).all()
-    if any(hmac.compare_digest(k.key_hash, hash_secret(k.salt, token)) for k in existing):
-        return
-    create_key(session, "planner", "bootstrap", secret=token)
-
-
-class RateLimiter:
-    """At most ``limit`` events per ``window`` seconds per client, in memory (sliding window)."""
-
-    def __init__(self, limit: int, window: float = 60.0, max_clients: int = 100_000) -> None:
-        self.limit = limit
-        self.window = window
-        self.max_clients = max_clients
-        self._events: dict[str, deque[float]] = {}
-        self._lock = threading.Lock()
-
-    def hit(self, client: str) -> float:
-        """Record an event; return 0 if allowed, else the seconds until the next one is."""
-        if self.limit <= 0:
-            return 0.0
-        now = time.monotonic()
-        with self._lock:
-            events = self._events.get(client)
-            if events is None:
-                if len(self._events) >= self.max_clients:
-                    self._forget_idle(now)
-                events = self._events[client] = deque()
-            while events and now - events[0] >= self.window:
-                events.popleft()
-            if len(events) >= self.limit:
-                return max(0.001, self.window - (now - events[0]))
-            events.append(now)
-            return 0.0
-
-    def _forget_idle(self, now: float) -> None:
-        idle = [c for c, ev in self._events.items() if not ev or now - ev[-1] >= self.window]
-        for client in idle:
-            del self._events[client]
+        return None, []
+    live = session.scalars(select(ApiKey).where(ApiKey.name == BOOTSTRAP, ApiKey.revoked.is_(False))).all()
+    keep = [k for k in live if hmac.compare_digest(k.key_hash, hash_secret(k.salt, token))]
+    revoked = [k.id for k in live if k not in keep[:1]]
+    for key in live:
+        if key.id in revoked:
+            key.revoked = True
+    session.commit()
+    created = None if keep else create_key(session, "planner", BOOTSTRAP, secret=token)[0].id
+    return created, revoked

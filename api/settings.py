@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import ipaddress
 from pathlib import Path
 
-from pydantic import Field
+from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-__all__ = ["Settings"]
+__all__ = ["MIN_BOOTSTRAP_KEY", "Settings"]
+
+MIN_BOOTSTRAP_KEY = 32
 
 
 class Settings(BaseSettings):
@@ -19,14 +22,29 @@ class Settings(BaseSettings):
         SQLAlchemy URL: SQLite (embedded default, a file under ``data/``) or PostgreSQL
         (``postgresql+psycopg://user@host:5432/db``).
     data_dir
-        Working directory for job scratch files.
+        Working directory for job scratch files and the embedded rate-limit store (kept 0700).
     bootstrap_planner_key
-        If set and no planner key exists yet, a planner key with this exact value is created at
-        startup (so a fresh deployment can be driven without the CLI).
+        If set, a planner key with this exact value (at least 32 characters) is the bootstrap key:
+        created at startup, and the previous bootstrap key is revoked when the value changes.
     job_workers
         Worker processes for planning and simulation jobs.
     lookup_per_minute
-        Resident lookups allowed per client IP per minute (0 disables the limit).
+        Resident lookups allowed per client address per minute (0 disables the limit).
+    lookup_household_failures, lookup_lock_minutes
+        Wrong answers for one household before its lookup is locked, and for how long: a locked
+        household answers every lookup, right digits included, like any other miss.
+    lookup_client_failures_per_hour
+        Wrong answers one client address may give per hour before it gets 429 (0: no limit).
+    key_failures_per_minute
+        Wrong API keys one client address may send per minute before it gets 429 (0: no limit).
+    trusted_proxies
+        Comma-separated addresses or networks of reverse proxies whose ``X-Forwarded-For`` is
+        believed (default none: the header is ignored and the peer address is the client).
+    redis_url
+        Redis for the rate-limit counters (``redis://127.0.0.1:6379/0``); unset: an SQLite file in
+        ``data_dir`` shared by the worker processes of this machine.
+    audit_retention_days
+        Audit entries older than this are deleted (at start and daily).
     max_upload_mb
         Largest accepted upload file.
     """
@@ -38,5 +56,38 @@ class Settings(BaseSettings):
     bootstrap_planner_key: str | None = None
     job_workers: int = Field(default=1, ge=1, le=64)
     lookup_per_minute: int = Field(default=20, ge=0)
+    lookup_household_failures: int = Field(default=5, ge=1)
+    lookup_lock_minutes: float = Field(default=15.0, gt=0)
+    lookup_client_failures_per_hour: int = Field(default=60, ge=0)
+    key_failures_per_minute: int = Field(default=10, ge=0)
+    trusted_proxies: str = ""
+    redis_url: str | None = None
+    redis_prefix: str = "sampler:"
+    audit_retention_days: int = Field(default=180, ge=1)
     max_upload_mb: float = Field(default=200.0, gt=0)
     run_migrations: bool = True
+
+    @field_validator("bootstrap_planner_key")
+    @classmethod
+    def _long_enough(cls, value: str | None) -> str | None:
+        if value is not None and value != "" and len(value) < MIN_BOOTSTRAP_KEY:
+            raise ValueError(f"SAMPLER_BOOTSTRAP_PLANNER_KEY has {len(value)} characters; use at least "
+                             f"{MIN_BOOTSTRAP_KEY} random ones (for example `python -c \"import secrets; "
+                             f"print(secrets.token_urlsafe(32))\"`)")
+        return value or None
+
+    @field_validator("trusted_proxies")
+    @classmethod
+    def _networks(cls, value: str) -> str:
+        for part in value.split(","):
+            if part.strip():
+                try:
+                    ipaddress.ip_network(part.strip(), strict=False)
+                except ValueError:
+                    raise ValueError(f"SAMPLER_TRUSTED_PROXIES: {part.strip()!r} is not an address or "
+                                     "network; list proxies like 10.0.0.5,10.1.0.0/16") from None
+        return value
+
+    def proxy_list(self) -> list[str]:
+        """The trusted proxy addresses/networks, as uvicorn's ``forwarded_allow_ips`` takes them."""
+        return [p.strip() for p in self.trusted_proxies.split(",") if p.strip()]

@@ -1,5 +1,8 @@
 """Exports of a plan: SMS list (planner only, the one place with full phone numbers), the list of
-missing/invalid phones, building notices (HTML per building, one XLSX) and the plan workbook."""
+missing/invalid phones, building notices (HTML per building, one XLSX) and the plan workbook.
+
+Every export is audited: who, which plan, how many records. Answers carry ``Cache-Control:
+no-store`` and, for the HTML notices, a CSP without scripts or framing (api.headers)."""
 
 from __future__ import annotations
 
@@ -8,10 +11,10 @@ import tempfile
 from pathlib import Path as FsPath
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, HTTPException, Path, Response, status
+from fastapi import APIRouter, HTTPException, Path, Response, status
 from sqlalchemy import select
 
-from api.deps import EngineDep, PlannerDep, SessionDep, require_roles
+from api.deps import EngineDep, PlannerDep, SessionDep, ViewerDep, audit
 from api.models import PlanBlob, Scenario
 from api.routers.plans import get_plan_row
 from api.storage import read_plan_files
@@ -23,7 +26,6 @@ __all__ = ["router"]
 router = APIRouter(prefix="/plans/{plan_id}/exports", tags=["exports"])
 PlanId = Annotated[int, Path(ge=1, le=2**31 - 1, description="plan id")]
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
-_readers = [Depends(require_roles("planner", "viewer"))]
 
 
 def _sms_result(session: SessionDep, engine: EngineDep, plan_id: int) -> SmsResult:
@@ -42,6 +44,10 @@ def _sms_result(session: SessionDep, engine: EngineDep, plan_id: int) -> SmsResu
     return build_messages(read_plan_files(engine, plan.id), params)
 
 
+def _scenario_of(session: SessionDep, plan_id: int) -> int | None:
+    return get_plan_row(session, plan_id).scenario_id
+
+
 def _csv(frame_csv: str, name: str) -> Response:
     return Response(frame_csv.encode("utf-8-sig"), media_type="text/csv; charset=utf-8",
                     headers={"Content-Disposition": f'attachment; filename="{name}"'})
@@ -49,10 +55,12 @@ def _csv(frame_csv: str, name: str) -> Response:
 
 @router.get("/sms.csv", response_class=Response,
             responses={200: {"content": {"text/csv": {}}, "description": "household_id,phone,send_at,text,segments"}})
-def export_sms(session: SessionDep, engine: EngineDep, _caller: PlannerDep, plan_id: PlanId) -> Response:
+def export_sms(session: SessionDep, engine: EngineDep, caller: PlannerDep, plan_id: PlanId) -> Response:
     """One text per household with batched send times (full phone numbers: planner role only)."""
     result = _sms_result(session, engine, plan_id)
     s = result.summary()
+    audit(engine, caller, "export.sms", plan_id=plan_id, scenario_id=_scenario_of(session, plan_id),
+          records=len(result.messages))
     response = _csv(result.messages.to_csv(index=False), f"plan{plan_id}_sms.csv")
     response.headers["X-SMS-Messages"] = str(s["messages"])
     response.headers["X-SMS-Segments"] = str(s["segments"])
@@ -62,15 +70,17 @@ def export_sms(session: SessionDep, engine: EngineDep, _caller: PlannerDep, plan
 
 @router.get("/sms-invalid.csv", response_class=Response,
             responses={200: {"content": {"text/csv": {}}, "description": "households without a valid phone"}})
-def export_sms_invalid(session: SessionDep, engine: EngineDep, _caller: PlannerDep, plan_id: PlanId) -> Response:
+def export_sms_invalid(session: SessionDep, engine: EngineDep, caller: PlannerDep, plan_id: PlanId) -> Response:
     """Households with a missing or invalid phone, for grid workers to call on or visit."""
     result = _sms_result(session, engine, plan_id)
+    audit(engine, caller, "export.sms_invalid", plan_id=plan_id, scenario_id=_scenario_of(session, plan_id),
+          records=len(result.invalid))
     return _csv(result.invalid.to_csv(index=False), f"plan{plan_id}_sms_invalid.csv")
 
 
-@router.get("/notices/{building_id}.html", response_class=Response, dependencies=_readers,
+@router.get("/notices/{building_id}.html", response_class=Response,
             responses={200: {"content": {"text/html": {}}, "description": "printable notice"}})
-def export_building_notice(session: SessionDep, engine: EngineDep, plan_id: PlanId,
+def export_building_notice(session: SessionDep, engine: EngineDep, caller: ViewerDep, plan_id: PlanId,
                            building_id: Annotated[str, Path(max_length=200)]) -> Response:
     """The printable notice of one building (Chinese, A4 print CSS)."""
     from sampler.notify.notices import building_notice_html, notice_rows
@@ -83,12 +93,13 @@ def export_building_notice(session: SessionDep, engine: EngineDep, plan_id: Plan
     info = files.buildings.drop_duplicates("building_id")
     building = {str(k): str(v) for k, v in info.iloc[0].items()} if len(info) else {"building_id": building_id}
     html = building_notice_html(str(files.summary.get("area", "")), building, rows)
+    audit(engine, caller, "export.notice", plan_id=plan_id, records=len(rows), detail=f"building {building_id}")
     return Response(html, media_type="text/html; charset=utf-8")
 
 
-@router.get("/notices.xlsx", response_class=Response, dependencies=_readers,
+@router.get("/notices.xlsx", response_class=Response,
             responses={200: {"content": {XLSX: {}}, "description": "a sheet per compound or building"}})
-def export_notices_workbook(session: SessionDep, engine: EngineDep, plan_id: PlanId) -> Response:
+def export_notices_workbook(session: SessionDep, engine: EngineDep, caller: ViewerDep, plan_id: PlanId) -> Response:
     """All building notices as one workbook: a sheet per compound (per building in small areas)."""
     from sampler.notify.notices import notices_workbook
 
@@ -98,18 +109,20 @@ def export_notices_workbook(session: SessionDep, engine: EngineDep, plan_id: Pla
         path = FsPath(tmp) / "notices.xlsx"
         notices_workbook(files, path)
         data = path.read_bytes()
+    audit(engine, caller, "export.notices", plan_id=plan_id, records=len(files.assignments))
     return Response(data, media_type=XLSX,
                     headers={"Content-Disposition": f'attachment; filename="plan{plan_id}_notices.xlsx"'})
 
 
-@router.get("/plan.xlsx", response_class=Response, dependencies=_readers,
+@router.get("/plan.xlsx", response_class=Response,
             responses={200: {"content": {XLSX: {}}, "description": "the planner's workbook"}})
-def export_plan_workbook(session: SessionDep, plan_id: PlanId) -> Response:
+def export_plan_workbook(session: SessionDep, engine: EngineDep, caller: ViewerDep, plan_id: PlanId) -> Response:
     """The plan workbook written by the planner (summary and per-site schedules)."""
     get_plan_row(session, plan_id)
     blob = session.scalar(select(PlanBlob).where(PlanBlob.plan_id == plan_id, PlanBlob.name == "plan.xlsx"))
     if blob is None:
         raise HTTPException(status.HTTP_404_NOT_FOUND, "this plan was stored without a workbook")
+    audit(engine, caller, "export.plan_workbook", plan_id=plan_id)
     return Response(blob.content, media_type=XLSX,
                     headers={"Content-Disposition": f'attachment; filename="plan{plan_id}.xlsx"'})
 

@@ -1,14 +1,14 @@
-"""API keys: create (the secret is shown once), list, revoke. Planner role only."""
+"""API keys: create (the secret is shown once), list, revoke. Planner role only; every change audited."""
 
 from __future__ import annotations
 
 from fastapi import APIRouter, HTTPException, Path, status
 from sqlalchemy import func, select
 
-from api.deps import PlannerDep, SessionDep
+from api.deps import EngineDep, PlannerDep, SessionDep, audit
 from api.models import ApiKey
 from api.schemas import KeyCreate, KeyCreated, KeyPublic, KeysPublic, Message
-from api.security import create_key
+from api.security import BOOTSTRAP, create_key
 
 __all__ = ["key_public", "router"]
 
@@ -22,13 +22,16 @@ def key_public(key: ApiKey) -> KeyPublic:
 
 
 @router.post("", response_model=KeyCreated, status_code=status.HTTP_201_CREATED)
-def create_api_key(body: KeyCreate, session: SessionDep, _caller: PlannerDep) -> KeyCreated:
+def create_api_key(body: KeyCreate, session: SessionDep, engine: EngineDep, caller: PlannerDep) -> KeyCreated:
     """Create a key; a `site` key needs the site ids it may read."""
+    if body.name == BOOTSTRAP:
+        raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, f"the name {BOOTSTRAP!r} is reserved for SAMPLER_BOOTSTRAP_PLANNER_KEY")
     if body.role == "site" and not body.sites:
         raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, "a site key needs at least one site id in 'sites'")
     if any(";" in s or not s for s in body.sites):
         raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, "site ids must be non-empty and contain no ';'")
     key, token = create_key(session, body.role, body.name, body.sites if body.role == "site" else [])
+    audit(engine, caller, "key.create", detail=f"key {key.id} role {key.role}")
     return KeyCreated(**key_public(key).model_dump(), key=token)
 
 
@@ -41,11 +44,13 @@ def list_api_keys(session: SessionDep, _caller: PlannerDep) -> KeysPublic:
 
 
 @router.delete("/{key_id}", response_model=Message)
-def revoke_api_key(key_id: int = Path(ge=1, le=2**31 - 1), *, session: SessionDep, _caller: PlannerDep) -> Message:
+def revoke_api_key(key_id: int = Path(ge=1, le=2**31 - 1), *, session: SessionDep, engine: EngineDep,
+                   caller: PlannerDep) -> Message:
     """Revoke a key; it stops working at once."""
     key = session.get(ApiKey, key_id)
     if key is None:
         raise HTTPException(status.HTTP_404_NOT_FOUND, "no such key")
     key.revoked = True
     session.commit()
+    audit(engine, caller, "key.revoke", detail=f"key {key_id} role {key.role}")
     return Message(detail=f"key {key_id} revoked")

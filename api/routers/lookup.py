@@ -1,24 +1,28 @@
 """Resident lookup: household code + last 4 phone digits → that household's site, address, slot.
 
-Public (no key), rate-limited per client IP, and uniform: any mismatch — unknown household, wrong
-digits, no published plan — gets the same 404, so the endpoint reveals nothing else.
+Public (no key) and uniform: any mismatch — unknown household, wrong digits, no published plan, a
+household locked after too many wrong tries — gets the same 404, so the endpoint reveals nothing
+else. Limits (api.limits.LookupLimits, shared by all worker processes): requests per client per
+minute and wrong answers per client per hour (429), wrong answers per household (a lock). The
+client is the TCP peer; ``X-Forwarded-For`` counts only from SAMPLER_TRUSTED_PROXIES (uvicorn's
+proxy headers are switched on by `sampler serve` for those addresses only).
 """
 
 from __future__ import annotations
 
 import hmac
-import math
 import time
 
 from fastapi import APIRouter, HTTPException, Request, status
 from sqlalchemy import Connection, Engine, select
 
+from api.limits import LookupLimits
 from api.models import PLAN_TABLES, Plan
 from api.schemas import LookupQuery, LookupResult
 from sampler.io.timefmt import span_zh
 from sampler.notify.contact import address_of
 
-__all__ = ["NOT_FOUND", "PublishedPlans", "router"]
+__all__ = ["NOT_FOUND", "PublishedPlans", "lookup_key", "router"]
 
 router = APIRouter(prefix="/lookup", tags=["lookup"])
 NOT_FOUND = "没有找到匹配的住户，请核对户编号和登记手机号后四位。(no household matches this code and phone)"
@@ -58,9 +62,14 @@ class PublishedPlans:
         self._at = -1e9
 
 
+def lookup_key(household_id: str) -> str:
+    """The opaque key the per-household limits count under (the resident code will replace it)."""
+    return f"hh:{household_id}"
+
+
 @router.post("", response_model=LookupResult,
              responses={404: {"description": "No match (the same answer for every kind of mismatch)"},
-                        429: {"description": "Too many lookups from this address"}})
+                        429: {"description": "Too many lookups or wrong answers from this address"}})
 async def lookup_household(body: LookupQuery, request: Request) -> LookupResult:
     """A resident's own slot: household code and the last 4 digits of the registered phone.
 
@@ -69,11 +78,14 @@ async def lookup_household(body: LookupQuery, request: Request) -> LookupResult:
     """
     engine: Engine = request.app.state.engine
     client = request.client.host if request.client else "unknown"
-    wait = request.app.state.limiter.hit(client)
-    if wait:
+    limits: LookupLimits = request.app.state.lookup_limits
+    key = lookup_key(body.household_id)
+    decision = limits.before(client, key)
+    if decision.retry_after:
+        wait = decision.retry_after
         raise HTTPException(status.HTTP_429_TOO_MANY_REQUESTS,
-                            f"查询过于频繁，请{math.ceil(wait)}秒后再试。(too many lookups; retry in {math.ceil(wait)} s)",
-                            headers={"Retry-After": str(math.ceil(wait))})
+                            f"查询过于频繁，请{wait}秒后再试。(too many lookups; retry in {wait} s)",
+                            headers={"Retry-After": str(wait)})
     published: PublishedPlans = request.app.state.published
     with engine.connect() as conn:
         ids = published.ids(conn)
@@ -83,8 +95,12 @@ async def lookup_household(body: LookupQuery, request: Request) -> LookupResult:
             row = conn.execute(_QUERY.where(_c.c.plan_id == plan_id, _c.c.household_id == body.household_id)
                                .limit(1)).first()
     phone = (row.phone or "") if row is not None else ""
-    if row is None or len(phone) < 4 or not hmac.compare_digest(phone[-4:].encode(), body.phone_last4.encode()):
+    right = row is not None and len(phone) >= 4 and hmac.compare_digest(phone[-4:].encode(), body.phone_last4.encode())
+    if not right or decision.locked:
+        if not right:
+            limits.failed(client, key)
         raise HTTPException(status.HTTP_404_NOT_FOUND, NOT_FOUND)
+    assert row is not None
     if row.mode is None:
         return LookupResult(household_id=body.household_id, site="", address="", mode="unplaced", slot_start="",
                             slot_end="", instruction="暂未为您家安排采样时段，网格员会尽快与您联系。")

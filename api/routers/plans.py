@@ -1,5 +1,10 @@
 """Plans: create (a background job), list, summary, site load, building slots, assignments,
-home visits, unplaced; publish for the resident lookup; delete."""
+home visits, unplaced; publish for the resident lookup; delete.
+
+Staff views never show the digits the resident lookup checks: phones keep only their first three
+digits (`hide_phone`). Home-visit reasons (health facts such as "special needs (disabled)") reach
+only the planner role. Every read of a household list is audited (who, which plan, how many rows).
+"""
 
 from __future__ import annotations
 
@@ -9,7 +14,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, HTTPException, Path, Query, Request, status
 from sqlalchemy import Select, func, select, update
 
-from api.deps import CallerDep, EngineDep, PlannerDep, ReaderDep, SessionDep
+from api.deps import Caller, CallerDep, EngineDep, PlannerDep, ReaderDep, SessionDep, audit
 from api.models import PLAN_TABLES, Job, Plan, Scenario
 from api.schemas import (
     AssignmentPublic,
@@ -30,9 +35,8 @@ from api.schemas import (
 )
 from api.storage import delete_plan as delete_plan_rows
 from sampler.io.timefmt import HOUR_CHARS
-from sampler.notify.contact import mask_phone
 
-__all__ = ["get_plan_row", "router"]
+__all__ = ["get_plan_row", "hide_phone", "router"]
 
 router = APIRouter(prefix="/plans", tags=["plans"])
 
@@ -40,6 +44,14 @@ PlanId = Annotated[int, Path(ge=1, le=2**31 - 1, description="plan id")]
 Limit = Annotated[int, Query(ge=1, le=1000, description="page size")]
 Offset = Annotated[int, Query(ge=0, le=10**9, description="rows to skip")]
 Text = Annotated[str | None, Query(max_length=200)]
+
+
+def hide_phone(phone: str) -> str:
+    """A phone for staff views: the first three digits only (13812341234 → 138********)."""
+    phone = str(phone)
+    if len(phone) < 8:
+        return "****" if phone else ""
+    return phone[:3] + "*" * (len(phone) - 3)
 
 
 def plan_public(row: Plan) -> PlanPublic:
@@ -83,8 +95,11 @@ def create_plan(body: PlanCreate, request: Request, session: SessionDep, _caller
     """Start planning a stored scenario in a worker process; poll the job for progress."""
     from api.jobs import owner_id
 
-    if session.get(Scenario, body.scenario_id) is None:
+    scenario = session.get(Scenario, body.scenario_id)
+    if scenario is None:
         raise HTTPException(status.HTTP_404_NOT_FOUND, "no such scenario")
+    if scenario.purged_at is not None:
+        raise HTTPException(status.HTTP_409_CONFLICT, "this scenario's personal data was purged; upload the registry again")
     job = Job(kind="plan", status="queued", stage="queued", scenario_id=body.scenario_id,
               params=json.dumps({"seed": body.seed}), owner=owner_id())
     session.add(job)
@@ -108,13 +123,14 @@ def get_plan(session: SessionDep, _caller: ReaderDep, plan_id: PlanId) -> PlanPu
 
 
 @router.delete("/{plan_id}", response_model=Message)
-def delete_plan(request: Request, session: SessionDep, engine: EngineDep, _caller: PlannerDep, plan_id: PlanId) -> Message:
+def delete_plan(request: Request, session: SessionDep, engine: EngineDep, caller: PlannerDep, plan_id: PlanId) -> Message:
     """Delete a plan and all its rows."""
     get_plan_row(session, plan_id)
     session.close()
     with engine.begin() as conn:
         delete_plan_rows(conn, plan_id)
     request.app.state.published.invalidate()
+    audit(engine, caller, "plan.delete", plan_id=plan_id)
     return Message(detail=f"plan {plan_id} deleted")
 
 
@@ -184,17 +200,24 @@ def _contact_query(name: str, plan_id: int) -> tuple[Any, Select[Any]]:
 
 
 def _household_fields(r: dict[str, Any]) -> dict[str, Any]:
-    """A household row as served: contact and masked phone, size 0 where blank."""
-    return {**r, "contact": r.get("contact") or "", "phone": mask_phone(r.get("phone") or ""), "size": r["size"] or 0}
+    """A household row as served: contact and hidden phone (first 3 digits), size 0 where blank."""
+    return {**r, "contact": r.get("contact") or "", "phone": hide_phone(r.get("phone") or ""), "size": r["size"] or 0}
+
+
+def _read_audit(engine: EngineDep, caller: Caller, action: str, plan_id: int, rows: int) -> None:
+    if rows:
+        audit(engine, caller, action, plan_id=plan_id, records=rows)
 
 
 def _office_rows(session: SessionDep, engine: EngineDep, caller: CallerDep, plan_id: int, name: str,
                  limit: int, offset: int) -> tuple[list[dict[str, Any]], int]:
-    """A page of a household table only office callers may read (home visits, unplaced); phones masked."""
+    """A page of a household table only office callers may read (home visits, unplaced); phones
+    hidden; the read is audited."""
     _not_site(caller)
     get_plan_row(session, plan_id)
     _, query = _contact_query(name, plan_id)
     rows, count = _page(engine, query, limit, offset)
+    _read_audit(engine, caller, f"read.{name}", plan_id, len(rows))
     return [_household_fields(r) for r in rows], count
 
 
@@ -215,15 +238,18 @@ def get_assignments(session: SessionDep, engine: EngineDep, caller: CallerDep, p
         query = query.where(t.c.slot_start == slot_start)
     rows, count = _page(engine, query, limit, offset)
     data = [AssignmentPublic(**{**_household_fields(r), "over_max_walk": bool(r["over_max_walk"])}) for r in rows]
+    _read_audit(engine, caller, "read.assignments", plan_id, len(data))
     return AssignmentsPublic(data=data, count=count)
 
 
 @router.get("/{plan_id}/home-visits", response_model=HomeVisitsPublic)
 def get_home_visits(session: SessionDep, engine: EngineDep, caller: CallerDep, plan_id: PlanId,
                     limit: Limit = 100, offset: Offset = 0) -> HomeVisitsPublic:
-    """Households sampled at home, by slot and team; phones masked."""
+    """Households sampled at home, by slot and team; phones masked; reasons for planners only."""
     rows, count = _office_rows(session, engine, caller, plan_id, "home_visits", limit, offset)
-    return HomeVisitsPublic(data=[HomeVisitPublic(**r) for r in rows], count=count)
+    hide = caller.role != "planner"
+    return HomeVisitsPublic(data=[HomeVisitPublic(**{**r, "reason": "" if hide else r["reason"]}) for r in rows],
+                            count=count)
 
 
 @router.get("/{plan_id}/unplaced", response_model=UnplacedsPublic)

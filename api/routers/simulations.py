@@ -10,7 +10,7 @@ from pydantic import BaseModel, Field
 from sqlalchemy import func, select
 
 from api.deps import PlannerDep, SessionDep, ViewerDep
-from api.models import Job, Plan, Simulation, SimulationFile
+from api.models import Job, Plan, Scenario, Simulation, SimulationFile
 from api.schemas import JobPublic
 
 __all__ = ["SimulationCreate", "SimulationPublic", "SimulationsPublic", "router"]
@@ -62,6 +62,9 @@ def create_simulation(plan_id: Id, body: SimulationCreate, request: Request, ses
         raise HTTPException(status.HTTP_404_NOT_FOUND, "no such plan")
     if plan.scenario_id is None:
         raise HTTPException(status.HTTP_409_CONFLICT, "this plan was not made from a stored scenario")
+    scenario = session.get(Scenario, plan.scenario_id)
+    if scenario is None or scenario.purged_at is not None:
+        raise HTTPException(status.HTTP_409_CONFLICT, "this plan's scenario was deleted or purged; it cannot be simulated again")
     job = Job(kind="simulation", status="queued", stage="queued", scenario_id=plan.scenario_id, plan_id=plan_id,
               params=json.dumps(body.model_dump()), owner=owner_id())
     session.add(job)

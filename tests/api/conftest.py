@@ -19,7 +19,7 @@ from api.settings import Settings
 from api.storage import store_plan
 from tests.api.plandir import plan_frames, plan_summary, write_plan_dir
 
-PLANNER_KEY = "test-planner-key-0123456789"
+PLANNER_KEY = "test-planner-key-0123456789abcdefghij"
 PG_URL = os.environ.get("SAMPLER_TEST_POSTGRES_URL", "")
 
 BACKENDS = ["sqlite", pytest.param("postgresql", marks=pytest.mark.skipif(
