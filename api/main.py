@@ -16,6 +16,7 @@ from fastapi.exception_handlers import http_exception_handler
 from fastapi.responses import JSONResponse
 from fastapi.routing import APIRoute
 from starlette.exceptions import HTTPException
+from starlette.routing import Match, Route
 
 from api.audit import prune_audit, record
 from api.db import make_engine, run_migrations, session_factory
@@ -53,6 +54,15 @@ def scrub(value: Any, paths: list[str]) -> Any:
     if isinstance(value, dict):
         return {k: scrub(v, paths) for k, v in value.items()}
     return value
+
+
+def _allowed(request: Request) -> list[str]:
+    """Every method some route serves at the request's path (for a 405's Allow header)."""
+    methods: set[str] = set()
+    for route in request.app.router.routes:
+        if isinstance(route, Route) and route.methods and route.matches(request.scope)[0] != Match.NONE:
+            methods |= route.methods
+    return sorted(methods - {"HEAD"} if "GET" not in methods else methods)
 
 
 def _bootstrap(engine: Any, factory: Any, token: str | None) -> None:
@@ -126,6 +136,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     @app.exception_handler(HTTPException)
     async def http_error(request: Request, exc: HTTPException) -> Any:
         exc.detail = scrub(exc.detail, hidden)
+        if exc.status_code == 405:
+            # Starlette's Allow names the methods of the first route with this path only.
+            exc.headers = {**(exc.headers or {}), "Allow": ", ".join(_allowed(request))}
         return await http_exception_handler(request, exc)
 
     api = APIRouter(prefix=API_PREFIX)

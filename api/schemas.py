@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import datetime as dt
+import re
 from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field
 
 __all__ = [
     "ERROR_RESPONSES",
@@ -23,6 +24,8 @@ __all__ = [
     "JobsPublic",
     "KeyCreate",
     "KeyCreated",
+    "SiteKeyCreate",
+    "StaffKeyCreate",
     "KeyPublic",
     "KeysPublic",
     "LookupQuery",
@@ -31,6 +34,7 @@ __all__ = [
     "PlanCreate",
     "PlanPublic",
     "PlansPublic",
+    "QueryTime",
     "Role",
     "ScenarioPublic",
     "ScenariosPublic",
@@ -52,6 +56,19 @@ def _utc(value: dt.datetime) -> dt.datetime:
 
 UtcTime = Annotated[dt.datetime, AfterValidator(_utc)]
 """A time on the wire: RFC 3339 in UTC (``2026-12-02T03:40:00Z``)."""
+
+_RFC3339 = re.compile(r"\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}(:\d{2}(\.\d+)?)?([Zz]|[+-]\d{2}:?\d{2})?")
+
+
+def _rfc3339_text(value: object) -> object:
+    """Query times must be RFC 3339 text (pydantic would also take 0.5 as a Unix time)."""
+    if not isinstance(value, str) or not _RFC3339.fullmatch(value.strip()):
+        raise ValueError("give an RFC 3339 time such as 2026-12-01T00:00:00Z")
+    return value
+
+
+QueryTime = Annotated[dt.datetime, BeforeValidator(_rfc3339_text), AfterValidator(_utc)]
+"""A time given in a query string: RFC 3339 text only; without an offset it is UTC."""
 
 
 class Message(BaseModel):
@@ -99,12 +116,28 @@ ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
 """The error answers every keyed route documents (one schema for all)."""
 
 
-class KeyCreate(BaseModel):
-    """A new API key: its role and, for the site role, the site ids it may read."""
+SiteId = Annotated[str, Field(min_length=1, max_length=100, pattern=r"^[^;]+$")]
+KeyName = Annotated[str, Field(max_length=100, description='who or what the key is for ("bootstrap" is reserved)')]
 
-    role: Role
-    name: str = Field(default="", max_length=100)
-    sites: list[str] = Field(default_factory=list, max_length=1000)
+
+class StaffKeyCreate(BaseModel):
+    """A new planner or viewer key (``sites`` is ignored for these roles)."""
+
+    role: Literal["planner", "viewer"]
+    name: KeyName = ""
+    sites: list[SiteId] = Field(default_factory=list, max_length=1000)
+
+
+class SiteKeyCreate(BaseModel):
+    """A new site key: the site ids it may read (at least one)."""
+
+    role: Literal["site"]
+    name: KeyName = ""
+    sites: list[SiteId] = Field(min_length=1, max_length=1000)
+
+
+KeyCreate = Annotated[StaffKeyCreate | SiteKeyCreate, Field(discriminator="role")]
+"""A new API key: its role and, for the site role, the site ids it may read ("bootstrap" is reserved)."""
 
 
 class KeyPublic(BaseModel):

@@ -9,7 +9,7 @@ from sqlalchemy import func, select
 
 from api.deps import PlannerDep, SessionDep
 from api.models import AuditEntry
-from api.schemas import AuditEntriesPublic, AuditEntryPublic, UtcTime
+from api.schemas import AuditEntriesPublic, AuditEntryPublic, QueryTime
 
 __all__ = ["router"]
 
@@ -24,8 +24,8 @@ def list_audit(
     key_id: Annotated[int | None, Query(ge=1, le=2**31 - 1)] = None,
     plan_id: Annotated[int | None, Query(ge=1, le=2**31 - 1)] = None,
     scenario_id: Annotated[int | None, Query(ge=1, le=2**31 - 1)] = None,
-    since: Annotated[UtcTime | None, Query(description="RFC 3339; entries at or after")] = None,
-    until: Annotated[UtcTime | None, Query(description="RFC 3339; entries before")] = None,
+    since: Annotated[QueryTime | None, Query(description="RFC 3339; entries at or after")] = None,
+    until: Annotated[QueryTime | None, Query(description="RFC 3339; entries before")] = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
     offset: Annotated[int, Query(ge=0, le=10**9)] = 0,
 ) -> AuditEntriesPublic:
@@ -40,7 +40,7 @@ def list_audit(
     if scenario_id is not None:
         query = query.where(AuditEntry.scenario_id == scenario_id)
     if since is not None:
-        query = query.where(AuditEntry.at >= since.replace(tzinfo=None))
+        query = query.where(AuditEntry.at >= since.replace(tzinfo=None))  # stored as naive UTC
     if until is not None:
         query = query.where(AuditEntry.at < until.replace(tzinfo=None))
     count = session.scalar(select(func.count()).select_from(query.subquery())) or 0
