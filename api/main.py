@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 import gc
 import logging
+import re
 import tempfile
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -16,7 +17,6 @@ from fastapi.exception_handlers import http_exception_handler
 from fastapi.responses import JSONResponse
 from fastapi.routing import APIRoute
 from starlette.exceptions import HTTPException
-from starlette.routing import Match, Route
 
 from api.audit import prune_audit, record
 from api.db import make_engine, run_migrations, session_factory
@@ -35,6 +35,7 @@ __all__ = ["API_PREFIX", "create_app", "scrub"]
 
 API_PREFIX = "/api/v1"
 log = logging.getLogger(__name__)
+_METHODS = {"GET", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"}
 _LOOKUP_ERRORS: dict[int | str, dict[str, Any]] = {k: v for k, v in ERROR_RESPONSES.items() if k in (400, 404, 422, 429)}
 
 
@@ -57,12 +58,17 @@ def scrub(value: Any, paths: list[str]) -> Any:
 
 
 def _allowed(request: Request) -> list[str]:
-    """Every method some route serves at the request's path (for a 405's Allow header)."""
-    methods: set[str] = set()
-    for route in request.app.router.routes:
-        if isinstance(route, Route) and route.methods and route.matches(request.scope)[0] != Match.NONE:
-            methods |= route.methods
-    return sorted(methods - {"HEAD"} if "GET" not in methods else methods)
+    """Every method the OpenAPI schema lists for the request's path (for a 405's Allow header)."""
+    table: list[tuple[re.Pattern[str], list[str]]] | None = getattr(request.app.state, "allow_table", None)
+    if table is None:
+        table = []
+        for path, ops in request.app.openapi().get("paths", {}).items():
+            pattern = "".join("[^/]+" if part.startswith("{") else re.escape(part)
+                              for part in re.split(r"(\{[^}]+\})", path))
+            methods = sorted(m.upper() for m in ops if m.upper() in _METHODS)
+            table.append((re.compile(pattern), [*methods, "HEAD"] if "GET" in methods else methods))
+        request.app.state.allow_table = table
+    return sorted({m for pattern, methods in table if pattern.fullmatch(request.url.path) for m in methods})
 
 
 def _bootstrap(engine: Any, factory: Any, token: str | None) -> None:

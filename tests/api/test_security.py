@@ -210,3 +210,20 @@ def test_openapi_documents_errors_and_utc_times(client: TestClient, plan_id: int
             assert wanted <= codes or not path.startswith("/api/"), (method, path, codes)
     created = client.get("/api/v1/plans", headers=auth()).json()["data"][0]["created_at"]
     assert created.endswith(("Z", "+00:00"))
+
+
+def test_keys_cannot_lock_planners_out(client: TestClient, make_key: Callable[..., str]) -> None:
+    """A key cannot revoke itself, nor the last live planner key; with a second planner it can go."""
+    own = client.get("/api/v1/keys", headers=auth()).json()["data"][0]["id"]
+    assert client.delete(f"/api/v1/keys/{own}", headers=auth()).status_code == 409
+    other = make_key("planner")
+    assert client.delete(f"/api/v1/keys/{own}", headers=auth(other)).status_code == 200
+    assert client.get("/api/v1/plans", headers=auth()).status_code == 401
+    assert client.post("/api/v1/keys", json={"role": "site", "sites": []}, headers=auth(other)).status_code == 422
+    assert client.post("/api/v1/keys", json={"role": "viewer", "sites": ["a;b"]}, headers=auth(other)).status_code == 422
+
+
+def test_405_lists_every_method_of_the_path(client: TestClient) -> None:
+    """A wrong method on /plans/{id} names GET and DELETE (two routes), not only the first."""
+    r = client.put("/api/v1/plans/1", headers=auth())
+    assert r.status_code == 405 and set(r.headers["allow"].split(", ")) >= {"GET", "DELETE"}
