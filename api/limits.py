@@ -2,9 +2,10 @@
 
 A counter is a key, a count and an expiry. `CounterStore.hit` adds one failure (or request) and
 returns the count and the seconds until the counter resets; when the count reaches the limit the
-expiry moves to ``now + lock`` (a lockout). `CounterStore.peek` reads a live count without adding.
-Both backends do each step atomically (a Lua script in Redis, one ``INSERT ... ON CONFLICT DO
-UPDATE ... RETURNING`` in SQLite), so two uvicorn workers see the same counts.
+expiry moves to ``now + lock`` (a lockout); `peek` reads a live count without adding. A store
+does both for several keys in one round trip (`CounterStore.update`, one Lua script in Redis),
+and each hit atomically (Lua in Redis, one ``INSERT ... ON CONFLICT DO UPDATE ... RETURNING`` in
+SQLite), so two uvicorn workers see the same counts.
 
 The lookup limits (`LookupLimits`) are keyed by an opaque lookup key, not by what it is made of:
 today the registry household id, later a resident code. Keys are hashed before they are stored,
@@ -19,24 +20,39 @@ import os
 import sqlite3
 import threading
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
 
-__all__ = ["CounterStore", "Decision", "KeyLimits", "LookupLimits", "RedisStore", "SqliteStore", "open_store"]
+__all__ = ["CounterStore", "Decision", "KeyLimits", "LookupLimits", "RedisStore", "SqliteStore", "hit", "open_store",
+           "peek"]
+
+
+Hit = tuple[str, int, float, float]
+"""A hit: key, limit, window and lock seconds."""
+Count = tuple[int, float]
+"""A counter's live count and the seconds until it resets."""
 
 
 class CounterStore(Protocol):
     """Atomic expiring counters."""
 
-    def hit(self, key: str, limit: int, window: float, lock: float) -> tuple[int, float]:
-        """Add one to ``key``; return (count, seconds until it resets)."""
-
-    def peek(self, key: str) -> tuple[int, float]:
-        """The live count of ``key`` and the seconds until it resets (0, 0 if none)."""
+    def update(self, hits: Sequence[Hit], peeks: Sequence[str]) -> tuple[list[Count], list[Count]]:
+        """Add one to each hit key and read each peek key, in one round trip."""
 
     def close(self) -> None:
         """Release connections."""
+
+
+def hit(store: CounterStore, key: str, limit: int, window: float, lock: float) -> Count:
+    """Add one to ``key``; return (count, seconds until it resets)."""
+    return store.update([(key, limit, window, lock)], [])[0][0]
+
+
+def peek(store: CounterStore, key: str) -> Count:
+    """The live count of ``key`` and the seconds until it resets ((0, 0) if none)."""
+    return store.update([], [key])[1][0]
 
 
 def _digest(key: str) -> str:
@@ -76,20 +92,23 @@ class SqliteStore:
             self._local.conn = conn
         return conn
 
-    def hit(self, key: str, limit: int, window: float, lock: float) -> tuple[int, float]:
+    def update(self, hits: Sequence[Hit], peeks: Sequence[str]) -> tuple[list[Count], list[Count]]:
         now = time.time()
         conn = self._conn()
-        count, expires = conn.execute(self._HIT, (_digest(key), now, limit, window, lock)).fetchone()
-        self._hits += 1
-        if self._hits % 1000 == 0:
-            conn.execute("DELETE FROM counters WHERE expires <= ?", (now,))
-        return int(count), max(0.0, float(expires) - now)
-
-    def peek(self, key: str) -> tuple[int, float]:
-        now = time.time()
-        row = self._conn().execute("SELECT count, expires FROM counters WHERE key = ? AND expires > ?",
-                                   (_digest(key), now)).fetchone()
-        return (0, 0.0) if row is None else (int(row[0]), float(row[1]) - now)
+        done: list[Count] = []
+        for key, limit, window, lock in hits:
+            count, expires = conn.execute(self._HIT, (_digest(key), now, limit, window, lock)).fetchone()
+            done.append((int(count), max(0.0, float(expires) - now)))
+        seen: list[Count] = []
+        for key in peeks:
+            row = conn.execute("SELECT count, expires FROM counters WHERE key = ? AND expires > ?",
+                               (_digest(key), now)).fetchone()
+            seen.append((0, 0.0) if row is None else (int(row[0]), float(row[1]) - now))
+        if hits:
+            self._hits += 1
+            if self._hits % 1000 == 0:
+                conn.execute("DELETE FROM counters WHERE expires <= ?", (now,))
+        return done, seen
 
     def close(self) -> None:
         conn = getattr(self._local, "conn", None)
@@ -101,18 +120,41 @@ class SqliteStore:
 class RedisStore:
     """Counters in Redis (``SAMPLER_REDIS_URL``): shared by every process and machine."""
 
-    _HIT = """
-local ttl = redis.call('PTTL', KEYS[1])
-if ttl <= 0 then
-  redis.call('SET', KEYS[1], 1, 'PX', ARGV[2])
-  return {1, tonumber(ARGV[2])}
+    # KEYS: the hit keys, then the peek keys; ARGV: number of hits, then limit, window ms, lock ms
+    # per hit. Returns count, ttl ms pairs in the same order.
+    _UPDATE = """
+local nhits = tonumber(ARGV[1])
+local out = {}
+for i = 1, nhits do
+  local key, limit = KEYS[i], tonumber(ARGV[3 * i - 1])
+  local window, lock = tonumber(ARGV[3 * i]), tonumber(ARGV[3 * i + 1])
+  local ttl = redis.call('PTTL', key)
+  local n
+  if ttl <= 0 then
+    redis.call('SET', key, 1, 'PX', window)
+    n, ttl = 1, window
+  else
+    n = redis.call('INCR', key)
+    if n >= limit and ttl < lock then
+      redis.call('PEXPIRE', key, lock)
+      ttl = lock
+    end
+  end
+  out[#out + 1] = n
+  out[#out + 1] = ttl
 end
-local n = redis.call('INCR', KEYS[1])
-if n >= tonumber(ARGV[1]) and ttl < tonumber(ARGV[3]) then
-  redis.call('PEXPIRE', KEYS[1], ARGV[3])
-  ttl = tonumber(ARGV[3])
+for i = nhits + 1, #KEYS do
+  local ttl = redis.call('PTTL', KEYS[i])
+  local v = redis.call('GET', KEYS[i])
+  if v and ttl > 0 then
+    out[#out + 1] = tonumber(v)
+    out[#out + 1] = ttl
+  else
+    out[#out + 1] = 0
+    out[#out + 1] = 0
+  end
 end
-return {n, ttl}
+return out
 """
 
     def __init__(self, url: str, prefix: str = "sampler:") -> None:
@@ -120,22 +162,16 @@ return {n, ttl}
 
         self.prefix = prefix
         self.client = redis.Redis.from_url(url, socket_timeout=2, socket_connect_timeout=2)
-        self._script = self.client.register_script(self._HIT)
+        self._script = self.client.register_script(self._UPDATE)
 
-    def hit(self, key: str, limit: int, window: float, lock: float) -> tuple[int, float]:
-        n, ttl = self._script(keys=[f"{self.prefix}{_digest(key)}"],
-                              args=[limit, max(1, int(window * 1000)), max(1, int(lock * 1000))])
-        return int(n), int(ttl) / 1000
-
-    def peek(self, key: str) -> tuple[int, float]:
-        pipe = self.client.pipeline(transaction=False)
-        name = f"{self.prefix}{_digest(key)}"
-        pipe.get(name)
-        pipe.pttl(name)
-        value, ttl = pipe.execute()
-        if value is None or ttl <= 0:
-            return 0, 0.0
-        return int(value), int(ttl) / 1000
+    def update(self, hits: Sequence[Hit], peeks: Sequence[str]) -> tuple[list[Count], list[Count]]:
+        keys = [f"{self.prefix}{_digest(k)}" for k in [*(h[0] for h in hits), *peeks]]
+        args: list[int] = [len(hits)]
+        for _key, limit, window, lock in hits:
+            args += [limit, max(1, int(window * 1000)), max(1, int(lock * 1000))]
+        flat = self._script(keys=keys, args=args)
+        pairs = [(int(flat[i]), int(flat[i + 1]) / 1000) for i in range(0, len(flat), 2)]
+        return pairs[:len(hits)], pairs[len(hits):]
 
     def close(self) -> None:
         self.client.close()
@@ -168,22 +204,23 @@ class LookupLimits:
 
     def before(self, client: str, lookup_key: str) -> Decision:
         """Count the request; say whether the client must wait or the lookup key is locked."""
-        if self.per_minute > 0:
-            n, ttl = self.store.hit(f"lk:rate:{client}", self.per_minute + 1, 60.0, 60.0)
-            if n > self.per_minute:
-                return Decision(retry_after=max(1, math.ceil(ttl)))
+        hits: list[Hit] = [(f"lk:rate:{client}", self.per_minute + 1, 60.0, 60.0)] if self.per_minute > 0 else []
+        peeks = [f"lk:key:{lookup_key}"]
         if self.client_failures_per_hour > 0:
-            n, ttl = self.store.peek(f"lk:cfail:{client}")
-            if n >= self.client_failures_per_hour:
-                return Decision(retry_after=max(1, math.ceil(ttl)))
-        n, _ = self.store.peek(f"lk:key:{lookup_key}")
-        return Decision(locked=n >= self.household_failures)
+            peeks.append(f"lk:cfail:{client}")
+        done, seen = self.store.update(hits, peeks)  # one round trip
+        if hits and done[0][0] > self.per_minute:
+            return Decision(retry_after=max(1, math.ceil(done[0][1])))
+        if self.client_failures_per_hour > 0 and seen[1][0] >= self.client_failures_per_hour:
+            return Decision(retry_after=max(1, math.ceil(seen[1][1])))
+        return Decision(locked=seen[0][0] >= self.household_failures)
 
     def failed(self, client: str, lookup_key: str) -> None:
-        """Record a wrong answer against the client and the lookup key."""
-        self.store.hit(f"lk:key:{lookup_key}", self.household_failures, self.lock_seconds, self.lock_seconds)
+        """Record a wrong answer against the lookup key and the client."""
+        hits: list[Hit] = [(f"lk:key:{lookup_key}", self.household_failures, self.lock_seconds, self.lock_seconds)]
         if self.client_failures_per_hour > 0:
-            self.store.hit(f"lk:cfail:{client}", self.client_failures_per_hour, 3600.0, 3600.0)
+            hits.append((f"lk:cfail:{client}", self.client_failures_per_hour, 3600.0, 3600.0))
+        self.store.update(hits, [])
 
 
 @dataclass
@@ -197,10 +234,10 @@ class KeyLimits:
         """Seconds the client must wait before sending a key again (0: go ahead)."""
         if self.per_minute <= 0:
             return 0
-        n, ttl = self.store.peek(f"key:fail:{client}")
+        n, ttl = peek(self.store, f"key:fail:{client}")
         return max(1, math.ceil(ttl)) if n >= self.per_minute else 0
 
     def failed(self, client: str) -> None:
         """Record a wrong key from the client."""
         if self.per_minute > 0:
-            self.store.hit(f"key:fail:{client}", self.per_minute, 60.0, 60.0)
+            hit(self.store, f"key:fail:{client}", self.per_minute, 60.0, 60.0)

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from api.limits import CounterStore, KeyLimits, LookupLimits, RedisStore, SqliteStore
+from api.limits import CounterStore, KeyLimits, LookupLimits, RedisStore, SqliteStore, hit, peek
 
 REDIS_URL = os.environ.get("SAMPLER_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
 
@@ -46,21 +46,21 @@ def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[CounterSto
 
 def test_hit_counts_then_locks_then_expires(store: CounterStore) -> None:
     """Counts go up within the window; reaching the limit extends the expiry to the lock time."""
-    assert store.peek("a") == (0, 0.0)
-    assert [store.hit("a", 3, 0.5, 5.0)[0] for _ in range(2)] == [1, 2]
-    assert store.peek("a")[1] <= 0.5
-    n, ttl = store.hit("a", 3, 0.5, 5.0)
+    assert peek(store, "a") == (0, 0.0)
+    assert [hit(store, "a", 3, 0.5, 5.0)[0] for _ in range(2)] == [1, 2]
+    assert peek(store, "a")[1] <= 0.5
+    n, ttl = hit(store, "a", 3, 0.5, 5.0)
     assert n == 3 and 4.0 < ttl <= 5.0  # locked for the lock time, not the short window
-    assert store.peek("b") == (0, 0.0)  # keys are independent
+    assert peek(store, "b") == (0, 0.0)  # keys are independent
 
 
 def test_window_expiry_restarts_the_count(store: CounterStore) -> None:
     """After the window passes without reaching the limit, the next hit starts again at 1."""
-    store.hit("w", 10, 0.2, 1.0)
-    store.hit("w", 10, 0.2, 1.0)
+    hit(store, "w", 10, 0.2, 1.0)
+    hit(store, "w", 10, 0.2, 1.0)
     time.sleep(0.3)
-    assert store.peek("w") == (0, 0.0)
-    assert store.hit("w", 10, 0.2, 1.0)[0] == 1
+    assert peek(store, "w") == (0, 0.0)
+    assert hit(store, "w", 10, 0.2, 1.0)[0] == 1
 
 
 def test_lookup_limits_lock_a_household_for_every_client(store: CounterStore) -> None:
@@ -96,8 +96,8 @@ def test_store_holds_no_clear_keys(tmp_path: Path) -> None:
     """The SQLite store keeps hashed keys only (no household ids or addresses in clear), mode 0600."""
     path = tmp_path / "limits.sqlite3"
     s = SqliteStore(path)
-    s.hit("hh:H0001", 5, 60, 60)
-    s.hit("lk:rate:192.168.1.20", 5, 60, 60)
+    hit(s, "hh:H0001", 5, 60, 60)
+    hit(s, "lk:rate:192.168.1.20", 5, 60, 60)
     raw = b"".join(p.read_bytes() for p in tmp_path.iterdir())
     s.close()
     raw += path.read_bytes()
@@ -108,7 +108,7 @@ def test_store_holds_no_clear_keys(tmp_path: Path) -> None:
 def _hammer(path: str, n: int) -> None:
     s = SqliteStore(Path(path))
     for _ in range(n):
-        s.hit("shared", 10**9, 60, 60)
+        hit(s, "shared", 10**9, 60, 60)
     s.close()
 
 
@@ -123,4 +123,4 @@ def test_sqlite_store_is_atomic_across_processes(tmp_path: Path) -> None:
     for p in procs:
         p.join(60)
         assert p.exitcode == 0
-    assert SqliteStore(Path(path)).peek("shared")[0] == 600
+    assert peek(SqliteStore(Path(path)), "shared")[0] == 600
