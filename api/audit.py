@@ -20,8 +20,8 @@ log = logging.getLogger(__name__)
 
 ACTIONS = (
     "export.sms", "export.sms_invalid", "export.notice", "export.notices", "export.plan_workbook",
-    "read.assignments", "read.home_visits", "read.unplaced", "scenario.create", "scenario.purge",
-    "key.create", "key.revoke", "key.bootstrap", "key.bootstrap_revoke", "plan.delete", "audit.read",
+    "read.assignments", "read.home_visits", "read.unplaced", "scenario.purge",
+    "key.create", "key.revoke", "key.bootstrap", "key.bootstrap_revoke", "plan.delete",
 )
 
 

@@ -3,7 +3,8 @@
 A campaign is a stored scenario and every plan made from it. `purge_scenario` deletes the
 uploaded households registry (names, phones, rooms, special needs), every plan's contacts
 (names and phones), the unit and room of every assignment and home visit, and the home-visit
-reasons (health facts); it withdraws the plans from the resident lookup and marks the scenario
+reasons (health facts), and the error texts of the scenario's jobs (they may quote a registry
+value); it withdraws the plans from the resident lookup and marks the scenario
 purged, so no new plan or simulation can be made from it. What stays: the scenario's counts, the
 buildings and sites files, plan summaries, site load, building slots, the workbook (per building
 only), assignments by household id, building, site and slot, and the simulations.
@@ -15,7 +16,7 @@ from dataclasses import dataclass
 
 from sqlalchemy import Engine, delete, func, select, update
 
-from api.models import PLAN_TABLES, Plan, Scenario, ScenarioFile, utcnow
+from api.models import PLAN_TABLES, Job, Plan, Scenario, ScenarioFile, utcnow
 
 __all__ = ["PurgeResult", "purge_scenario"]
 
@@ -52,6 +53,9 @@ def purge_scenario(engine: Engine, scenario_id: int) -> PurgeResult | None:
         conn.execute(update(a).where(a.c.plan_id.in_(plans)).values(unit="", room=""))
         conn.execute(update(h).where(h.c.plan_id.in_(plans)).values(unit="", room="", reason=""))
         conn.execute(update(Plan).where(Plan.id.in_(plans)).values(published=False))
+        # A failed job's error may quote a registry value (a malformed phone, a name).
+        conn.execute(update(Job).where(Job.scenario_id == scenario_id, Job.error != "")
+                     .values(error="(erased by purge)"))
         files = conn.execute(delete(ScenarioFile).where(ScenarioFile.scenario_id == scenario_id,
                                                         ScenarioFile.role == "households")).rowcount
         conn.execute(update(Scenario).where(Scenario.id == scenario_id).values(purged_at=row.purged_at or utcnow()))
