@@ -10,6 +10,7 @@ import re
 import tempfile
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from pathlib import Path
 from typing import Any
 
 from fastapi import APIRouter, FastAPI, Request
@@ -131,7 +132,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         settings.lookup_client_failures_per_hour)
     app.state.key_limits = KeyLimits(store, settings.key_failures_per_minute)
     app.state.published = PublishedPlans()
-    hidden = sorted({str(settings.data_dir.resolve()), str(settings.data_dir), tempfile.gettempdir()},
+    # Absolute directories only: a relative "data" would also cut the word out of messages.
+    hidden = sorted({str(settings.data_dir.resolve()), str(Path(tempfile.gettempdir()).resolve()), tempfile.gettempdir()},
                     key=len, reverse=True)
 
     @app.exception_handler(InputError)

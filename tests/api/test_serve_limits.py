@@ -9,6 +9,7 @@ import signal
 import subprocess
 import sys
 import time
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -19,15 +20,17 @@ from api.db import make_engine
 from api.storage import store_plan
 from tests.api.conftest import PLANNER_KEY
 from tests.api.plandir import plan_frames, plan_summary
+from tests.api.test_limits import REDIS, REDIS_URL
 from tests.api.test_live_server import _free_port
 
 ROOT = Path(__file__).resolve().parents[2]
 SAMPLER = Path(sys.executable).parent / "sampler"
 
 
-@pytest.fixture
-def served(database_url: str, tmp_path: Path) -> Iterator[tuple[str, Path]]:
-    """`sampler serve --workers 2` on a free port: 10 lookups a minute per client."""
+@pytest.fixture(params=["embedded", pytest.param("redis", marks=REDIS)])
+def served(request: pytest.FixtureRequest, database_url: str, tmp_path: Path) -> Iterator[tuple[str, Path]]:
+    """`sampler serve --workers 2` on a free port: 10 lookups a minute per client; counters in
+    the embedded SQLite store or in Redis (under a random prefix, deleted afterwards)."""
     port = _free_port()
     data = tmp_path / "data"
     env = {**os.environ, "SAMPLER_DATABASE_URL": database_url, "SAMPLER_DATA_DIR": str(data),
@@ -35,6 +38,9 @@ def served(database_url: str, tmp_path: Path) -> Iterator[tuple[str, Path]]:
            "PYTHONPATH": str(ROOT)}
     env.pop("SAMPLER_REDIS_URL", None)
     env.pop("SAMPLER_TRUSTED_PROXIES", None)
+    prefix = f"test-{uuid.uuid4().hex[:10]}:"
+    if request.param == "redis":
+        env |= {"SAMPLER_REDIS_URL": REDIS_URL, "SAMPLER_REDIS_PREFIX": prefix}
     proc = subprocess.Popen([str(SAMPLER), "serve", "--workers", "2", "--port", str(port)], env=env, cwd=tmp_path,
                             start_new_session=True)
     url = f"http://127.0.0.1:{port}"
@@ -56,6 +62,13 @@ def served(database_url: str, tmp_path: Path) -> Iterator[tuple[str, Path]]:
         except subprocess.TimeoutExpired:
             os.killpg(proc.pid, signal.SIGKILL)
             proc.wait(timeout=10)
+        if request.param == "redis":
+            import redis
+
+            client = redis.Redis.from_url(REDIS_URL)
+            for key in client.scan_iter(f"{prefix}*"):
+                client.delete(key)
+            client.close()
 
 
 def test_two_workers_share_lookup_limits(served: tuple[str, Path], database_url: str) -> None:
@@ -81,6 +94,8 @@ def test_two_workers_share_lookup_limits(served: tuple[str, Path], database_url:
     assert data.stat().st_mode & 0o777 == 0o700
     for path in data.iterdir():
         assert path.stat().st_mode & 0o077 == 0, path
+    if (data / "limits.sqlite3").exists():
+        assert (data / "limits.sqlite3").stat().st_mode & 0o777 == 0o600
     if database_url.startswith("sqlite"):
         db = Path(database_url.removeprefix("sqlite:///"))
         assert db.stat().st_mode & 0o777 == 0o600
