@@ -3,6 +3,7 @@ keys, private files, security headers, scrubbed 422s, documented errors and RFC 
 
 from __future__ import annotations
 
+import os
 import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -227,3 +228,30 @@ def test_405_lists_every_method_of_the_path(client: TestClient) -> None:
     """A wrong method on /plans/{id} names GET and DELETE (two routes), not only the first."""
     r = client.put("/api/v1/plans/1", headers=auth())
     assert r.status_code == 405 and set(r.headers["allow"].split(", ")) >= {"GET", "DELETE"}
+
+
+@pytest.mark.parametrize(("proxies", "headers", "allowed"), [
+    ("", False, ["127.0.0.1"]),
+    ("10.0.0.5, 10.1.0.0/16", True, ["10.0.0.5", "10.1.0.0/16"]),
+])
+def test_serve_trusts_forwarded_headers_only_from_configured_proxies(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, proxies: str, headers: bool, allowed: list[str]) -> None:
+    """`sampler serve` tells uvicorn to read X-Forwarded-For only when SAMPLER_TRUSTED_PROXIES is set."""
+    import uvicorn
+
+    seen: dict[str, object] = {}
+    monkeypatch.setattr(uvicorn, "run", lambda app, **kw: seen.update(kw))
+    monkeypatch.setattr(os, "umask", lambda mask: 0o022)  # keep the test process's umask
+    monkeypatch.setenv("SAMPLER_DATABASE_URL", f"sqlite:///{tmp_path / 's.db'}")
+    monkeypatch.setenv("SAMPLER_DATA_DIR", str(tmp_path / "data"))
+    monkeypatch.setenv("SAMPLER_TRUSTED_PROXIES", proxies)
+    result = CliRunner().invoke(build_app(), ["serve", "--port", "1"])
+    assert result.exit_code == 0, result.output
+    assert seen["proxy_headers"] is headers and seen["forwarded_allow_ips"] == allowed
+
+
+def test_bad_trusted_proxy_is_refused(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A proxy entry that is not an address or network stops the service with a clear message."""
+    monkeypatch.setenv("SAMPLER_TRUSTED_PROXIES", "proxy.example")
+    result = CliRunner().invoke(build_app(), ["serve", "--port", "1"])
+    assert result.exit_code == 2 and "SAMPLER_TRUSTED_PROXIES" in result.output
