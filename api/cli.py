@@ -14,6 +14,7 @@ import typer
 import sampler
 import sampler.commands
 import sim.commands
+from api.sections import register_all
 from sampler.commands.ui import console
 
 __all__ = ["app", "build_app", "main"]
@@ -193,6 +194,7 @@ def build_app() -> typer.Typer:
     ) -> None:
         """Plan, simulate and serve mass nucleic-acid sampling (全员核酸采样)."""
 
+    register_all()  # every layer's scenario sections, before any command reads a scenario
     sampler.commands.register(app)
     sim.commands.register(app)
     app.command("serve")(serve_command)

@@ -31,6 +31,7 @@ from sqlalchemy import Connection, Engine, select, update
 from api.db import make_engine, session_factory
 from api.models import Job, ScenarioFile, utcnow
 from api.models import Scenario as ScenarioRow
+from api.sections import register_all
 from sampler.errors import InputError
 
 __all__ = ["JobRunner", "error_text", "fail_job", "mark_job", "owner_id", "recover_jobs", "restore_scenario", "run_plan_job"]
@@ -96,6 +97,7 @@ def restore_scenario(engine: Engine, scenario_id: int, directory: Path) -> Any:
     """Write a stored scenario's registry files to ``directory`` and build its Scenario."""
     from sampler.params import RegistryFiles, scenario_from_mapping
 
+    register_all()  # a job worker is a process of its own: it reads the sections the upload checked
     with session_factory(engine)() as session:
         row = session.get(ScenarioRow, scenario_id)
         if row is None:

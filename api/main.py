@@ -28,6 +28,7 @@ from api.privacy import private_database, private_dir
 from api.routers import audit, exports, jobs, keys, lookup, plans, purge, scenarios, simulations
 from api.routers.lookup import PublishedPlans
 from api.schemas import ERROR_RESPONSES
+from api.sections import register_all
 from api.security import ensure_bootstrap_key
 from api.settings import Settings
 from sampler.errors import InputError
@@ -86,6 +87,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or Settings()
     private_dir(settings.data_dir)
     private_database(settings.database_url)
+    register_all()  # uploads check every layer's scenario sections
     engine = make_engine(settings.database_url)
     if settings.run_migrations:
         run_migrations(engine)

@@ -259,6 +259,7 @@ def _plan_tables(n: int, source: str) -> tuple[tuple[dict[str, Any], dict[str, p
     if source == "synthetic":
         print(f"synthesising a {n:,}-household plan (numpy; not the planner) ...", flush=True)
         return synth_plan(n), "synthesised tables"
+    from api.sections import register_all
     from sampler.params import load_scenario
     from sampler.plan.planner import make_plan
     from sampler.planfiles.write import plan_frames
@@ -269,6 +270,7 @@ def _plan_tables(n: int, source: str) -> tuple[tuple[dict[str, Any], dict[str, p
         print(f"generating a {n:,}-household city (seed 1) ...", flush=True)
         write_city(generate_city(n, seed=1), city)
     print(f"planning {city} with the planner ...", flush=True)
+    register_all()  # the generated scenario has a sim section
     scenario = load_scenario(city / "scenario.yaml")
     plan = make_plan(scenario, load_registry(scenario))
     return (plan.summary, plan_frames(plan)), "made by the planner"

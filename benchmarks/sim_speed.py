@@ -111,11 +111,13 @@ def synthetic_city(people: int, seed: int = 0) -> SimInputs:
 
 def planned_city(scenario_path: Path, plan_dir: Path) -> tuple[SimInputs, float]:
     """SimInputs from a real plan directory, and the seconds spent reading and joining it."""
+    from api.sections import register_all
     from sampler.params import load_scenario
     from sampler.planfiles.read import read_plan
     from sampler.registry.read import load_registry  # type: ignore[import-not-found,unused-ignore]
     from sim.inputs import prepare
 
+    register_all()  # the scenario's sim section
     t0 = time.perf_counter()
     scenario = load_scenario(scenario_path)
     inputs = prepare(scenario, load_registry(scenario), read_plan(plan_dir))

@@ -25,6 +25,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from api.sections import register_all  # noqa: E402
 from sampler.executors import ProcessExecutor, SerialExecutor  # noqa: E402
 from sampler.params import load_scenario  # noqa: E402
 from sampler.registry.generate import generate_city, write_city  # noqa: E402
@@ -51,6 +52,7 @@ def main() -> None:
     ap.add_argument("--seed", type=int, default=1)
     args = ap.parse_args()
 
+    register_all()  # the generated scenario has a sim section
     with tempfile.TemporaryDirectory(prefix="whatif-bench-") as tmp:
         t0 = time.perf_counter()
         city = generate_city(args.households, seed=args.seed)

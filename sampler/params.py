@@ -10,22 +10,37 @@ A scenario file (YAML or TOML) looks like::
     home_visits: {teams: 6}
     pooling: {}
     planner: {}
+    sms: {sign: XX街道}   # sections of other components: see "Sections" below
+    sim: {}
 
-Every section is optional; unknown keys are errors (a typo must not silently become a default).
+Every section is optional; unknown sections and unknown keys are errors (a typo must not silently
+become a default).
+
+Sections
+--------
+The planning core (``registry`` … ``planner`` above) are typed fields of `Scenario`. Every other
+section belongs to a component and is a frozen dataclass of its own, checked here when the file is
+read, so that `sampler validate` and the API upload report a typo under ``sms:`` as they report one
+under ``window:``. A `SectionSpec` names the section and loads its dataclass on first use (no
+import cost until a file has the section). The planning components' sections (``sms``,
+``notices``, ``roster``) are listed in this module; a layer above registers its own with
+`register_sections` (the simulator's ``sim`` and ``whatif``: `sim.params.register_sim_sections`),
+and the composition roots (`api.cli.build_app`, `api.main.create_app`, the API's job workers:
+`api.sections.register_all`) register every layer's before any file is read. A section nobody
+registered is an unknown section, reported like any other typo: never passed through unchecked.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import datetime as dt
-import tomllib
+import difflib
 import types
 import typing
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
-
-import yaml
+from typing import Any, TypeVar
 
 from sampler.errors import InputError, InputIssue
 from sampler.io.timefmt import format_slot, parse_clock, parse_slot
@@ -37,10 +52,18 @@ __all__ = [
     "PoolingParams",
     "RegistryFiles",
     "Scenario",
+    "SectionSpec",
     "WalkParams",
     "WindowParams",
+    "build_section",
     "load_scenario",
+    "register_sections",
+    "registered_sections",
+    "scenario_from_mapping",
+    "with_overrides",
 ]
+
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -289,10 +312,78 @@ SECTIONS: dict[str, type] = {
 
 
 @dataclass(frozen=True)
+class SectionSpec:
+    """A scenario section owned by a component other than the planning core.
+
+    Attributes
+    ----------
+    name
+        The section's key in the scenario file (``sms``, ``sim``).
+    load
+        Returns the section's frozen parameters dataclass (fields with defaults and type hints,
+        optionally ``check() -> [(field, value, fix)]``); it imports the class when called, so
+        registering a section costs no imports.
+    owner
+        The module that defines the dataclass, for messages and docs.
+    """
+
+    name: str
+    load: Callable[[], type]
+    owner: str
+
+
+def _sms_params() -> type:
+    from sampler.notify.sms import SmsParams
+
+    return SmsParams
+
+
+def _notices_params() -> type:
+    from sampler.notify.notices import NoticesParams
+
+    return NoticesParams
+
+
+def _roster_params() -> type:
+    from sampler.roster.rules import RosterParams
+
+    return RosterParams
+
+
+# The planning components' sections; layers above add theirs with `register_sections`.
+_REGISTERED: dict[str, SectionSpec] = {spec.name: spec for spec in (
+    SectionSpec("sms", _sms_params, "sampler.notify.sms"),
+    SectionSpec("notices", _notices_params, "sampler.notify.notices"),
+    SectionSpec("roster", _roster_params, "sampler.roster.rules"),
+)}
+
+
+def register_sections(specs: Iterable[SectionSpec]) -> None:
+    """Make scenario files accept and check these sections (idempotent for the same specs).
+
+    Raises ValueError when a name is the planning core's, ``area``, or already registered with a
+    different spec: two components cannot own one section.
+    """
+    for spec in specs:
+        if spec.name in SECTIONS or spec.name == "area":
+            raise ValueError(f"scenario section {spec.name!r} belongs to the planning core")
+        old = _REGISTERED.get(spec.name)
+        if old is not None and old != spec:
+            raise ValueError(f"scenario section {spec.name!r} is already registered by {old.owner}")
+        _REGISTERED[spec.name] = spec
+
+
+def registered_sections() -> dict[str, SectionSpec]:
+    """The component sections a scenario file may have now (a copy), by name."""
+    return dict(_REGISTERED)
+
+
+@dataclass(frozen=True)
 class Scenario:
     """A whole scenario: the area, where its registry is, and every component's parameters.
 
-    ``extra`` keeps sections owned by other packages (``sim``, ``whatif``) for them to validate.
+    ``sections`` holds the checked parameters of the component sections the file has (``sms``:
+    an `SmsParams`, ``sim``: a `SimParams`, …); `section` gives one, or its defaults.
     """
 
     area: str = "未命名街道"
@@ -305,7 +396,7 @@ class Scenario:
     home_visits: HomeVisitParams = field(default_factory=HomeVisitParams)
     pooling: PoolingParams = field(default_factory=PoolingParams)
     planner: PlannerParams = field(default_factory=PlannerParams)
-    extra: dict[str, Any] = field(default_factory=dict)
+    sections: Mapping[str, Any] = field(default_factory=dict)
 
     def path_of(self, name: str) -> Path:
         """Absolute path of the registry file called ``name`` (households, buildings, sites)."""
@@ -315,8 +406,14 @@ class Scenario:
         """A copy with some fields changed (sections given as dataclasses)."""
         return dataclasses.replace(self, **changes)
 
-
-_KNOWN_EXTRA = {"sim", "whatif", "sms", "notices", "roster"}
+    def section(self, name: str, cls: type[T]) -> T:
+        """The checked parameters of component section ``name``; ``cls()`` (the defaults) when absent."""
+        value = self.sections.get(name)
+        if value is None:
+            return cls()
+        if not isinstance(value, cls):
+            raise TypeError(f"section {name!r} holds a {type(value).__name__}, not a {cls.__name__}")
+        return value
 
 
 def _coerce(value: Any, hint: Any, file: str, name: str) -> Any:
@@ -374,21 +471,34 @@ def _type_name(hint: Any) -> str:
     return str(hint)
 
 
+def _unknown(key: Any, known: Iterable[str], what: str) -> str:
+    """The fix for an unknown key: the nearest known name if one is close, then all of them."""
+    names = sorted(known) if what == "keys" else list(known)
+    if not names:
+        return "remove it; this section has no keys yet"
+    close = difflib.get_close_matches(str(key), names, n=1)
+    hint = f" (did you mean {close[0]!r}?)" if close else ""
+    return f"remove it or correct the name{hint}; known {what}: {', '.join(names)}"
+
+
+def _shown(value: Any) -> str:
+    text = str(value)
+    return text if len(text) <= 80 else text[:77] + "..."
+
+
 def build_section(cls: type, data: Any, file: str, section: str) -> Any:
     """Build one parameters dataclass from a mapping; collect every problem before raising."""
     if data is None:
         data = {}
     if not isinstance(data, dict):
-        raise InputError([InputIssue(file, None, section, str(data), "make this section a mapping of key: value")])
+        raise InputError([InputIssue(file, None, section, _shown(data), "make this section a mapping of key: value")])
     hints = typing.get_type_hints(cls)
-    names = {f.name for f in dataclasses.fields(cls)}
+    names = [f.name for f in dataclasses.fields(cls)]
     issues: list[InputIssue] = []
     kwargs: dict[str, Any] = {}
     for key, value in data.items():
         if key not in names:
-            issues.append(
-                InputIssue(file, None, f"{section}.{key}", str(value), f"remove it; known keys: {', '.join(sorted(names))}")
-            )
+            issues.append(InputIssue(file, None, f"{section}.{key}", _shown(value), _unknown(key, names, "keys")))
             continue
         try:
             kwargs[key] = _coerce(value, hints[key], file, f"{section}.{key}")
@@ -405,8 +515,22 @@ def build_section(cls: type, data: Any, file: str, section: str) -> Any:
     return obj
 
 
+def with_overrides(params: T, overrides: Mapping[str, Any], file: str, section: str) -> T:
+    """``params`` with some keys changed, checked like the file (InputError names ``section.key``)."""
+    if not overrides:
+        return params
+    data = {f.name: getattr(params, f.name) for f in dataclasses.fields(params)}  # type: ignore[arg-type]
+    data.update(overrides)
+    changed: T = build_section(type(params), data, file, section)
+    return changed
+
+
 def read_mapping(path: Path) -> dict[str, Any]:
     """Read a YAML or TOML file into a dict, or raise InputError naming the file."""
+    import tomllib
+
+    import yaml
+
     name = str(path)
     if not path.is_file():
         raise InputError([InputIssue(name, None, "(file)", name, "check the path; the file does not exist")])
@@ -423,27 +547,36 @@ def read_mapping(path: Path) -> dict[str, Any]:
 
 
 def scenario_from_mapping(data: dict[str, Any], file: str = "<scenario>", base_dir: Path = Path(".")) -> Scenario:
-    """Build a Scenario from an already parsed mapping (used by the file loader and the API)."""
+    """Build a Scenario from an already parsed mapping (used by the file loader and the API).
+
+    Every section is checked, the planning core's and every registered component's; all problems
+    are collected into one InputError.
+    """
     issues: list[InputIssue] = []
+    core: dict[str, Any] = {}
     sections: dict[str, Any] = {}
-    extra: dict[str, Any] = {}
+    registered = registered_sections()
     for key, value in data.items():
         if key == "area":
-            continue
-        if key in SECTIONS:
+            if isinstance(value, dict | list) or value is None:
+                issues.append(InputIssue(file, None, "area", _shown(value), "give the area's name as text, e.g. XX街道"))
+        elif key in SECTIONS:
             try:
-                sections[key] = build_section(SECTIONS[key], value, file, key)
+                core[key] = build_section(SECTIONS[key], value, file, key)
             except InputError as exc:
                 issues.extend(exc.issues)
-        elif key in _KNOWN_EXTRA:
-            extra[key] = value if value is not None else {}
+        elif key in registered:
+            try:
+                sections[key] = build_section(registered[key].load(), value, file, key)
+            except InputError as exc:
+                issues.extend(exc.issues)
         else:
-            known = ", ".join(["area", *SECTIONS, *sorted(_KNOWN_EXTRA)])
-            issues.append(InputIssue(file, None, key, str(value)[:40], f"remove it; known sections: {known}"))
+            known = ["area", *SECTIONS, *registered]
+            issues.append(InputIssue(file, None, str(key), _shown(value), _unknown(key, known, "sections")))
     if issues:
         raise InputError(issues)
     area = str(data.get("area", "未命名街道"))
-    return Scenario(area=area, base_dir=base_dir, source=file, extra=extra, **sections)
+    return Scenario(area=area, base_dir=base_dir, source=file, sections=sections, **core)
 
 
 def load_scenario(path: str | Path) -> Scenario:

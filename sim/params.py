@@ -9,9 +9,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from sampler.params import Scenario, build_section
+from sampler.params import Scenario, SectionSpec, register_sections, with_overrides
 
-__all__ = ["ARRIVAL_MODES", "MODES", "SimParams", "sim_params"]
+__all__ = ["ARRIVAL_MODES", "MODES", "SIM_SECTIONS", "SimParams", "register_sim_sections", "sim_params"]
 
 ARRIVAL_MODES = ("uniform", "lateness")
 MODES = ("plan", "poisson")
@@ -163,10 +163,25 @@ class SimParams:
 
 
 def sim_params(scenario: Scenario, overrides: dict[str, Any] | None = None) -> SimParams:
-    """Build SimParams from the scenario's ``sim`` section (plus overrides); InputError if invalid."""
-    raw = scenario.extra.get("sim")
-    if raw is None:
-        raw = {}
-    data: Any = {**raw, **(overrides or {})} if isinstance(raw, dict) else raw
-    params: SimParams = build_section(SimParams, data, scenario.source, "sim")
-    return params
+    """SimParams of the scenario's ``sim`` section (checked when it was read), plus overrides; InputError if invalid."""
+    return with_overrides(scenario.section("sim", SimParams), overrides or {}, scenario.source, "sim")
+
+
+def _whatif_params() -> type:
+    from sim.whatif.params import WhatifParams
+
+    return WhatifParams
+
+
+SIM_SECTIONS = (
+    SectionSpec("sim", lambda: SimParams, "sim.params"),
+    SectionSpec("whatif", _whatif_params, "sim.whatif.params"),
+)
+
+
+def register_sim_sections() -> None:
+    """Register the simulator's scenario sections (``sim``, ``whatif``) with `sampler.params`.
+
+    Called by the composition roots (`api.sections.register_all`); idempotent.
+    """
+    register_sections(SIM_SECTIONS)

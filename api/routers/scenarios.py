@@ -56,16 +56,16 @@ async def _read_upload(upload: UploadFile, role: str, limit: int) -> tuple[str, 
     return f"{role}{'.csv' if suffix == '.txt' else suffix}", data
 
 
-def _parameters(text: str) -> dict[str, Any]:
+def _parameters(text: str, source: str) -> dict[str, Any]:
+    """The scenario sections sent (a ``registry`` section is checked, then replaced by the uploads)."""
     try:
         data = yaml.safe_load(text) if text.strip() else {}
     except yaml.YAMLError as exc:
-        raise unprocessable([InputIssue("parameters", None, "(form field)", text[:40],
+        raise unprocessable([InputIssue(source, None, "(form field)", text[:40],
                                         f"send YAML or JSON: {exc}")]) from exc
     if not isinstance(data, dict):
-        raise unprocessable([InputIssue("parameters", None, "(form field)", str(data)[:40],
+        raise unprocessable([InputIssue(source, None, "(form field)", str(data)[:40],
                                         "send a mapping of scenario sections (YAML or JSON)")])
-    data.pop("registry", None)
     return data
 
 
@@ -103,13 +103,15 @@ async def create_scenario(
         if len(raw) > 100_000:
             raise unprocessable([InputIssue(scenario_file.filename or "scenario", None, "(file)", "over 100 kB",
                                             "a scenario file is a few kB of parameters; check the file")])
-    mapping = _parameters(parameters)
+    # Issues name the scenario as sent: the uploaded file's name, or the form field.
+    source = (scenario_file.filename or "scenario") if scenario_file is not None else "parameters"
+    mapping = _parameters(parameters, source)
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(dir=settings.data_dir, prefix="upload-") as tmp:
         for filename, data in files.values():
             (FsPath(tmp) / filename).write_bytes(data)
         try:
-            scenario = scenario_from_mapping(mapping, "parameters", FsPath(tmp))
+            scenario = scenario_from_mapping(mapping, source, FsPath(tmp))
             scenario = scenario.replace(registry=RegistryFiles(**{r: f[0] for r, f in files.items()}))
             registry = load_registry(scenario)
         except InputError as exc:
@@ -118,6 +120,7 @@ async def create_scenario(
         except (ValueError, UnicodeError, KeyError, IndexError, TypeError, OSError) as exc:
             raise unprocessable([InputIssue("upload", None, "(file)", type(exc).__name__,
                                             f"the files could not be read ({str(exc)[:200]}); upload CSV or XLSX registries")]) from None
+    mapping.pop("registry", None)  # the uploaded files are the registry
     row = Scenario(
         name=name or scenario.area, area=scenario.area, parameters=json.dumps(mapping, ensure_ascii=False, default=str),
         households=len(registry.households), people=registry.people, buildings=len(registry.buildings),

@@ -27,19 +27,17 @@ def sms_command(
     per_minute: Annotated[int | None, typer.Option(help="Most messages per minute handed to the gateway.")] = None,
 ) -> None:
     """Write one SMS per household (phone, send_at, text, segments) and a list of bad phones."""
-    from sampler.notify.sms import SmsParams, build_messages, check_plan_columns, sms_params
-    from sampler.params import build_section, load_scenario
+    from sampler.notify.sms import SmsParams, build_messages, check_plan_columns
+    from sampler.params import load_scenario, with_overrides
     from sampler.planfiles.read import read_plan
 
     with fail_on_input_error():
-        params = sms_params(load_scenario(scenario).extra.get("sms"), str(scenario)) if scenario else SmsParams()
+        params = load_scenario(scenario).section("sms", SmsParams) if scenario else SmsParams()
         changes = {k: v for k, v in {
             "sign": sign, "site_template": site_template, "home_template": home_template, "send": send,
             "evening_at": evening_at, "hours_before": hours_before, "per_minute": per_minute,
         }.items() if v is not None}
-        if changes:
-            merged = {**{k: getattr(params, k) for k in params.__dataclass_fields__}, **changes}
-            params = build_section(SmsParams, merged, "command line", "sms")
+        params = with_overrides(params, changes, "command line", "sms")
         plan = read_plan(plandir)
         check_plan_columns(plan)
         result = build_messages(plan, replace(params))

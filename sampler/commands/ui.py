@@ -9,6 +9,7 @@ from contextlib import contextmanager
 import typer
 from rich.console import Console
 from rich.table import Table
+from rich.text import Text
 
 from sampler.errors import COMMAND_LINE, InputError, InputIssue
 
@@ -37,7 +38,9 @@ def fail_on_input_error() -> Iterator[None]:
         for col in ("file", "row", "field", "value", "what to do"):
             table.add_column(col, overflow="fold")
         for issue in exc.issues[:200]:
-            table.add_row(issue.file, "" if issue.row is None else str(issue.row), issue.field, issue.value, issue.fix)
+            # Text, not markup: a fix such as "tuple[float, float]" or a value "[bold]" is shown as is.
+            cells = (issue.file, "" if issue.row is None else str(issue.row), issue.field, issue.value, issue.fix)
+            table.add_row(*(Text(cell) for cell in cells))
         err_console.print(table)
         if len(exc.issues) > 200:
             err_console.print(f"... and {len(exc.issues) - 200} more")

@@ -15,7 +15,7 @@ __all__ = ["register"]
 def validate_command(
     scenario: Annotated[Path, typer.Argument(help="Scenario file (YAML or TOML).")],
 ) -> None:
-    """Check the scenario file and every registry row; list every problem at once (exit 2)."""
+    """Check the scenario file (every section) and every registry row; list every problem at once (exit 2)."""
     import numpy as np
 
     from sampler.model import RiskZone, needs_mask
@@ -40,6 +40,7 @@ def validate_command(
         ("phones missing", int((hh.phone == "").sum())),
         ("mean household size", f"{float(np.mean(hh.size)) if len(hh) else 0:.2f}"),
         ("window", f"{sc.window.start} + {sc.window.hours:g} h in {sc.window.n_slots} slots"),
+        ("component sections checked", ", ".join(sc.sections) or "none"),
     ]
     console.print(summary_table(f"{sc.area}: input is valid", rows))
 

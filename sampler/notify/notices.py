@@ -27,6 +27,7 @@ from sampler.planfiles.read import PlanFiles
 __all__ = [
     "NOTICE_COLUMNS",
     "NoticeSet",
+    "NoticesParams",
     "building_notice_html",
     "floor_of",
     "notice_rows",
@@ -56,6 +57,17 @@ tr { page-break-inside: avoid; }
 .rules li { margin: 2pt 0; }
 @media print { th { -webkit-print-color-adjust: exact; print-color-adjust: exact; } }
 """
+
+
+@dataclass(frozen=True)
+class NoticesParams:
+    """The ``notices`` section of a scenario: empty for now.
+
+    A notice takes everything it shows from the plan directory (area, buildings, units, slots,
+    sites) and has no parameters of its own yet. The section exists so that a key written under
+    ``notices:`` is reported as unknown instead of being silently ignored; a parameter added here
+    becomes a checked key of the section.
+    """
 
 
 @dataclass(frozen=True)

@@ -33,7 +33,7 @@ from sampler.io.atomic import atomic_directory
 from sampler.io.timefmt import parse_clock, parse_slot
 from sampler.io.xlsx import Sheet, sheet_title, write_xlsx
 from sampler.model import Progress, Registry, Site, no_progress
-from sampler.params import Scenario, build_section
+from sampler.params import Scenario, with_overrides
 from sampler.plan.slots import slot_grid
 from sampler.planfiles.read import PlanFiles
 from sampler.registry.read import read_table
@@ -129,11 +129,9 @@ class RosterParams:
 
 
 def roster_params(scenario: Scenario, **overrides: Any) -> RosterParams:
-    """RosterParams from the scenario's ``roster`` section, with keyword overrides applied."""
-    data = dict(scenario.extra.get("roster") or {})
-    data.update({k: v for k, v in overrides.items() if v is not None})
-    params: RosterParams = build_section(RosterParams, data, scenario.source, "roster")
-    return params
+    """RosterParams from the scenario's ``roster`` section, with keyword overrides (not None) applied."""
+    changes = {k: v for k, v in overrides.items() if v is not None}
+    return with_overrides(scenario.section("roster", RosterParams), changes, scenario.source, "roster")
 
 
 @dataclass(frozen=True)

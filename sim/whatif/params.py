@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from sampler.params import Scenario, build_section
+from sampler.params import Scenario, with_overrides
 from sim.whatif.axes import AXES
 
 __all__ = ["WhatifParams", "whatif_params"]
@@ -68,8 +68,6 @@ class WhatifParams:
 
 
 def whatif_params(scenario: Scenario, overrides: dict[str, Any] | None = None) -> WhatifParams:
-    """WhatifParams from the scenario's ``whatif`` section plus overrides; InputError if invalid."""
-    raw = scenario.extra.get("whatif") or {}
-    data: Any = {**raw, **{k: v for k, v in (overrides or {}).items() if v is not None}} if isinstance(raw, dict) else raw
-    params: WhatifParams = build_section(WhatifParams, data, scenario.source, "whatif")
-    return params
+    """WhatifParams of the scenario's ``whatif`` section plus overrides (not None); InputError if invalid."""
+    changes = {k: v for k, v in (overrides or {}).items() if v is not None}
+    return with_overrides(scenario.section("whatif", WhatifParams), changes, scenario.source, "whatif")

@@ -80,7 +80,9 @@ def test_plan_job_flow_survives_restart(server: Server) -> None:
     with httpx.Client(base_url=server.url, headers=headers, timeout=30) as c:
         files = {"households": ("households.csv", households_csv()), "buildings": ("buildings.csv", buildings_csv()),
                  "sites": ("sites.csv", sites_csv())}
-        r = c.post("/api/v1/scenarios", files=files, data={"parameters": PARAMETERS})
+        # The simulator's sections: the worker processes must accept them as the upload did.
+        parameters = PARAMETERS + "sim: {no_show: 0.05}\nwhatif: {replications: 2}\n"
+        r = c.post("/api/v1/scenarios", files=files, data={"parameters": parameters})
         assert r.status_code == 201, r.text
         job = c.post("/api/v1/plans", json={"scenario_id": r.json()["id"]}).json()
         assert job["status"] in ("queued", "running")

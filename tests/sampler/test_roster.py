@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 
 from sampler.errors import InputError
 from sampler.model import Site
-from sampler.params import Scenario, WindowParams
+from sampler.params import Scenario, WindowParams, scenario_from_mapping
 from sampler.roster.model import Limits
 from sampler.roster.rules import (
     RosterParams,
@@ -100,10 +100,13 @@ def test_plan_tables_keep_a_tail_and_a_table_open_through_the_opening_hours():
 
 
 def test_negative_tail_or_minimum_tables_are_refused():
-    """tail_slots and min_open_tables must be 0 or more."""
+    """tail_slots and min_open_tables must be 0 or more, in the scenario and as overrides."""
     for key in ("tail_slots", "min_open_tables"):
         with pytest.raises(InputError) as info:
-            roster_params(Scenario(extra={"roster": {key: -1}}))
+            scenario_from_mapping({"roster": {key: -1}})
+        assert info.value.issues[0].field == f"roster.{key}"
+        with pytest.raises(InputError) as info:
+            roster_params(Scenario(), **{key: -1})
         assert info.value.issues[0].field == f"roster.{key}"
 
 
@@ -158,12 +161,13 @@ def test_same_seed_gives_byte_identical_files(tmp_path: Path):
 
 def test_parameters_come_from_the_roster_section_with_overrides():
     """The scenario's roster section sets parameters; keyword overrides win; unknown keys are refused."""
-    scenario = Scenario(extra={"roster": {"max_ppe_hours": 3, "seed": 5}})
+    scenario = scenario_from_mapping({"roster": {"max_ppe_hours": 3, "seed": 5}})
     params = roster_params(scenario, seed=9, stagger=None)
     assert (params.max_ppe_hours, params.seed, params.stagger) == (3.0, 9, True)
     assert params.limits(30) == Limits(min_len=4, max_len=6, rest=2, total=20)
+    assert roster_params(Scenario()) == RosterParams()
     with pytest.raises(InputError) as info:
-        roster_params(Scenario(extra={"roster": {"max_ppe": 3}}))
+        scenario_from_mapping({"roster": {"max_ppe": 3}})
     assert info.value.issues[0].field == "roster.max_ppe"
 
 
