@@ -35,6 +35,7 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import difflib
+import math
 import types
 import typing
 from collections.abc import Callable, Iterable, Mapping
@@ -64,6 +65,7 @@ __all__ = [
 ]
 
 T = TypeVar("T")
+_LARGEST = 2**53  # numbers beyond this are surely typos (and lose precision as floats)
 
 
 @dataclass(frozen=True)
@@ -425,13 +427,19 @@ def _coerce(value: Any, hint: Any, file: str, name: str) -> Any:
                 return value
             raise TypeError
         if hint is int:
-            if isinstance(value, bool) or float(value) != int(float(value)):
+            if isinstance(value, bool):
                 raise TypeError
-            return int(float(value))
+            whole = value if isinstance(value, int) else float(value)
+            if whole != int(whole) or abs(whole) > _LARGEST:  # int(inf): OverflowError, int(nan): ValueError
+                raise TypeError
+            return int(whole)
         if hint is float:
             if isinstance(value, bool):
                 raise TypeError
-            return float(value)
+            number = float(value)  # an int beyond float range: OverflowError
+            if not math.isfinite(number) or abs(number) > _LARGEST:
+                raise TypeError
+            return number
         if hint is str:
             if isinstance(value, dt.datetime):
                 return format_slot(value)
@@ -456,11 +464,12 @@ def _coerce(value: Any, hint: Any, file: str, name: str) -> Any:
                 _coerce(k, key_t, file, name): _coerce(v, val_t, file, f"{name}.{k}")
                 for k, v in value.items()
             }
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, OverflowError):
         pass
     else:
         return value
-    raise InputError([InputIssue(file, None, name, str(value), f"give a value of type {_type_name(hint)}")])
+    limits = " (a finite number of at most 2^53)" if hint in (int, float) else ""
+    raise InputError([InputIssue(file, None, name, _shown(value), f"give a value of type {_type_name(hint)}{limits}")])
 
 
 def _type_name(hint: Any) -> str:
@@ -476,14 +485,24 @@ def _unknown(key: Any, known: Iterable[str], what: str) -> str:
     names = sorted(known) if what == "keys" else list(known)
     if not names:
         return "remove it; this section has no keys yet"
-    close = difflib.get_close_matches(str(key), names, n=1)
+    close = difflib.get_close_matches(_shown(key), names, n=1)
     hint = f" (did you mean {close[0]!r}?)" if close else ""
     return f"remove it or correct the name{hint}; known {what}: {', '.join(names)}"
 
 
 def _shown(value: Any) -> str:
-    text = str(value)
+    """A value as an issue shows it: at most 80 characters."""
+    try:
+        text = str(value)
+    except ValueError:  # an int of more than 4,300 digits
+        return "(a number too long to show)"
     return text if len(text) <= 80 else text[:77] + "..."
+
+
+def _name(key: Any) -> str:
+    """A key as an issue's field shows it (an empty key is named, not left blank)."""
+    text = _shown(key)
+    return text if text.strip() else f"(empty name {text!r})"
 
 
 def build_section(cls: type, data: Any, file: str, section: str) -> Any:
@@ -498,7 +517,7 @@ def build_section(cls: type, data: Any, file: str, section: str) -> Any:
     kwargs: dict[str, Any] = {}
     for key, value in data.items():
         if key not in names:
-            issues.append(InputIssue(file, None, f"{section}.{key}", _shown(value), _unknown(key, names, "keys")))
+            issues.append(InputIssue(file, None, f"{section}.{_name(key)}", _shown(value), _unknown(key, names, "keys")))
             continue
         try:
             kwargs[key] = _coerce(value, hints[key], file, f"{section}.{key}")
@@ -537,7 +556,8 @@ def read_mapping(path: Path) -> dict[str, Any]:
     try:
         text = path.read_text(encoding="utf-8-sig")
         data = tomllib.loads(text) if path.suffix.lower() == ".toml" else yaml.safe_load(text)
-    except (UnicodeDecodeError, yaml.YAMLError, tomllib.TOMLDecodeError) as exc:
+    except (ValueError, RecursionError, yaml.YAMLError, tomllib.TOMLDecodeError) as exc:
+        # ValueError: bad UTF-8, or an integer of more than 4,300 digits; RecursionError: deep nesting.
         raise InputError([InputIssue(name, None, "(file)", type(exc).__name__, f"fix the syntax: {exc}")]) from exc
     if data is None:
         data = {}
@@ -558,7 +578,8 @@ def scenario_from_mapping(data: dict[str, Any], file: str = "<scenario>", base_d
     registered = registered_sections()
     for key, value in data.items():
         if key == "area":
-            if isinstance(value, dict | list) or value is None:
+            number = isinstance(value, int | float) and not isinstance(value, bool)
+            if not (isinstance(value, str) or (number and abs(value) <= _LARGEST)):
                 issues.append(InputIssue(file, None, "area", _shown(value), "give the area's name as text, e.g. XX街道"))
         elif key in SECTIONS:
             try:
@@ -572,7 +593,7 @@ def scenario_from_mapping(data: dict[str, Any], file: str = "<scenario>", base_d
                 issues.extend(exc.issues)
         else:
             known = ["area", *SECTIONS, *registered]
-            issues.append(InputIssue(file, None, str(key), _shown(value), _unknown(key, known, "sections")))
+            issues.append(InputIssue(file, None, _name(key), _shown(value), _unknown(key, known, "sections")))
     if issues:
         raise InputError(issues)
     area = str(data.get("area", "未命名街道"))
