@@ -347,7 +347,7 @@ def _notices_params() -> type:
 
 
 def _roster_params() -> type:
-    from sampler.roster.rules import RosterParams
+    from sampler.roster.params import RosterParams
 
     return RosterParams
 
@@ -356,7 +356,7 @@ def _roster_params() -> type:
 _REGISTERED: dict[str, SectionSpec] = {spec.name: spec for spec in (
     SectionSpec("sms", _sms_params, "sampler.notify.sms"),
     SectionSpec("notices", _notices_params, "sampler.notify.notices"),
-    SectionSpec("roster", _roster_params, "sampler.roster.rules"),
+    SectionSpec("roster", _roster_params, "sampler.roster.params"),
 )}
 
 

@@ -35,7 +35,8 @@ def roster_command(
     from sampler.params import load_scenario
     from sampler.planfiles.read import read_plan
     from sampler.registry.read import load_registry
-    from sampler.roster.rules import build_roster, read_staff, roster_params
+    from sampler.roster.params import roster_params
+    from sampler.roster.rules import build_roster, read_staff
 
     started = time.perf_counter()
     with fail_on_input_error():

@@ -39,7 +39,7 @@ from sampler.params import (
     scenario_from_mapping,
     with_overrides,
 )
-from sampler.roster.rules import RosterParams
+from sampler.roster.params import RosterParams
 from sim.params import SimParams
 from sim.whatif.params import WhatifParams
 from tests.api.conftest import PLANNER_KEY, auth

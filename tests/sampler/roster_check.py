@@ -12,7 +12,8 @@ import numpy as np
 from sampler.model import Site
 from sampler.params import Scenario
 from sampler.plan.slots import slot_grid
-from sampler.roster.rules import ROLES, Roster, RosterParams, StaffMember, demand
+from sampler.roster.params import RosterParams
+from sampler.roster.rules import ROLES, Roster, StaffMember, demand
 
 
 def check_roster(roster: Roster, scenario: Scenario, sites: Sequence[Site], staff: Sequence[StaffMember],

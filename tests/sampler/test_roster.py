@@ -13,14 +13,8 @@ from sampler.errors import InputError
 from sampler.model import Site
 from sampler.params import Scenario, WindowParams, scenario_from_mapping
 from sampler.roster.model import Limits
-from sampler.roster.rules import (
-    RosterParams,
-    StaffMember,
-    build_roster,
-    demand,
-    plan_tables,
-    roster_params,
-)
+from sampler.roster.params import RosterParams, roster_params
+from sampler.roster.rules import StaffMember, build_roster, demand, plan_tables
 from tests.sampler.roster_check import check_roster
 
 

@@ -14,7 +14,8 @@ from typer.testing import CliRunner
 from api.cli import app
 from sampler.errors import InputError
 from sampler.params import load_scenario
-from sampler.roster.rules import read_staff, roster_params
+from sampler.roster.params import roster_params
+from sampler.roster.rules import read_staff
 from tests.sampler.registry_files import rows_text, write_city
 
 runner = CliRunner()
