@@ -325,6 +325,22 @@ print(json.dumps(out))
     assert json.loads(result.stdout.strip().splitlines()[-1]) == ["notices", "roster", "sim", "sms", "whatif"]
 
 
+def test_checking_every_section_imports_no_solver_or_simulator(tmp_path: Path) -> None:
+    """Reading a scenario with every section loads the sections' dataclasses only: no CP-SAT, SciPy
+    or SimPy (validate, plan and the upload would pay for them)."""
+    code = f"""
+import json, sys
+from api.sections import register_all
+from sampler.params import scenario_from_mapping
+register_all()
+scenario = scenario_from_mapping({VALID_SECTIONS!r})
+print(json.dumps(sorted(scenario.sections) + [m for m in ("ortools", "scipy", "simpy") if m in sys.modules]))
+"""
+    result = _fresh(code, tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout.strip().splitlines()[-1]) == sorted(VALID_SECTIONS)
+
+
 def test_the_console_script_reports_every_section(tmp_path: Path) -> None:
     """The installed `sampler validate` (a fresh process) checks every section and exits 2."""
     mapping = _base()
