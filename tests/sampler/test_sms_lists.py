@@ -107,3 +107,26 @@ def test_cli_writes_both_lists(tmp_path: Path) -> None:
     assert out.read_bytes() == first
     bad = runner.invoke(app, ["sms", str(plandir), "-o", str(out), "--send", "noon"])
     assert bad.exit_code == 2
+
+
+def test_cli_takes_the_scenario_sms_section_and_options_win(tmp_path: Path) -> None:
+    """`--scenario` supplies the sms section (checked when read); a command-line option overrides
+    one key; a typo in the section exits 2 naming `sms.<key>` and writes nothing."""
+    plandir = write_plan_dir(tmp_path / "plan")
+    scenario = tmp_path / "scenario.yaml"
+    scenario.write_text("sms: {sign: 幸福社区, send: before, hours_before: 1}\n", encoding="utf-8")
+    runner = CliRunner()
+    out = tmp_path / "sms.csv"
+    r = runner.invoke(app, ["sms", str(plandir), "-o", str(out), "--scenario", str(scenario)])
+    assert r.exit_code == 0, r.output
+    m = pd.read_csv(out, dtype=str).set_index("household_id")
+    assert m["text"].str.startswith("【幸福社区】").all()
+    assert m.loc["H001", "send_at"] == "2022-11-23 07:00"  # one hour before its 08:00 slot
+    r = runner.invoke(app, ["sms", str(plandir), "-o", str(out), "--scenario", str(scenario), "--sign", "和平社区"])
+    assert r.exit_code == 0, r.output
+    assert pd.read_csv(out, dtype=str)["text"].str.startswith("【和平社区】").all()
+    scenario.write_text("sms: {sigature: 幸福社区}\n", encoding="utf-8")
+    out.unlink()
+    r = runner.invoke(app, ["sms", str(plandir), "-o", str(out), "--scenario", str(scenario)],
+                      env={"COLUMNS": "3000"})
+    assert r.exit_code == 2 and "sms.sigature" in r.output and not out.exists()
