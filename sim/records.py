@@ -145,4 +145,6 @@ class Records:
 
     def write_csv(self, path: Path) -> None:
         """households.csv: UTF-8, times in minutes from the window start with two decimals."""
-        self.to_frame().to_csv(path, index=False, float_format="%.2f", lineterminator="\n")
+        from sampler.io.csvsafe import neutralise_frame
+
+        neutralise_frame(self.to_frame()).to_csv(path, index=False, float_format="%.2f", lineterminator="\n")

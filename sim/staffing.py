@@ -100,6 +100,9 @@ def _read_csv(file: Path) -> pd.DataFrame:
         raise InputError([InputIssue(str(file), None, "(file)", str(exc).splitlines()[0][:80],
                                      "give the roster.csv written by `sampler roster`")]) from None
     frame.columns = [str(c).strip() for c in frame.columns]
+    from sampler.io.csvsafe import restore_frame
+
+    frame = restore_frame(frame)  # the quotes `sampler roster` puts before formula-like text
     missing = [c for c in COLUMNS if c not in frame.columns]
     if missing:
         raise InputError([InputIssue(str(file), None, c, "(missing column)",

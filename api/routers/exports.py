@@ -19,6 +19,7 @@ from api.models import PlanBlob, Scenario
 from api.routers.plans import get_plan_row
 from api.storage import read_plan_files
 from sampler.errors import InputError
+from sampler.io.csvsafe import to_csv
 from sampler.notify.sms import SmsResult
 
 __all__ = ["router"]
@@ -61,7 +62,7 @@ def export_sms(session: SessionDep, engine: EngineDep, caller: PlannerDep, plan_
     s = result.summary()
     audit(engine, caller, "export.sms", plan_id=plan_id, scenario_id=_scenario_of(session, plan_id),
           records=len(result.messages))
-    response = _csv(result.messages.to_csv(index=False), f"plan{plan_id}_sms.csv")
+    response = _csv(str(to_csv(result.messages)), f"plan{plan_id}_sms.csv")
     response.headers["X-SMS-Messages"] = str(s["messages"])
     response.headers["X-SMS-Segments"] = str(s["segments"])
     response.headers["X-SMS-Invalid-Phones"] = str(s["invalid_phones"])
@@ -75,7 +76,7 @@ def export_sms_invalid(session: SessionDep, engine: EngineDep, caller: PlannerDe
     result = _sms_result(session, engine, plan_id)
     audit(engine, caller, "export.sms_invalid", plan_id=plan_id, scenario_id=_scenario_of(session, plan_id),
           records=len(result.invalid))
-    return _csv(result.invalid.to_csv(index=False), f"plan{plan_id}_sms_invalid.csv")
+    return _csv(str(to_csv(result.invalid)), f"plan{plan_id}_sms_invalid.csv")
 
 
 @router.get("/notices/{building_id}.html", response_class=Response,

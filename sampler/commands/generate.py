@@ -8,7 +8,7 @@ from typing import Annotated
 
 import typer
 
-from sampler.commands.ui import console, summary_table
+from sampler.commands.ui import console, fail_on_input_error, summary_table
 
 __all__ = ["register"]
 
@@ -21,16 +21,21 @@ def generate_command(
     ] = None,
     seed: Annotated[int, typer.Option("--seed", help="Random seed; the same seed gives byte-identical files.")] = 0,
     area: Annotated[str, typer.Option("--area", help="Area name written to the scenario.")] = "合成市",
+    force: Annotated[bool, typer.Option(
+        "--force", help="Replace an earlier output of another sampler command there (never files sampler did not write).")] = False,
 ) -> None:
     """Generate a synthetic city: households.csv, buildings.csv, sites.csv and scenario.yaml."""
+    from sampler.io.atomic import check_output_directory
     from sampler.registry.generate import daytime_capacity, generate_city, write_city
 
     clock = time.perf_counter()
-    with console.status(f"generating {households:,} households…"):
-        city = generate_city(households, sites=sites, seed=seed, area=area)
-    gen_s = time.perf_counter() - clock
-    with console.status(f"writing {out}…"):
-        write_city(city, out)
+    with fail_on_input_error():
+        check_output_directory(out, "generate", force=force)
+        with console.status(f"generating {households:,} households…"):
+            city = generate_city(households, sites=sites, seed=seed, area=area)
+        gen_s = time.perf_counter() - clock
+        with console.status(f"writing {out}…"):
+            write_city(city, out, force=force)
     total_s = time.perf_counter() - clock
     rows = [
         *city.summary(),

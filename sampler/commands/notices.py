@@ -15,14 +15,18 @@ __all__ = ["register"]
 def notices_command(
     plandir: Annotated[Path, typer.Argument(help="Plan directory written by `sampler plan`.")],
     out: Annotated[Path, typer.Option("--out", "-o", help="Directory for the notices.")],
+    force: Annotated[bool, typer.Option(
+        "--force", help="Replace an earlier output of another sampler command there (never files sampler did not write).")] = False,
 ) -> None:
     """Write <building>.html for every building, index.html and notices.xlsx into DIR."""
+    from sampler.io.atomic import check_output_directory
     from sampler.notify.notices import write_notices
     from sampler.planfiles.read import read_plan
 
     with fail_on_input_error():
+        check_output_directory(out, "notices", force=force, inputs=[plandir])
         plan = read_plan(plandir)
-    result = write_notices(plan, out)
+        result = write_notices(plan, out, force=force, inputs=[plandir])
     console.print(summary_table("Building notices", [
         ("buildings", result.buildings), ("workbook", str(result.workbook)), ("written to", str(out)),
     ]))

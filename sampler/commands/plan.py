@@ -29,6 +29,8 @@ def plan_command(
         "--dask", help="Plan the parts on a Dask cluster: scheduler address, e.g. tcp://host:8786.")] = None,
     dask_timeout: Annotated[float, typer.Option(
         "--dask-timeout", help="Seconds to wait for the Dask scheduler.")] = 10.0,
+    force: Annotated[bool, typer.Option(
+        "--force", help="Replace an earlier output of another sampler command there (never files sampler did not write).")] = False,
 ) -> None:
     """Assign every household to a site and slot, or a home visit; write PLANDIR.
 
@@ -38,6 +40,7 @@ def plan_command(
     from dataclasses import replace
 
     from sampler.executors import opened_executor
+    from sampler.io.atomic import check_output_directory, scenario_inputs
     from sampler.params import load_scenario
     from sampler.plan.planner import make_plan
     from sampler.plan.split import check_options, partition, plan_in_parts
@@ -51,6 +54,7 @@ def plan_command(
         sc = load_scenario(scenario)
         if seed is not None:
             sc = sc.replace(planner=replace(sc.planner, seed=seed))
+        check_output_directory(out, "plan", force=force, inputs=scenario_inputs(sc))
         with Progress(TextColumn("{task.description:<12}"), BarColumn(), TimeElapsedColumn(),
                       console=console, transient=True) as bar:
             task = bar.add_task("reading", total=1.0)
@@ -68,7 +72,7 @@ def plan_command(
             else:
                 plan = make_plan(sc, registry, progress=step)
             bar.update(task, description="writing", completed=0.85)
-            write_plan(plan, out, xlsx=xlsx)
+            write_plan(plan, out, xlsx=xlsx, force=force)
             bar.update(task, completed=1.0)
     s = plan.summary
     rows: list[tuple[str, object]] = [

@@ -30,8 +30,11 @@ def roster_command(
     seed: Annotated[int | None, typer.Option(help="CP-SAT seed (default 0).")] = None,
     max_solve_seconds: Annotated[float | None, typer.Option(help="Wall-clock limit per solved group.")] = None,
     xlsx: Annotated[bool, typer.Option("--xlsx/--no-xlsx", help="Also write roster.xlsx.")] = True,
+    force: Annotated[bool, typer.Option(
+        "--force", help="Replace an earlier output of another sampler command there (never files sampler did not write).")] = False,
 ) -> None:
     """Build a PPE shift roster that staffs every needed table; list the slots nobody can staff."""
+    from sampler.io.atomic import check_output_directory, scenario_inputs
     from sampler.params import load_scenario
     from sampler.planfiles.read import read_plan
     from sampler.registry.read import load_registry
@@ -41,6 +44,8 @@ def roster_command(
     started = time.perf_counter()
     with fail_on_input_error():
         sc = load_scenario(scenario)
+        inputs = [*scenario_inputs(sc), staff, *([plan] if plan is not None else [])]
+        check_output_directory(out, "roster", force=force, inputs=inputs)
         params = roster_params(
             sc, max_ppe_hours=max_ppe_hours, min_rest_hours=min_rest_hours, max_total_hours=max_total_hours,
             min_stint_hours=min_stint_hours, registrars_per_table=registrars_per_table, tail_slots=tail_slots,
@@ -58,7 +63,7 @@ def roster_command(
 
             roster = build_roster(sc, registry, people, params, plan=plan_files, progress=step)
             bar.update(task, description="writing", completed=0.95)
-            roster.write(out, xlsx=xlsx)
+            roster.write(out, xlsx=xlsx, force=force, inputs=inputs)
             bar.update(task, completed=1.0)
     s = roster.summary()
     h = s["hours_per_person"]

@@ -19,6 +19,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from sampler.io.atomic import atomic_directory
 from sampler.io.timefmt import span_zh as _when
 from sampler.io.xlsx import Sheet, sheet_title, write_xlsx
 from sampler.notify.contact import unit_label
@@ -207,10 +208,20 @@ def notices_workbook(plan: PlanFiles, path: str | Path, rows: pd.DataFrame | Non
     write_xlsx(path, sheets, title=f"{plan.summary.get('area', '')} 楼栋采样通知")
 
 
-def write_notices(plan: PlanFiles, directory: str | Path) -> NoticeSet:
-    """Write ``<building>.html`` for every building with a slot, ``index.html`` and ``notices.xlsx``."""
+def write_notices(plan: PlanFiles, directory: str | Path, force: bool = False,
+                  inputs: Sequence[str | Path] | None = None) -> NoticeSet:
+    """Write ``<building>.html`` for every building with a slot, ``index.html`` and ``notices.xlsx``
+    into ``directory``, all or nothing (`sampler.io.atomic.atomic_directory`: an earlier notices
+    output there is replaced, ``force`` replaces another command's; ``inputs`` default to the
+    plan directory)."""
     directory = Path(directory)
-    directory.mkdir(parents=True, exist_ok=True)
+    inputs = [plan.directory] if inputs is None else inputs
+    with atomic_directory(directory, "notices", force=force, inputs=inputs) as tmp:
+        count = _write_notices(plan, tmp)
+    return NoticeSet(directory=directory, buildings=count, workbook=directory / "notices.xlsx")
+
+
+def _write_notices(plan: PlanFiles, directory: Path) -> int:
     rows = notice_rows(plan)
     area = str(plan.summary.get("area", ""))
     info = {str(r["building_id"]): {k: str(v) for k, v in r.items()}
@@ -228,6 +239,5 @@ def write_notices(plan: PlanFiles, directory: str | Path) -> NoticeSet:
         f"<title>{html.escape(area)} 楼栋采样通知</title></head><body>"
         f"<h1>{html.escape(area)} 楼栋采样通知</h1><ul>{''.join(links)}</ul></body></html>\n",
         encoding="utf-8")
-    workbook = directory / "notices.xlsx"
-    notices_workbook(plan, workbook, rows)
-    return NoticeSet(directory=directory, buildings=count, workbook=workbook)
+    notices_workbook(plan, directory / "notices.xlsx", rows)
+    return count

@@ -11,6 +11,7 @@ import numpy as np
 import pandas as pd
 
 from sampler.errors import InputError, InputIssue
+from sampler.io.csvsafe import restore_frame
 from sampler.planfiles.schema import INT, TABLES, TEXT, PlanTable
 
 __all__ = ["PlanFiles", "read_plan", "read_table"]
@@ -38,7 +39,8 @@ class PlanFiles:
 
 def read_table(path: Path, table: PlanTable) -> pd.DataFrame:
     """One plan table with the schema's columns and dtypes, or InputError naming the file, row,
-    column and value that do not fit (columns not in the schema are left out)."""
+    column and value that do not fit (columns not in the schema are left out). Text cells given
+    a leading quote against formula injection (`sampler.io.csvsafe`) are read back unchanged."""
     file = str(path)
     try:
         header = pd.read_csv(path, nrows=0, encoding="utf-8").columns
@@ -49,10 +51,13 @@ def read_table(path: Path, table: PlanTable) -> pd.DataFrame:
         raise InputError([InputIssue(file, 0, c, "(missing column)", _AGAIN) for c in missing])
     blank = {c.name: [""] for c in table.columns if c.may_be_blank}
     try:
-        return pd.read_csv(path, usecols=table.names, dtype=table.dtypes, keep_default_na=False,
-                           na_values=blank, encoding="utf-8")[table.names]
+        frame = pd.read_csv(path, usecols=table.names, dtype=table.dtypes, keep_default_na=False,
+                            na_values=blank, encoding="utf-8")[table.names]
     except (ValueError, TypeError, UnicodeDecodeError, pd.errors.ParserError):
         pass
+    else:
+        # Text cells that were given a quote against formula injection get it back off.
+        return restore_frame(frame, [c.name for c in table.columns if c.kind == TEXT])
     # Something does not parse: read it all as text to say where.
     try:
         raw = pd.read_csv(path, usecols=table.names, dtype=str, keep_default_na=False, encoding="utf-8")

@@ -10,7 +10,8 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 
-from sampler.io.atomic import atomic_directory
+from sampler.io.atomic import atomic_directory, scenario_inputs
+from sampler.io.csvsafe import neutralise_table
 from sampler.io.text import text_series
 from sampler.io.timefmt import format_clock, run_text
 from sampler.io.xlsx import Sheet, sheet_title, write_xlsx
@@ -141,7 +142,8 @@ def write_csv(frame: pd.DataFrame, path: Path) -> None:
     """UTF-8 CSV with a plain header, written by Arrow (ten times pandas' speed at a million rows).
 
     Values are unquoted unless one of them needs quotes (a comma, quote or line break), in which
-    case every text value is quoted; both read back the same with any CSV reader.
+    case every text value is quoted; both read back the same with any CSV reader. Text cells a
+    spreadsheet would run as formulas get a leading quote (`sampler.io.csvsafe`).
     """
     _write_table(_csv_header(frame), _arrow(frame), path)
 
@@ -149,7 +151,8 @@ def write_csv(frame: pd.DataFrame, path: Path) -> None:
 def _arrow(frame: pd.DataFrame) -> pa.Table:
     """The frame as an Arrow table for the CSV writer. An integer column that may be blank
     (pandas Int64) is written as text, '' where blank, so it is spelled the way the text column
-    it replaced was (quoted like every text value when a file needs quotes)."""
+    it replaced was (quoted like every text value when a file needs quotes). Text cells a
+    spreadsheet would run as formulas get a leading quote (`sampler.io.csvsafe`)."""
     import pyarrow.compute as pc
 
     table = pa.Table.from_pandas(frame, preserve_index=False)
@@ -158,7 +161,7 @@ def _arrow(frame: pd.DataFrame) -> pa.Table:
             name = table.column_names[i]
             text = pc.fill_null(pc.cast(table.column(i), pa.large_string()), "")
             table = table.set_column(i, pa.field(name, pa.large_string()), text)
-    return table
+    return neutralise_table(table)
 
 
 def _csv_header(frame: pd.DataFrame) -> bytes:
@@ -188,9 +191,12 @@ def _write_table(head: bytes, table: pa.Table, path: Path) -> None:
 WORKBOOK_PROCESS_MIN = 100_000  # households from which the workbook is built in a forked process
 
 
-def write_plan(plan: Plan, directory: str | Path, xlsx: bool = True, workbook_process: bool | None = None) -> None:
-    """Write the plan directory of ``plan`` (with plan.xlsx when ``xlsx``): every file to a temporary
-    sibling directory, then swapped in, so it is never half-written.
+def write_plan(plan: Plan, directory: str | Path, xlsx: bool = True, workbook_process: bool | None = None,
+               force: bool = False, inputs: list[Path] | None = None) -> None:
+    """Write the plan directory of ``plan`` (with plan.xlsx when ``xlsx``): every file to a private
+    staging directory, then swapped in, so it is never half-written, and never over files sampler
+    did not write (`sampler.io.atomic.atomic_directory`; ``force`` replaces an earlier output of
+    another command; ``inputs``, default the scenario's files, are never replaced).
 
     The tables are built here and written by Arrow in a second thread, which needs no GIL. The
     workbook is Python string building, which would wait on the GIL beside the tables (a thread
@@ -203,7 +209,8 @@ def write_plan(plan: Plan, directory: str | Path, xlsx: bool = True, workbook_pr
 
     if workbook_process is None:
         workbook_process = len(plan.mode) >= WORKBOOK_PROCESS_MIN
-    with atomic_directory(directory) as tmp:
+    inputs = scenario_inputs(plan.scenario) if inputs is None else inputs
+    with atomic_directory(directory, "plan", force=force, inputs=inputs) as tmp:
         book = tmp / "plan.xlsx"
         # Forked before this call starts any thread of its own.
         child = _fork_workbook(plan, book) if xlsx and workbook_process else None

@@ -480,14 +480,17 @@ sim: {{}}
 """
 
 
-def write_city(city: City, outdir: Path) -> None:
-    """Write households.csv, buildings.csv, sites.csv (UTF-8, English headers) and scenario.yaml."""
-    outdir = Path(outdir)
-    outdir.mkdir(parents=True, exist_ok=True)
-    write_csv(city.households[list(HOUSEHOLD_COLUMNS)], outdir / "households.csv")
-    write_csv(city.buildings[list(BUILDING_COLUMNS)], outdir / "buildings.csv")
-    write_csv(city.sites[list(SITE_COLUMNS)], outdir / "sites.csv")
-    (outdir / "scenario.yaml").write_text(scenario_text(city), encoding="utf-8")
+def write_city(city: City, outdir: Path, force: bool = False) -> None:
+    """Write households.csv, buildings.csv, sites.csv (UTF-8, English headers) and scenario.yaml
+    into ``outdir``, all or nothing (`sampler.io.atomic.atomic_directory`: an earlier generated
+    city there is replaced, ``force`` replaces another command's output)."""
+    from sampler.io.atomic import atomic_directory
+
+    with atomic_directory(outdir, "generate", force=force) as tmp:
+        write_csv(city.households[list(HOUSEHOLD_COLUMNS)], tmp / "households.csv")
+        write_csv(city.buildings[list(BUILDING_COLUMNS)], tmp / "buildings.csv")
+        write_csv(city.sites[list(SITE_COLUMNS)], tmp / "sites.csv")
+        (tmp / "scenario.yaml").write_text(scenario_text(city), encoding="utf-8")
 
 
 def _compounds(rng: np.random.Generator, households: int, opt: CityOptions) -> tuple[IntArray, npt.NDArray[np.bool_]]:

@@ -5,6 +5,12 @@
 CSV encodings UTF-8, UTF-8 with BOM and GB18030 (Excel in China saves GBK, a subset) are detected.
 All checks are vectorised, so a million households validate in about a second; only bad rows are
 visited one by one, and at most `MAX_PER_RULE` of them per rule are listed.
+
+Files are untrusted (the API takes them from uploads): a file that is not a table, a zip bomb, an
+XLSX with a DTD, a file past the size, row, column or cell-length bounds of
+`sampler.io.workbook.FileLimits` (``limits=``; defaults fit ten million households), a NUL
+character in a cell, or a households/buildings/sites file with a header and no rows is an
+InputError naming the file (and row and column where there is one), never a traceback.
 """
 
 from __future__ import annotations
@@ -22,6 +28,7 @@ import pandas as pd
 from sampler.errors import InputError, InputIssue
 from sampler.io.text import text_series
 from sampler.io.timefmt import parse_clock
+from sampler.io.workbook import DEFAULT_LIMITS, FileLimits, check_cells, read_xlsx_frame
 from sampler.model import (
     PERIODS,
     PERIODS_ZH,
@@ -36,7 +43,7 @@ from sampler.notify.contact import MOBILE
 from sampler.params import Scenario
 from sampler.registry.headers import ALIASES, REQUIRED, canonical_name
 
-__all__ = ["MAX_PER_RULE", "load_registry", "read_table"]
+__all__ = ["MAX_PER_RULE", "FileLimits", "load_registry", "read_table"]
 
 MAX_PER_RULE = 1000
 REGISTRY_KINDS = ("households", "buildings", "sites")  # the files a scenario's registry section names
@@ -56,8 +63,13 @@ def display_path(path: Path) -> str:
     return str(path) if rel.startswith("..") else rel
 
 
-def _utf8_bytes(path: Path, name: str) -> bytes:
+def _utf8_bytes(path: Path, name: str, limits: FileLimits = DEFAULT_LIMITS) -> bytes:
     """The file's bytes as UTF-8 without BOM, whether it was saved as UTF-8, UTF-8 BOM or GB18030."""
+    size = path.stat().st_size
+    if size > limits.max_bytes:
+        raise InputError([InputIssue(name, None, "(file)", f"{size / (1 << 20):,.0f} MiB",
+                                     f"the file is larger than the limit of {limits.max_bytes / (1 << 20):,.0f} MiB; "
+                                     "split it")])
     data = path.read_bytes()
     if data.startswith(b"\xef\xbb\xbf"):
         data = data[3:]
@@ -124,25 +136,28 @@ def _trimmed(column: Any) -> Any:
     return column
 
 
-def read_table(path: Path, kind: str, name: str | None = None) -> pd.DataFrame:
+def read_table(path: Path, kind: str, name: str | None = None, limits: FileLimits = DEFAULT_LIMITS) -> pd.DataFrame:
     """Read one registry file into a frame of str columns with canonical names ('' for blank).
 
     ``frame.attrs["headers"]`` maps each canonical field to the header the user wrote, for messages;
     ``frame.attrs["given"]`` lists the fields the file has (the others are blank columns).
+    Malformed and hostile files, and files past ``limits``, raise InputError (module docstring).
     """
     name = name or display_path(path)
     if not path.is_file():
         where = "in the scenario's registry section" if kind in REGISTRY_KINDS else "given on the command line"
         raise InputError([InputIssue(name, None, "(file)", str(path), f"check the path {where}")])
     suffix = path.suffix.lower()
+    has_nul = None
     try:
         if suffix in (".csv", ".txt"):
-            data = _utf8_bytes(path, name)
+            data = _utf8_bytes(path, name, limits)
             if not data.strip():
                 raise pd.errors.EmptyDataError("the file is empty")
+            has_nul = b"\x00" in data
             raw = _read_csv_text(data)
         elif suffix in (".xlsx", ".xlsm"):
-            raw = pd.read_excel(path, dtype=str, keep_default_na=False, engine="openpyxl")
+            raw = read_xlsx_frame(path, name, limits)
             raw = pd.DataFrame({c: raw[c].astype(str).str.strip() for c in raw.columns})
         else:
             raise InputError([InputIssue(name, None, "(file)", suffix or "(none)",
@@ -152,6 +167,7 @@ def read_table(path: Path, kind: str, name: str | None = None) -> pd.DataFrame:
             raise
         raise InputError([InputIssue(name, None, "(file)", type(exc).__name__,
                                      f"the file is not a readable table ({str(exc)[:120]}); re-export it from Excel")]) from exc
+    check_cells(raw, name, limits, has_nul=has_nul)
     headers: dict[str, str] = {}
     columns: dict[str, pd.Series] = {}
     for col in raw.columns:
@@ -416,15 +432,29 @@ def _sha256(path: Path) -> str:
     return h.hexdigest()
 
 
-def load_registry(scenario: Scenario) -> Registry:
-    """Read and validate the three registry files of a scenario; every issue is reported at once."""
+_EMPTY_FIX = {
+    "households": "the households file has a header but no households, so there is nothing to plan: fill in the "
+                  "households (one row each)",
+    "buildings": "the buildings file has a header but no buildings: list every building the households live in",
+}
+
+
+def load_registry(scenario: Scenario, limits: FileLimits = DEFAULT_LIMITS) -> Registry:
+    """Read and validate the three registry files of a scenario; every issue is reported at once.
+
+    ``limits`` bounds each file (`sampler.io.workbook.FileLimits`: bytes, unzipped bytes and
+    compression ratio of an XLSX, rows, columns, cells, characters per cell).
+    """
     issues = _Issues()
     frames: dict[str, pd.DataFrame] = {}
     for kind in ("buildings", "households", "sites"):
         try:
-            frames[kind] = read_table(scenario.path_of(kind), kind)
+            frames[kind] = read_table(scenario.path_of(kind), kind, limits=limits)
         except InputError as exc:
             issues.items.extend(exc.issues)
+    for kind, fix in _EMPTY_FIX.items():
+        if kind in frames and not len(frames[kind]):
+            issues.items.append(InputIssue(frames[kind].attrs["file"], None, "(file)", "0 rows", fix))
     if issues.items:
         raise InputError(issues.items)
     buildings = _buildings(frames["buildings"], issues)

@@ -31,6 +31,7 @@ import pandas as pd
 
 from sampler.errors import InputError, InputIssue
 from sampler.io.atomic import atomic_directory
+from sampler.io.csvsafe import neutralise_frame
 from sampler.io.timefmt import parse_clock, parse_slot
 from sampler.io.xlsx import Sheet, sheet_title, write_xlsx
 from sampler.model import Progress, Registry, Site, no_progress
@@ -299,11 +300,14 @@ class Roster:
         """Counts and solver figures, as written to roster.json."""
         return dict(self.info)
 
-    def write(self, directory: str | Path, xlsx: bool = True) -> None:
-        """Write roster.csv, unstaffed.csv, roster.json (and roster.xlsx) into ``directory`` atomically."""
-        with atomic_directory(directory) as tmp:
-            self.stints.to_csv(tmp / "roster.csv", index=False, lineterminator="\n", encoding="utf-8")
-            self.unstaffed.to_csv(tmp / "unstaffed.csv", index=False, lineterminator="\n", encoding="utf-8")
+    def write(self, directory: str | Path, xlsx: bool = True, force: bool = False,
+              inputs: Sequence[str | Path] = ()) -> None:
+        """Write roster.csv, unstaffed.csv, roster.json (and roster.xlsx) into ``directory`` atomically
+        (``force`` and ``inputs`` as in `sampler.io.atomic.atomic_directory`)."""
+        with atomic_directory(directory, "roster", force=force, inputs=inputs) as tmp:
+            neutralise_frame(self.stints).to_csv(tmp / "roster.csv", index=False, lineterminator="\n", encoding="utf-8")
+            neutralise_frame(self.unstaffed).to_csv(tmp / "unstaffed.csv", index=False, lineterminator="\n",
+                                                    encoding="utf-8")
             text = json.dumps(self.info, ensure_ascii=False, indent=2)
             (tmp / "roster.json").write_text(text + "\n", encoding="utf-8")
             if xlsx:

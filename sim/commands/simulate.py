@@ -65,9 +65,12 @@ def simulate_command(
     roster: Annotated[Path | None, typer.Option(
         "--roster", help="Roster directory written by `sampler roster` (or its roster.csv): staff the tables "
                          "and registrars as rostered instead of the PPE shift rules.")] = None,
+    force: Annotated[bool, typer.Option(
+        "--force", help="Replace an earlier output of another sampler command there (never files sampler did not write).")] = False,
 ) -> None:
     """Replay a plan with real-world noise and check the window target (writes OUT/)."""
     from sampler.errors import COMMAND_LINE, InputError, InputIssue
+    from sampler.io.atomic import check_output_directory, scenario_inputs
     from sampler.params import load_scenario
     from sampler.planfiles.read import read_plan
     from sim.inputs import prepare
@@ -91,6 +94,8 @@ def simulate_command(
                                        "point at a directory written by `sampler roster`, or its roster.csv"))
         if problems:
             raise InputError(problems)
+        out_inputs = [*scenario_inputs(sc), plan, *([roster] if roster is not None else [])]
+        check_output_directory(out, "simulate", force=force, inputs=out_inputs)
         from sampler.registry.read import load_registry
 
         registry = load_registry(sc)
@@ -113,7 +118,8 @@ def simulate_command(
             else:
                 result = replicate(inputs, params, seed, reps, None, advance)
         write_simdir(result, out, sc.area,
-                     staffing=staffing.summary(inputs.site_ids) if staffing is not None else None)
+                     staffing=staffing.summary(inputs.site_ids) if staffing is not None else None,
+                     force=force, inputs=out_inputs)
     rows = _rows(result)
     if staffing is not None:
         rows.insert(1, ("staffing", f"roster {staffing.file}"))

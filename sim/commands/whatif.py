@@ -69,11 +69,14 @@ def whatif_command(
     workers: Annotated[int | None, typer.Option(help="Local worker processes (default: all cores; 1 = this process).")] = None,
     dask: Annotated[str | None, typer.Option(help="Dask scheduler address (tcp://host:8786) to run the jobs on.")] = None,
     chart: Annotated[bool, typer.Option("--chart/--no-chart", help="Write whatif.png.")] = True,
+    force: Annotated[bool, typer.Option(
+        "--force", help="Replace an earlier output of another sampler command there (never files sampler did not write).")] = False,
 ) -> None:
     """Find the staff that meets the window target; sweep staff levels; check losing one team."""
     import pandas as pd
 
     from sampler.executors import opened_executor
+    from sampler.io.atomic import check_output_directory, scenario_inputs
     from sampler.params import load_scenario
     from sim.params import sim_params
     from sim.whatif.jobs import WhatifRun, evaluate_levels
@@ -100,6 +103,8 @@ def whatif_command(
             ranges = {}
         if problems:
             raise InputError(problems)
+        out_inputs = [*scenario_inputs(sc), *([staffing] if staffing is not None else [])]
+        check_output_directory(out, "whatif", force=force, inputs=out_inputs)
         from sampler.registry.read import load_registry
 
         registry = load_registry(sc)
@@ -128,7 +133,7 @@ def whatif_command(
             plans=run.plans, pruned=run.pruned, full_sweep_levels=len(grid),
             executor=f"dask {dask}" if dask else f"{getattr(ex, 'workers', 1)} local worker(s)",
         )
-        write_whatif(report, registry, out, chart=chart)
+        write_whatif(report, registry, out, chart=chart, force=force, inputs=out_inputs)
     _print(report, registry, out, time.perf_counter() - started)
 
 

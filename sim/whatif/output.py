@@ -14,6 +14,7 @@ from typing import Any
 import pandas as pd
 
 from sampler.io.atomic import atomic_directory
+from sampler.io.csvsafe import neutralise_frame
 from sampler.model import Registry
 from sim.charts import _META, _pyplot
 from sim.whatif.jobs import LevelResult
@@ -148,12 +149,14 @@ def _chart(report: WhatifReport, path: Path) -> None:
     plt.close(fig)
 
 
-def write_whatif(report: WhatifReport, registry: Registry, directory: Path, chart: bool = True) -> None:
-    """Write every output file of a what-if run to ``directory`` (replaced if it exists)."""
-    with atomic_directory(directory) as tmp:
-        report.levels_frame().to_csv(tmp / "whatif.csv", index=False, lineterminator="\n")
-        report.site_staffing(registry).to_csv(tmp / "site_staffing.csv", index=False, lineterminator="\n")
-        report.minus_one.to_csv(tmp / "minus_one.csv", index=False, lineterminator="\n")
+def write_whatif(report: WhatifReport, registry: Registry, directory: Path, chart: bool = True,
+                 force: bool = False, inputs: list[Path] | None = None) -> None:
+    """Write every output file of a what-if run to ``directory`` (an earlier what-if output there
+    is replaced; ``force`` and ``inputs`` as in `sampler.io.atomic.atomic_directory`)."""
+    with atomic_directory(directory, "whatif", force=force, inputs=inputs or ()) as tmp:
+        for name, frame in (("whatif", report.levels_frame()), ("site_staffing", report.site_staffing(registry)),
+                            ("minus_one", report.minus_one)):
+            neutralise_frame(frame).to_csv(tmp / f"{name}.csv", index=False, lineterminator="\n")
         (tmp / "summary.json").write_text(
             json.dumps(report.summary(registry), ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
         if chart:

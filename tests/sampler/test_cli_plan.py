@@ -40,7 +40,10 @@ def test_plan_writes_the_plan_directory(tmp_path: Path):
     assert result.exit_code == 0, result.output
     names = {p.name for p in out.iterdir()}
     assert names == {"assignments.csv", "site_load.csv", "buildings.csv", "home_visits.csv", "unplaced.csv",
-                     "sites.csv", "contacts.csv", "plan.json", "plan.xlsx"}
+                     "sites.csv", "contacts.csv", "plan.json", "plan.xlsx", ".sampler-output.json"}
+    marker = json.loads((out / ".sampler-output.json").read_text(encoding="utf-8"))
+    assert marker["command"] == "plan" and set(marker["files"]) == names - {".sampler-output.json"}
+    assert marker["files"]["plan.json"] == (out / "plan.json").stat().st_size
     summary = json.loads((out / "plan.json").read_text(encoding="utf-8"))
     assert summary["households"] == 4 and summary["violations"] == 0
     # H4 is bedridden: home visit. H3 lives alone but can walk: a site.
