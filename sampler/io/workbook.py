@@ -200,7 +200,8 @@ def _header_names(header: list[str]) -> list[str]:
 
 def read_xlsx_frame(path: Path, name: str, limits: FileLimits = DEFAULT_LIMITS) -> pd.DataFrame:
     """The first sheet of an XLSX as a frame of text columns ('' for blank), the first row as
-    header, blank rows skipped; InputError for anything that is not a sound workbook within ``limits``."""
+    header, trailing blank rows dropped (as pandas.read_excel does); InputError for anything that
+    is not a sound workbook within ``limits``."""
     _check_archive(path, name, limits)
     import openpyxl
 
@@ -227,13 +228,13 @@ def read_xlsx_frame(path: Path, name: str, limits: FileLimits = DEFAULT_LIMITS) 
                 row = [_text(v) for v in values]
                 while row and row[-1] == "":
                     row.pop()
-                if not row:
-                    continue
-                if len(rows) > limits.max_rows:
-                    raise _refuse(name, f"more than {limits.max_rows:,} rows",
-                                  f"a table has at most {limits.max_rows:,} rows here; split it")
-                rows.append(row)
-                width = max(width, len(row))
+                if row:
+                    if number - 1 > limits.max_rows:
+                        raise _refuse(name, f"more than {limits.max_rows:,} rows",
+                                      f"a table has at most {limits.max_rows:,} rows here; split it")
+                    rows.extend([] for _ in range(number - 1 - len(rows)))  # blank rows in between
+                    rows.append(row)
+                    width = max(width, len(row))
         finally:
             book.close()
     except InputError:
