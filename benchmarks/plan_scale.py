@@ -27,12 +27,15 @@ METHODS = ("planner", "greedy", "household-flow")
 
 def run_one(method: str, city: Path, out: Path) -> dict[str, object]:
     """Load, plan and write with one method; return the figures (runs in its own process)."""
+    import shutil
+
     from api.sections import register_all
     from sampler.params import load_scenario
     from sampler.planfiles.write import write_plan
     from sampler.registry.read import load_registry
 
     register_all()  # the generated scenario has a sim section
+    shutil.rmtree(out, ignore_errors=True)  # this benchmark's own earlier plan (maybe from before output markers)
     t0 = time.perf_counter()
     scenario = load_scenario(city / "scenario.yaml")
     registry = load_registry(scenario)

@@ -34,6 +34,8 @@ from plan_scale import ensure_city  # noqa: E402  (the same cached benchmark cit
 
 def run_one(city: Path, out: Path, parts: int, workers: int) -> dict[str, object]:
     """Read, split, plan and write; parts = 0 is the plain planner (runs in its own process)."""
+    import shutil
+
     from api.sections import register_all
     from sampler.executors import opened_executor
     from sampler.params import load_scenario
@@ -43,6 +45,7 @@ def run_one(city: Path, out: Path, parts: int, workers: int) -> dict[str, object
     from sampler.registry.read import load_registry
 
     register_all()  # the generated scenario has a sim section
+    shutil.rmtree(out, ignore_errors=True)  # this benchmark's own earlier plan (maybe from before output markers)
     t0 = time.perf_counter()
     scenario = load_scenario(city / "scenario.yaml")
     registry = load_registry(scenario)
