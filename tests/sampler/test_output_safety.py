@@ -316,9 +316,10 @@ with atomic_directory(Path(sys.argv[1]), "plan") as tmp:
     (tmp / "contacts.csv").write_text("household_id,contact,phone\\nH1,张伟,13800138001\\n", encoding="utf-8")
     child = os.fork()
     if child == 0:  # a forked helper (like the workbook writer) outlives its parent
+        os.write(1, b"child\\n")  # (its fork handlers have run); one write: lines never interleave
         time.sleep(float(sys.argv[2]))
         os._exit(0)
-    print("ready", child, flush=True)
+    os.write(1, f"ready {child}\\n".encode())
     if sys.argv[3] == "die":
         os._exit(1)  # the parent dies mid-write, without clean-up
     time.sleep(float(sys.argv[2]))
@@ -330,9 +331,9 @@ def _holder(out: Path, seconds: float, mode: str) -> tuple[subprocess.Popen[str]
     proc = subprocess.Popen([sys.executable, "-c", _HOLDER, str(out), str(seconds), mode], stdout=subprocess.PIPE,
                             text=True, cwd=Path(__file__).resolve().parents[2])
     assert proc.stdout is not None
-    word, child = proc.stdout.readline().split()
-    assert word == "ready"
-    return proc, int(child)
+    lines = sorted(proc.stdout.readline().split() for _ in range(2))  # the child's line and the parent's
+    assert lines[0] == ["child"] and lines[1][0] == "ready"
+    return proc, int(lines[1][1])
 
 
 def _end(pid: int) -> None:
