@@ -10,6 +10,8 @@ from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
 
+from api.privacy import private_database
+
 __all__ = ["is_sqlite", "make_engine", "run_migrations", "session_factory", "sessions"]
 
 
@@ -31,8 +33,7 @@ def make_engine(url: str) -> Engine:
     """An engine for ``url``; SQLite files get their directory created and WAL mode."""
     parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite":
-        if parsed.database and parsed.database != ":memory:":
-            Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
+        private_database(url)  # residents' names and phones: 0600 file in a 0700 folder
         engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30})
         event.listen(engine, "connect", _sqlite_pragmas)
         return engine

@@ -2,10 +2,18 @@
 
 The API process submits a job id to a `JobRunner` (a spawn-context ProcessPoolExecutor); the worker
 opens its own database connection, records progress on the job row and stores the result in one
-transaction together with the job's ``succeeded`` status. A worker that raises marks the job
-failed with the reason; a worker that dies is noticed by the API process (its future fails) and
-the job is marked failed there. At startup, jobs left queued or running by a service process that
-no longer exists are marked failed, so nobody waits for them forever.
+transaction together with the job's ``succeeded`` status.
+
+A job row only moves ``queued → running → succeeded | failed``; every transition is a
+compare-and-set on the status (`start_job`, `progress_job`, `finish_job`, `fail_job`), so a worker
+whose job was meanwhile marked failed (the service restarted, or stopped) cannot store its result:
+`finish_job` raises `JobGone` inside the result's transaction and nothing is stored.
+
+Workers die with the service: each worker runs a watchdog thread that notices when its parent
+process is gone (``kill -9`` of the server) and exits at once, removing its scratch directory; on
+a graceful stop (SIGTERM) `JobRunner.shutdown` terminates the workers and marks their jobs failed.
+At startup, jobs left queued or running by a service process that no longer exists are marked
+failed, so nobody waits for them forever.
 """
 
 from __future__ import annotations
@@ -15,8 +23,10 @@ import json
 import logging
 import multiprocessing
 import os
+import shutil
+import signal
 import socket
-import tempfile
+import threading
 import time
 import traceback
 from collections.abc import Callable
@@ -31,13 +41,32 @@ from sqlalchemy import Connection, Engine, select, update
 from api.db import make_engine, session_factory
 from api.models import Job, ScenarioFile, utcnow
 from api.models import Scenario as ScenarioRow
+from api.scratch import current_scratch, pid_alive, scratch_dir
 from api.sections import register_all
 from sampler.errors import InputError
 
-__all__ = ["JobRunner", "error_text", "fail_job", "mark_job", "owner_id", "recover_jobs", "restore_scenario", "run_plan_job"]
+__all__ = [
+    "JobGone",
+    "JobRunner",
+    "error_text",
+    "fail_job",
+    "finish_job",
+    "owner_id",
+    "progress_job",
+    "recover_jobs",
+    "restore_scenario",
+    "run_plan_job",
+    "start_job",
+]
 
 log = logging.getLogger(__name__)
 JobFunction = Callable[[str, int, str], None]
+UNFINISHED = ("queued", "running")
+WATCHDOG_SECONDS = 0.2
+
+
+class JobGone(Exception):
+    """The job is no longer ``running`` (marked failed by the service, or deleted): stop, store nothing."""
 
 
 def owner_id() -> str:
@@ -45,30 +74,42 @@ def owner_id() -> str:
     return f"{socket.gethostname()}:{os.getpid()}"
 
 
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
-
-
-def mark_job(engine: Engine | Connection, job_id: int, **values: Any) -> None:
-    """Update a job row (in its own transaction when given an engine)."""
-    statement = update(Job).where(Job.id == job_id).values(**values)
+def _execute(engine: Engine | Connection, statement: Any) -> int:
     if isinstance(engine, Connection):
-        engine.execute(statement)
-        return
+        return int(engine.execute(statement).rowcount)
     with engine.begin() as conn:
-        conn.execute(statement)
+        return int(conn.execute(statement).rowcount)
 
 
-def fail_job(engine: Engine, job_id: int, reason: str) -> None:
-    with engine.begin() as conn:
-        conn.execute(update(Job).where(Job.id == job_id, Job.status.in_(("queued", "running")))
-                     .values(status="failed", error=reason[:4000], finished_at=utcnow()))
+def start_job(engine: Engine, job_id: int) -> None:
+    """``queued → running`` for this worker, or `JobGone` if the job is not queued any more."""
+    moved = _execute(engine, update(Job).where(Job.id == job_id, Job.status == "queued").values(
+        status="running", stage="reading", progress=0.01, worker_pid=os.getpid(), started_at=utcnow()))
+    if moved != 1:
+        raise JobGone(f"job {job_id} is not queued any more")
+
+
+def progress_job(engine: Engine, job_id: int, stage: str, progress: float) -> None:
+    """Record the stage and progress of a running job, or `JobGone` if it is not running."""
+    moved = _execute(engine, update(Job).where(Job.id == job_id, Job.status == "running").values(
+        stage=stage[:40], progress=progress))
+    if moved != 1:
+        raise JobGone(f"job {job_id} is not running any more")
+
+
+def finish_job(conn: Connection, job_id: int, **values: Any) -> None:
+    """``running → succeeded`` inside the transaction that stores the result; `JobGone` otherwise
+    (the caller's transaction then rolls back, so nothing of the result is stored)."""
+    moved = conn.execute(update(Job).where(Job.id == job_id, Job.status == "running").values(
+        status="succeeded", stage="done", progress=1.0, finished_at=utcnow(), **values)).rowcount
+    if moved != 1:
+        raise JobGone(f"job {job_id} was marked failed before its result was stored")
+
+
+def fail_job(engine: Engine, job_id: int, reason: str) -> bool:
+    """``queued | running → failed`` with the reason; False if the job had already finished."""
+    return _execute(engine, update(Job).where(Job.id == job_id, Job.status.in_(UNFINISHED)).values(
+        status="failed", error=reason[:4000], finished_at=utcnow())) == 1
 
 
 def recover_jobs(engine: Engine) -> int:
@@ -76,14 +117,13 @@ def recover_jobs(engine: Engine) -> int:
     host = socket.gethostname()
     failed = 0
     with engine.begin() as conn:
-        rows = conn.execute(select(Job.id, Job.owner).where(Job.status.in_(("queued", "running")))).all()
+        rows = conn.execute(select(Job.id, Job.owner).where(Job.status.in_(UNFINISHED))).all()
         for job_id, owner in rows:
             owner_host, _, pid = owner.rpartition(":")
-            if owner_host == host and pid.isdigit() and int(pid) != os.getpid() and not _alive(int(pid)):
-                conn.execute(update(Job).where(Job.id == job_id).values(
+            if owner_host == host and pid.isdigit() and int(pid) != os.getpid() and not pid_alive(int(pid)):
+                failed += conn.execute(update(Job).where(Job.id == job_id, Job.status.in_(UNFINISHED)).values(
                     status="failed", finished_at=utcnow(),
-                    error=f"the service process {owner} stopped before the job finished; start it again"))
-                failed += 1
+                    error=f"the service process {owner} stopped before the job finished; start it again")).rowcount
     return failed
 
 
@@ -126,15 +166,13 @@ def run_plan_job(database_url: str, job_id: int, data_dir: str) -> None:
         from sampler.planfiles.write import plan_frames, write_workbook
         from sampler.registry.read import load_registry
 
-        mark_job(engine, job_id, status="running", stage="reading", progress=0.01,
-                 worker_pid=os.getpid(), started_at=utcnow())
+        start_job(engine, job_id)
         with session_factory(engine)() as session:
             job = session.get(Job, job_id)
             assert job is not None and job.scenario_id is not None
             scenario_id, params = job.scenario_id, json.loads(job.params)
-        Path(data_dir).mkdir(parents=True, exist_ok=True)
-        with tempfile.TemporaryDirectory(dir=data_dir, prefix=f"job{job_id}-") as tmp:
-            scenario = restore_scenario(engine, scenario_id, Path(tmp))
+        with scratch_dir(Path(data_dir), f"job{job_id}-") as tmp:
+            scenario = restore_scenario(engine, scenario_id, tmp)
             if params.get("seed") is not None:
                 scenario = scenario.replace(planner=replace(scenario.planner, seed=int(params["seed"])))
             registry = load_registry(scenario)
@@ -144,25 +182,52 @@ def run_plan_job(database_url: str, job_id: int, data_dir: str) -> None:
                 now = time.monotonic()
                 if now - last[0] >= 0.5 or done >= 1.0:
                     last[0] = now
-                    mark_job(engine, job_id, stage=stage[:40], progress=round(0.05 + 0.75 * done, 3))
+                    progress_job(engine, job_id, stage, round(0.05 + 0.75 * done, 3))
 
             plan = make_plan(scenario, registry, progress=progress)
-            mark_job(engine, job_id, stage="storing", progress=0.85)
+            progress_job(engine, job_id, "storing", 0.85)
             frames = plan_frames(plan)  # the plan-directory tables, straight from the plan's arrays
             book = io.BytesIO()
             write_workbook(plan, {}, book)
 
             def done(conn: Connection, plan_id: int) -> None:
-                mark_job(conn, job_id, status="succeeded", stage="done", progress=1.0, plan_id=plan_id,
-                         finished_at=utcnow())
+                finish_job(conn, job_id, plan_id=plan_id)
 
             store_plan(engine, plan.summary, frames, scenario_id=scenario_id, job_id=job_id,
                        workbook=book.getvalue(), before_commit=done)
+    except JobGone as exc:
+        log.warning("job %s abandoned: %s", job_id, exc)
     except Exception as exc:
         log.error("job %s failed:\n%s", job_id, traceback.format_exc())
         fail_job(engine, job_id, error_text(exc))
     finally:
         engine.dispose()
+
+
+def _exit_now(code: int) -> None:
+    """Remove this worker's scratch directories and exit without running anything else."""
+    for path in current_scratch():
+        shutil.rmtree(path, ignore_errors=True)
+    os._exit(code)
+
+
+def _watch_parent(parent_pid: int) -> None:
+    while True:
+        time.sleep(WATCHDOG_SECONDS)
+        if os.getppid() != parent_pid:  # re-parented: the service process is gone
+            _exit_now(1)
+
+
+def worker_start(parent_pid: int) -> None:
+    """Initializer of every job worker: die with the service process, clean up on SIGTERM.
+
+    A watchdog thread polls the parent pid (PR_SET_PDEATHSIG is not used: Linux sends it when the
+    *thread* that spawned the worker ends, and the pool spawns from short-lived request threads).
+    """
+    if os.getppid() != parent_pid:
+        _exit_now(1)
+    signal.signal(signal.SIGTERM, lambda _sig, _frame: _exit_now(143))
+    threading.Thread(target=_watch_parent, args=(parent_pid,), name="parent-watchdog", daemon=True).start()
 
 
 class JobRunner:
@@ -175,20 +240,23 @@ class JobRunner:
         self.workers = workers
         self._pool: ProcessPoolExecutor | None = None
         self._futures: dict[int, Future[None]] = {}
+        self._lock = threading.Lock()
 
     def _executor(self) -> ProcessPoolExecutor:
         if self._pool is None:
-            self._pool = ProcessPoolExecutor(self.workers, mp_context=multiprocessing.get_context("spawn"))
+            self._pool = ProcessPoolExecutor(self.workers, mp_context=multiprocessing.get_context("spawn"),
+                                             initializer=worker_start, initargs=(os.getpid(),))
         return self._pool
 
     def submit(self, job_id: int, function: JobFunction = run_plan_job) -> None:
         """Start ``function(database_url, job_id, data_dir)`` in a worker process."""
-        try:
-            future = self._executor().submit(function, self.database_url, job_id, str(self.data_dir))
-        except (BrokenProcessPool, RuntimeError):
-            self._pool = None
-            future = self._executor().submit(function, self.database_url, job_id, str(self.data_dir))
-        self._futures[job_id] = future
+        with self._lock:
+            try:
+                future = self._executor().submit(function, self.database_url, job_id, str(self.data_dir))
+            except (BrokenProcessPool, RuntimeError):
+                self._pool = None
+                future = self._executor().submit(function, self.database_url, job_id, str(self.data_dir))
+            self._futures[job_id] = future
         future.add_done_callback(lambda f: self._finished(job_id, f))
 
     def _finished(self, job_id: int, future: Future[None]) -> None:
@@ -198,14 +266,34 @@ class JobRunner:
             fail_job(self.engine, job_id, "the job was cancelled when the service stopped")
         elif exc is not None:
             if isinstance(exc, BrokenProcessPool):
-                self._pool = None
+                with self._lock:
+                    self._pool = None
                 reason = "the worker process died (crash or out of memory) while running the job"
             else:
                 reason = error_text(exc)
             fail_job(self.engine, job_id, reason)
 
-    def shutdown(self) -> None:
-        """Stop the workers; queued jobs are cancelled (and marked failed)."""
-        if self._pool is not None:
-            self._pool.shutdown(wait=False, cancel_futures=True)
-            self._pool = None
+    def worker_pids(self) -> list[int]:
+        """Process ids of the live job workers."""
+        pool = self._pool
+        return sorted(pool._processes) if pool is not None else []
+
+    def shutdown(self, grace: float = 5.0) -> None:
+        """Stop the service's jobs: mark every unfinished one failed, terminate the workers (SIGKILL
+        after ``grace`` seconds), so no worker outlives the service or stores a result after it."""
+        with self._lock:
+            pool, self._pool = self._pool, None
+        for job_id in list(self._futures):
+            fail_job(self.engine, job_id, "the service stopped during the job; start the job again")
+        if pool is None:
+            return
+        processes = list(pool._processes.values())
+        pool.shutdown(wait=False, cancel_futures=True)
+        for process in processes:
+            process.terminate()
+        deadline = time.monotonic() + grace
+        for process in processes:
+            process.join(max(0.0, deadline - time.monotonic()))
+            if process.is_alive():
+                process.kill()
+                process.join(1.0)

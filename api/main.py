@@ -28,6 +28,7 @@ from api.privacy import private_database, private_dir
 from api.routers import audit, exports, jobs, keys, lookup, plans, purge, scenarios, simulations
 from api.routers.lookup import PublishedPlans
 from api.schemas import ERROR_RESPONSES
+from api.scratch import sweep_scratch
 from api.sections import register_all
 from api.security import ensure_bootstrap_key
 from api.settings import Settings
@@ -83,7 +84,8 @@ def _bootstrap(engine: Any, factory: Any, token: str | None) -> None:
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
-    """Build the service: private files, migrations, orphaned jobs failed, bootstrap key, routers."""
+    """Build the service: private files, migrations, orphaned jobs failed, scratch directories of
+    dead processes removed, bootstrap key, routers."""
     settings = settings or Settings()
     private_dir(settings.data_dir)
     private_database(settings.database_url)
@@ -92,6 +94,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     if settings.run_migrations:
         run_migrations(engine)
     recover_jobs(engine)
+    sweep_scratch(settings.data_dir)
     factory = session_factory(engine)
     _bootstrap(engine, factory, settings.bootstrap_planner_key)
     prune_audit(engine, settings.audit_retention_days)

@@ -9,19 +9,28 @@ with the job's success.
 from __future__ import annotations
 
 import json
-import os
-import tempfile
+import logging
 import time
 from pathlib import Path
 
-from sqlalchemy import Connection, insert
+from sqlalchemy import insert
 
 from api.db import make_engine, session_factory
-from api.jobs import error_text, fail_job, mark_job, restore_scenario
-from api.models import Job, Plan, Simulation, SimulationFile, utcnow
+from api.jobs import (
+    JobGone,
+    error_text,
+    fail_job,
+    finish_job,
+    progress_job,
+    restore_scenario,
+    start_job,
+)
+from api.models import Job, Plan, Simulation, SimulationFile
+from api.scratch import scratch_dir
 
 __all__ = ["SIM_FILES", "run_simulation_job"]
 
+log = logging.getLogger(__name__)
 SIM_FILES = ("summary.json", "coverage.png", "queues.png", "coverage.csv", "sites.csv")
 
 
@@ -35,8 +44,7 @@ def run_simulation_job(database_url: str, job_id: int, data_dir: str) -> None:
         from sim.params import sim_params
         from sim.replicate import simulate
 
-        mark_job(engine, job_id, status="running", stage="reading", progress=0.01, worker_pid=os.getpid(),
-                 started_at=utcnow())
+        start_job(engine, job_id)
         with session_factory(engine)() as session:
             job = session.get(Job, job_id)
             assert job is not None and job.plan_id is not None
@@ -44,9 +52,8 @@ def run_simulation_job(database_url: str, job_id: int, data_dir: str) -> None:
             if plan is None or plan.scenario_id is None:
                 raise LookupError(f"plan {job.plan_id} is gone or was not made from a stored scenario")
             plan_id, scenario_id, params = plan.id, plan.scenario_id, json.loads(job.params)
-        Path(data_dir).mkdir(parents=True, exist_ok=True)
-        with tempfile.TemporaryDirectory(dir=data_dir, prefix=f"sim{job_id}-") as tmp:
-            scenario = restore_scenario(engine, scenario_id, Path(tmp))
+        with scratch_dir(Path(data_dir), f"sim{job_id}-") as tmp:
+            scenario = restore_scenario(engine, scenario_id, tmp)
             registry = load_registry(scenario)
             files = read_plan_files(engine, plan_id)
             sim = sim_params(scenario)
@@ -58,11 +65,11 @@ def run_simulation_job(database_url: str, job_id: int, data_dir: str) -> None:
                 now = time.monotonic()
                 if now - last[0] >= 0.5 or done == total:
                     last[0] = now
-                    mark_job(engine, job_id, stage="simulating", progress=round(0.05 + 0.85 * done / total, 3))
+                    progress_job(engine, job_id, "simulating", round(0.05 + 0.85 * done / total, 3))
 
             result = simulate(scenario, registry, files, sim, seed, reps, None, progress)
-            mark_job(engine, job_id, stage="storing", progress=0.92)
-            out = Path(tmp) / "sim"
+            progress_job(engine, job_id, "storing", 0.92)
+            out = tmp / "sim"
             write_simdir(result, out, scenario.area)
             summary = (out / "summary.json").read_text(encoding="utf-8")
             with engine.begin() as conn:
@@ -73,12 +80,11 @@ def run_simulation_job(database_url: str, job_id: int, data_dir: str) -> None:
                     if (out / name).is_file():
                         conn.execute(insert(SimulationFile).values(simulation_id=sim_id, name=name,
                                                                    content=(out / name).read_bytes()))
-                _succeed(conn, job_id)
+                finish_job(conn, job_id)
+    except JobGone as exc:
+        log.warning("simulation job %s abandoned: %s", job_id, exc)
     except Exception as exc:
         fail_job(engine, job_id, error_text(exc))
     finally:
         engine.dispose()
 
-
-def _succeed(conn: Connection, job_id: int) -> None:
-    mark_job(conn, job_id, status="succeeded", stage="done", progress=1.0, finished_at=utcnow())
