@@ -32,6 +32,7 @@ from api.scratch import sweep_scratch
 from api.sections import register_all
 from api.security import ensure_bootstrap_key
 from api.settings import Settings
+from api.uploads import BodyLimit
 from sampler.errors import InputError
 
 __all__ = ["API_PREFIX", "create_app", "scrub"]
@@ -128,6 +129,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         lifespan=lifespan,
     )
     app.state.settings = settings
+    app.add_middleware(BodyLimit, upload_path=f"{API_PREFIX}/scenarios",
+                       upload_bytes=int(settings.max_request_mb * 2**20), other_bytes=settings.max_body_kb * 1024)
     app.state.engine = engine
     app.state.sessions = factory
     app.state.jobs = JobRunner(engine, settings.database_url, settings.data_dir, settings.job_workers)

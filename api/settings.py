@@ -47,6 +47,18 @@ class Settings(BaseSettings):
         Audit entries older than this are deleted (at start and daily).
     max_upload_mb
         Largest accepted upload file.
+    max_request_mb, max_body_kb
+        Largest request body of a scenario upload (all files together), and of any other request.
+    max_unpacked_mb, max_unpack_ratio
+        An XLSX whose zip declares more unpacked bytes, or a larger unpack ratio (above 10 MB), is
+        refused before it is read (zip bombs).
+    max_rows, max_columns, max_cell_chars
+        Bounds on each uploaded registry file.
+    upload_parse_seconds, upload_parse_memory_mb
+        Time and address-space limits of the child process that reads an upload (killed and
+        answered 413 beyond them).
+    upload_parsers
+        Uploads read at the same time (others wait), each in its own child process.
     """
 
     model_config = SettingsConfigDict(env_prefix="SAMPLER_", extra="ignore")
@@ -65,6 +77,16 @@ class Settings(BaseSettings):
     redis_prefix: str = "sampler:"
     audit_retention_days: int = Field(default=180, ge=1)
     max_upload_mb: float = Field(default=200.0, gt=0)
+    max_request_mb: float = Field(default=610.0, gt=0)
+    max_body_kb: int = Field(default=1024, ge=1)
+    max_unpacked_mb: float = Field(default=1024.0, gt=0)
+    max_unpack_ratio: float = Field(default=100.0, gt=1)
+    max_rows: int = Field(default=2_000_000, ge=1)
+    max_columns: int = Field(default=200, ge=10)
+    max_cell_chars: int = Field(default=1000, ge=20)
+    upload_parse_seconds: float = Field(default=300.0, gt=0)
+    upload_parse_memory_mb: int = Field(default=3072, ge=256)
+    upload_parsers: int = Field(default=1, ge=1, le=16)
     run_migrations: bool = True
 
     @field_validator("bootstrap_planner_key")

@@ -35,6 +35,7 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import difflib
+import functools
 import math
 import types
 import typing
@@ -58,6 +59,7 @@ __all__ = [
     "WindowParams",
     "build_section",
     "load_scenario",
+    "parse_mapping",
     "register_sections",
     "registered_sections",
     "scenario_from_mapping",
@@ -544,26 +546,99 @@ def with_overrides(params: T, overrides: Mapping[str, Any], file: str, section: 
     return changed
 
 
-def read_mapping(path: Path) -> dict[str, Any]:
-    """Read a YAML or TOML file into a dict, or raise InputError naming the file."""
+MAX_SCENARIO_BYTES = 100_000  # a scenario is a few kB of parameters
+MAX_DEPTH = 20
+_CONTROL = {*range(32), 127} - {9, 10, 13}
+
+
+@functools.cache
+def _bounded_loader() -> type:
+    """PyYAML's safe loader without anchors or aliases (a 400-byte 'billion laughs' document would
+    otherwise expand to gigabytes) and with a bounded nesting depth. Built on first use: PyYAML is
+    imported only when a file is read."""
+    import yaml
+
+    class BoundedLoader(yaml.SafeLoader):
+        def compose_node(self, parent: Any, index: Any) -> Any:
+            event = self.peek_event()
+            if isinstance(event, yaml.AliasEvent) or getattr(event, "anchor", None) is not None:
+                raise yaml.YAMLError(f"anchors and aliases (&name / *name) are not allowed{event.start_mark}; "
+                                     "write the values out")
+            self._depth = getattr(self, "_depth", 0) + 1
+            try:
+                if self._depth > MAX_DEPTH:
+                    raise yaml.YAMLError(f"nested more than {MAX_DEPTH} levels deep{event.start_mark}")
+                return super().compose_node(parent, index)
+            finally:
+                self._depth -= 1
+
+    return BoundedLoader
+
+
+def _control_issue(data: Any, name: str, where: str = "") -> InputIssue | None:
+    """The first text (key or value) holding a control character such as NUL, if any."""
+    if isinstance(data, str):
+        if any(ord(c) in _CONTROL for c in data):
+            return InputIssue(name, None, where or "(file)", repr(data[:40]),
+                              "remove the control characters (such as \\0) from this text")
+        return None
+    if isinstance(data, dict):
+        items: Any = [(f"{where}.{k}" if where else str(k), v) for k, v in data.items()]
+        items += [(where or "(key)", k) for k in data]
+    elif isinstance(data, list):
+        items = [(f"{where}[{i}]", v) for i, v in enumerate(data)]
+    else:
+        return None
+    for key, value in items:
+        issue = _control_issue(value, name, key)
+        if issue is not None:
+            return issue
+    return None
+
+
+def parse_mapping(text: str, name: str, toml: bool = False) -> dict[str, Any]:
+    """Parse scenario parameters (YAML, JSON or TOML text) into a dict, or raise InputError naming ``name``.
+
+    The one reader of scenario text, for the CLI (`read_mapping`) and the API upload. Bounded: at
+    most `MAX_SCENARIO_BYTES`, no YAML anchors or aliases, at most `MAX_DEPTH` levels; text with
+    control characters (NUL, ...) is refused.
+    """
     import tomllib
 
     import yaml
 
-    name = str(path)
-    if not path.is_file():
-        raise InputError([InputIssue(name, None, "(file)", name, "check the path; the file does not exist")])
+    size = len(text.encode("utf-8", errors="replace"))
+    if size > MAX_SCENARIO_BYTES:
+        raise InputError([InputIssue(name, None, "(file)", f"{size} bytes",
+                                     f"a scenario is at most {MAX_SCENARIO_BYTES // 1000} kB of parameters; check the file")])
     try:
-        text = path.read_text(encoding="utf-8-sig")
-        data = tomllib.loads(text) if path.suffix.lower() == ".toml" else yaml.safe_load(text)
+        data = tomllib.loads(text) if toml else yaml.load(text, Loader=_bounded_loader())  # noqa: S506 - safe loader subclass
     except (ValueError, RecursionError, yaml.YAMLError, tomllib.TOMLDecodeError) as exc:
-        # ValueError: bad UTF-8, or an integer of more than 4,300 digits; RecursionError: deep nesting.
-        raise InputError([InputIssue(name, None, "(file)", type(exc).__name__, f"fix the syntax: {exc}")]) from exc
+        # ValueError: an integer of more than 4,300 digits; RecursionError: deep nesting (TOML).
+        raise InputError([InputIssue(name, None, "(file)", type(exc).__name__, f"fix the syntax: {exc}")]) from None
     if data is None:
         data = {}
     if not isinstance(data, dict):
         raise InputError([InputIssue(name, None, "(file)", str(data)[:40], "the top level must be a mapping")])
+    issue = _control_issue(data, name)
+    if issue is not None:
+        raise InputError([issue])
     return data
+
+
+def read_mapping(path: Path) -> dict[str, Any]:
+    """Read a YAML or TOML file into a dict (`parse_mapping`), or raise InputError naming the file."""
+    name = str(path)
+    if not path.is_file():
+        raise InputError([InputIssue(name, None, "(file)", name, "check the path; the file does not exist")])
+    if path.stat().st_size > 4 * MAX_SCENARIO_BYTES:
+        raise InputError([InputIssue(name, None, "(file)", f"{path.stat().st_size} bytes",
+                                     f"a scenario is at most {MAX_SCENARIO_BYTES // 1000} kB of parameters; check the file")])
+    try:
+        text = path.read_text(encoding="utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise InputError([InputIssue(name, None, "(file)", type(exc).__name__, "save the file as UTF-8")]) from exc
+    return parse_mapping(text, name, toml=path.suffix.lower() == ".toml")
 
 
 def scenario_from_mapping(data: dict[str, Any], file: str = "<scenario>", base_dir: Path = Path(".")) -> Scenario:

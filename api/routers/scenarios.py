@@ -2,23 +2,25 @@
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import json
-import tempfile
-from dataclasses import replace
 from pathlib import Path as FsPath
 from typing import Annotated, Any
 
-import yaml
-from fastapi import APIRouter, File, Form, HTTPException, Path, Query, UploadFile, status
+from fastapi import APIRouter, File, Form, HTTPException, Path, Query, Request, UploadFile, status
+from fastapi.concurrency import run_in_threadpool
 from sqlalchemy import delete, func, select
 
 from api.deps import PlannerDep, SessionDep, SettingsDep, ViewerDep
 from api.models import Plan, Scenario, ScenarioFile
 from api.schemas import Message, ScenarioPublic, ScenariosPublic
+from api.scratch import scratch_dir
+from api.settings import Settings
+from api.uploads import ParseResult, UploadLimits, UploadTooCostly, parse_in_child
 from sampler.errors import InputError, InputIssue
 
-__all__ = ["router", "scenario_public"]
+__all__ = ["limits_of", "router", "scenario_public"]
 
 router = APIRouter(prefix="/scenarios", tags=["scenarios"])
 _ROLES = ("households", "buildings", "sites")
@@ -32,48 +34,95 @@ def scenario_public(row: Scenario) -> ScenarioPublic:
                           created_at=row.created_at)
 
 
-def unprocessable(issues: list[InputIssue]) -> HTTPException:
-    """A 422 carrying every input issue (file, row, field, value, fix)."""
-    return HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, detail=[i.as_dict() for i in issues[:1000]])
+def unprocessable(issues: list[InputIssue], code: int = status.HTTP_422_UNPROCESSABLE_CONTENT) -> HTTPException:
+    """A 422 (or ``code``) carrying every input issue (file, row, field, value, fix)."""
+    return HTTPException(code, detail=[i.as_dict() for i in issues[:1000]])
 
 
-async def _read_upload(upload: UploadFile, role: str, limit: int) -> tuple[str, bytes]:
-    """The upload's file name (households.csv / .xlsx) and bytes, or an HTTP error."""
+def _copy_upload(upload: UploadFile, role: str, directory: FsPath, limit: int) -> str:
+    """Copy an upload (spooled by Starlette) into the scratch directory; its stored file name.
+
+    Runs in a worker thread: files of hundreds of MB are copied without holding the event loop.
+    """
     suffix = FsPath(upload.filename or "").suffix.lower() or ".csv"
     if suffix not in _SUFFIXES:
         raise unprocessable([InputIssue(upload.filename or role, None, "(file)", suffix,
                                         "upload a .csv or .xlsx file")])
-    chunks, size = [], 0
-    while chunk := await upload.read(1 << 20):
-        size += len(chunk)
-        if size > limit:
-            raise HTTPException(status.HTTP_413_CONTENT_TOO_LARGE,
-                                f"{role} file is larger than {limit // (1 << 20)} MB; split the area or raise SAMPLER_MAX_UPLOAD_MB")
-        chunks.append(chunk)
-    data = b"".join(chunks)
-    if not data.strip():
-        raise unprocessable([InputIssue(upload.filename or role, None, "(file)", "", "the file is empty; upload the registry")])
-    return f"{role}{'.csv' if suffix == '.txt' else suffix}", data
+    filename = f"{role}{'.csv' if suffix == '.txt' else suffix}"
+    size, blank = 0, True
+    upload.file.seek(0)
+    with open(directory / filename, "wb") as out:
+        while chunk := upload.file.read(1 << 20):
+            size += len(chunk)
+            if size > limit:
+                raise HTTPException(status.HTTP_413_CONTENT_TOO_LARGE,
+                                    f"{role} file is larger than {limit / (1 << 20):g} MB; split the area or raise SAMPLER_MAX_UPLOAD_MB")
+            blank = blank and not chunk.strip()
+            out.write(chunk)
+    if blank:
+        raise unprocessable([InputIssue(upload.filename or role, None, "(file)", "",
+                                        "the file is empty; upload the registry")])
+    return filename
 
 
 def _parameters(text: str, source: str) -> dict[str, Any]:
-    """The scenario sections sent (a ``registry`` section is checked, then replaced by the uploads)."""
+    """The scenario sections sent (YAML or JSON; a ``registry`` section is checked, then replaced by
+    the uploads), bounded by `sampler.params.parse_mapping`: no aliases, at most 100 kB, no control
+    characters."""
+    from sampler.params import parse_mapping
+
     try:
-        data = yaml.safe_load(text) if text.strip() else {}
-    except yaml.YAMLError as exc:
-        raise unprocessable([InputIssue(source, None, "(form field)", text[:40],
-                                        f"send YAML or JSON: {exc}")]) from exc
-    if not isinstance(data, dict):
-        raise unprocessable([InputIssue(source, None, "(form field)", str(data)[:40],
-                                        "send a mapping of scenario sections (YAML or JSON)")])
-    return data
+        return parse_mapping(text, source) if text.strip() else {}
+    except InputError as exc:
+        raise unprocessable(exc.issues) from None
+
+
+def _check_name(name: str) -> None:
+    if any(ord(c) < 32 or ord(c) == 127 for c in name):
+        raise unprocessable([InputIssue("name", None, "(form field)", repr(name[:40]),
+                                        "remove the control characters (such as \\0) from the name")])
+
+
+def limits_of(settings: Settings) -> UploadLimits:
+    """The parse limits configured for uploads."""
+    return UploadLimits(decompressed_bytes=int(settings.max_unpacked_mb * 2**20), max_ratio=settings.max_unpack_ratio,
+                        rows=settings.max_rows, columns=settings.max_columns, cell_chars=settings.max_cell_chars,
+                        seconds=settings.upload_parse_seconds, memory_bytes=settings.upload_parse_memory_mb * 2**20)
+
+
+def _store(request: Request, name: str, mapping: dict[str, Any], result: ParseResult, directory: FsPath,
+           names: dict[str, str]) -> Scenario:
+    """Store the validated scenario and its files in one transaction (in a worker thread)."""
+    contents = {role: (directory / filename).read_bytes() for role, filename in names.items()}
+    with request.app.state.sessions() as session:
+        row = Scenario(
+            name=name or result.area, area=result.area,
+            parameters=json.dumps(mapping, ensure_ascii=False, default=str),
+            households=result.households, people=result.people, buildings=result.buildings, sites=result.sites,
+            hashes=json.dumps({r: hashlib.sha256(c).hexdigest() for r, c in contents.items()}),
+        )
+        session.add(row)
+        session.flush()
+        for role, filename in names.items():
+            session.add(ScenarioFile(scenario_id=row.id, role=role, filename=filename, content=contents[role]))
+        session.commit()
+        return row
+
+
+def _parsers(request: Request, settings: Settings) -> asyncio.Semaphore:
+    """The app's bound on uploads read at the same time."""
+    state = request.app.state
+    if getattr(state, "upload_parsers", None) is None:
+        state.upload_parsers = asyncio.Semaphore(settings.upload_parsers)
+    semaphore: asyncio.Semaphore = state.upload_parsers
+    return semaphore
 
 
 @router.post("", response_model=ScenarioPublic, status_code=status.HTTP_201_CREATED,
              responses={422: {"description": "Input issues: a list of {file, row, field, value, fix}"},
-                        413: {"description": "A file is too large"}})
+                        413: {"description": "A file or the request is too large, or reading it took too long"}})
 async def create_scenario(
-    session: SessionDep,
+    request: Request,
     settings: SettingsDep,
     _caller: PlannerDep,
     households: Annotated[UploadFile, File(description="households registry (CSV or XLSX)")],
@@ -83,13 +132,13 @@ async def create_scenario(
     name: Annotated[str, Form(max_length=200)] = "",
     scenario_file: Annotated[UploadFile | None, File(alias="scenario", description="the scenario file (YAML or JSON) instead of `parameters`")] = None,
 ) -> ScenarioPublic:
-    """Validate the three registry files with the scenario parameters and store them."""
-    from sampler.params import RegistryFiles, scenario_from_mapping
-    from sampler.registry.read import load_registry
+    """Validate the three registry files with the scenario parameters and store them.
 
+    The files are read in a separate process under limits (size, unpacked size, rows, columns,
+    cell length, time, memory), so an upload never holds up other requests.
+    """
+    _check_name(name)
     limit = int(settings.max_upload_mb * (1 << 20))
-    files = {role: await _read_upload(up, role, limit)
-             for role, up in zip(_ROLES, (households, buildings, sites), strict=True)}
     if scenario_file is not None:
         if parameters:
             raise unprocessable([InputIssue("scenario", None, "(form field)", "scenario and parameters",
@@ -105,33 +154,19 @@ async def create_scenario(
                                             "a scenario file is a few kB of parameters; check the file")])
     # Issues name the scenario as sent: the uploaded file's name, or the form field.
     source = (scenario_file.filename or "scenario") if scenario_file is not None else "parameters"
-    mapping = _parameters(parameters, source)
-    settings.data_dir.mkdir(parents=True, exist_ok=True)
-    with tempfile.TemporaryDirectory(dir=settings.data_dir, prefix="upload-") as tmp:
-        for filename, data in files.values():
-            (FsPath(tmp) / filename).write_bytes(data)
-        try:
-            scenario = scenario_from_mapping(mapping, source, FsPath(tmp))
-            scenario = scenario.replace(registry=RegistryFiles(**{r: f[0] for r, f in files.items()}))
-            registry = load_registry(scenario)
-        except InputError as exc:
-            # Name the files as uploaded, not by their temporary path.
-            raise unprocessable([replace(i, file=i.file.replace(tmp + "/", "")) for i in exc.issues]) from None
-        except (ValueError, UnicodeError, KeyError, IndexError, TypeError, OSError) as exc:
-            raise unprocessable([InputIssue("upload", None, "(file)", type(exc).__name__,
-                                            f"the files could not be read ({str(exc)[:200]}); upload CSV or XLSX registries")]) from None
-    mapping.pop("registry", None)  # the uploaded files are the registry
-    row = Scenario(
-        name=name or scenario.area, area=scenario.area, parameters=json.dumps(mapping, ensure_ascii=False, default=str),
-        households=len(registry.households), people=registry.people, buildings=len(registry.buildings),
-        sites=len(registry.sites),
-        hashes=json.dumps({r: hashlib.sha256(f[1]).hexdigest() for r, f in files.items()}),
-    )
-    session.add(row)
-    session.flush()
-    for role, (filename, data) in files.items():
-        session.add(ScenarioFile(scenario_id=row.id, role=role, filename=filename, content=data))
-    session.commit()
+    mapping = await run_in_threadpool(_parameters, parameters, source)
+    uploads = dict(zip(_ROLES, (households, buildings, sites), strict=True))
+    with scratch_dir(settings.data_dir, "upload-") as tmp:
+        names = {role: await run_in_threadpool(_copy_upload, up, role, tmp, limit) for role, up in uploads.items()}
+        async with _parsers(request, settings):
+            try:
+                result = await run_in_threadpool(parse_in_child, tmp, mapping, names, limits_of(settings), source)
+            except InputError as exc:
+                raise unprocessable(exc.issues) from None
+            except UploadTooCostly as exc:
+                raise unprocessable(exc.issues, status.HTTP_413_CONTENT_TOO_LARGE) from None
+        mapping.pop("registry", None)  # the uploaded files are the registry
+        row = await run_in_threadpool(_store, request, name, mapping, result, tmp, names)
     return scenario_public(row)
 
 
