@@ -52,6 +52,11 @@ def utcnow() -> dt.datetime:
     return dt.datetime.now(dt.UTC).replace(tzinfo=None)
 
 
+# Ids are never reused: on SQLite an INTEGER PRIMARY KEY without AUTOINCREMENT hands a deleted
+# row's id to the next row (a new plan would inherit the old one's simulations and links).
+_NO_REUSE: dict[str, Any] = {"sqlite_autoincrement": True}
+
+
 class Base(DeclarativeBase):
     """Declarative base holding the metadata of every table."""
 
@@ -60,6 +65,7 @@ class ApiKey(Base):
     """An API key; only a salted HMAC-SHA256 of the secret is stored."""
 
     __tablename__ = "api_keys"
+    __table_args__ = _NO_REUSE
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     name: Mapped[str] = mapped_column(String(100), default="")
     role: Mapped[str] = mapped_column(String(16))
@@ -94,6 +100,7 @@ class Scenario(Base):
     """An uploaded, validated scenario: parameters and registry summary."""
 
     __tablename__ = "scenarios"
+    __table_args__ = _NO_REUSE
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     name: Mapped[str] = mapped_column(String(200))
     area: Mapped[str] = mapped_column(String(200))
@@ -122,6 +129,7 @@ class Job(Base):
     """A background job (plan or simulation) run in a worker process."""
 
     __tablename__ = "jobs"
+    __table_args__ = _NO_REUSE
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     kind: Mapped[str] = mapped_column(String(20))
     status: Mapped[str] = mapped_column(String(20), default="queued", index=True)
@@ -142,6 +150,7 @@ class Plan(Base):
     """A stored plan: its plan.json summary; the tables live in the plan_* tables."""
 
     __tablename__ = "plans"
+    __table_args__ = _NO_REUSE
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     scenario_id: Mapped[int | None] = mapped_column(Integer, nullable=True, index=True)
     job_id: Mapped[int | None] = mapped_column(Integer, nullable=True)
@@ -165,8 +174,9 @@ class Simulation(Base):
     """A finished simulation of a plan: its summary.json; charts and tables in simulation_files."""
 
     __tablename__ = "simulations"
+    __table_args__ = _NO_REUSE
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    plan_id: Mapped[int] = mapped_column(Integer, index=True)
+    plan_id: Mapped[int] = mapped_column(ForeignKey("plans.id", ondelete="CASCADE"), index=True)
     job_id: Mapped[int | None] = mapped_column(Integer, nullable=True)
     seed: Mapped[int] = mapped_column(Integer, default=0)
     replications: Mapped[int] = mapped_column(Integer, default=1)
@@ -178,7 +188,7 @@ class SimulationFile(Base):
     """A file of a simulation (coverage.png, queues.png, coverage.csv, sites.csv)."""
 
     __tablename__ = "simulation_files"
-    simulation_id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    simulation_id: Mapped[int] = mapped_column(ForeignKey("simulations.id", ondelete="CASCADE"), primary_key=True)
     name: Mapped[str] = mapped_column(String(100), primary_key=True)
     content: Mapped[bytes] = mapped_column(LargeBinary)
 

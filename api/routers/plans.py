@@ -12,7 +12,7 @@ import json
 from typing import Annotated, Any
 
 from fastapi import APIRouter, HTTPException, Path, Query, Request, status
-from sqlalchemy import Select, func, select, update
+from sqlalchemy import Row, Select, delete, func, select, update
 
 from api.deps import Caller, CallerDep, EngineDep, PlannerDep, ReaderDep, SessionDep, audit
 from api.models import PLAN_TABLES, Job, Plan, Scenario
@@ -54,8 +54,8 @@ def hide_phone(phone: str) -> str:
     return phone[:3] + "*" * (len(phone) - 3)
 
 
-def plan_public(row: Plan) -> PlanPublic:
-    """The wire form of a plan."""
+def plan_public(row: Plan | Row[Any]) -> PlanPublic:
+    """The wire form of a plan (an ORM row or a Core row of the plans table)."""
     return PlanPublic(id=row.id, scenario_id=row.scenario_id, job_id=row.job_id, area=row.area,
                       households=row.households, published=row.published, created_at=row.created_at,
                       summary=json.loads(row.summary))
@@ -123,11 +123,18 @@ def get_plan(session: SessionDep, _caller: ReaderDep, plan_id: PlanId) -> PlanPu
 
 
 @router.delete("/{plan_id}", response_model=Message)
-def delete_plan(request: Request, session: SessionDep, engine: EngineDep, caller: PlannerDep, plan_id: PlanId) -> Message:
-    """Delete a plan and all its rows."""
-    get_plan_row(session, plan_id)
-    session.close()
+def delete_plan(request: Request, session: SessionDep, engine: EngineDep, caller: PlannerDep,
+                plan_id: PlanId) -> Message:
+    """Delete a plan, all its rows and its simulations.
+
+    One transaction that starts by deleting the plan row, so it holds the row (PostgreSQL) or the
+    write lock (SQLite) before anything else: a publish or delete of the same plan at the same
+    moment waits, then finds no plan (404), never half a plan.
+    """
+    session.close()  # the key check's connection goes back to the pool before this one is taken
     with engine.begin() as conn:
+        if conn.execute(delete(Plan).where(Plan.id == plan_id)).rowcount != 1:
+            raise HTTPException(status.HTTP_404_NOT_FOUND, "no such plan")
         delete_plan_rows(conn, plan_id)
     request.app.state.published.invalidate()
     audit(engine, caller, "plan.delete", plan_id=plan_id)
@@ -135,14 +142,19 @@ def delete_plan(request: Request, session: SessionDep, engine: EngineDep, caller
 
 
 @router.post("/{plan_id}/publish", response_model=PlanPublic)
-def publish_plan(request: Request, session: SessionDep, _caller: PlannerDep, plan_id: PlanId,
+def publish_plan(request: Request, session: SessionDep, engine: EngineDep, _caller: PlannerDep, plan_id: PlanId,
                  published: bool = Query(True, description="false withdraws it")) -> PlanPublic:
-    """Make this the plan residents look up (the newest published plan answers lookups)."""
-    row = get_plan_row(session, plan_id)
-    session.execute(update(Plan).where(Plan.id == plan_id).values(published=published))
-    session.commit()
+    """Make this the plan residents look up (the newest published plan answers lookups).
+
+    The update comes first in its transaction (row lock / write lock) and the answer is read in
+    the same transaction, so a concurrent delete makes this a 404, not an error.
+    """
+    session.close()  # the key check's connection goes back to the pool before this one is taken
+    with engine.begin() as conn:
+        if conn.execute(update(Plan).where(Plan.id == plan_id).values(published=published)).rowcount != 1:
+            raise HTTPException(status.HTTP_404_NOT_FOUND, "no such plan")
+        row = conn.execute(select(*Plan.__table__.c).where(Plan.id == plan_id)).one()
     request.app.state.published.invalidate()
-    session.refresh(row)
     return plan_public(row)
 
 
