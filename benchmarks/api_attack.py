@@ -47,7 +47,7 @@ import numpy as np
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from benchmarks.api_load import PG_URL, _free_port, _pg_available, household_id, phone, synth_plan  # noqa: E402
+from benchmarks.api_load import PG_URL, _free_port, _pg_available, household_id, synth_plan  # noqa: E402
 
 KEY = "bench-attack-planner-key-0123456789abcdef"
 TARGET = household_id(12_345)  # the household the brute-force clients attack
@@ -242,7 +242,10 @@ def _lookup_phase(port: int, seconds: float, rate: float, clients: int, concurre
 def _summarise(results: list[dict[str, Any]], seconds: float) -> dict[str, Any]:
     lat = np.array([x for r in results for x in r["latencies"]]) * 1000
     errors = sum(r["errors"]["status"] + r["errors"]["io"] for r in results)
-    pct = (lambda q: float(np.percentile(lat, q)) if len(lat) else float("nan"))
+
+    def pct(q: float) -> float:
+        return float(np.percentile(lat, q)) if len(lat) else float("nan")
+
     return {"requests": len(lat), "rps": len(lat) / seconds, "p50": pct(50), "p95": pct(95), "p99": pct(99),
             "errors": errors}
 
@@ -299,7 +302,7 @@ def _run_backend(name: str, url: str, args: argparse.Namespace, large: Any, bomb
         for t in threads:
             t.join(timeout=600)
         summary = _summarise(attack_res, args.seconds)
-        summary["uploads"] = {k: v for k, v in logs.items()}
+        summary["uploads"] = dict(logs)
         summary["stored"] = (int(stored[0]), float(stored[1]))
         summary["brute"] = brute_res
         rows.append((name, "attack", summary))
