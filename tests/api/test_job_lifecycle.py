@@ -61,7 +61,7 @@ def _start_plan_job(server: Server, city: Path) -> tuple[int, int]:
             with session_factory(engine)() as session:
                 job = session.get(Job, job_id)
                 assert job is not None
-                if job.status == "running" and job.worker_pid and job.stage not in ("reading",):
+                if job.status == "running" and job.worker_pid:  # kill as early as possible: the job is quick
                     return job_id, job.worker_pid
                 assert job.status in ("queued", "running"), (job.status, job.error)
             time.sleep(0.05)
