@@ -370,3 +370,24 @@ def missed(day: DayPlan, ledger: Ledger, at: dt.datetime, grace_min: float = 30.
     idx = np.flatnonzero(mask)
     order = np.lexsort((idx, day.slot_end[idx], day.building[idx]))
     return idx[order]
+
+
+CHINA = dt.timezone(dt.timedelta(hours=8), "Asia/Shanghai")
+
+
+def day_plan(plan: Any, codes: StrArray, tz: dt.tzinfo = CHINA) -> DayPlan:
+    """The day's view of a typed `sampler.plan.planner.Plan` (the window's clock times in ``tz``)."""
+    from sampler.plan.planner import MODE_HOME, MODE_SITE
+
+    hh, b = plan.registry.households, plan.registry.buildings
+    placed = (plan.mode == MODE_SITE) | (plan.mode == MODE_HOME)
+    slot_end = np.where(placed, (plan.slot + 1) * plan.grid.minutes, -1).astype(np.int64)
+    sites = plan.registry.sites
+    start = plan.grid.start if plan.grid.start.tzinfo else plan.grid.start.replace(tzinfo=tz)
+    return DayPlan(
+        area=plan.scenario.area, household_ids=np.asarray(hh.id, dtype=object), codes=codes,
+        size=np.asarray(hh.size, dtype=np.int64),
+        site=np.where(plan.mode == MODE_SITE, plan.site, -1).astype(np.int64), slot_end=slot_end,
+        building=np.asarray(hh.building, dtype=np.int64), building_ids=b.id, building_grid=b.grid,
+        building_compound=b.compound, site_ids=[s.id for s in sites], site_names=[s.name for s in sites],
+        start=start, hours=plan.grid.n * plan.grid.minutes / 60.0, phones=np.asarray(hh.phone, dtype=object))

@@ -41,6 +41,17 @@ ALIASES: dict[str, dict[str, tuple[str, ...]]] = {
         "serves": ("serves", "serves_compounds", "服务小区", "专用小区"),
         "queue_m": ("queue_m", "queue_length_m", "排队长度米", "排队长度", "排队长度(米)"),
     },
+    # check-ins exported by a sampling system (`sampler checkins import`, forecast, replan)
+    "checkins": {
+        "id": ("id", "checkin_id", "记录编号", "采样记录编号", "流水号"),
+        "code": ("code", "resident_code", "核酸码", "采样码", "居民码"),
+        "household_id": ("household_id", "household", "户编号", "户号"),
+        "phone": ("phone", "mobile", "联系电话", "手机号", "手机号码"),
+        "site_id": ("site_id", "site", "采样点编号", "采样点"),
+        "at": ("at", "time", "sampled_at", "采样时间", "时间"),
+        "people": ("people", "人数", "采样人数"),
+        "tube": ("tube", "tube_id", "试管编号", "管码", "试管条码"),
+    },
     # base staffing of a what-if run (`sampler whatif --staffing FILE`)
     "staffing": {
         "site_id": ("site_id", "site", "采样点编号", "编号"),
@@ -64,6 +75,7 @@ REQUIRED: dict[str, tuple[str, ...]] = {
     "sites": ("site_id", "name", "lon", "lat", "tables"),
     "staffing": ("site_id", "tables"),
     "staff": ("staff_id",),
+    "checkins": ("site_id", "at"),
 }
 
 

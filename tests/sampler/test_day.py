@@ -167,3 +167,49 @@ def test_totals_equal_accepted_and_missed_is_due_minus_sampled_minus_closed(even
     due = due_mask(day, when)
     expected = set(np.flatnonzero(due & ~ledger.sampled & ~ledger.closed).tolist())
     assert set(missed(day, ledger, when, grace_min=0).tolist()) == expected
+
+
+def test_day_plan_from_a_real_plan_and_a_checkin_file(tmp_path):
+    """A planned random city becomes a DayPlan; a Chinese-header CSV of check-ins applies to it."""
+    from sampler.day.files import read_checkins
+    from sampler.day.ledger import day_plan as from_plan
+    from sampler.params import Scenario, WindowParams
+    from sampler.plan.planner import MODE_SITE, make_plan
+    from tests.sampler.cities import random_city
+
+    plan = make_plan(Scenario(window=WindowParams(hours=6.0)), random_city(3, 20, 3))
+    hh = plan.registry.households
+    day = from_plan(plan, resident_codes(plan.scenario.area, hh.id, SECRET))
+    assert len(day) == len(hh) and day.start.utcoffset() == dt.timedelta(hours=8)
+    at_site = np.flatnonzero(plan.mode == MODE_SITE)
+    assert (day.site[at_site] == plan.site[at_site]).all()
+    assert (day.slot_end[at_site] == (plan.slot[at_site] + 1) * plan.grid.minutes).all()
+    first, second = int(at_site[0]), int(at_site[1])
+    site_id = day.site_ids[int(day.site[first])]
+    text = ("采样记录编号,核酸码,户编号,采样点编号,采样时间,人数,试管编号\n"
+            f"r1,{day.codes[first].lower()},,{site_id},{plan.grid.start:%Y-%m-%d} 06:40,1,T1\n"
+            f",,{day.household_ids[second]},{site_id},{plan.grid.start:%Y-%m-%d %H:%M},,T2\n")
+    path = tmp_path / "checkins.csv"
+    path.write_text(text, encoding="utf-8-sig")
+    rows = read_checkins(path)
+    assert [r["row"] for r in rows] == [2, 3] and rows[0]["at"].endswith("+08:00")
+    ledger = Ledger.empty(day)
+    out = validate_checkins(day, ledger, rows)
+    assert out.answer()["accepted"] == 2, out.answer()
+    assert ledger.sampled_people[first] == 1 and ledger.sampled_people[second] == hh.size[second]
+    assert validate_checkins(day, ledger, read_checkins(path)).duplicates == 2  # the same file again
+
+
+def test_checkin_file_errors_name_row_and_fix(tmp_path):
+    from sampler.day.files import read_checkins
+    from sampler.errors import InputError
+
+    path = tmp_path / "c.csv"
+    path.write_text("核酸码,采样点编号,采样时间\nABCDEFGH,S1,昨天上午\n", encoding="utf-8")
+    with pytest.raises(InputError) as exc:
+        read_checkins(path)
+    issue = exc.value.issues[0]
+    assert (issue.row, issue.field, issue.value) == (2, "at", "昨天上午")
+    path.write_text("采样点编号,采样时间\nS1,2022-11-23 07:00\n", encoding="utf-8")
+    with pytest.raises(InputError, match="code"):
+        read_checkins(path)
