@@ -172,6 +172,17 @@ class Ledger:
         n = len(day)
         return cls(np.zeros(n, np.int64), np.full(n, -1, np.int64), np.zeros(n, np.int8))
 
+    def apply(self, checkins: Iterable[Mapping[str, Any]]) -> None:
+        """Record accepted check-ins (``id``, ``household``, ``site``, ``people``); ids seen are skipped."""
+        for c in checkins:
+            if c["id"] in self.checkin_ids:
+                continue
+            self.checkin_ids.add(c["id"])
+            h = int(c["household"])
+            if self.sampled_people[h] == 0:
+                self.sampled_site[h] = int(c["site"])
+            self.sampled_people[h] += int(c["people"])
+
     @property
     def sampled(self) -> npt.NDArray[np.bool_]:
         return self.sampled_people > 0
@@ -216,13 +227,17 @@ def _parse_at(value: Any) -> dt.datetime | None:
 
 
 def validate_checkins(day: DayPlan, ledger: Ledger, rows: Sequence[Mapping[str, Any]]) -> CheckinOutcome:
-    """Validate a batch against the plan and the ledger; apply what is accepted to ``ledger``.
+    """Validate a batch against the plan and the ledger, without changing the ledger.
 
     Each row has ``id`` (made by the device), one of ``code``/``household_id``/``phone``,
     ``site_id`` (``""`` or ``"home"`` for a home visit), ``at`` (RFC 3339 with offset), ``people``
-    and optionally ``tube``. Rows are taken in order; a rejected row changes nothing.
+    and optionally ``tube``. Rows are taken in order, each seeing the ones accepted before it; a
+    rejected row changes nothing. `Ledger.apply` records what was accepted (the service applies
+    the rows its database stored instead, so that every worker process converges on one ledger).
     """
     out = CheckinOutcome()
+    seen: set[str] = set()
+    people_so_far: dict[int, int] = {}
     sites = day.lookup("site")
     end_minute = day.hours * 60.0
     for i, row in enumerate(rows):
@@ -230,7 +245,7 @@ def validate_checkins(day: DayPlan, ledger: Ledger, rows: Sequence[Mapping[str, 
         if not cid or len(cid) > 64:
             out.rejected.append(Rejection(i, "id missing or longer than 64 characters: give each check-in the uuid the device made"))
             continue
-        if cid in ledger.checkin_ids:
+        if cid in ledger.checkin_ids or cid in seen:
             out.duplicates += 1
             continue
         household, why = _household_of(day, row)
@@ -255,24 +270,22 @@ def validate_checkins(day: DayPlan, ledger: Ledger, rows: Sequence[Mapping[str, 
             continue
         people = row.get("people", None)
         size = int(day.size[household])
+        already = people_so_far.get(household, int(ledger.sampled_people[household]))
         if people is None or people == "":
-            people = size - int(ledger.sampled_people[household])
+            people = max(size - already, 1)
         try:
             people = int(people)
         except (TypeError, ValueError):
             out.rejected.append(Rejection(i, f"people {people!r} is not a whole number"))
             continue
-        already = int(ledger.sampled_people[household])
         if people < 1:
             out.rejected.append(Rejection(i, "people must be at least 1"))
             continue
         if already + people > size:
             out.rejected.append(Rejection(i, f"more people than the household has left to sample: {people} given, {already} of {size} already sampled"))
             continue
-        ledger.checkin_ids.add(cid)
-        ledger.sampled_people[household] = already + people
-        if already == 0:
-            ledger.sampled_site[household] = site
+        seen.add(cid)
+        people_so_far[household] = already + people
         tube = str(row.get("tube") or "")[:64]
         out.accepted.append({"id": cid, "household": household, "site": site, "at": at,
                              "minute": minute, "people": people, "tube": tube})

@@ -114,7 +114,10 @@ def test_checkin_exact_cases():
         {"id": "", "code": c[0], "site_id": "S1", "at": at(20), "people": 1},
         {"id": "i", "phone": "13800000003", "site_id": "home", "at": at(100), "people": 1},
     ]
-    out = validate_checkins(day, ledger, rows).answer()
+    result = validate_checkins(day, ledger, rows)
+    assert ledger.sampled_people.sum() == 0  # validation alone changes nothing
+    ledger.apply(result.accepted)
+    out = result.answer()
     assert out["accepted"] == 4 and out["duplicates"] == 1
     assert [r["index"] for r in out["rejected"]] == [1, 5, 6, 7, 8, 9]
     assert "more people" in out["rejected"][0]["reason"]
@@ -131,7 +134,8 @@ def test_checkin_exact_cases():
 def test_missed_list_grace_outcomes_and_window_end():
     day = day_plan(6)
     ledger = Ledger.empty(day)
-    validate_checkins(day, ledger, [{"id": "x", "code": day.codes[0], "site_id": "S1", "at": at(10), "people": 1}])
+    ledger.apply(validate_checkins(day, ledger, [{"id": "x", "code": day.codes[0], "site_id": "S1", "at": at(10),
+                                                  "people": 1}]).accepted)
     # at 100 min: slots ending 30, 60, 90 are due; with 30 min grace only 30 and 60 are overdue
     assert list(missed(day, ledger, START + dt.timedelta(minutes=100), grace_min=30)) == [1]
     assert sorted(missed(day, ledger, START + dt.timedelta(minutes=100), grace_min=0)) == [1, 2]
@@ -155,7 +159,9 @@ def test_totals_equal_accepted_and_missed_is_due_minus_sampled_minus_closed(even
     batch = [{"id": f"c{cid}", "code": day.codes[h], "site_id": ["S1", "S2", "home", "S1"][s], "at": at(t),
               "people": p} for h, s, t, p, cid in events]
     for part in (batch[: len(batch) // 2], batch, batch[len(batch) // 2:]):  # re-sends overlap
-        accepted_people += sum(r["people"] for r in validate_checkins(day, ledger, part).accepted)
+        accepted = validate_checkins(day, ledger, part).accepted
+        ledger.apply(accepted)
+        accepted_people += sum(r["people"] for r in accepted)
     for h in away:
         ledger.record_outcome(h, Outcome.REFUSED)
     when = START + dt.timedelta(minutes=minute)
@@ -196,6 +202,7 @@ def test_day_plan_from_a_real_plan_and_a_checkin_file(tmp_path):
     ledger = Ledger.empty(day)
     out = validate_checkins(day, ledger, rows)
     assert out.answer()["accepted"] == 2, out.answer()
+    ledger.apply(out.accepted)
     assert ledger.sampled_people[first] == 1 and ledger.sampled_people[second] == hh.size[second]
     assert validate_checkins(day, ledger, read_checkins(path)).duplicates == 2  # the same file again
 
