@@ -145,9 +145,10 @@ def make_url_safe(url: str) -> str:
 
 
 def keys_create_command(
-    role: Annotated[str, typer.Option(help="planner, site or viewer.")],
+    role: Annotated[str, typer.Option(help="planner, site, grid or viewer.")],
     name: Annotated[str, typer.Option(help="Who or what the key is for.")] = "",
-    site: Annotated[list[str] | None, typer.Option(help="Site id a site key may read (repeat).")] = None,
+    site: Annotated[list[str] | None, typer.Option(help="Site id a site key may use (repeat).")] = None,
+    grid: Annotated[list[str] | None, typer.Option(help="Grid (网格) a grid key follows up (repeat).")] = None,
 ) -> None:
     """Create an API key and print it (it is shown only this once)."""
     require_serve_extra("keys create")
@@ -155,8 +156,8 @@ def keys_create_command(
     from api.db import make_engine, run_migrations, session_factory
     from api.security import create_key
 
-    if role not in ("planner", "site", "viewer"):
-        console.print(f"[red]unknown role {role!r}[/]: use planner, site or viewer")
+    if role not in ("planner", "site", "grid", "viewer"):
+        console.print(f"[red]unknown role {role!r}[/]: use planner, site, grid or viewer")
         raise typer.Exit(2)
     if role == "site" and not site:
         console.print("[red]a site key needs at least one --site SITE_ID[/]")
@@ -168,10 +169,14 @@ def keys_create_command(
     if name == BOOTSTRAP:
         console.print(f"[red]the name {BOOTSTRAP!r} is reserved[/] for SAMPLER_BOOTSTRAP_PLANNER_KEY; choose another")
         raise typer.Exit(2)
+    if role == "grid" and not grid:
+        console.print("[red]a grid key needs at least one --grid GRID[/]")
+        raise typer.Exit(2)
     engine = make_engine(_settings().database_url)
     run_migrations(engine)
     with session_factory(engine)() as session:
-        key, token = create_key(session, role, name, list(site or []) if role == "site" else [])
+        key, token = create_key(session, role, name, list(site or []) if role == "site" else [],
+                                grids=list(grid or []) if role == "grid" else [])
     record(engine, "key.create", key_name=f"cli:{getpass.getuser()}"[:100], role="cli",
            detail=f"key {key.id} role {role}")
     console.print(f"key {key.id} ({role}): {token}")

@@ -65,9 +65,13 @@ class Caller:
     sites: frozenset[str]
     name: str = ""
     client: str = ""
+    grids: frozenset[str] = frozenset()
 
     def can_read_site(self, site_id: str) -> bool:
         return self.role != "site" or site_id in self.sites
+
+    def can_read_grid(self, grid: str) -> bool:
+        return self.role != "grid" or grid in self.grids
 
 
 def get_caller(request: Request, session: SessionDep, token: Annotated[str | None, Security(_header)]) -> Caller:
@@ -86,7 +90,8 @@ def get_caller(request: Request, session: SessionDep, token: Annotated[str | Non
             limits.failed(client)
         raise HTTPException(status.HTTP_401_UNAUTHORIZED, "missing or invalid API key (header X-API-Key)",
                             headers={"WWW-Authenticate": "ApiKey"})
-    return Caller(key.id, key.role, frozenset(s for s in key.sites.split(";") if s), key.name, client)
+    return Caller(key.id, key.role, frozenset(s for s in key.sites.split(";") if s), key.name, client,
+                  frozenset(g for g in (key.grids or "").split(";") if g))
 
 
 CallerDep = Annotated[Caller, Depends(get_caller)]

@@ -20,12 +20,24 @@ from fastapi.routing import APIRoute
 from starlette.exceptions import HTTPException
 
 from api.audit import prune_audit, record
+from api.day import DayCache
 from api.db import make_engine, run_migrations, session_factory
 from api.headers import SecurityHeaders
 from api.jobs import JobRunner, recover_jobs
 from api.limits import KeyLimits, LookupLimits, open_store
 from api.privacy import private_database, private_dir
-from api.routers import audit, exports, jobs, keys, lookup, plans, purge, scenarios, simulations
+from api.routers import (
+    audit,
+    day,
+    exports,
+    jobs,
+    keys,
+    lookup,
+    plans,
+    purge,
+    scenarios,
+    simulations,
+)
 from api.routers.lookup import PublishedPlans
 from api.schemas import ERROR_RESPONSES
 from api.scratch import sweep_scratch
@@ -33,6 +45,7 @@ from api.sections import register_all
 from api.security import ensure_bootstrap_key
 from api.settings import Settings
 from api.uploads import BodyLimit
+from sampler.day.codes import code_secret
 from sampler.errors import InputError
 
 __all__ = ["API_PREFIX", "create_app", "scrub"]
@@ -140,6 +153,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         settings.lookup_client_failures_per_hour)
     app.state.key_limits = KeyLimits(store, settings.key_failures_per_minute)
     app.state.published = PublishedPlans()
+    app.state.day = DayCache(code_secret())
     # Absolute directories only: a relative "data" would also cut the word out of messages.
     hidden = sorted({str(settings.data_dir.resolve()), str(Path(tempfile.gettempdir()).resolve()), tempfile.gettempdir()},
                     key=len, reverse=True)
@@ -158,9 +172,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         return await http_exception_handler(request, exc)
 
     api = APIRouter(prefix=API_PREFIX)
-    for module in (scenarios, purge, plans, jobs, simulations, exports, keys, audit):
+    for module in (scenarios, purge, plans, jobs, simulations, exports, keys, audit, day):
         api.include_router(module.router, responses=ERROR_RESPONSES)
     api.include_router(lookup.router, responses=_LOOKUP_ERRORS)
+    api.include_router(day.public_router, responses=_LOOKUP_ERRORS)
     app.include_router(api)
 
     @app.get("/health", tags=["health"])

@@ -23,6 +23,7 @@ from sqlalchemy import (
     String,
     Table,
     Text,
+    UniqueConstraint,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
@@ -34,6 +35,8 @@ __all__ = [
     "ApiKey",
     "AuditEntry",
     "Base",
+    "Checkin",
+    "Followup",
     "Job",
     "Plan",
     "PlanBlob",
@@ -70,6 +73,7 @@ class ApiKey(Base):
     name: Mapped[str] = mapped_column(String(100), default="")
     role: Mapped[str] = mapped_column(String(16))
     sites: Mapped[str] = mapped_column(Text, default="")
+    grids: Mapped[str] = mapped_column(Text, default="")
     salt: Mapped[str] = mapped_column(String(64))
     key_hash: Mapped[str] = mapped_column(String(64))
     revoked: Mapped[bool] = mapped_column(Boolean, default=False)
@@ -191,6 +195,44 @@ class SimulationFile(Base):
     simulation_id: Mapped[int] = mapped_column(ForeignKey("simulations.id", ondelete="CASCADE"), primary_key=True)
     name: Mapped[str] = mapped_column(String(100), primary_key=True)
     content: Mapped[bytes] = mapped_column(LargeBinary)
+
+
+class Checkin(Base):
+    """One household (or some of its members) sampled: a row per accepted check-in.
+
+    ``checkin_id`` is the id the device made; it is unique per plan, so a re-sent batch stores
+    nothing twice. ``seq`` orders the rows: every worker process keeps the day's ledger in memory
+    and reads only the rows after the last ``seq`` it applied. ``household`` and ``site`` are row
+    indices in the plan (registry order; −1 = a home visit).
+    """
+
+    __tablename__ = "checkins"
+    __table_args__ = (UniqueConstraint("plan_id", "checkin_id", name="uq_checkins_plan_checkin"),
+                      Index("ix_checkins_plan_seq", "plan_id", "seq"))
+    seq: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    plan_id: Mapped[int] = mapped_column(ForeignKey("plans.id", ondelete="CASCADE"))
+    checkin_id: Mapped[str] = mapped_column(String(64))
+    household: Mapped[int] = mapped_column(Integer)
+    site: Mapped[int] = mapped_column(Integer)
+    at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
+    people: Mapped[int] = mapped_column(Integer)
+    tube: Mapped[str] = mapped_column(String(64), default="")
+    key_id: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    received_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
+
+
+class Followup(Base):
+    """A grid worker's follow-up of a missed household; the newest per household counts."""
+
+    __tablename__ = "followups"
+    __table_args__ = (Index("ix_followups_plan_seq", "plan_id", "seq"),)
+    seq: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    plan_id: Mapped[int] = mapped_column(ForeignKey("plans.id", ondelete="CASCADE"))
+    household: Mapped[int] = mapped_column(Integer)
+    outcome: Mapped[str] = mapped_column(String(20))
+    note: Mapped[str] = mapped_column(String(200), default="")
+    key_id: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
 
 
 # The SQL type of each kind of plan-file column; text is never NULL ('' for blank), numbers may be.

@@ -46,7 +46,7 @@ __all__ = [
     "ValidationIssuePublic",
 ]
 
-Role = Literal["planner", "site", "viewer"]
+Role = Literal["planner", "site", "viewer", "grid"]
 
 
 def _utc(value: dt.datetime) -> dt.datetime:
@@ -120,24 +120,39 @@ SiteId = Annotated[str, Field(min_length=1, max_length=100, pattern=r"^[^;]+$")]
 KeyName = Annotated[str, Field(max_length=100, description='who or what the key is for ("bootstrap" is reserved)')]
 
 
+GridName = Annotated[str, Field(min_length=1, max_length=100, pattern=r"^[^;]+$")]
+
+
 class StaffKeyCreate(BaseModel):
-    """A new planner or viewer key (``sites`` is ignored for these roles)."""
+    """A new planner or viewer key (``sites`` and ``grids`` are ignored for these roles)."""
 
     role: Literal["planner", "viewer"]
     name: KeyName = ""
     sites: list[SiteId] = Field(default_factory=list, max_length=1000)
+    grids: list[GridName] = Field(default_factory=list, max_length=1000)
 
 
 class SiteKeyCreate(BaseModel):
-    """A new site key: the site ids it may read (at least one)."""
+    """A new site key: the site ids it may check in at and read (at least one; "home" for home visits)."""
 
     role: Literal["site"]
     name: KeyName = ""
     sites: list[SiteId] = Field(min_length=1, max_length=1000)
+    grids: list[GridName] = Field(default_factory=list, max_length=1000)
 
 
-KeyCreate = Annotated[StaffKeyCreate | SiteKeyCreate, Field(discriminator="role")]
-"""A new API key: its role and, for the site role, the site ids it may read ("bootstrap" is reserved)."""
+class GridKeyCreate(BaseModel):
+    """A new grid-worker key: the grids (网格) whose missed households it calls (at least one)."""
+
+    role: Literal["grid"]
+    name: KeyName = ""
+    sites: list[SiteId] = Field(default_factory=list, max_length=1000)
+    grids: list[GridName] = Field(min_length=1, max_length=1000)
+
+
+KeyCreate = Annotated[StaffKeyCreate | SiteKeyCreate | GridKeyCreate, Field(discriminator="role")]
+"""A new API key: its role and, for the site role, the site ids, for the grid role the grids
+("bootstrap" is reserved)."""
 
 
 class KeyPublic(BaseModel):
@@ -148,6 +163,7 @@ class KeyPublic(BaseModel):
     name: str
     role: str
     sites: list[str]
+    grids: list[str] = Field(default_factory=list)
     revoked: bool
     created_at: UtcTime
 

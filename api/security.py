@@ -24,11 +24,11 @@ def hash_secret(salt: str, secret: str) -> str:
 
 
 def create_key(session: Session, role: str, name: str = "", sites: list[str] | None = None,
-               secret: str | None = None) -> tuple[ApiKey, str]:
+               secret: str | None = None, grids: list[str] | None = None) -> tuple[ApiKey, str]:
     """Store a new key and return it with the full token (shown once, never stored)."""
     salt = secrets.token_hex(16)
     raw = secret or secrets.token_urlsafe(24)
-    key = ApiKey(name=name, role=role, sites=";".join(sites or []), salt=salt,
+    key = ApiKey(name=name, role=role, sites=";".join(sites or []), grids=";".join(grids or []), salt=salt,
                  key_hash=hash_secret(salt, raw), revoked=False)
     session.add(key)
     session.flush()

@@ -20,17 +20,18 @@ router = APIRouter(prefix="/keys", tags=["keys"])
 def key_public(key: ApiKey) -> KeyPublic:
     """The listed form of a key (no secret)."""
     return KeyPublic(id=key.id, name=key.name, role=key.role, sites=[s for s in key.sites.split(";") if s],
-                     revoked=key.revoked, created_at=key.created_at)
+                     grids=[g for g in key.grids.split(";") if g], revoked=key.revoked, created_at=key.created_at)
 
 
 @router.post("", response_model=KeyCreated, status_code=status.HTTP_201_CREATED)
 def create_api_key(body: Annotated[KeyCreate, Body()], session: SessionDep, engine: EngineDep,
                    caller: PlannerDep) -> KeyCreated:
-    """Create a key; a `site` key needs the site ids it may read (the name "bootstrap" is reserved)."""
+    """Create a key; a `site` key needs the site ids it may use, a `grid` key its grids (the name "bootstrap" is reserved)."""
     if body.name == BOOTSTRAP:
         raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT,
                             f"the name {BOOTSTRAP!r} is reserved for SAMPLER_BOOTSTRAP_PLANNER_KEY")
-    key, token = create_key(session, body.role, body.name, body.sites if body.role == "site" else [])
+    key, token = create_key(session, body.role, body.name, body.sites if body.role == "site" else [],
+                            grids=body.grids if body.role == "grid" else [])
     audit(engine, caller, "key.create", detail=f"key {key.id} role {key.role}")
     return KeyCreated(**key_public(key).model_dump(), key=token)
 

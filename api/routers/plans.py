@@ -138,6 +138,7 @@ def delete_plan(request: Request, session: SessionDep, engine: EngineDep, caller
         delete_plan_rows(conn, plan_id)
     request.app.state.published.invalidate()
     audit(engine, caller, "plan.delete", plan_id=plan_id)
+    request.app.state.day.forget(plan_id)
     return Message(detail=f"plan {plan_id} deleted")
 
 

@@ -54,19 +54,19 @@ def read_checkins(path: Path, tz: dt.tzinfo = CHINA) -> list[dict[str, Any]]:
     rows: list[dict[str, Any]] = []
     records = frame.to_dict("records")
     for i, rec in enumerate(records):
-        excel_row = i + 2  # header on row 1, as Excel numbers rows
+        data_row = i + 1  # 1-based data rows, as every registry message counts them
         at = _time(str(rec.get("at", "")), tz)
         if at is None:
-            problems.append(InputIssue(name, excel_row, "at", str(rec.get("at", "")),
+            problems.append(InputIssue(name, data_row, "at", str(rec.get("at", "")),
                                        "write the time as 2022-11-23 09:30 or 2022-11-23T09:30:00+08:00"))
             continue
         people = str(rec.get("people", "")).strip()
         rows.append({
-            "id": str(rec.get("id", "")).strip() or f"file-{digest}-{excel_row}",
+            "id": str(rec.get("id", "")).strip() or f"file-{digest}-{data_row}",
             "code": str(rec.get("code", "")).strip(), "household_id": str(rec.get("household_id", "")).strip(),
             "phone": str(rec.get("phone", "")).strip(), "site_id": str(rec.get("site_id", "")).strip(),
             "at": at, "people": people or None, "tube": str(rec.get("tube", "")).strip(),
-            "row": excel_row,
+            "row": data_row,
         })
     if problems:
         raise InputError(problems)

@@ -36,13 +36,16 @@ import numpy.typing as npt
 from sampler.day.codes import normalise_code
 
 __all__ = [
+    "BUSY_MINUTES",
     "BY_KEYS",
+    "JAMMED_MINUTES",
     "CheckinOutcome",
     "DayPlan",
     "Ledger",
     "Outcome",
     "coverage",
     "missed",
+    "queue_status",
     "validate_checkins",
 ]
 
@@ -101,6 +104,10 @@ class DayPlan:
         Sites in index order.
     start, hours
         The window (timezone-aware start).
+    phones, contacts, unit, room, building_names
+        What the missed list shows (optional).
+    slot_minutes, site_lon, site_lat, site_rate
+        Slot length; where each site is and how many people per minute it serves (public status).
     """
 
     area: str
@@ -118,6 +125,14 @@ class DayPlan:
     start: dt.datetime
     hours: float
     phones: StrArray | None = None
+    contacts: StrArray | None = None
+    unit: StrArray | None = None
+    room: StrArray | None = None
+    building_names: StrArray | None = None
+    slot_minutes: int = 30
+    site_lon: Sequence[float] = ()
+    site_lat: Sequence[float] = ()
+    site_rate: Sequence[float] = ()  # people per minute at full staffing
     _index: dict[str, dict[str, int]] = field(default_factory=dict, repr=False, compare=False)
 
     def __post_init__(self) -> None:
@@ -403,4 +418,30 @@ def day_plan(plan: Any, codes: StrArray, tz: dt.tzinfo = CHINA) -> DayPlan:
         site=np.where(plan.mode == MODE_SITE, plan.site, -1).astype(np.int64), slot_end=slot_end,
         building=np.asarray(hh.building, dtype=np.int64), building_ids=b.id, building_grid=b.grid,
         building_compound=b.compound, site_ids=[s.id for s in sites], site_names=[s.name for s in sites],
-        start=start, hours=plan.grid.n * plan.grid.minutes / 60.0, phones=np.asarray(hh.phone, dtype=object))
+        start=start, hours=plan.grid.n * plan.grid.minutes / 60.0, phones=np.asarray(hh.phone, dtype=object),
+        contacts=np.asarray(hh.contact, dtype=object), unit=np.asarray(hh.unit, dtype=object),
+        room=np.asarray(hh.room, dtype=object), building_names=b.name, slot_minutes=plan.grid.minutes,
+        site_lon=[s.lon for s in sites], site_lat=[s.lat for s in sites],
+        site_rate=[s.tables * s.rate / 60.0 for s in sites])
+
+
+#: Queue status thresholds of Shenzhen's 核酸点一键查 (minutes of expected wait).
+BUSY_MINUTES, JAMMED_MINUTES = 25.0, 50.0
+
+
+def queue_status(queue_people: float, recent_per_min: float, planned_per_min: float) -> tuple[str, int]:
+    """畅通 / 忙碌 / 拥堵 and the expected wait in minutes.
+
+    The estimate: the people due at the site so far (their slot has started) less those already
+    sampled there form the queue; it drains at the site's observed rate — people checked in over
+    the last 30 minutes per minute — or, before anyone has been checked in for 30 minutes, at its
+    planned rate (tables × people per table-hour). Wait = queue ÷ rate; under 25 minutes is 畅通,
+    under 50 忙碌, else 拥堵 (Shenzhen's thresholds).
+    """
+    rate = recent_per_min if recent_per_min > 0 else planned_per_min
+    queue = max(0.0, float(queue_people))
+    if queue == 0:
+        return "畅通", 0
+    wait = queue / rate if rate > 0 else float("inf")
+    status = "畅通" if wait < BUSY_MINUTES else "忙碌" if wait < JAMMED_MINUTES else "拥堵"
+    return status, int(min(wait, 24 * 60) + 0.5)

@@ -3,7 +3,8 @@
 openpyxl and XlsxWriter spend ~10 µs per cell; a megacity plan has hundreds of thousands of cells,
 so the planners' workbook is written here as SpreadsheetML with inline strings in one pass per sheet.
 It supports what the plan workbook needs: several sheets, text and numbers, a bold header row,
-column widths and a frozen header. Files are byte-identical for identical content (fixed timestamps).
+column widths, a frozen header and, for sheets meant to be printed, A4 set-up (fit to the page
+width, header rows repeated on every page). Files are byte-identical for identical content (fixed timestamps).
 Read them back with openpyxl (tests do).
 """
 
@@ -46,6 +47,14 @@ class Sheet:
         self.widths = list(widths)
         self.rows: list[tuple[bool, Sequence[Cell]]] = []
         self.freeze_rows = 0
+        self.print_a4 = False  # A4, fit to one page wide
+        self.landscape = False
+        self.print_title_rows = 0  # rows repeated at the top of every printed page
+
+    def for_print(self, title_rows: int = 1, landscape: bool = False) -> Sheet:
+        """Set the sheet up for A4: fit to width, the first ``title_rows`` rows on every page."""
+        self.print_a4, self.landscape, self.print_title_rows = True, landscape, title_rows
+        return self
 
     def append(self, values: Sequence[Cell], bold: bool = False) -> None:
         self.rows.append((bold, values))
@@ -84,6 +93,8 @@ def _cell(ref: str, value: Cell, style: str) -> str:
 def _sheet_xml(sheet: Sheet) -> str:
     parts = ['<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\n'
              '<worksheet xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main">']
+    if sheet.print_a4:
+        parts.append('<sheetPr><pageSetUpPr fitToPage="1"/></sheetPr>')
     if sheet.freeze_rows:
         parts.append(f'<sheetViews><sheetView workbookViewId="0"><pane ySplit="{sheet.freeze_rows}" '
                      f'topLeftCell="A{sheet.freeze_rows + 1}" activePane="bottomLeft" state="frozen"/>'
@@ -115,7 +126,12 @@ def _sheet_xml(sheet: Sheet) -> str:
         while cells and cells[-1] == "<c/>":
             cells.pop()
         parts.append(f'<row r="{r}">{"".join(cells)}</row>')
-    parts.append("</sheetData></worksheet>")
+    parts.append("</sheetData>")
+    if sheet.print_a4:
+        orientation = "landscape" if sheet.landscape else "portrait"
+        parts.append('<pageMargins left="0.5" right="0.5" top="0.6" bottom="0.6" header="0.3" footer="0.3"/>'
+                     f'<pageSetup paperSize="9" orientation="{orientation}" fitToWidth="1" fitToHeight="0"/>')
+    parts.append("</worksheet>")
     return "".join(parts)
 
 
@@ -132,6 +148,14 @@ _STYLES = (
     '<cellStyles count="1"><cellStyle name="Normal" xfId="0" builtinId="0"/></cellStyles>'
     "</styleSheet>"
 )
+
+
+def _print_titles(sheets: Sequence[Sheet]) -> str:
+    names = [
+        f'<definedName name="_xlnm.Print_Titles" localSheetId="{i}">'
+        f"'{escape(s.title.replace(chr(39), chr(39) * 2))}'!$1:${s.print_title_rows}</definedName>"
+        for i, s in enumerate(sheets) if s.print_a4 and s.print_title_rows]
+    return f"<definedNames>{''.join(names)}</definedNames>" if names else ""
 
 
 def write_xlsx(path: str | Path | IO[bytes], sheets: Sequence[Sheet], title: str = "") -> None:
@@ -172,7 +196,7 @@ def write_xlsx(path: str | Path | IO[bytes], sheets: Sequence[Sheet], title: str
         'xmlns:r="http://schemas.openxmlformats.org/officeDocument/2006/relationships"><sheets>'
         + "".join(f'<sheet name="{escape(s.title, {chr(34): "&quot;"})}" sheetId="{i + 1}" r:id="rId{i + 1}"/>'
                   for i, s in enumerate(sheets))
-        + "</sheets></workbook>"
+        + "</sheets>" + _print_titles(sheets) + "</workbook>"
     )
     wb_rels = (
         '<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\n'

@@ -20,6 +20,13 @@ from api.storage import store_plan
 from tests.api.plandir import plan_frames, plan_summary, write_plan_dir
 
 PLANNER_KEY = "test-planner-key-0123456789abcdefghij"
+CODE_SECRET = "test-code-secret-0123456789abcdef0123"
+
+
+@pytest.fixture(autouse=True)
+def _code_secret(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Resident codes keyed by a known test secret (never the machine's key file)."""
+    monkeypatch.setenv("SAMPLER_CODE_SECRET", CODE_SECRET)
 PG_URL = os.environ.get("SAMPLER_TEST_POSTGRES_URL", "")
 
 BACKENDS = ["sqlite", pytest.param("postgresql", marks=pytest.mark.skipif(
@@ -93,8 +100,8 @@ def auth(key: str = PLANNER_KEY) -> dict[str, str]:
 def make_key(client: TestClient) -> Callable[..., str]:
     """Create a key through the API and return its token."""
 
-    def make(role: str, sites: list[str] | None = None) -> str:
-        body: dict[str, Any] = {"role": role, "name": f"test {role}", "sites": sites or []}
+    def make(role: str, sites: list[str] | None = None, grids: list[str] | None = None) -> str:
+        body: dict[str, Any] = {"role": role, "name": f"test {role}", "sites": sites or [], "grids": grids or []}
         r = client.post("/api/v1/keys", json=body, headers=auth())
         assert r.status_code == 201, r.text
         return str(r.json()["key"])

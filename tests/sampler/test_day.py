@@ -198,7 +198,7 @@ def test_day_plan_from_a_real_plan_and_a_checkin_file(tmp_path):
     path = tmp_path / "checkins.csv"
     path.write_text(text, encoding="utf-8-sig")
     rows = read_checkins(path)
-    assert [r["row"] for r in rows] == [2, 3] and rows[0]["at"].endswith("+08:00")
+    assert [r["row"] for r in rows] == [1, 2] and rows[0]["at"].endswith("+08:00")
     ledger = Ledger.empty(day)
     out = validate_checkins(day, ledger, rows)
     assert out.answer()["accepted"] == 2, out.answer()
@@ -216,7 +216,7 @@ def test_checkin_file_errors_name_row_and_fix(tmp_path):
     with pytest.raises(InputError) as exc:
         read_checkins(path)
     issue = exc.value.issues[0]
-    assert (issue.row, issue.field, issue.value) == (2, "at", "昨天上午")
+    assert (issue.row, issue.field, issue.value) == (1, "at", "昨天上午")
     path.write_text("采样点编号,采样时间\nS1,2022-11-23 07:00\n", encoding="utf-8")
     with pytest.raises(InputError, match="code"):
         read_checkins(path)

@@ -1,0 +1,128 @@
+"""Wire schemas of the sampling day: check-ins, status, missed households, follow-ups, public sites."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Literal
+
+from pydantic import BaseModel, Field
+
+__all__ = [
+    "CheckinIn",
+    "CheckinRejection",
+    "CheckinsIn",
+    "CheckinsResult",
+    "FollowupIn",
+    "FollowupsIn",
+    "FollowupsResult",
+    "MissedHousehold",
+    "MissedPublic",
+    "PublicSite",
+    "PublicSites",
+    "StatusPublic",
+    "StatusRow",
+]
+
+OutcomeName = Literal["coming", "home_visit", "away", "refused", "sampled_elsewhere"]
+
+
+class CheckinIn(BaseModel):
+    """One household (or some of its members) sampled; ``id`` is made by the device (a uuid)."""
+
+    id: str = Field(min_length=1, max_length=64)
+    code: str | None = Field(default=None, max_length=32)
+    household_id: str | None = Field(default=None, max_length=100)
+    site_id: str = Field(default="", max_length=100, description="the site's id; '' or 'home' for a home visit")
+    at: dt.datetime = Field(description="RFC 3339 time with its offset")
+    people: int | None = Field(default=None, ge=1, le=100, description="default: the rest of the household")
+    tube: str = Field(default="", max_length=64)
+
+
+class CheckinsIn(BaseModel):
+    checkins: list[CheckinIn] = Field(max_length=5000)
+
+
+class CheckinRejection(BaseModel):
+    index: int
+    reason: str
+
+
+class CheckinsResult(BaseModel):
+    """How a batch went: stored, already stored before (re-sends), rejected with the reason."""
+
+    accepted: int
+    duplicates: int
+    rejected: list[CheckinRejection]
+
+
+class StatusRow(BaseModel):
+    key: str
+    name: str
+    planned_households: int
+    planned_people: int
+    due_people: int
+    sampled_households: int
+    sampled_people: int
+    coverage: float
+    behind_people: int
+
+
+class StatusPublic(BaseModel):
+    at: dt.datetime
+    by: str
+    data: list[StatusRow]
+
+
+class MissedHousehold(BaseModel):
+    """A household that should have come and has not; contact and phone only for roles that call."""
+
+    household_id: str
+    grid: str
+    compound: str
+    address: str
+    size: int
+    mode: str
+    site_id: str
+    site: str
+    slot_end: dt.datetime | None
+    outcome: str
+    contact: str | None = None
+    phone: str | None = None
+
+
+class MissedPublic(BaseModel):
+    at: dt.datetime
+    data: list[MissedHousehold]
+    count: int
+
+
+class FollowupIn(BaseModel):
+    household_id: str = Field(min_length=1, max_length=100)
+    outcome: OutcomeName
+    note: str = Field(default="", max_length=200)
+
+
+class FollowupsIn(BaseModel):
+    followups: list[FollowupIn] = Field(max_length=1000)
+
+
+class FollowupsResult(BaseModel):
+    recorded: int
+    rejected: list[CheckinRejection]
+
+
+class PublicSite(BaseModel):
+    """A site as residents see it: where, and how long the queue is (畅通 / 忙碌 / 拥堵)."""
+
+    site_id: str
+    name: str
+    lon: float
+    lat: float
+    status: Literal["畅通", "忙碌", "拥堵", "未开放"]
+    wait_minutes: int
+    queue_people: int
+
+
+class PublicSites(BaseModel):
+    at: dt.datetime
+    data: list[PublicSite]
