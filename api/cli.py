@@ -14,6 +14,7 @@ import typer
 import sampler
 import sampler.commands
 import sim.commands
+from api import daycli
 from api.sections import register_all
 from sampler.commands.ui import console
 
@@ -204,6 +205,7 @@ def build_app() -> typer.Typer:
     sim.commands.register(app)
     app.command("serve")(serve_command)
     app.command("purge")(purge_command)
+    daycli.register(app)
     keys_app = typer.Typer(help="API keys of the plan service.", no_args_is_help=True)
     keys_app.command("create")(keys_create_command)
     app.add_typer(keys_app, name="keys")

@@ -15,9 +15,11 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import tempfile
 import threading
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -30,7 +32,8 @@ from api.models import PLAN_TABLES, Checkin, Followup, Plan
 from sampler.day.codes import resident_codes
 from sampler.day.ledger import CHINA, DayPlan, Ledger, Outcome, validate_checkins
 
-__all__ = ["BIN_MINUTES", "DayCache", "DayState", "load_day_plan", "store_checkins", "store_followups"]
+__all__ = ["BIN_MINUTES", "DayCache", "DayState", "load_day_plan", "missed_record", "missed_workbook", "store_checkins",
+           "store_followups"]
 
 BIN_MINUTES = 5  # check-in times are kept per site in bins of this many minutes (queue status)
 
@@ -209,3 +212,68 @@ def store_followups(engine: Engine, state: DayState, records: Sequence[tuple[int
     with engine.connect() as conn, state.lock:
         state.catch_up(conn)
     return len(records)
+
+
+def missed_record(state: DayState, i: int, calls: bool) -> dict[str, Any]:
+    """Household ``i`` as the missed list shows it; contact and phone only when ``calls``."""
+    day = state.day
+    b = int(day.building[i])
+    name = str(day.building_names[b]) if day.building_names is not None else str(day.building_ids[b])
+    unit = str(day.unit[i]) if day.unit is not None else ""
+    room = str(day.room[i]) if day.room is not None else ""
+    site = int(day.site[i])
+    end = int(day.slot_end[i])
+    outcome = int(state.ledger.outcome[i])
+    return {
+        "household_id": str(day.household_ids[i]), "grid": str(day.building_grid[b]),
+        "compound": str(day.building_compound[b]),
+        "address": name + (f"{unit}单元" if unit else "") + (f"{room}室" if room else ""),
+        "size": int(day.size[i]), "mode": "site" if site >= 0 else ("home" if end >= 0 else "unplaced"),
+        "site_id": day.site_ids[site] if site >= 0 else "", "site": day.site_names[site] if site >= 0 else "",
+        "slot_end": day.start + dt.timedelta(minutes=end) if end >= 0 else None,
+        "outcome": list(Outcome)[outcome - 1].value if outcome else "",
+        "contact": str(day.contacts[i]) if calls and day.contacts is not None else None,
+        "phone": str(day.phones[i]) if calls and day.phones is not None else None,
+    }
+
+
+_MISSED_HEADERS = ("网格", "小区", "住址", "户编号", "人数", "采样方式", "采样点", "应采时间", "户主", "联系电话",
+                   "跟进结果", "备注")
+_MODE_ZH = {"site": "到点采样", "home": "上门采样", "unplaced": "未安排"}
+
+
+def missed_workbook(state: DayState, households: Sequence[int], when: dt.datetime) -> bytes:
+    """The missed list as XLSX bytes: one A4 landscape sheet per grid, Chinese headers, with phones."""
+    from sampler.io.xlsx import Sheet, write_xlsx
+
+    tz = state.day.start.tzinfo
+    local = when.astimezone(tz)
+    by_grid: dict[str, list[dict[str, Any]]] = {}
+    for i in households:
+        r = missed_record(state, int(i), True)
+        by_grid.setdefault(r["grid"] or "未分网格", []).append(r)
+    sheets = []
+    used: set[str] = set()
+    for g in sorted(by_grid):
+        title = "".join(ch for ch in g if ch not in "[]:*?/\\'")[:28] or "网格"
+        while title in used:
+            title = f"{title[:25]}{len(used)}"
+        used.add(title)
+        sheet = Sheet(title, widths=(8, 10, 22, 10, 5, 8, 12, 8, 8, 13, 10, 12)).for_print(2, landscape=True)
+        sheet.append([f"{state.day.area} {g} 未采样住户（截至{local:%m月%d日 %H:%M}，共{len(by_grid[g])}户）"], bold=True)
+        sheet.append(list(_MISSED_HEADERS), bold=True)
+        sheet.freeze_rows = 2
+        for r in by_grid[g]:
+            end = r["slot_end"].astimezone(tz).strftime("%H:%M") if r["slot_end"] else ""
+            sheet.append([r["grid"], r["compound"], r["address"], r["household_id"], r["size"], _MODE_ZH[r["mode"]],
+                          r["site"], end, r["contact"] or "", r["phone"] or "",
+                          Outcome(r["outcome"]).label if r["outcome"] else "", ""])
+        sheets.append(sheet)
+    if not sheets:
+        empty = Sheet("未采样住户").for_print(1)
+        empty.append([f"{state.day.area}：截至{local:%m月%d日 %H:%M}没有未采样住户"], bold=True)
+        sheets.append(empty)
+    with tempfile.TemporaryDirectory(prefix="sampler-missed-") as tmp:
+        path = Path(tmp) / "missed.xlsx"
+        write_xlsx(path, sheets, title=f"{state.day.area} 未采样住户")
+        return path.read_bytes()

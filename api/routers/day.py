@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
-import io
 import tempfile
 from pathlib import Path as FsPath
 from typing import Annotated, Any
@@ -32,7 +31,14 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import Response
 from sqlalchemy import select
 
-from api.day import DayCache, DayState, store_checkins, store_followups
+from api.day import (
+    DayCache,
+    DayState,
+    missed_record,
+    missed_workbook,
+    store_checkins,
+    store_followups,
+)
 from api.deps import Caller, EngineDep, SessionDep, require_roles
 from api.models import Plan
 from api.schemas_day import (
@@ -166,26 +172,6 @@ def _missed_rows(state: DayState, caller: Caller, when: dt.datetime, grace_min: 
     return idx.tolist(), grids
 
 
-def _household(state: DayState, i: int, calls: bool) -> MissedHousehold:
-    day = state.day
-    b = int(day.building[i])
-    name = str(day.building_names[b]) if day.building_names is not None else str(day.building_ids[b])
-    unit = str(day.unit[i]) if day.unit is not None else ""
-    room = str(day.room[i]) if day.room is not None else ""
-    address = name + (f"{unit}单元" if unit else "") + (f"{room}室" if room else "")
-    site = int(day.site[i])
-    end = day.slot_end[i]
-    outcome_code = int(state.ledger.outcome[i])
-    return MissedHousehold(
-        household_id=str(day.household_ids[i]), grid=str(day.building_grid[b]), compound=str(day.building_compound[b]),
-        address=address, size=int(day.size[i]), mode="site" if site >= 0 else ("home" if end >= 0 else "unplaced"),
-        site_id=day.site_ids[site] if site >= 0 else "", site=day.site_names[site] if site >= 0 else "",
-        slot_end=day.start + dt.timedelta(minutes=int(end)) if end >= 0 else None,
-        outcome=list(Outcome)[outcome_code - 1].value if outcome_code else "",
-        contact=str(day.contacts[i]) if calls and day.contacts is not None else None,
-        phone=str(day.phones[i]) if calls and day.phones is not None else None)
-
-
 @router.get("/missed", response_model=MissedPublic)
 async def get_missed(request: Request, session: SessionDep, engine: EngineDep, caller: MissedDep, plan_id: PlanId,
                      at: dt.datetime | None = None, grace_min: Annotated[float, Query(ge=0, le=24 * 60)] = 30.0,
@@ -198,11 +184,8 @@ async def get_missed(request: Request, session: SessionDep, engine: EngineDep, c
     state = await run_in_threadpool(_state, request, session, engine, plan_id)
     idx, _ = _missed_rows(state, caller, when, grace_min, grid)
     calls = caller.role in _CALLING_ROLES
-    page = [_household(state, i, calls) for i in idx[offset:offset + limit]]
+    page = [MissedHousehold(**missed_record(state, i, calls)) for i in idx[offset:offset + limit]]
     return MissedPublic(at=when, data=page, count=len(idx))
-
-
-_MISSED_HEADERS = ("网格", "小区", "住址", "户编号", "人数", "采样方式", "采样点", "应采时间", "户主", "联系电话", "跟进结果", "备注")
 
 
 @router.get("/missed.xlsx", response_class=Response,
@@ -212,41 +195,11 @@ async def get_missed_workbook(request: Request, session: SessionDep, engine: Eng
                               grace_min: Annotated[float, Query(ge=0, le=24 * 60)] = 30.0,
                               grid: Annotated[list[str] | None, Query()] = None) -> Response:
     """The missed list as a workbook: one A4 sheet per grid, Chinese headers, for calling and ticking off."""
-    from sampler.io.xlsx import Sheet, write_xlsx
-
     when = _at(at)
     state = await run_in_threadpool(_state, request, session, engine, plan_id)
     idx, _ = _missed_rows(state, caller, when, grace_min, grid)
-    rows = [_household(state, i, True) for i in idx]
-    local = when.astimezone(state.day.start.tzinfo)
-    by_grid: dict[str, list[MissedHousehold]] = {}
-    for r in rows:
-        by_grid.setdefault(r.grid or "未分网格", []).append(r)
-    mode_zh = {"site": "到点采样", "home": "上门采样", "unplaced": "未安排"}
-    sheets = []
-    used: set[str] = set()
-    for g in sorted(by_grid):
-        title = "".join(ch for ch in g if ch not in "[]:*?/\\")[:28] or "网格"
-        while title in used:
-            title = title[:26] + f"{len(used)}"
-        used.add(title)
-        sheet = Sheet(title, widths=(8, 10, 22, 10, 5, 8, 12, 11, 8, 13, 10, 12)).for_print(2, landscape=True)
-        sheet.append([f"{state.day.area} {g} 未采样住户（截至{local:%m月%d日 %H:%M}，共{len(by_grid[g])}户）"], bold=True)
-        sheet.append(list(_MISSED_HEADERS), bold=True)
-        sheet.freeze_rows = 2
-        for r in by_grid[g]:
-            end = r.slot_end.astimezone(state.day.start.tzinfo).strftime("%H:%M") if r.slot_end else ""
-            sheet.append([r.grid, r.compound, r.address, r.household_id, r.size, mode_zh[r.mode], r.site, end,
-                          r.contact or "", r.phone or "", Outcome(r.outcome).label if r.outcome else "", ""])
-        sheets.append(sheet)
-    if not sheets:
-        sheets.append(Sheet("未采样住户").for_print(1))
-        sheets[0].append([f"{state.day.area}：截至{local:%m月%d日 %H:%M}没有未采样住户"], bold=True)
-    buffer = io.BytesIO()
-    with tempfile.NamedTemporaryFile(suffix=".xlsx") as tmp:
-        write_xlsx(tmp.name, sheets, title=f"{state.day.area} 未采样住户")
-        buffer.write(FsPath(tmp.name).read_bytes())
-    return Response(buffer.getvalue(), media_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+    content = await run_in_threadpool(missed_workbook, state, idx, when)
+    return Response(content, media_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
                     headers={"Content-Disposition": f"attachment; filename=missed-{plan_id}.xlsx",
                              "Cache-Control": "no-store"})
 
