@@ -242,7 +242,7 @@ _MISSED_HEADERS = ("网格", "小区", "住址", "户编号", "人数", "采样�
 _MODE_ZH = {"site": "到点采样", "home": "上门采样", "unplaced": "未安排"}
 
 
-def missed_workbook(state: DayState, households: Sequence[int], when: dt.datetime) -> bytes:
+def missed_workbook(state: DayState, households: Sequence[int] | np.ndarray, when: dt.datetime) -> bytes:
     """The missed list as XLSX bytes: one A4 landscape sheet per grid, Chinese headers, with phones."""
     from sampler.io.xlsx import Sheet, write_xlsx
 

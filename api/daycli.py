@@ -9,18 +9,23 @@ from __future__ import annotations
 
 import datetime as dt
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from sampler.commands.ui import console, fail_on_input_error, summary_table
+
+if TYPE_CHECKING:
+    from sqlalchemy import Engine
+
+    from api.day import DayState
 
 __all__ = ["register"]
 
 checkins_app = typer.Typer(help="Check-ins of the sampling day (households sampled).", no_args_is_help=True)
 
 
-def _open(plan: int):  # type: ignore[no-untyped-def]
+def _open(plan: int) -> tuple[Engine, DayState]:
     from sqlalchemy import select
 
     from api.day import DayCache
