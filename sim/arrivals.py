@@ -6,7 +6,7 @@ then consume the arrays in arrival order.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import numpy.typing as npt
@@ -14,7 +14,7 @@ import numpy.typing as npt
 from sampler.model import FloatArray, IntArray
 from sim.inputs import SimInputs
 from sim.params import SimParams
-from sim.records import RETURNED, SAMPLED, WALK_IN
+from sim.records import FOLLOWED_UP, RETURNED, SAMPLED, WALK_IN
 
 __all__ = ["Visits", "draw_visits", "poisson_visits"]
 
@@ -28,9 +28,14 @@ class Visits:
     Attributes
     ----------
     ids, kind, site, arrival, size, elderly, children, zone
-        One row per arriving household; ``kind`` is SAMPLED, RETURNED or WALK_IN.
+        One row per arriving household; ``kind`` is SAMPLED, RETURNED, WALK_IN or FOLLOWED_UP.
     missed
-        Indices (into the plan's site households) of no-shows who never came.
+        Indices (into the plan's site households) of no-shows who never came and whom no
+        follow-up closed.
+    followup_home, followup_home_at
+        No-shows swabbed at home after a grid worker's call, and when.
+    closed
+        No-shows a grid worker found away or refusing.
     """
 
     ids: StrArray
@@ -42,6 +47,9 @@ class Visits:
     children: IntArray
     zone: IntArray
     missed: IntArray
+    followup_home: IntArray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
+    followup_home_at: FloatArray = field(default_factory=lambda: np.zeros(0))
+    closed: IntArray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
 
     def __len__(self) -> int:
         return len(self.ids)
@@ -88,18 +96,40 @@ def draw_visits(inputs: SimInputs, params: SimParams, rng: np.random.Generator) 
     site_ids = np.array(inputs.site_ids, dtype=object)
     w_ids = np.array([f"W-{s}-{k + 1}" for s, k in zip(site_ids[w_site], rank, strict=True)], dtype=object)
 
+    # Follow-up (查漏补缺), drawn last so that every draw above is the same with or without it.
+    missed = np.flatnonzero(~came)
+    u = rng.random((len(missed), 3)) if params.followup_reach > 0 else np.zeros((0, 3))
+    followed = np.zeros(0, dtype=np.int64)
+    follow_at = np.zeros(0)
+    home = closed = np.zeros(0, dtype=np.int64)
+    home_at = np.zeros(0)
+    if len(u):
+        lo, hi = params.followup_delay_min
+        call_at = inputs.slot_end[missed] + lo + u[:, 2] * (hi - lo)
+        reached = (u[:, 0] < params.followup_reach) & (call_at < window_end)
+        is_closed = reached & (u[:, 1] < params.followup_closed)
+        at_home = reached & ~is_closed & (u[:, 1] < params.followup_closed + params.followup_home)
+        comes = reached & ~is_closed & ~at_home & (call_at < closes[missed])
+        followed, follow_at = missed[comes], call_at[comes]
+        home, home_at = missed[at_home], call_at[at_home] + params.followup_home_min
+        closed = missed[is_closed]
+        missed = missed[~(is_closed | at_home | comes)]
+
     keep = np.flatnonzero(came)
-    return _sorted(
-        np.concatenate([inputs.ids[keep], w_ids]),
-        np.concatenate([kind[keep], np.full(len(w_site), WALK_IN, dtype=np.int64)]),
-        np.concatenate([inputs.site[keep], w_site]),
-        np.concatenate([arrival[keep], w_arrival]),
-        np.concatenate([inputs.size[keep], inputs.size[pick]]),
-        np.concatenate([inputs.elderly[keep], inputs.elderly[pick]]),
-        np.concatenate([inputs.children[keep], inputs.children[pick]]),
-        np.concatenate([inputs.zone[keep], inputs.zone[pick]]),
-        np.flatnonzero(~came),
+    visits = _sorted(
+        np.concatenate([inputs.ids[keep], w_ids, inputs.ids[followed]]),
+        np.concatenate([kind[keep], np.full(len(w_site), WALK_IN, dtype=np.int64),
+                        np.full(len(followed), FOLLOWED_UP, dtype=np.int64)]),
+        np.concatenate([inputs.site[keep], w_site, inputs.site[followed]]),
+        np.concatenate([arrival[keep], w_arrival, follow_at]),
+        np.concatenate([inputs.size[keep], inputs.size[pick], inputs.size[followed]]),
+        np.concatenate([inputs.elderly[keep], inputs.elderly[pick], inputs.elderly[followed]]),
+        np.concatenate([inputs.children[keep], inputs.children[pick], inputs.children[followed]]),
+        np.concatenate([inputs.zone[keep], inputs.zone[pick], inputs.zone[followed]]),
+        missed,
     )
+    return Visits(visits.ids, visits.kind, visits.site, visits.arrival, visits.size, visits.elderly,
+                  visits.children, visits.zone, visits.missed, home, home_at, closed)
 
 
 def poisson_visits(inputs: SimInputs, params: SimParams, rng: np.random.Generator) -> Visits:

@@ -18,7 +18,7 @@ from sim.arrivals import Visits, draw_visits, poisson_visits
 from sim.homevisits import TeamRun, door_minutes, team_process
 from sim.inputs import SimInputs
 from sim.params import SimParams
-from sim.records import HOME, MISSED, UNPLACED, UNSERVED, Records
+from sim.records import CLOSED, FOLLOWUP_HOME, HOME, MISSED, UNPLACED, UNSERVED, Records
 from sim.samples import SampleFlow, sample_flow
 from sim.service import exponential_service, household_service, preregistration_probability
 from sim.site import SiteRun, site_process
@@ -111,10 +111,16 @@ def run_replication(inputs: SimInputs, params: SimParams, seed: int | np.random.
     env.run()
 
     n_v, n_h = len(visits), len(home_order)
-    missed = visits.missed
+    # Households nobody queued for: follow-up home swabs (times known), closed cases, missed.
+    fh, fh_at, closed = visits.followup_home, visits.followup_home_at, visits.closed
+    missed = np.concatenate([fh, closed, visits.missed]).astype(np.int64)
+    n_fh, n_c = len(fh), len(closed)
     n_m, n_u = len(missed), 0 if poisson else len(inputs.unplaced_ids)
     nan = np.full(n_m + n_u, np.nan)
     none = np.full(n_m + n_u, -1, dtype=np.int64)
+    tail_end = np.concatenate([fh_at, np.full(n_m - n_fh + n_u, np.nan)])
+    tail_status = np.concatenate([np.full(n_fh, FOLLOWUP_HOME), np.full(n_c, CLOSED),
+                                  np.full(n_m - n_fh - n_c, MISSED), np.full(n_u, UNPLACED)])
     site_start = np.array([t for r in runs for t in r.start])
     site_end = np.array([t for r in runs for t in r.end])
     home_start = np.array([t for r in teams for t in r.start])
@@ -123,8 +129,10 @@ def run_replication(inputs: SimInputs, params: SimParams, seed: int | np.random.
 
     served = np.isfinite(site_start)
     kind = visits.kind if served.all() else np.where(served, visits.kind, UNSERVED)
-    status = np.concatenate([kind, np.full(n_h, HOME), np.full(n_m, MISSED), np.full(n_u, UNPLACED)])
-    site = np.concatenate([visits.site, np.full(n_h, -1), inputs.site[missed], np.full(n_u, -1)])
+    status = np.concatenate([kind, np.full(n_h, HOME), tail_status])
+    tail_site = inputs.site[missed].copy()
+    tail_site[:n_fh] = -1  # swabbed at home after the call: no queue at a site
+    site = np.concatenate([visits.site, np.full(n_h, -1), tail_site, np.full(n_u, -1)])
     table = np.concatenate([np.array([k for r in runs for k in r.table], dtype=np.int64), np.full(n_h, -1), none])
     team = np.concatenate([np.full(n_v, -1), inputs.home_team[home_order], none]).astype(np.int64)
     size = np.concatenate([visits.size, inputs.home_size[home_order], inputs.size[missed],
@@ -144,7 +152,7 @@ def run_replication(inputs: SimInputs, params: SimParams, seed: int | np.random.
                             inputs.unplaced_ids[:n_u]]).astype(object),
         status=status.astype(np.int64), site=site.astype(np.int64), table=table, team=team, size=size, zone=zone,
         arrival=np.concatenate([visits.arrival, inputs.home_slot_start[home_order], nan]),
-        start=np.concatenate([site_start, home_start, nan]), end=np.concatenate([end, nan]),
+        start=np.concatenate([site_start, home_start, tail_end]), end=np.concatenate([end, tail_end]),
         tube=np.concatenate([flow.tube, none]), box=np.concatenate([flow.box, none]),
         lab_arrival=np.concatenate([flow.lab_arrival, nan]), result=np.concatenate([flow.result, nan]),
         boxes=flow.boxes, site_ids=inputs.site_ids, site_names=inputs.site_names, tables=inputs.tables,

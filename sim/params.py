@@ -42,6 +42,21 @@ class SimParams:
         to the grid workers' list).
     return_delay_min
         ``(low, high)`` uniform delay after the slot end before a no-show comes back.
+    followup_reach
+        Share of the no-shows who did not come back that grid workers reach by phone or at the
+        door (查漏补缺); 0 models no follow-up.
+    followup_delay_min
+        ``(low, high)`` uniform time after the slot end at which a grid worker reaches them (the
+        missed list is drawn up after a grace time, then called).
+    followup_closed
+        Share of those reached who turn out to be away from the area or refuse: their case is
+        closed without a swab.
+    followup_home
+        Share of those reached who cannot come and are swabbed at home; the others come to their
+        site as walk-ins right after the call.
+    followup_home_min
+        Minutes from the call to a follow-up home swab (a team on the way; not drawn from the
+        planned home-visit teams' hours).
     walk_in_share
         Walk-ins without appointment (visitors, unregistered residents) per planned household of
         a site, arriving uniformly over the site's opening hours within the window.
@@ -101,6 +116,11 @@ class SimParams:
     no_show: float = 0.03
     no_show_return: float = 0.5
     return_delay_min: tuple[float, float] = (60.0, 360.0)
+    followup_reach: float = 0.9
+    followup_delay_min: tuple[float, float] = (60.0, 240.0)
+    followup_closed: float = 0.1
+    followup_home: float = 0.2
+    followup_home_min: float = 60.0
     walk_in_share: float = 0.02
     registration_s: tuple[float, float, float] = (10.0, 20.0, 60.0)
     swab_s: tuple[float, float, float] = (12.0, 25.0, 45.0)
@@ -134,12 +154,15 @@ class SimParams:
             p.append(("mode", self.mode, f"use one of {', '.join(MODES)}"))
         if self.arrival not in ARRIVAL_MODES:
             p.append(("arrival", self.arrival, f"use one of {', '.join(ARRIVAL_MODES)}"))
-        for name in ("no_show", "no_show_return"):
+        for name in ("no_show", "no_show_return", "followup_reach", "followup_closed", "followup_home"):
             if not 0 <= getattr(self, name) <= 1:
                 p.append((name, str(getattr(self, name)), "use a probability between 0 and 1"))
-        lo, hi = self.return_delay_min
-        if not 0 <= lo <= hi:
-            p.append(("return_delay_min", str(self.return_delay_min), "give [low, high] with 0 ≤ low ≤ high"))
+        for name in ("return_delay_min", "followup_delay_min"):
+            lo, hi = getattr(self, name)
+            if not 0 <= lo <= hi:
+                p.append((name, str(getattr(self, name)), "give [low, high] with 0 ≤ low ≤ high"))
+        if self.followup_closed + self.followup_home > 1:
+            p.append(("followup_home", str(self.followup_home), "followup_closed + followup_home must not exceed 1"))
         for name in ("registration_s", "swab_s", "transport_min"):
             if not _triangle_ok(getattr(self, name)):
                 p.append((name, str(getattr(self, name)), "give [low, mode, high] with 0 ≤ low ≤ mode ≤ high, high > 0"))
@@ -152,7 +175,7 @@ class SimParams:
             if getattr(self, name) <= 0:
                 p.append((name, str(getattr(self, name)), "use a positive value"))
         non_negative = ("lateness_sd_min", "walk_in_share", "handover_min", "relief_teams", "registrars_per_table",
-                        "lab_tubes_per_hour", "lab_result_min",
+                        "lab_tubes_per_hour", "lab_result_min", "followup_home_min",
                         "home_travel_min", "wait_limit_min")
         for name in non_negative:
             if getattr(self, name) < 0:

@@ -16,8 +16,12 @@ import pandas as pd
 from sampler.model import FloatArray, IntArray
 
 __all__ = [
+    "CLOSED",
+    "FOLLOWED_UP",
+    "FOLLOWUP_HOME",
     "HOME",
     "MISSED",
+    "REMAINING",
     "RETURNED",
     "SAMPLED",
     "STATUS",
@@ -31,10 +35,15 @@ __all__ = [
 
 StrArray = npt.NDArray[np.object_]
 
-SAMPLED, RETURNED, WALK_IN, HOME, MISSED, UNPLACED, UNSERVED = range(7)
-STATUS = ("sampled", "returned", "walk_in", "home", "missed", "unplaced", "unserved")
+SAMPLED, RETURNED, WALK_IN, HOME, MISSED, UNPLACED, UNSERVED, FOLLOWED_UP, FOLLOWUP_HOME, CLOSED = range(10)
+STATUS = ("sampled", "returned", "walk_in", "home", "missed", "unplaced", "unserved", "followed_up",
+          "followup_home", "closed")
 # unserved: came to a site (planned, returned or walk-in) but no table was staffed for it again
 # that day (only with a roster: `sampler simulate --roster`).
+# followed_up: a no-show a grid worker reached who then came to the site; followup_home: one
+# sampled at home after the call; closed: one found away from the area or refusing (查漏补缺).
+#: Statuses of households nobody sampled and no follow-up closed: what remains for the target.
+REMAINING = (MISSED, UNPLACED, UNSERVED)
 ZONES = ("precaution", "controlled", "sealed")
 
 

@@ -83,9 +83,15 @@ class SimResult:
 
     @property
     def target_met(self) -> int:
-        """Replications in which everyone who came was sampled within the window (and the plan
-        left no household unplaced)."""
+        """Replications in which every household of the registry was swabbed within the window or
+        closed by a follow-up (away, refused): 不漏一户."""
         return sum(bool(s.figures["target_met"]) for s in self.stats)
+
+    @property
+    def window_met(self) -> int:
+        """Replications in which everyone who came was swabbed within the window and the plan left
+        no household unplaced (what staffing decides; what-if searches on it)."""
+        return sum(bool(s.figures["window_met"]) for s in self.stats)
 
     def sites(self) -> pd.DataFrame:
         """Per-site figures, averaged over replications (worst wait: the maximum)."""
@@ -120,11 +126,22 @@ class SimResult:
         """One plain sentence for the end of a run."""
         name, p95 = self.worst_site()
         hours = f"{self.window_hours:g}-hour"
-        missed = sum(s.figures["missed_people"] for s in self.stats) / max(len(self.stats), 1)
-        text = (f"{hours} target met in {self.target_met} of {self.replications} replications; "
-                f"longest wait p95 {p95:.0f} min at {name} site")
-        if missed >= 1:
-            text += f"; about {missed:,.0f} people missed (no-shows, unplaced) for grid workers to follow up"
+        n = max(len(self.stats), 1)
+        remaining = sum(s.figures["remaining_people"] for s in self.stats) / n
+        closed = sum(s.figures["closed_people"] for s in self.stats) / n
+        text = (f"{hours} target met in {self.target_met} of {self.replications} replications "
+                f"(everyone swabbed in the window or closed by a follow-up; sites kept up with everyone "
+                f"who came in {self.window_met}); longest wait p95 {p95:.0f} min at {name} site")
+        if remaining >= 1:
+            places: dict[str, float] = {}
+            for s in self.stats:
+                for site, people in s.figures["remaining_top_sites"]:
+                    places[site] = places.get(site, 0.0) + people / n
+            top = sorted(places.items(), key=lambda kv: -kv[1])[:3]
+            text += (f"; about {remaining:,.0f} people remain unsampled at the window's end, most at "
+                     + ", ".join(f"{site} ({people:,.0f})" for site, people in top))
+        if closed >= 1:
+            text += f"; about {closed:,.0f} people closed by follow-up (away or refused)"
         return text
 
     def summary(self) -> dict[str, Any]:
@@ -139,6 +156,7 @@ class SimResult:
             "plan_sha256": self.plan_sha256,
             "window_hours": self.window_hours,
             "target_met_replications": met,
+            "window_met_replications": self.window_met,
             "target_probability": round(met / r, 4),
             "verdict": self.verdict(),
             "figures": {k: _mean_ci([s.figures[k] for s in self.stats]) for k in numeric},

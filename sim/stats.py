@@ -14,7 +14,21 @@ import pandas as pd
 
 from sampler.model import FloatArray
 from sim.params import SimParams
-from sim.records import HOME, MISSED, RETURNED, SAMPLED, UNPLACED, UNSERVED, WALK_IN, Records
+from sim.records import (
+    CLOSED,
+    FOLLOWED_UP,
+    FOLLOWUP_HOME,
+    HOME,
+    MISSED,
+    REMAINING,
+    RETURNED,
+    SAMPLED,
+    STATUS,
+    UNPLACED,
+    UNSERVED,
+    WALK_IN,
+    Records,
+)
 
 __all__ = ["COVERAGE_STEP_MIN", "RepStats", "coverage_curve", "queue_series", "replication_stats"]
 
@@ -145,7 +159,15 @@ def replication_stats(rec: Records, params: SimParams) -> RepStats:
     w_size = rec.size[at_site]
     sites = _site_table(rec, params)
     curve = coverage_curve(rec)
-    count = np.bincount(rec.status, minlength=7)
+    count = np.bincount(rec.status, minlength=len(STATUS))
+    # Everyone in the registry counts: a household is done when swabbed inside the window or
+    # closed by a follow-up (away, refused); what remains is missed, unplaced, unserved or late.
+    left = np.isin(rec.status, REMAINING) | (registered & (rec.end > window))
+    remaining_people = int(rec.size[left].sum())
+    where = np.where(rec.site[left] >= 0, rec.site[left], len(rec.site_ids))
+    by_site = np.bincount(where, weights=rec.size[left], minlength=len(rec.site_ids) + 1)
+    names = [*map(str, rec.site_names), "未安排"]
+    top = [(names[k], int(by_site[k])) for k in np.argsort(-by_site, kind="stable")[:3] if by_site[k] > 0]
     late = rec.boxes.late(params.transport_limit_h)
     worst = int(np.nanargmax(sites["wait_p95_min"].to_numpy())) if sites["people"].sum() else 0
     order = np.argsort(wait, kind="stable")
@@ -158,15 +180,21 @@ def replication_stats(rec: Records, params: SimParams) -> RepStats:
         "hours_to_95": _time_to(ends, sizes, rec.people, 0.95),
         "hours_to_99": _time_to(ends, sizes, rec.people, 0.99),
         "hours_to_100": _time_to(ends, sizes, rec.people, 1.0),
-        "target_met": bool(done.any() and float(np.nanmax(rec.end)) <= window and not count[UNPLACED]
+        "target_met": bool(len(rec.status) > 0 and remaining_people == 0),
+        # the staffing criterion: everyone who came swabbed in the window, nobody unplaced or unserved
+        "window_met": bool(done.any() and float(np.nanmax(rec.end)) <= window and not count[UNPLACED]
                            and not count[UNSERVED]),
+        "remaining_people": remaining_people,
+        "remaining_top_sites": top,
         "last_swab_hours": float(np.nanmax(rec.end) / 60) if done.any() else 0.0,
         "last_result_hours": float(np.nanmax(rec.result) / 60) if done.any() else 0.0,
         "sampled_households": int(count[SAMPLED]), "returned_households": int(count[RETURNED]),
         "walk_in_households": int(count[WALK_IN]), "home_households": int(count[HOME]),
         "missed_households": int(count[MISSED]), "unplaced_households": int(count[UNPLACED]),
         "unserved_households": int(count[UNSERVED]),
-        "missed_people": int(rec.size[rec.status >= MISSED].sum()),
+        "followed_up_households": int(count[FOLLOWED_UP]), "followup_home_households": int(count[FOLLOWUP_HOME]),
+        "closed_households": int(count[CLOSED]), "closed_people": int(rec.size[rec.status == CLOSED].sum()),
+        "missed_people": int(rec.size[np.isin(rec.status, REMAINING)].sum()),
         "wait_mean_min": float(np.average(wait, weights=w_size)) if len(wait) else 0.0,
         "wait_p95_min": p95,
         "share_wait_over_limit": float(w_size[wait > params.wait_limit_min].sum() / max(w_size.sum(), 1)),

@@ -88,7 +88,7 @@ def replicate_level(inputs: SimInputs, level: Level, params: SimParams,
 
 def probability(stats: Sequence[RepStats]) -> float:
     """Share of replications in which the window target was met."""
-    return sum(bool(s.figures["target_met"]) for s in stats) / len(stats)
+    return sum(bool(s.figures["window_met"]) for s in stats) / len(stats)
 
 
 @dataclass(frozen=True, eq=False)

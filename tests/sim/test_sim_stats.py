@@ -45,8 +45,31 @@ def test_coverage_and_target() -> None:
 
 
 def test_missed_people_block_full_coverage() -> None:
-    """With everyone a no-show who never returns, nobody is sampled and 95 % is never reached."""
-    params = SimParams(no_show=1.0, no_show_return=0.0, walk_in_share=0.0)
+    """With everyone a no-show who never returns and no follow-up, nobody is sampled, 95 % is never
+    reached, the target is missed and the verdict's figures name all 30 people as remaining."""
+    params = SimParams(no_show=1.0, no_show_return=0.0, walk_in_share=0.0, followup_reach=0.0)
     figures = replication_stats(run_replication(RUSH, params, seed=0), params).figures
     assert figures["missed_households"] == 30 and figures["sampled_by_window_end"] == 0.0
     assert math.isnan(figures["hours_to_95"])
+    assert figures["target_met"] is False and figures["remaining_people"] == 30
+    assert figures["remaining_top_sites"][0][1] == 30
+
+
+@pytest.mark.parametrize(("closed", "home", "status"), [(0.0, 0.0, "followed_up"), (1.0, 0.0, "closed"),
+                                                        (0.0, 1.0, "followup_home")])
+def test_grid_workers_follow_up_every_no_show(closed: float, home: float, status: str) -> None:
+    """Every no-show reached: all come after the call, all are closed, or all are swabbed at home;
+    closed households count as done for the target, and nobody remains."""
+    from sim.records import STATUS
+
+    params = SimParams(no_show=1.0, no_show_return=0.0, walk_in_share=0.0, followup_reach=1.0,
+                       followup_closed=closed, followup_home=home, followup_delay_min=(5.0, 10.0))
+    rec = run_replication(RUSH, params, seed=0)
+    assert {STATUS[s] for s in rec.status} == {status}
+    figures = replication_stats(rec, params).figures
+    assert figures["remaining_people"] == 0 and figures["target_met"] is True
+    assert figures["missed_households"] == 0
+    if status == "closed":
+        assert figures["closed_households"] == 30 and figures["sampled_by_window_end"] == 0.0
+    else:
+        assert figures["sampled_by_window_end"] == 1.0
