@@ -31,6 +31,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from api.models import PLAN_TABLES, Checkin, Followup, Plan
 from sampler.day.codes import resident_codes
 from sampler.day.ledger import CHINA, DayPlan, Ledger, Outcome, validate_checkins
+from sampler.notify.contact import address_of
 
 __all__ = ["BIN_MINUTES", "DayCache", "DayState", "load_day_plan", "missed_record", "missed_workbook", "store_checkins",
            "store_followups"]
@@ -227,7 +228,7 @@ def missed_record(state: DayState, i: int, calls: bool) -> dict[str, Any]:
     return {
         "household_id": str(day.household_ids[i]), "grid": str(day.building_grid[b]),
         "compound": str(day.building_compound[b]),
-        "address": name + (f"{unit}单元" if unit else "") + (f"{room}室" if room else ""),
+        "address": address_of(name, unit, room),
         "size": int(day.size[i]), "mode": "site" if site >= 0 else ("home" if end >= 0 else "unplaced"),
         "site_id": day.site_ids[site] if site >= 0 else "", "site": day.site_names[site] if site >= 0 else "",
         "slot_end": day.start + dt.timedelta(minutes=end) if end >= 0 else None,

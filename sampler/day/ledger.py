@@ -34,6 +34,7 @@ import numpy as np
 import numpy.typing as npt
 
 from sampler.day.codes import normalise_code
+from sampler.model import IntArray, StrArray
 
 __all__ = [
     "BUSY_MINUTES",
@@ -49,8 +50,6 @@ __all__ = [
     "validate_checkins",
 ]
 
-IntArray = npt.NDArray[np.int64]
-StrArray = npt.NDArray[np.object_]
 
 BY_KEYS = ("area", "site", "grid", "compound", "building")
 
