@@ -13,6 +13,7 @@ on (plan, device id): a row another worker stored meanwhile counts as a duplicat
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import json
 import tempfile
@@ -23,7 +24,6 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import pandas as pd
 from sqlalchemy import Connection, Engine, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
@@ -60,6 +60,12 @@ class DayState:
         lo = int(max(0, hi - span // BIN_MINUTES + 1))
         return int(self.bins[site, lo:hi + 1].sum())
 
+    def with_details(self, conn: Connection) -> None:
+        """Read contacts, phones, units and rooms once (missed lists, check-ins by phone)."""
+        with self.lock:
+            if self.day.contacts is None:
+                self.day = load_details(conn, self.plan_id, self.day)
+
     def catch_up(self, conn: Connection) -> None:
         """Apply the check-ins and follow-ups stored since the last call."""
         rows = conn.execute(
@@ -85,70 +91,89 @@ class DayState:
             self.followup_seq = int(fups[-1].seq)
 
 
-def _minutes(labels: pd.Series, start: dt.datetime) -> np.ndarray:
-    """Minutes from the window start of 'YYYY-MM-DD HH:MM' labels (the stored plan's text edge)."""
+def _columns(conn: Connection, table: str, plan_id: int, *cols: str) -> list[np.ndarray]:
+    """Columns of a stored plan table in row order, as object arrays (plain DBAPI tuples: building
+    them from a million SQLAlchemy Row objects or a pandas frame costs several times more)."""
+    t = PLAN_TABLES[table]
+    result = conn.execute(select(*(t.c[c] for c in cols)).where(t.c.plan_id == plan_id).order_by(t.c.row))
+    rows = result.cursor.fetchall() if result.cursor is not None else []
+    result.close()
+    if not rows:
+        return [np.zeros(0, dtype=object) for _ in cols]
+    return [np.asarray(column, dtype=object) for column in zip(*rows, strict=True)]
+
+
+def _index_of(values: np.ndarray, keys: dict[str, int]) -> np.ndarray:
+    return np.fromiter((keys.get(str(v), -1) for v in values), dtype=np.int64, count=len(values))
+
+
+def _minutes(labels: np.ndarray, start: dt.datetime) -> np.ndarray:
+    """Minutes from the window start of 'YYYY-MM-DD HH:MM' labels (the stored plan's text edge;
+    a plan has a few dozen distinct labels, each parsed once)."""
     naive = start.replace(tzinfo=None)
-    parsed = pd.to_datetime(labels, format="%Y-%m-%d %H:%M", errors="coerce")
-    minutes = (parsed - naive).dt.total_seconds() / 60.0
-    return minutes.fillna(-1).to_numpy(dtype=np.int64)
+    parsed: dict[str, int] = {}
+    for label in set(labels.tolist()):
+        try:
+            parsed[label] = int((dt.datetime.strptime(str(label), "%Y-%m-%d %H:%M") - naive).total_seconds() // 60)
+        except ValueError:
+            parsed[label] = -1
+    return np.fromiter((parsed[v] for v in labels.tolist()), dtype=np.int64, count=len(labels))
 
 
 def load_day_plan(conn: Connection, plan_id: int, secret: bytes, tz: dt.tzinfo = CHINA) -> DayPlan:
-    """The day's view of a stored plan: households in registry order (the contacts table's rows)."""
+    """The day's view of a stored plan: the placed households (assignments' row order), then the
+    unplaced ones. Contacts, phones, units and rooms are read later, when a missed list or a
+    check-in by phone needs them (`load_details`)."""
     summary_text, area = conn.execute(select(Plan.summary, Plan.area).where(Plan.id == plan_id)).one()
     summary = json.loads(summary_text)
     window = summary["window"]
     start = dt.datetime.strptime(window["start"], "%Y-%m-%d %H:%M").replace(tzinfo=tz)
     hours = window["slots"] * window["slot_minutes"] / 60.0 if "slots" in window else float(window["hours"])
-
-    def frame(name: str, *cols: str) -> pd.DataFrame:
-        t = PLAN_TABLES[name]
-        result = conn.execute(select(*(t.c[c] for c in cols)).where(t.c.plan_id == plan_id).order_by(t.c.row))
-        return pd.DataFrame(result.fetchall(), columns=list(cols))
-
-    contacts = frame("contacts", "household_id", "contact", "phone")
-    ids = contacts["household_id"].astype(str).to_numpy(dtype=object)
-    n = len(ids)
-    index = pd.Index(ids)
-    assignments = frame("assignments", "household_id", "building_id", "unit", "room", "size", "mode", "site_id",
-                        "slot_end")
-    unplaced = frame("unplaced", "household_id", "building_id", "size")
+    a_id, a_building, a_size, a_mode, a_site, a_end = _columns(
+        conn, "assignments", plan_id, "household_id", "building_id", "size", "mode", "site_id", "slot_end")
+    u_id, u_building, u_size = _columns(conn, "unplaced", plan_id, "household_id", "building_id", "size")
     # buildings.csv has a row per (building, site, slot) it is called in: one per building here
-    buildings = frame("buildings", "building_id", "name", "grid", "compound").drop_duplicates(
-        "building_id", ignore_index=True)
-    sites = frame("sites", "site_id", "name", "lon", "lat", "tables", "rate")
-    b_index = pd.Index(buildings["building_id"].astype(str))
-    s_index = pd.Index(sites["site_id"].astype(str))
-    size = np.zeros(n, np.int64)
-    building = np.zeros(n, np.int64)
-    site = np.full(n, -1, np.int64)
-    slot_end = np.full(n, -1, np.int64)
-    a_rows = index.get_indexer(pd.Index(assignments["household_id"].astype(str)))
-    size[a_rows] = assignments["size"].to_numpy(dtype=np.int64)
-    building[a_rows] = b_index.get_indexer(pd.Index(assignments["building_id"].astype(str)))
-    at_site = (assignments["mode"] == "site").to_numpy()
-    site[a_rows[at_site]] = s_index.get_indexer(pd.Index(assignments["site_id"][at_site].astype(str)))
-    slot_end[a_rows] = _minutes(assignments["slot_end"], start)
-    unit = np.full(n, "", dtype=object)
-    room = np.full(n, "", dtype=object)
-    unit[a_rows] = assignments["unit"].astype(str).to_numpy(dtype=object)
-    room[a_rows] = assignments["room"].astype(str).to_numpy(dtype=object)
-    u_rows = index.get_indexer(pd.Index(unplaced["household_id"].astype(str)))
-    size[u_rows] = unplaced["size"].to_numpy(dtype=np.int64)
-    building[u_rows] = b_index.get_indexer(pd.Index(unplaced["building_id"].astype(str)))
+    b_id, b_name, b_grid, b_compound = _columns(conn, "buildings", plan_id, "building_id", "name", "grid", "compound")
+    _, first = np.unique(b_id.astype(str), return_index=True)
+    keep = np.sort(first)
+    b_id, b_name, b_grid, b_compound = b_id[keep], b_name[keep], b_grid[keep], b_compound[keep]
+    s_id, s_name, s_lon, s_lat, s_tables, s_rate = _columns(
+        conn, "sites", plan_id, "site_id", "name", "lon", "lat", "tables", "rate")
+    buildings = {str(b): i for i, b in enumerate(b_id)}
+    sites = {str(x): i for i, x in enumerate(s_id)}
+    ids = np.concatenate([a_id, u_id]).astype(str).astype(object)
+    at_site = a_mode == "site"
+    site = np.where(at_site, _index_of(np.where(at_site, a_site, ""), sites), -1)
     return DayPlan(
-        area=area, household_ids=ids, codes=resident_codes(area, ids, secret), size=size, site=site,
-        slot_end=slot_end, building=building,
-        building_ids=buildings["building_id"].astype(str).to_numpy(dtype=object),
-        building_grid=buildings["grid"].astype(str).to_numpy(dtype=object),
-        building_compound=buildings["compound"].astype(str).to_numpy(dtype=object),
-        site_ids=sites["site_id"].astype(str).tolist(), site_names=sites["name"].astype(str).tolist(),
-        start=start, hours=hours, phones=contacts["phone"].astype(str).to_numpy(dtype=object),
-        contacts=contacts["contact"].astype(str).to_numpy(dtype=object), unit=unit, room=room,
-        building_names=buildings["name"].astype(str).to_numpy(dtype=object),
-        slot_minutes=int(window["slot_minutes"]), site_lon=sites["lon"].astype(float).tolist(),
-        site_lat=sites["lat"].astype(float).tolist(),
-        site_rate=(sites["tables"].astype(float) * sites["rate"].astype(float) / 60.0).tolist())
+        area=area, household_ids=ids, codes=resident_codes(area, ids, secret),
+        size=np.concatenate([a_size, u_size]).astype(np.int64),
+        site=np.concatenate([site, np.full(len(u_id), -1)]).astype(np.int64),
+        slot_end=np.concatenate([_minutes(a_end, start), np.full(len(u_id), -1)]).astype(np.int64),
+        building=np.concatenate([_index_of(a_building, buildings), _index_of(u_building, buildings)]),
+        building_ids=b_id.astype(str).astype(object), building_grid=b_grid.astype(str).astype(object),
+        building_compound=b_compound.astype(str).astype(object), building_names=b_name.astype(str).astype(object),
+        site_ids=[str(x) for x in s_id], site_names=[str(x) for x in s_name], start=start, hours=hours,
+        slot_minutes=int(window["slot_minutes"]), site_lon=[float(x) for x in s_lon],
+        site_lat=[float(x) for x in s_lat],
+        site_rate=[float(t) * float(r) / 60.0 for t, r in zip(s_tables, s_rate, strict=True)])
+
+
+def load_details(conn: Connection, plan_id: int, day: DayPlan) -> DayPlan:
+    """``day`` with contacts, phones, units and rooms (for missed lists and check-ins by phone)."""
+    index = {str(h): i for i, h in enumerate(day.household_ids)}
+    n = len(day)
+    contacts, phones, units, rooms = (np.full(n, "", dtype=object) for _ in range(4))
+    c_id, c_contact, c_phone = _columns(conn, "contacts", plan_id, "household_id", "contact", "phone")
+    rows = _index_of(c_id, index)
+    found = rows >= 0
+    contacts[rows[found]] = c_contact[found]
+    phones[rows[found]] = c_phone[found]
+    a_id, a_unit, a_room = _columns(conn, "assignments", plan_id, "household_id", "unit", "room")
+    rows = _index_of(a_id, index)
+    found = rows >= 0
+    units[rows[found]] = a_unit[found]
+    rooms[rows[found]] = a_room[found]
+    return dataclasses.replace(day, contacts=contacts, phones=phones, unit=units, room=rooms, _index={})
 
 
 class DayCache:
@@ -159,8 +184,8 @@ class DayCache:
         self._states: dict[int, DayState] = {}
         self._lock = threading.Lock()
 
-    def state(self, engine: Engine, plan_id: int) -> DayState:
-        """The plan's day, up to date with the database."""
+    def state(self, engine: Engine, plan_id: int, details: bool = False) -> DayState:
+        """The plan's day, up to date with the database (``details``: with contacts and phones)."""
         with self._lock:
             state = self._states.get(plan_id)
         with engine.connect() as conn:
@@ -169,6 +194,8 @@ class DayCache:
                 state = DayState(plan_id, day, Ledger.empty(day))
                 with self._lock:
                     state = self._states.setdefault(plan_id, state)
+            if details:
+                state.with_details(conn)
             with state.lock:
                 state.catch_up(conn)
         return state
@@ -182,6 +209,9 @@ class DayCache:
 def store_checkins(engine: Engine, state: DayState, rows: Sequence[Mapping[str, Any]],
                    key_id: int | None) -> dict[str, Any]:
     """Validate a batch, store what is accepted (idempotent on device id), answer the counts."""
+    if any(r.get("phone") and not (r.get("code") or r.get("household_id")) for r in rows):
+        with engine.connect() as conn:
+            state.with_details(conn)
     with state.lock:
         outcome = validate_checkins(state.day, state.ledger, rows)
     values = [{"plan_id": state.plan_id, "checkin_id": c["id"], "household": c["household"], "site": c["site"],

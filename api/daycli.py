@@ -25,7 +25,7 @@ __all__ = ["register"]
 checkins_app = typer.Typer(help="Check-ins of the sampling day (households sampled).", no_args_is_help=True)
 
 
-def _open(plan: int) -> tuple[Engine, DayState]:
+def _open(plan: int, details: bool = False) -> tuple[Engine, DayState]:
     from sqlalchemy import select
 
     from api.day import DayCache
@@ -40,7 +40,7 @@ def _open(plan: int) -> tuple[Engine, DayState]:
         if conn.execute(select(Plan.id).where(Plan.id == plan)).first() is None:
             console.print(f"[red]no plan {plan}[/] in {Settings().database_url}: list plans with GET /api/v1/plans")
             raise typer.Exit(2)
-    return engine, DayCache(code_secret()).state(engine, plan)
+    return engine, DayCache(code_secret()).state(engine, plan, details)
 
 
 def _when(text: str | None, tz: dt.tzinfo | None) -> dt.datetime:
@@ -118,7 +118,7 @@ def missed_command(
     if out.exists() and not out.is_file():
         console.print(f"[red]{out}[/] is not a file: give a path such as missed.xlsx")
         raise typer.Exit(2)
-    _engine, state = _open(plan)
+    _engine, state = _open(plan, details=True)
     when = _when(at, state.day.start.tzinfo)
     idx = missed(state.day, state.ledger, when, grace, grid)
     content = missed_workbook(state, idx, when)

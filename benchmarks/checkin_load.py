@@ -119,7 +119,7 @@ def _status_latency(port: int, plan_id: int, n: int = 30) -> tuple[float, float]
     import httpx
 
     times = []
-    with httpx.Client(base_url=f"http://127.0.0.1:{port}", headers={"X-API-Key": SECRET}, timeout=60) as c:
+    with httpx.Client(base_url=f"http://127.0.0.1:{port}", headers={"X-API-Key": SECRET}, timeout=600) as c:
         for _ in range(n):
             t = time.perf_counter()
             r = c.get(f"/api/v1/plans/{plan_id}/status?by=grid&at=2022-11-23T12:00:00%2B08:00")

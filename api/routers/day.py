@@ -71,11 +71,12 @@ _CALLING_ROLES = ("planner", "grid")
 _RECENT_MINUTES = 30
 
 
-def _state(request: Request, session: SessionDep, engine: EngineDep, plan_id: int) -> DayState:
+def _state(request: Request, session: SessionDep, engine: EngineDep, plan_id: int,
+           details: bool = False) -> DayState:
     if session.get(Plan, plan_id) is None:
         raise HTTPException(status.HTTP_404_NOT_FOUND, "no such plan")
     cache: DayCache = request.app.state.day
-    return cache.state(engine, plan_id)
+    return cache.state(engine, plan_id, details)
 
 
 def _at(at: dt.datetime | None) -> dt.datetime:
@@ -181,7 +182,7 @@ async def get_missed(request: Request, session: SessionDep, engine: EngineDep, c
     """Households whose slot ended over ``grace_min`` ago (all unsampled once the window is over)
     with no check-in and no outcome that closes them; contact and phone for planner and grid keys."""
     when = _at(at)
-    state = await run_in_threadpool(_state, request, session, engine, plan_id)
+    state = await run_in_threadpool(_state, request, session, engine, plan_id, True)
     idx, _ = _missed_rows(state, caller, when, grace_min, grid)
     calls = caller.role in _CALLING_ROLES
     page = [MissedHousehold(**missed_record(state, i, calls)) for i in idx[offset:offset + limit]]
@@ -196,7 +197,7 @@ async def get_missed_workbook(request: Request, session: SessionDep, engine: Eng
                               grid: Annotated[list[str] | None, Query()] = None) -> Response:
     """The missed list as a workbook: one A4 sheet per grid, Chinese headers, for calling and ticking off."""
     when = _at(at)
-    state = await run_in_threadpool(_state, request, session, engine, plan_id)
+    state = await run_in_threadpool(_state, request, session, engine, plan_id, True)
     idx, _ = _missed_rows(state, caller, when, grace_min, grid)
     content = await run_in_threadpool(missed_workbook, state, idx, when)
     return Response(content, media_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
