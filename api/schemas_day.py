@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import datetime as dt
-from typing import Literal
+import re
+from typing import Annotated, Literal
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, BeforeValidator, Field
 
 __all__ = [
     "CheckinIn",
@@ -23,6 +24,18 @@ __all__ = [
     "StatusRow",
 ]
 
+_AWARE = re.compile(r"\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}(:\d{2}(\.\d+)?)?([Zz]|[+-]\d{2}:?\d{2})")
+
+
+def _aware_text(value: object) -> object:
+    """A check-in's time: RFC 3339 text with its offset (pydantic would take 0.5 as a Unix time)."""
+    if not isinstance(value, str) or not _AWARE.fullmatch(value.strip()):
+        raise ValueError("give an RFC 3339 time with its offset, e.g. 2022-11-23T09:30:00+08:00")
+    return value
+
+
+AwareTime = Annotated[dt.datetime, BeforeValidator(_aware_text)]
+
 OutcomeName = Literal["coming", "home_visit", "away", "refused", "sampled_elsewhere"]
 
 
@@ -33,7 +46,7 @@ class CheckinIn(BaseModel):
     code: str | None = Field(default=None, max_length=32)
     household_id: str | None = Field(default=None, max_length=100)
     site_id: str = Field(default="", max_length=100, description="the site's id; '' or 'home' for a home visit")
-    at: dt.datetime = Field(description="RFC 3339 time with its offset")
+    at: AwareTime = Field(description="RFC 3339 time with its offset")
     people: int | None = Field(default=None, ge=1, le=100, description="default: the rest of the household")
     tube: str = Field(default="", max_length=64)
 

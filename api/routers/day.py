@@ -41,6 +41,7 @@ from api.day import (
 )
 from api.deps import Caller, EngineDep, SessionDep, require_roles
 from api.models import Plan
+from api.schemas import QueryTime
 from api.schemas_day import (
     CheckinRejection,
     CheckinsIn,
@@ -146,7 +147,7 @@ async def import_checkins(request: Request, session: SessionDep, engine: EngineD
 @router.get("/status", response_model=StatusPublic)
 async def get_status(request: Request, session: SessionDep, engine: EngineDep, caller: StatusDep,
                      plan_id: PlanId, by: Annotated[str, Query(pattern="^(area|site|grid|compound|building)$")] = "area",
-                     at: dt.datetime | None = None) -> StatusPublic:
+                     at: QueryTime | None = None) -> StatusPublic:
     """Coverage so far by area, site, grid, compound or building; ``due`` = slot ended by ``at``."""
     when = _at(at)
     if caller.role == "site" and by != "site" or caller.role == "grid" and by != "grid":
@@ -175,7 +176,7 @@ def _missed_rows(state: DayState, caller: Caller, when: dt.datetime, grace_min: 
 
 @router.get("/missed", response_model=MissedPublic)
 async def get_missed(request: Request, session: SessionDep, engine: EngineDep, caller: MissedDep, plan_id: PlanId,
-                     at: dt.datetime | None = None, grace_min: Annotated[float, Query(ge=0, le=24 * 60)] = 30.0,
+                     at: QueryTime | None = None, grace_min: Annotated[float, Query(ge=0, le=24 * 60)] = 30.0,
                      grid: Annotated[list[str] | None, Query()] = None,
                      limit: Annotated[int, Query(ge=1, le=10_000)] = 500,
                      offset: Annotated[int, Query(ge=0)] = 0) -> MissedPublic:
@@ -192,7 +193,7 @@ async def get_missed(request: Request, session: SessionDep, engine: EngineDep, c
 @router.get("/missed.xlsx", response_class=Response,
             responses={200: {"content": {"application/vnd.openxmlformats-officedocument.spreadsheetml.sheet": {}}}})
 async def get_missed_workbook(request: Request, session: SessionDep, engine: EngineDep, caller: CallerOfGridDep,
-                              plan_id: PlanId, at: dt.datetime | None = None,
+                              plan_id: PlanId, at: QueryTime | None = None,
                               grace_min: Annotated[float, Query(ge=0, le=24 * 60)] = 30.0,
                               grid: Annotated[list[str] | None, Query()] = None) -> Response:
     """The missed list as a workbook: one A4 sheet per grid, Chinese headers, for calling and ticking off."""
@@ -229,7 +230,7 @@ async def post_followups(body: FollowupsIn, request: Request, session: SessionDe
 
 @public_router.get("/sites", response_model=PublicSites)
 async def public_sites(request: Request, session: SessionDep, engine: EngineDep,
-                       at: dt.datetime | None = None) -> PublicSites:
+                       at: QueryTime | None = None) -> PublicSites:
     """Every site of the newest published plan with its queue status (no key, no personal data)."""
     when = _at(at)
     plan_id = session.scalar(select(Plan.id).where(Plan.published.is_(True)).order_by(Plan.id.desc()).limit(1))

@@ -1,7 +1,7 @@
 """the sampling day: check-ins, follow-ups, grid keys
 
-Revision ID: 0003
-Revises: 0002
+Revision ID: 0010_day
+Revises: 0003_audit
 """
 
 from __future__ import annotations
@@ -9,8 +9,8 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0003"
-down_revision = "0002"
+revision = "0010_day"
+down_revision = "0003_audit"
 branch_labels = None
 depends_on = None
 
