@@ -245,7 +245,7 @@ _INDEXES: dict[str, list[tuple[str, ...]]] = {
     "home_visits": [("household_id",)],
     "unplaced": [("household_id",)],
     "sites": [("site_id",)],
-    "contacts": [("household_id",)],
+    "contacts": [("household_id",), ("code",)],
 }
 
 

@@ -6,7 +6,7 @@ import datetime as dt
 import re
 from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, model_validator
 
 __all__ = [
     "ERROR_RESPONSES",
@@ -343,11 +343,20 @@ class UnplacedsPublic(BaseModel):
 
 
 class LookupQuery(BaseModel):
-    """A resident's question: household code and the last 4 digits of the registered phone."""
+    """A resident's question: the resident code from the SMS (8 characters) and the last 4 digits
+    of the registered phone. ``household_id`` (the registry id) is still accepted for staff tools;
+    give exactly one of the two."""
 
-    household_id: str = Field(min_length=1, max_length=64)
+    code: str | None = Field(default=None, min_length=1, max_length=32)
+    household_id: str | None = Field(default=None, min_length=1, max_length=64)
     phone_last4: str = Field(pattern=r"^\d{4}$")
     plan_id: int | None = Field(default=None, ge=1, le=2**31 - 1)
+
+    @model_validator(mode="after")
+    def _one_key(self) -> LookupQuery:
+        if (self.code is None) == (self.household_id is None):
+            raise ValueError("give the resident code (code) or the household id (household_id), not both")
+        return self
 
 
 class LookupResult(BaseModel):

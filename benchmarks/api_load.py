@@ -85,8 +85,11 @@ def synth_plan(n: int, seed: int = 0) -> tuple[dict[str, Any], dict[str, pd.Data
     slot = b_slot[b_of]
     mode = np.where(home, "home", "site").astype(object)
     team = np.where(home, (idx % 20) + 1, -1)
+    from sampler.day.codes import code_secret, resident_codes
+
+    codes = resident_codes("基准市", hid, code_secret())
     assignments = pd.DataFrame({
-        "household_id": hid[placed], "building_id": bid[b_of[placed]], "unit": unit[placed], "room": room[placed],
+        "household_id": hid[placed], "code": codes[placed], "building_id": bid[b_of[placed]], "unit": unit[placed], "room": room[placed],
         "size": size[placed], "mode": mode[placed],
         "site_id": np.where(home[placed], "", sid[b_site[b_of[placed]]]),
         "team": pd.array(np.where(home[placed], team[placed], -1), dtype="Int64").astype(object),
@@ -118,7 +121,7 @@ def synth_plan(n: int, seed: int = 0) -> tuple[dict[str, Any], dict[str, pd.Data
     sites = pd.DataFrame({"site_id": sid, "name": [f"第{s + 1}采样点" for s in range(SITES)],
                           "lon": 118.3, "lat": 27.0, "tables": 2, "rate": 100.0, "open": "00:00", "close": "24:00",
                           "serves": "", "queue_m": 100.0, "slot_capacity": 170})
-    contacts = pd.DataFrame({"household_id": hid, "contact": "户主",
+    contacts = pd.DataFrame({"household_id": hid, "code": codes, "contact": "户主",
                              "phone": np.array([phone(i) for i in range(n)], dtype=object)})
     summary = {"area": "基准市", "households": n, "people": int(size.sum()), "placed_households": int(placed.sum()),
                "unplaced_households": int(unplaced.sum()), "synthetic": True}

@@ -164,13 +164,18 @@ def _slot_end() -> PlanColumn:
     return _col("slot_end", TEXT, f"end of the slot (the next slot's start), {SLOT}")
 
 
+def _code() -> PlanColumn:
+    return _col("code", TEXT, "the household's resident code (8 characters, no 0/O/1/I/L; `sampler.day.codes`): "
+                              "what residents type to look up their slot and what site staff check in")
+
+
 def _mode() -> PlanColumn:
     return _col("mode", TEXT, "`site` (sampled at a site) or `home` (home visit)")
 
 
 _TABLES = (
     PlanTable("assignments", "One row per placed household, in registry order.", (
-        _household_id(), _building_id(),
+        _household_id(), _code(), _building_id(),
         _col("unit", TEXT, "unit (entrance), as in the registry; may be blank"),
         _col("room", TEXT, "room number, as in the registry; may be blank"),
         _size(), _mode(),
@@ -228,7 +233,7 @@ _TABLES = (
     )),
     PlanTable("contacts", "One row per household of the registry, kept apart from the assignments so that who "
                           "may read phone numbers can be controlled (SMS export only).", (
-        _household_id(),
+        _household_id(), _code(),
         _col("contact", TEXT, "head of household or contact person; may be blank"),
         _col("phone", TEXT, "phone number as in the registry; may be blank or invalid"),
     )),

@@ -58,6 +58,7 @@ def _hh_text(hh: HouseholdTable, name: str, index: np.ndarray | None = None) -> 
 def plan_frames(plan: Plan) -> dict[str, pd.DataFrame]:
     """All tables of the plan directory (`sampler.planfiles.schema.TABLES`: its columns and dtypes),
     in a fixed row order."""
+    from sampler.day.codes import code_secret, resident_codes
     from sampler.plan.planner import MODE_HOME, MODE_SITE, MODE_UNPLACED
 
     reg, hh, b = plan.registry, plan.registry.households, plan.registry.buildings
@@ -65,8 +66,10 @@ def plan_frames(plan: Plan) -> dict[str, pd.DataFrame]:
     site_ids = np.array([s.id for s in reg.sites] + [""], dtype=object)
     placed = np.flatnonzero(plan.mode != MODE_UNPLACED)
     at_site = plan.mode[placed] == MODE_SITE
+    codes = resident_codes(plan.scenario.area, hh.id, code_secret())
     assignments = pd.DataFrame({
         "household_id": _hh_text(hh, "id", placed),
+        "code": _text(codes, placed),
         "building_id": _text(b.id, hh.building[placed]),
         "unit": _hh_text(hh, "unit", placed),
         "room": _hh_text(hh, "room", placed),
@@ -127,7 +130,7 @@ def plan_frames(plan: Plan) -> dict[str, pd.DataFrame]:
         "open": format_clock(s.open_minute), "close": format_clock(s.close_minute), "serves": ";".join(s.serves),
         "queue_m": s.queue_m, "slot_capacity": int(plan.grid.capacity[i].max(initial=0)),
     } for i, s in enumerate(reg.sites)], columns=TABLES["sites"].names)
-    contacts = pd.DataFrame({"household_id": _hh_text(hh, "id"), "contact": _hh_text(hh, "contact"),
+    contacts = pd.DataFrame({"household_id": _hh_text(hh, "id"), "code": _text(codes), "contact": _hh_text(hh, "contact"),
                              "phone": _hh_text(hh, "phone")})
     frames = {
         "assignments": assignments, "site_load": site_load, "buildings": buildings,

@@ -17,10 +17,9 @@ from api.db import make_engine, run_migrations
 from api.main import create_app
 from api.settings import Settings
 from api.storage import store_plan
-from tests.api.plandir import plan_frames, plan_summary, write_plan_dir
+from tests.api.plandir import CODE_SECRET, plan_frames, plan_summary, write_plan_dir
 
 PLANNER_KEY = "test-planner-key-0123456789abcdefghij"
-CODE_SECRET = "test-code-secret-0123456789abcdef0123"
 
 
 @pytest.fixture(autouse=True)

@@ -14,6 +14,7 @@ from sampler.io.timefmt import SLOT_FORMAT, slot_labels
 __all__ = ["AREA", "HOUSEHOLDS", "plan_frames", "plan_summary", "write_plan_dir"]
 
 AREA = "XX街道"
+CODE_SECRET = "test-code-secret-0123456789abcdef0123"  # the tests' SAMPLER_CODE_SECRET (tests/api/conftest.py)
 
 # household_id, building_id, unit, room, size, mode, site_id, team, slot_start, phone
 HOUSEHOLDS: list[tuple[str, str, str, str, int, str, str, str, str, str]] = [
@@ -34,6 +35,12 @@ BUILDINGS = {
 }
 
 
+def _code(household_id: str) -> str:
+    from sampler.day.codes import resident_codes
+
+    return str(resident_codes(AREA, [household_id], CODE_SECRET.encode())[0])
+
+
 def _end(start: str) -> str:
     return (pd.Timestamp(start) + pd.Timedelta(minutes=30)).strftime(SLOT_FORMAT)
 
@@ -41,7 +48,7 @@ def _end(start: str) -> str:
 def plan_frames() -> dict[str, pd.DataFrame]:
     """The seven plan tables with exactly the plan-directory columns."""
     a = pd.DataFrame([
-        {"household_id": h, "building_id": b, "unit": u, "room": r, "size": s, "mode": m,
+        {"household_id": h, "code": _code(h), "building_id": b, "unit": u, "room": r, "size": s, "mode": m,
          "site_id": site, "team": team, "slot_start": t, "slot_end": _end(t),
          "walk_minutes": 4.5 if m == "site" else "", "over_max_walk": 0}
         for h, b, u, r, s, m, site, team, t, _ in HOUSEHOLDS
@@ -72,8 +79,8 @@ def plan_frames() -> dict[str, pd.DataFrame]:
          "open": "00:00", "close": "24:00", "serves": "", "queue_m": 100.0, "slot_capacity": 40},
     ])
     contacts = pd.DataFrame(
-        [{"household_id": h[0], "contact": "张三", "phone": h[9]} for h in HOUSEHOLDS]
-        + [{"household_id": u[0], "contact": "李四", "phone": u[4]} for u in UNPLACED]
+        [{"household_id": h[0], "code": _code(h[0]), "contact": "张三", "phone": h[9]} for h in HOUSEHOLDS]
+        + [{"household_id": u[0], "code": _code(u[0]), "contact": "李四", "phone": u[4]} for u in UNPLACED]
     )
     return {"assignments": a, "site_load": pd.DataFrame(load), "buildings": buildings, "home_visits": home,
             "unplaced": unplaced, "sites": sites, "contacts": contacts}

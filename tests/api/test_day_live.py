@@ -28,7 +28,8 @@ def _plan_frames() -> dict[str, pd.DataFrame]:
     ids = [f"H{i:05d}" for i in range(N)]
     slot = [f"2022-11-23 {6 + (i % 24) // 2:02d}:{30 * (i % 2):02d}" for i in range(N)]
     end = [(pd.Timestamp(s) + pd.Timedelta(minutes=30)).strftime("%Y-%m-%d %H:%M") for s in slot]
-    a = pd.DataFrame({"household_id": ids, "building_id": [f"B{i % 30}" for i in range(N)], "unit": "1",
+    codes = resident_codes(AREA, ids, CODE_SECRET.encode())
+    a = pd.DataFrame({"household_id": ids, "code": codes, "building_id": [f"B{i % 30}" for i in range(N)], "unit": "1",
                       "room": [str(100 + i) for i in range(N)], "size": 1, "mode": "site",
                       "site_id": [f"S{i % 2}" for i in range(N)], "team": "", "slot_start": slot, "slot_end": end,
                       "walk_minutes": 3.0, "over_max_walk": 0})
@@ -46,7 +47,8 @@ def _plan_frames() -> dict[str, pd.DataFrame]:
             "home_visits": empty[["household_id", "building_id", "unit", "room", "size", "team", "slot_start",
                                   "slot_end"]].assign(reason=""),
             "unplaced": pd.DataFrame(columns=["household_id", "building_id", "size", "reason"]), "sites": sites,
-            "contacts": pd.DataFrame({"household_id": ids, "contact": "王五", "phone": "13800000000"})}
+            "contacts": pd.DataFrame({"household_id": ids, "code": codes, "contact": "王五",
+                                      "phone": "13800000000"})}
 
 
 def test_kill_during_a_stream_of_batches_then_resend(database_url: str, tmp_path: Path) -> None:

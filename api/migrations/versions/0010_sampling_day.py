@@ -1,4 +1,4 @@
-"""the sampling day: check-ins, follow-ups, grid keys
+"""the sampling day: check-ins, follow-ups, grid keys, resident codes in the plan tables
 
 Revision ID: 0010_day
 Revises: 0003_audit
@@ -18,6 +18,10 @@ depends_on = None
 def upgrade() -> None:
     with op.batch_alter_table("api_keys") as batch:
         batch.add_column(sa.Column("grids", sa.Text(), nullable=False, server_default=""))
+    for table in ("plan_assignments", "plan_contacts"):
+        with op.batch_alter_table(table) as batch:
+            batch.add_column(sa.Column("code", sa.Text(), nullable=False, server_default=""))
+    op.create_index("ix_plan_contacts_code", "plan_contacts", ["plan_id", "code"])
     op.create_table(
         "checkins",
         sa.Column("seq", sa.Integer(), primary_key=True, autoincrement=True),
@@ -51,5 +55,9 @@ def downgrade() -> None:
     op.drop_table("followups")
     op.drop_index("ix_checkins_plan_seq", "checkins")
     op.drop_table("checkins")
+    op.drop_index("ix_plan_contacts_code", "plan_contacts")
+    for table in ("plan_assignments", "plan_contacts"):
+        with op.batch_alter_table(table) as batch:
+            batch.drop_column("code")
     with op.batch_alter_table("api_keys") as batch:
         batch.drop_column("grids")
