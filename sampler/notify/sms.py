@@ -39,7 +39,7 @@ SMS_COLUMNS = ["household_id", "phone", "send_at", "text", "segments"]
 INVALID_COLUMNS = ["household_id", "building_id", "address", "contact", "phone", "reason", "slot_start",
                    "slot_end", "site"]
 
-_FIELDS = {"sign", "address", "date", "start", "end", "site", "team", "area"}
+_FIELDS = {"sign", "address", "date", "start", "end", "site", "team", "area", "code"}
 
 
 def _before_midnight(text: str) -> bool:
@@ -60,7 +60,8 @@ class SmsParams:
         Sender signature shown in 【】; blank = the plan's area (e.g. XX街道).
     site_template, home_template
         Texts for site and home visits; placeholders {sign} {address} {date} {start} {end} {site}
-        {team} {area}.
+        {team} {area} {code} (the resident code, which the lookup asks for). The defaults fit one
+        70-character segment for usual addresses and site names.
     send
         ``evening``: the evening before the slot's day at ``evening_at``; ``before``:
         ``hours_before`` hours before the slot starts.
@@ -73,10 +74,8 @@ class SmsParams:
     """
 
     sign: str = ""
-    site_template: str = ("【{sign}】您家（{address}）核酸采样时间：{date} {start}-{end}，地点：{site}，"
-                          "请全家携带身份证、保持1米间距。")
-    home_template: str = ("【{sign}】您家（{address}）安排上门核酸采样：{date} {start}-{end}，"
-                          "请全家在家等候，备好身份证并佩戴口罩。")
+    site_template: str = "【{sign}】{address}请于{date}{start}-{end}到{site}采样，核酸码{code}"
+    home_template: str = "【{sign}】{address}将于{date}{start}-{end}上门采样，请在家等候，核酸码{code}"
     send: str = "evening"
     evening_at: str = "20:00"
     hours_before: float = 2.0
@@ -199,6 +198,7 @@ def build_messages(plan: PlanFiles, params: SmsParams | None = None) -> SmsResul
     phones = plan.contacts.drop_duplicates("household_id").set_index("household_id")
     frame = pd.DataFrame({
         "household_id": a["household_id"].to_numpy(),
+        "code": a["code"].to_numpy() if "code" in a else np.full(len(a), "", dtype=object),
         "building_id": a["building_id"].to_numpy(),
         "address": addresses(_building_names(a, names), a["unit"], a["room"]),
         "contact": a["household_id"].map(phones["contact"]).fillna("").to_numpy(),
@@ -219,12 +219,13 @@ def build_messages(plan: PlanFiles, params: SmsParams | None = None) -> SmsResul
     }, columns=INVALID_COLUMNS).reset_index(drop=True)
     good = frame[ok]
     texts = []
-    cols = [[_text(v) for v in good[c].tolist()] for c in ("mode", "address", "slot_start", "slot_end", "site", "team")]
-    for mode, address, start, end, site, team in zip(*cols, strict=True):
+    cols = [[_text(v) for v in good[c].tolist()]
+            for c in ("mode", "address", "slot_start", "slot_end", "site", "team", "code")]
+    for mode, address, start, end, site, team, code in zip(*cols, strict=True):
         template = params.home_template if mode == "home" else params.site_template
         texts.append(template.format(
             sign=sign, area=area, address=address, date=date_zh(start), start=clock_of(start),
-            end=clock_of(end), site=site, team=team,
+            end=clock_of(end), site=site, team=team, code=code,
         ))
     nominal = _send_minutes(good["slot_start"], params) if len(good) else np.zeros(0, np.int64)
     order = np.lexsort((good["household_id"].to_numpy(), nominal))

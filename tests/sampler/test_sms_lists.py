@@ -43,11 +43,13 @@ def test_mask_and_address() -> None:
 
 
 def test_site_and_home_texts(plan) -> None:  # type: ignore[no-untyped-def]
-    """Site visits name the site and slot; home visits use the home template."""
+    """Site visits name the site, slot and the resident code in one segment; home visits use the
+    home template."""
     m = build_messages(plan).messages.set_index("household_id")
-    assert m.loc["H001", "text"] == (
-        "【XX街道】您家（3号楼2单元501）核酸采样时间：11月23日 08:00-08:30，地点：二中操场采样点，"
-        "请全家携带身份证、保持1米间距。")
+    code = plan.assignments.set_index("household_id").loc["H001", "code"]
+    assert len(code) == 8
+    assert m.loc["H001", "text"] == f"【XX街道】3号楼2单元501请于11月23日08:00-08:30到二中操场采样点采样，核酸码{code}"
+    assert (m["segments"] == 1).all()
     assert "上门" in m.loc["H007", "text"] and "二中" not in m.loc["H007", "text"]
     assert (m["segments"] == [segments(t) for t in m["text"]]).all()
 
