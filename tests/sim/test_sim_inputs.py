@@ -44,7 +44,7 @@ def test_unknown_household_is_refused(tmp_path: Path) -> None:
     """A plan row naming a household the registry lacks is reported with its row."""
     directory = write_plan_dir(tmp_path / "plan")
     path = directory / "assignments.csv"
-    path.write_text(path.read_text(encoding="utf-8").replace("H3,B2", "H9,B2"), encoding="utf-8")
+    path.write_text(path.read_text(encoding="utf-8").replace("H3,2345ABCF,B2", "H9,2345ABCF,B2"), encoding="utf-8")
     with pytest.raises(InputError) as exc:
         prepare(Scenario(), registry(), read_plan(directory))
     issue = exc.value.issues[0]
