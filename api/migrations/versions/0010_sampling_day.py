@@ -1,7 +1,7 @@
 """the sampling day: check-ins, follow-ups, grid keys, resident codes in the plan tables
 
 Revision ID: 0010_day
-Revises: 0003_audit
+Revises: 0004_ids
 """
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0010_day"
-down_revision = "0003_audit"
+down_revision = "0004_ids"
 branch_labels = None
 depends_on = None
 
