@@ -26,7 +26,7 @@ define install
 	touch $@
 endef
 
-.PHONY: demo test lint typecheck unit bench serve lock wheelhouse clean
+.PHONY: demo test lint typecheck unit bench serve lock wheelhouse clean vendor
 
 $(VENV)/bin/python:
 	$(PYTHON) -m venv $(VENV)
@@ -90,6 +90,10 @@ wheelhouse: | $(VENV)/bin/python
 	$(PY) -m pip download --quiet --disable-pip-version-check --require-hashes --no-deps \
 		$(WHEEL_TAGS) -d $(WHEELHOUSE) -r requirements/dev.lock
 	@echo "$(WHEELHOUSE)/: $$(ls $(WHEELHOUSE) | wc -l) wheels, $$(du -sh $(WHEELHOUSE) | cut -f1)"
+# Refresh the browser libraries shipped in api/web/static/vendor from package-lock.json.
+vendor:
+	cd api/web && npm ci --no-audit --no-fund --ignore-scripts
+	$(PYTHON) api/web/vendor.py
 
 clean:
 	rm -rf out .pytest_cache .mypy_cache .ruff_cache

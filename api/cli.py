@@ -81,6 +81,8 @@ def serve_command(
     private_umask()  # the database, scratch files and job outputs: readable by the service user only
     proxies = settings.proxy_list()
     trusted = proxies or ["127.0.0.1"]  # only read when proxy_headers is on
+    shown = f"[{host}]" if ":" in host else host
+    console.print(f"sampler serve: http://{shown}:{port}/  (居民查询 /r · 采样点 /site · 网格员 /grid · API 文档 /docs)")
     if workers <= 1:
         uvicorn.run(create_app(settings), host=host, port=port, log_level="warning",
                     proxy_headers=bool(proxies), forwarded_allow_ips=trusted)

@@ -45,6 +45,7 @@ from api.sections import register_all
 from api.security import ensure_bootstrap_key
 from api.settings import Settings
 from api.uploads import BodyLimit
+from api.web import mapdata, mount_web
 from sampler.day.codes import code_secret
 from sampler.errors import InputError
 
@@ -140,6 +141,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         version="0.1.0",
         generate_unique_id_function=operation_id,
         lifespan=lifespan,
+        docs_url=None,  # served by api.web from the vendored swagger-ui files: no CDN
+        redoc_url=None,
     )
     app.state.settings = settings
     app.add_middleware(BodyLimit, upload_path=f"{API_PREFIX}/scenarios",
@@ -176,6 +179,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         api.include_router(module.router, responses=ERROR_RESPONSES)
     api.include_router(lookup.router, responses=_LOOKUP_ERRORS)
     api.include_router(day.public_router, responses=_LOOKUP_ERRORS)
+    api.include_router(mapdata.router, responses=ERROR_RESPONSES)
     app.include_router(api)
 
     @app.get("/health", tags=["health"])
@@ -183,5 +187,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         """Liveness check."""
         return {"status": "ok"}
 
+    mount_web(app)
     app.add_middleware(SecurityHeaders)
     return app

@@ -1,0 +1,283 @@
+/* Planner console: scenarios (upload + validation table), plans (summary, map, heat map, coverage
+   curve, publish, exports), the live day (coverage by grid, sites behind, missed list), keys. */
+"use strict";
+const TILE_SETTING = "sampler.console.tiles";
+const charts = {};
+let plans = [];
+
+function chart(id) {
+  if (!window.echarts) return null;
+  charts[id] = charts[id] || echarts.init(document.getElementById(id), null, { renderer: "canvas" });
+  return charts[id];
+}
+window.addEventListener("resize", () => Object.values(charts).forEach((c) => c.resize()));
+
+/* Tabs (arrow keys move between them, as the ARIA tabs pattern says). */
+const tabs = [...document.querySelectorAll('[role="tab"]')];
+function openTab(t) {
+  for (const x of tabs) { const on = x === t; x.setAttribute("aria-selected", String(on)); x.tabIndex = on ? 0 : -1;
+    document.getElementById(x.getAttribute("aria-controls")).hidden = !on; }
+  t.focus();
+  if (t.id === "t-plans") showPlan(); else if (t.id === "t-day") loadDay(); else if (t.id === "t-keys") loadKeys();
+  Object.values(charts).forEach((c) => c.resize());
+}
+tabs.forEach((t, i) => {
+  t.addEventListener("click", () => openTab(t));
+  t.addEventListener("keydown", (e) => {
+    if (e.key === "ArrowRight") openTab(tabs[(i + 1) % tabs.length]);
+    if (e.key === "ArrowLeft") openTab(tabs[(i + tabs.length - 1) % tabs.length]);
+  });
+});
+
+/* ---------- Scenarios ---------- */
+const ISSUE_COLUMNS = [["file", "文件"], ["row", "行"], ["field", "字段"], ["value", "值"], ["fix", "如何修改"]];
+$("#upload").addEventListener("submit", async (ev) => {
+  ev.preventDefault();
+  const fd = new FormData();
+  fd.append("name", $("#u-name").value);
+  for (const role of ["households", "buildings", "sites"]) fd.append(role, $("#u-" + role).files[0]);
+  if ($("#u-scenario").files[0]) fd.append("scenario", $("#u-scenario").files[0]);
+  if ($("#u-params").value.trim()) fd.append("parameters", $("#u-params").value);
+  $("#issues").textContent = "";
+  show("#upload-msg", "info", "正在上传并校验……");
+  try {
+    const s = await api("/scenarios", { method: "POST", body: fd });
+    show("#upload-msg", "ok", `场景 #${s.id} 已保存：${s.households} 户、${s.people} 人、${s.buildings} 栋楼、${s.sites} 个采样点。`);
+    loadScenarios();
+  } catch (e) {
+    if (e instanceof ApiError && e.status === 422 && Array.isArray(e.detail)) {
+      show("#upload-msg", "bad", `校验未通过，共 ${e.detail.length} 处问题，请按下表修改后重新上传（未保存任何内容）。`);
+      $("#issues").append(table(ISSUE_COLUMNS, e.detail.map((d) => ({ ...d, value: d.value ?? "", row: d.row ?? "" }))));
+    } else show("#upload-msg", "bad", errorText(e));
+  }
+});
+
+async function loadScenarios() {
+  const r = await api("/scenarios?limit=100");
+  const box = $("#scenarios"); box.textContent = "";
+  const t = table([["id", "编号"], ["name", "名称"], ["area", "地区"], ["households", "户数"], ["people", "人数"],
+                   ["sites", "采样点"], [(s) => new Date(s.created_at).toLocaleString("zh-CN"), "上传时间"], [() => "", "操作"]], r.data);
+  [...t.tBodies[0].rows].forEach((tr, i) => tr.lastChild.append(
+    el("button", { type: "button", text: "生成方案", "aria-label": `为场景 ${r.data[i].id} 生成方案`, onclick: () => makePlan(r.data[i].id) })));
+  box.append(t);
+}
+
+async function makePlan(scenarioId) {
+  try {
+    let job = await api("/plans", { method: "POST", body: { scenario_id: scenarioId } });
+    while (job.status === "queued" || job.status === "running") {
+      show("#job-msg", "info", `正在生成方案（任务 #${job.id}：${job.stage} ${Math.round(job.progress * 100)}%）……`);
+      await new Promise((r) => setTimeout(r, 700));
+      job = await api(`/jobs/${job.id}`);
+    }
+    if (job.status === "failed") { show("#job-msg", "bad", `方案生成失败：${job.error}`); return; }
+    show("#job-msg", "ok", `方案 #${job.plan_id} 已生成。`);
+    await loadPlans(job.plan_id);
+    openTab($("#t-plans"));
+  } catch (e) { show("#job-msg", "bad", errorText(e)); }
+}
+
+/* ---------- Plans ---------- */
+async function loadPlans(select) {
+  const r = await api("/plans?limit=100");
+  plans = r.data;
+  for (const id of ["#plan", "#day-plan"]) {
+    const sel = $(id), keep = select ? String(select) : sel.value;
+    sel.textContent = "";
+    for (const p of plans) sel.append(el("option", { value: p.id, text: `#${p.id} ${p.area} · ${p.households} 户${p.published ? " · 已发布" : ""}` }));
+    if (keep && plans.some((p) => String(p.id) === keep)) sel.value = keep;
+  }
+}
+function currentPlan() { return plans.find((p) => String(p.id) === $("#plan").value); }
+
+const SUMMARY = [["households", "户数"], ["people", "人数"], ["placed_households", "已安排户数"], ["site_households", "到点采样户数"],
+  ["home_households", "上门采样户数"], ["unplaced_households", "未安排户数"], ["over_max_walk_households", "超步行上限户数"],
+  ["sites", "采样点"], ["tables", "采样台"], ["capacity_people", "总容量（人）"], ["gap", "与下界差距"]];
+async function showPlan() {
+  const p = currentPlan(); const box = $("#summary"); box.textContent = "";
+  if (!p) { box.textContent = "还没有方案：请先在“场景”中上传并生成。"; return; }
+  const s = p.summary;
+  const rows = SUMMARY.filter(([k]) => s[k] !== undefined).map(([k, h]) => ({ h, v: k === "gap" ? (s[k] * 100).toFixed(2) + "%" : s[k] }));
+  if (s.walk_minutes) rows.push({ h: "步行时间（平均 / P95，分钟）", v: `${(+s.walk_minutes.mean).toFixed(1)} / ${(+s.walk_minutes.p95).toFixed(1)}` });
+  if (s.window) rows.push({ h: "采样窗口", v: `${s.window.start} 起 ${windowHours(s.window)} 小时，每时段 ${s.window.slot_minutes} 分钟` });
+  rows.push({ h: "状态", v: p.published ? "已发布（居民可查询）" : "未发布" });
+  box.append(table([["h", "项目"], ["v", "数值"]], rows));
+  drawPlanCharts(p).catch((e) => show("#plan-msg", "bad", errorText(e)));
+}
+$("#plan").addEventListener("change", showPlan);
+
+async function publish(on) {
+  const p = currentPlan(); if (!p) return;
+  try { await api(`/plans/${p.id}/publish?published=${on}`, { method: "POST" });
+        show("#plan-msg", "ok", on ? `方案 #${p.id} 已发布，居民现在可以查询。` : `方案 #${p.id} 已撤回。`);
+        await loadPlans(p.id); showPlan(); }
+  catch (e) { show("#plan-msg", "bad", errorText(e)); }
+}
+$("#publish").addEventListener("click", () => publish(true));
+$("#unpublish").addEventListener("click", () => publish(false));
+
+/* Downloads go through fetch (the key is a header, never in a URL), then a blob link. */
+async function download(path, name, msg) {
+  try {
+    const r = await api(path, { raw: true });
+    const url = URL.createObjectURL(await r.blob());
+    const a = el("a", { href: url, download: name }); document.body.append(a); a.click(); a.remove();
+    setTimeout(() => URL.revokeObjectURL(url), 10000);
+    show(msg, "ok", `已下载 ${name}`);
+  } catch (e) { show(msg, "bad", errorText(e)); }
+}
+document.querySelectorAll("[data-export]").forEach((b) => b.addEventListener("click", () => {
+  const p = currentPlan(); if (p) download(`/plans/${p.id}/exports/${b.dataset.export}`, `plan-${p.id}-${b.dataset.name}`, "#export-msg");
+}));
+
+async function allPages(path) {
+  const out = [];
+  for (let offset = 0; ; offset += 1000) {
+    const r = await api(`${path}${path.includes("?") ? "&" : "?"}limit=1000&offset=${offset}`);
+    out.push(...r.data);
+    if (out.length >= r.count || !r.data.length || out.length >= 20000) return out;
+  }
+}
+
+async function drawPlanCharts(p) {
+  const [load, map] = await Promise.all([allPages(`/plans/${p.id}/site-load?hourly=true`), api(`/web/plans/${p.id}/map`)]);
+  drawMap(map);
+  // Heat map: sites x hours, share of capacity used.
+  const hours = [...new Set(load.map((r) => r.start))].sort(), sites = [...new Set(load.map((r) => r.site_id))];
+  const name = Object.fromEntries(map.sites.map((s) => [s.site_id, s.name]));
+  const cells = load.map((r) => [hours.indexOf(r.start), sites.indexOf(r.site_id), r.capacity ? Math.round(100 * r.people / r.capacity) : 0, r.people, r.capacity]);
+  chart("heat")?.setOption({
+    tooltip: { formatter: (x) => `${name[sites[x.data[1]]] || sites[x.data[1]]} ${hours[x.data[0]].slice(11)}<br>${x.data[3]} / ${x.data[4]} 人（${x.data[2]}%）` },
+    grid: { left: 120, right: 20, top: 10, bottom: 80 },
+    xAxis: { type: "category", data: hours.map((h) => h.slice(5)), axisLabel: { rotate: 45 } },
+    yAxis: { type: "category", data: sites.map((s) => name[s] || s) },
+    visualMap: { min: 0, max: 100, orient: "horizontal", left: "center", bottom: 0, text: ["满载 100%", "0%"], calculable: true,
+                 inRange: { color: ["#e8f0fb", "#6aa9e9", "#f1a33b", "#b00020"] } },
+    series: [{ type: "heatmap", data: cells, label: { show: hours.length <= 16, formatter: (x) => x.data[2] } }],
+  }, true);
+  await drawCurve(p);
+}
+
+/* The map: the plan's own coordinates on value axes (no tile server); an intranet tile server can
+   be set in 设置, its tiles then drawn under the points. */
+function drawMap(map) {
+  const c = chart("map"); if (!c) return;
+  const maxPeople = Math.max(1, ...map.sites.map((s) => s.people));
+  const slots = [...new Set(map.buildings.map((b) => b.slot_start))].sort();
+  const lons = [...map.sites, ...map.buildings].map((x) => x.lon), lats = [...map.sites, ...map.buildings].map((x) => x.lat);
+  const pad = (a) => { const lo = Math.min(...a), hi = Math.max(...a), d = (hi - lo) * 0.08 || 0.005; return [lo - d, hi + d]; };
+  const [x0, x1] = pad(lons), [y0, y1] = pad(lats);
+  c.setOption({
+    tooltip: { formatter: (x) => x.seriesIndex === 0 ? `${x.data[3]}：${x.data[4]} 栋楼，时段 ${x.data[2]}`
+               : `${x.data[3]}<br>计划 ${x.data[4]} 人，容量 ${x.data[5]} 人（负荷 ${x.data[2]}%）` },
+    legend: { data: ["楼栋（颜色=时段）", "采样点（大小=人数，颜色=负荷）"], top: 0 },
+    grid: { left: 60, right: 90, top: 30, bottom: 40 },
+    xAxis: { type: "value", min: x0, max: x1, name: "经度", axisLabel: { formatter: (v) => v.toFixed(3) } },
+    yAxis: { type: "value", min: y0, max: y1, name: "纬度", axisLabel: { formatter: (v) => v.toFixed(3) } },
+    visualMap: [
+      { seriesIndex: 1, dimension: 2, min: 0, max: 120, right: 0, top: 40, text: ["负荷%", ""], calculable: true,
+        inRange: { color: ["#1b6e20", "#f1a33b", "#b00020"] } },
+      { seriesIndex: 0, dimension: 5, type: "piecewise", show: false, min: 0, max: Math.max(1, slots.length - 1),
+        inRange: { color: ["#4e79a7", "#59a14f", "#edc948", "#af7aa1", "#76b7b2", "#ff9da7", "#9c755f", "#bab0ac"] } }],
+    series: [
+      { name: "楼栋（颜色=时段）", type: "scatter", symbolSize: 7, itemStyle: { opacity: 0.85 },
+        data: map.buildings.map((b) => [b.lon, b.lat, b.slot_start.slice(11), b.name, b.count, slots.indexOf(b.slot_start)]) },
+      { name: "采样点（大小=人数，颜色=负荷）", type: "scatter", symbol: "pin",
+        symbolSize: (d) => 18 + 30 * Math.sqrt(d[4] / maxPeople),
+        data: map.sites.map((s) => [s.lon, s.lat, s.capacity ? Math.round(100 * s.people / s.capacity) : 0, s.name, s.people, s.capacity]) }],
+  }, true);
+  drawTiles(c, x0, x1, y0, y1);
+}
+function drawTiles(c, x0, x1, y0, y1) {
+  const url = localStorage.getItem(TILE_SETTING) || "";
+  if (!url) { c.setOption({ graphic: [] }); return; }
+  // Web Mercator tiles at a zoom that puts about four tiles across the view (approximate under axes in degrees).
+  const z = Math.max(1, Math.min(18, Math.round(Math.log2(4 * 360 / Math.max(1e-6, x1 - x0)))));
+  const tx = (lon) => Math.floor((lon + 180) / 360 * 2 ** z);
+  const ty = (lat) => Math.floor((1 - Math.log(Math.tan(lat * Math.PI / 180) + 1 / Math.cos(lat * Math.PI / 180)) / Math.PI) / 2 * 2 ** z);
+  const lonOf = (x) => x / 2 ** z * 360 - 180, latOf = (y) => Math.atan(Math.sinh(Math.PI * (1 - 2 * y / 2 ** z))) * 180 / Math.PI;
+  const imgs = [];
+  for (let x = tx(x0); x <= tx(x1); x++) for (let y = ty(y1); y <= ty(y0); y++) {
+    const [px0, py0] = c.convertToPixel({ gridIndex: 0 }, [lonOf(x), latOf(y)]);
+    const [px1, py1] = c.convertToPixel({ gridIndex: 0 }, [lonOf(x + 1), latOf(y + 1)]);
+    imgs.push({ type: "image", z: -10, silent: true, style: { image: url.replace("{z}", z).replace("{x}", x).replace("{y}", y),
+      x: px0, y: py0, width: px1 - px0, height: py1 - py0, opacity: 0.6 } });
+  }
+  c.setOption({ graphic: imgs });
+}
+$("#tiles").value = localStorage.getItem(TILE_SETTING) || "";
+$("#tiles-save").addEventListener("click", () => { localStorage.setItem(TILE_SETTING, $("#tiles").value.trim()); show("#key-msg", "ok", ""); });
+
+function windowHours(w) { return w.hours ?? Math.round((w.slots || 0) * (w.slot_minutes || 30) / 60); }
+
+/* Coverage curve: due and sampled people over the window, from /status?by=area at each hour. */
+async function drawCurve(p) {
+  const w = p.summary.window; if (!w) return;
+  const start = new Date(w.start.replace(" ", "T") + "+08:00"), now = Date.now();
+  const hours = Math.max(1, Math.min(48, windowHours(w))), pts = [];
+  const times = [...Array(hours + 1).keys()].map((h) => new Date(start.getTime() + h * 3600e3));
+  const rows = await Promise.all(times.map((t) => api(`/plans/${p.id}/status?by=area&at=${encodeURIComponent(t.toISOString())}`).catch(() => null)));
+  rows.forEach((r, i) => { if (r && r.data[0]) pts.push([times[i], r.data[0].due_people, times[i].getTime() <= now ? r.data[0].sampled_people : null]); });
+  chart("curve")?.setOption({
+    tooltip: { trigger: "axis" }, legend: { data: ["应到人数", "已采人数"], top: 0 },
+    grid: { left: 60, right: 20, top: 30, bottom: 40 },
+    xAxis: { type: "time" }, yAxis: { type: "value", name: "人" },
+    series: [{ name: "应到人数", type: "line", step: "end", data: pts.map((x) => [x[0], x[1]]) },
+             { name: "已采人数", type: "line", data: pts.filter((x) => x[2] !== null).map((x) => [x[0], x[2]]), areaStyle: { opacity: 0.15 } }],
+  }, true);
+}
+
+/* ---------- The day ---------- */
+async function loadDay() {
+  const id = $("#day-plan").value; if (!id) return;
+  try {
+    const [grids, sites, missed] = await Promise.all([api(`/plans/${id}/status?by=grid`), api(`/plans/${id}/status?by=site`),
+                                                    api(`/plans/${id}/missed?limit=500`)]);
+    chart("grids")?.setOption({
+      tooltip: { trigger: "axis" }, legend: { data: ["应到人数", "已采人数", "计划人数"], top: 0 },
+      grid: { left: 60, right: 20, top: 30, bottom: 60 },
+      xAxis: { type: "category", data: grids.data.map((g) => g.name || g.key), axisLabel: { rotate: 30 } }, yAxis: { type: "value", name: "人" },
+      series: [{ name: "计划人数", type: "bar", data: grids.data.map((g) => g.planned_people), itemStyle: { color: "#c9ced6" } },
+               { name: "应到人数", type: "bar", data: grids.data.map((g) => g.due_people) },
+               { name: "已采人数", type: "bar", data: grids.data.map((g) => g.sampled_people) }],
+    }, true);
+    const behind = sites.data.filter((s) => s.behind_people > 0).sort((a, b) => b.behind_people - a.behind_people);
+    $("#behind").textContent = "";
+    $("#behind").append(behind.length ? table([["name", "采样点"], ["due_people", "应到"], ["sampled_people", "已采"], ["behind_people", "落后人数"],
+      [(s) => Math.round(s.coverage * 100) + "%", "覆盖率"]], behind) : el("p", { text: "没有落后的采样点。" }));
+    $("#missed-count").textContent = `共 ${missed.count} 户`;
+    $("#missed").textContent = "";
+    $("#missed").append(table([["grid", "网格"], ["address", "地址"], ["size", "人数"], ["site", "采样点"],
+      [(h) => h.slot_end ? h.slot_end.slice(11, 16) : "", "时段结束"], ["contact", "联系人"], ["phone", "电话"], ["outcome", "核实结果"]], missed.data));
+  } catch (e) { $("#behind").textContent = errorText(e); }
+}
+$("#day-reload").addEventListener("click", loadDay);
+$("#day-plan").addEventListener("change", loadDay);
+$("#missed-xlsx").addEventListener("click", () => { const id = $("#day-plan").value; if (id) download(`/plans/${id}/missed.xlsx`, `missed-${id}.xlsx`, "#behind"); });
+
+/* ---------- Keys ---------- */
+const ROLE = { planner: "规划", site: "采样点", grid: "网格员", viewer: "只读" };
+async function loadKeys() {
+  const r = await api("/keys");
+  const box = $("#keys"); box.textContent = "";
+  const t = table([["id", "编号"], ["name", "用途"], [(k) => ROLE[k.role] || k.role, "角色"], [(k) => [...k.sites, ...k.grids].join("，"), "范围"],
+                   [(k) => k.revoked ? "已吊销" : "有效", "状态"], [() => "", "操作"]], r.data);
+  [...t.tBodies[0].rows].forEach((tr, i) => { const k = r.data[i]; if (!k.revoked) tr.lastChild.append(el("button", { type: "button", class: "secondary",
+    text: "吊销", "aria-label": `吊销密钥 ${k.id}`, onclick: async () => { await api(`/keys/${k.id}`, { method: "DELETE" }); loadKeys(); } })); });
+  box.append(t);
+}
+$("#newkey").addEventListener("submit", async (ev) => {
+  ev.preventDefault();
+  const role = $("#k-role").value, scope = $("#k-scope").value.split(/[,，\s]+/).filter(Boolean);
+  try {
+    const k = await api("/keys", { method: "POST", body: { role, name: $("#k-name").value, sites: role === "site" ? scope : [], grids: role === "grid" ? scope : [] } });
+    show("#key-msg", "ok", `新密钥（只显示这一次，请妥善转交）：${k.key}`);
+    loadKeys();
+  } catch (e) { show("#key-msg", "bad", errorText(e)); }
+});
+
+signIn(() => api("/keys"), async () => {
+  $("#app").hidden = false;
+  await Promise.all([loadScenarios(), loadPlans()]);
+  tabs.forEach((t, i) => { t.tabIndex = i === 0 ? 0 : -1; });
+});
