@@ -148,10 +148,10 @@ async function drawPlanCharts(p) {
   const cells = load.map((r) => [hours.indexOf(r.start), sites.indexOf(r.site_id), r.capacity ? Math.round(100 * r.people / r.capacity) : 0, r.people, r.capacity]);
   chart("heat")?.setOption({
     tooltip: { formatter: (x) => `${name[sites[x.data[1]]] || sites[x.data[1]]} ${hours[x.data[0]].slice(11)}<br>${x.data[3]} / ${x.data[4]} 人（${x.data[2]}%）` },
-    grid: { left: 120, right: 20, top: 10, bottom: 80 },
+    grid: { left: 120, right: 20, top: 10, bottom: 120 },
     xAxis: { type: "category", data: hours.map((h) => h.slice(5)), axisLabel: { rotate: 45 } },
     yAxis: { type: "category", data: sites.map((s) => name[s] || s) },
-    visualMap: { min: 0, max: 100, orient: "horizontal", left: "center", bottom: 0, text: ["满载 100%", "0%"], calculable: true,
+    visualMap: { dimension: 2, min: 0, max: 100, orient: "horizontal", left: "center", bottom: 0, text: ["满载 100%", "0%"], calculable: true,
                  inRange: { color: ["#e8f0fb", "#6aa9e9", "#f1a33b", "#b00020"] } },
     series: [{ type: "heatmap", data: cells, label: { show: hours.length <= 16, formatter: (x) => x.data[2] } }],
   }, true);
@@ -172,8 +172,8 @@ function drawMap(map) {
                : `${x.data[3]}<br>计划 ${x.data[4]} 人，容量 ${x.data[5]} 人（负荷 ${x.data[2]}%）` },
     legend: { data: ["楼栋（颜色=时段）", "采样点（大小=人数，颜色=负荷）"], top: 0 },
     grid: { left: 60, right: 90, top: 30, bottom: 40 },
-    xAxis: { type: "value", min: x0, max: x1, name: "经度", axisLabel: { formatter: (v) => v.toFixed(3) } },
-    yAxis: { type: "value", min: y0, max: y1, name: "纬度", axisLabel: { formatter: (v) => v.toFixed(3) } },
+    xAxis: { type: "value", min: x0, max: x1, name: "经度", axisLabel: { formatter: (v) => v.toFixed(4) } },
+    yAxis: { type: "value", min: y0, max: y1, name: "纬度", axisLabel: { formatter: (v) => v.toFixed(4) } },
     visualMap: [
       { seriesIndex: 1, dimension: 2, min: 0, max: 120, right: 0, top: 40, text: ["负荷%", ""], calculable: true,
         inRange: { color: ["#1b6e20", "#f1a33b", "#b00020"] } },
@@ -228,6 +228,9 @@ async function drawCurve(p) {
 }
 
 /* ---------- The day ---------- */
+/* The office sees masked phones; grid workers call from their own page. */
+function maskPhone(p) { return p && p.length >= 7 ? p.slice(0, 3) + "****" + p.slice(-4) : (p ? "****" : ""); }
+
 async function loadDay() {
   const id = $("#day-plan").value; if (!id) return;
   try {
@@ -248,7 +251,7 @@ async function loadDay() {
     $("#missed-count").textContent = `共 ${missed.count} 户`;
     $("#missed").textContent = "";
     $("#missed").append(table([["grid", "网格"], ["address", "地址"], ["size", "人数"], ["site", "采样点"],
-      [(h) => h.slot_end ? h.slot_end.slice(11, 16) : "", "时段结束"], ["contact", "联系人"], ["phone", "电话"], ["outcome", "核实结果"]], missed.data));
+      [(h) => h.slot_end ? h.slot_end.slice(11, 16) : "", "时段结束"], ["contact", "联系人"], [(h) => maskPhone(h.phone), "电话（已脱敏）"], ["outcome", "核实结果"]], missed.data));
   } catch (e) { $("#behind").textContent = errorText(e); }
 }
 $("#day-reload").addEventListener("click", loadDay);

@@ -7,7 +7,7 @@ let planId = 0;
 function item(h, i) {
   const sel = el("select", { id: `o-${i}` }, OUTCOMES.map(([v, t]) => el("option", { value: v, text: t })));
   const note = el("input", { id: `n-${i}`, type: "text", maxlength: "200" });
-  const phone = h.phone ? el("a", { class: "tel", href: "tel:" + h.phone, text: `📞 ${h.contact || ""} ${h.phone}` })
+  const phone = h.phone ? el("a", { class: "tel", href: "tel:" + h.phone, text: `拨打 ${h.contact || ""} ${h.phone}` })
                         : el("span", { class: "muted", text: "无登记电话" });
   const btn = el("button", { type: "button", text: "记录", onclick: () => record(h, sel.value, note.value, btn) });
   return el("li", { class: "household", "data-household": h.household_id },

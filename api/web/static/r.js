@@ -37,7 +37,7 @@ $("#lookup").addEventListener("submit", async (ev) => {
     $("#msg").hidden = true;
     $("#a-site").textContent = a.site || "—";
     $("#a-address").textContent = a.address || "—";
-    $("#a-time").textContent = a.slot_start ? `${a.slot_start.slice(5, 10).replace("-", "月")}日 ${hhmm(a.slot_start)}–${hhmm(a.slot_end)}` : "待安排";
+    $("#a-time").textContent = a.slot_start ? `${+a.slot_start.slice(5, 7)}月${+a.slot_start.slice(8, 10)}日 ${hhmm(a.slot_start)}–${hhmm(a.slot_end)}` : "待安排";
     $("#a-instruction").textContent = a.instruction;
     await loadSites();
     const s = sites.find((x) => x.name === a.site);
