@@ -34,6 +34,11 @@ def mount_web(app: FastAPI) -> None:
         app.add_api_route(route, serve, methods=["GET"], include_in_schema=False, name=f"page-{name}")
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
 
+    @app.get("/sw.js", include_in_schema=False)
+    def service_worker() -> FileResponse:
+        # Served from the root so that it may control /site, /r and /grid.
+        return FileResponse(STATIC / "sw.js", media_type="text/javascript", headers={"Cache-Control": "no-cache"})
+
     @app.get("/docs", include_in_schema=False)
     def docs() -> HTMLResponse:
         return get_swagger_ui_html(openapi_url=app.openapi_url or "/openapi.json", title=f"{app.title} · API 文档",

@@ -110,6 +110,7 @@ def test_site_lead_checks_in_by_code_and_while_offline(live: Live, phone: Any) -
     """A typed code is sent at once; offline check-ins wait in localStorage and are sent, once, when back."""
     page = phone.new_page()
     page.goto(f"{live.url}/site?plan={live.plan_id}")
+    page.wait_for_function("navigator.serviceWorker.ready.then(() => !!navigator.serviceWorker.controller || true)")
     _accessible(page)
     page.fill("#key", _key(live, "site", sites=["S1"]))
     page.click("#signin button[type=submit]")
@@ -130,6 +131,9 @@ def test_site_lead_checks_in_by_code_and_while_offline(live: Live, phone: Any) -
     queued = page.evaluate("JSON.parse(localStorage.getItem('sampler.site.queue'))")
     assert len(queued) == 1 and queued[0]["code"] == live.codes["H002"] and len(queued[0]["id"]) == 36
     _shot(page, "site")
+    page.reload()  # the page itself opens offline too (service worker), the queue survives the reload
+    page.wait_for_selector("#app:not([hidden])")
+    assert page.text_content("#queued") == "1"
     phone.set_offline(False)
     page.wait_for_function("document.querySelector('#queued').textContent === '0'", timeout=20_000)
     page.wait_for_function("document.querySelector('#sampled').textContent === '5'", timeout=40_000)

@@ -77,10 +77,20 @@ function signIn(probe, onReady) {
   const who = $("#who");
   async function tryKey() {
     try { const info = await probe(); $("#signin-card").hidden = true; if (who) who.hidden = false; onReady(info); }
-    catch (e) { setApiKey(""); $("#signin-card").hidden = false; if (who) who.hidden = true; show(out, "bad", errorText(e)); }
+    catch (e) {
+      if (e instanceof TypeError && apiKey()) {  // no network: keep the key, the page works from what it kept
+        $("#signin-card").hidden = true; if (who) who.hidden = false; onReady(null); return;
+      }
+      setApiKey(""); $("#signin-card").hidden = false; if (who) who.hidden = true; show(out, "bad", errorText(e));
+    }
   }
   form.addEventListener("submit", (ev) => { ev.preventDefault(); setApiKey($("#key").value.trim()); $("#key").value = ""; tryKey(); });
   const out_ = $("#signout");
   if (out_) out_.addEventListener("click", () => { setApiKey(""); location.reload(); });
   if (apiKey()) tryKey();
+}
+
+/* Pages open offline once visited (service workers need https or localhost). */
+if ("serviceWorker" in navigator && window.isSecureContext && location.pathname !== "/") {
+  navigator.serviceWorker.register("/sw.js").catch(() => {});
 }

@@ -100,9 +100,11 @@ async function choose() {
   planId = parseInt($("#plan").value, 10) || 0; localStorage.setItem("sampler.site.plan", String(planId));
   const st = await refreshCounts();
   const sel = $("#site"), keep = localStorage.getItem("sampler.site.site") || "";
-  if (st && sel.dataset.plan !== String(planId)) {
+  const known = st ? st.data.map((r) => ({ key: r.key, name: r.name })) : JSON.parse(localStorage.getItem("sampler.site.sites") || "[]");
+  if (st) localStorage.setItem("sampler.site.sites", JSON.stringify(known));
+  if (sel.dataset.plan !== String(planId) || !sel.options.length) {
     sel.textContent = "";
-    for (const r of st.data) sel.append(el("option", { value: r.key, text: `${r.name}（${r.key}）`, selected: r.key === keep }));
+    for (const r of known) sel.append(el("option", { value: r.key, text: `${r.name}（${r.key}）`, selected: r.key === keep }));
     sel.dataset.plan = String(planId);
   }
   siteId = sel.value; localStorage.setItem("sampler.site.site", siteId);
@@ -126,6 +128,8 @@ async function scan() {
 
 signIn(() => api("/plans?limit=50"), async (plans) => {
   $("#app").hidden = false;
+  if (plans) localStorage.setItem("sampler.site.plans", JSON.stringify({ data: plans.data.map(({ id, area, published }) => ({ id, area, published })) }));
+  else { plans = JSON.parse(localStorage.getItem("sampler.site.plans") || '{"data": []}'); setNet(false); }
   const sel = $("#plan"), keep = param("plan") || localStorage.getItem("sampler.site.plan") || "";
   sel.textContent = "";
   for (const p of plans.data) sel.append(el("option", { value: p.id, text: `#${p.id} ${p.area}${p.published ? "（已发布）" : ""}`,
