@@ -177,7 +177,7 @@ def _files(page: Any, households: bytes) -> None:
 
 
 def test_planner_uploads_plans_publishes_and_downloads_sms(live: Live, desktop: Any) -> None:
-    """A registry with an error shows file/row/field/value/fix; the fixed one plans, publishes, exports."""
+    """A registry with an error shows file/row/field/value/fix; the fixed one plans, publishes, simulates, exports."""
     page = desktop.new_page()
     page.goto(live.url + "/")
     _accessible(page)
@@ -208,6 +208,11 @@ def test_planner_uploads_plans_publishes_and_downloads_sms(live: Live, desktop: 
                            "?.getOption().series[1].data.length === 2")
     assert page.evaluate("echarts.getInstanceByDom(document.getElementById('map')).getOption().series[0].data.length") == 3
     page.wait_for_function("echarts.getInstanceByDom(document.getElementById('curve'))?.getOption()?.series?.[0]?.data?.length > 0")
+    page.fill("#sim-reps", "2")
+    page.click("#simulate")
+    page.wait_for_function("document.querySelector('#sim-msg').textContent.startsWith('仿真完成')", timeout=180_000)
+    page.wait_for_function("echarts.getInstanceByDom(document.getElementById('sim'))?.getOption()?.series?.length >= 3")
+    assert "2 次重复" in (page.text_content("#sim-summary") or "")
     _shot(page, "console-plan")
     with page.expect_download() as info:
         page.click("[data-export='sms.csv']")

@@ -156,6 +156,7 @@ async function drawPlanCharts(p) {
     series: [{ type: "heatmap", data: cells, label: { show: hours.length <= 16, formatter: (x) => x.data[2] } }],
   }, true);
   await drawCurve(p);
+  await showSimulation(p).catch(() => {});
 }
 
 /* The map: the plan's own coordinates on value axes (no tile server); an intranet tile server can
@@ -226,6 +227,48 @@ async function drawCurve(p) {
              { name: "已采人数", type: "line", data: pts.filter((x) => x[2] !== null).map((x) => [x[0], x[2]]), areaStyle: { opacity: 0.15 } }],
   }, true);
 }
+
+/* ---------- Simulation: run the simulator on the plan, draw coverage.csv (mean with min-max band) ---------- */
+async function simulate() {
+  const p = currentPlan(); if (!p) return;
+  try {
+    const reps = Math.max(1, Math.min(200, parseInt($("#sim-reps").value, 10) || 10));
+    let job = await api(`/plans/${p.id}/simulations`, { method: "POST", body: { replications: reps } });
+    while (job.status === "queued" || job.status === "running") {
+      show("#sim-msg", "info", `正在仿真（任务 #${job.id}：${job.stage} ${Math.round(job.progress * 100)}%）……`);
+      await new Promise((r) => setTimeout(r, 1000));
+      job = await api(`/jobs/${job.id}`);
+    }
+    if (job.status === "failed") { show("#sim-msg", "bad", `仿真失败：${job.error}`); return; }
+    show("#sim-msg", "ok", "仿真完成。");
+    await showSimulation(p);
+  } catch (e) { show("#sim-msg", "bad", errorText(e)); }
+}
+async function showSimulation(p) {
+  const list = await api("/simulations?limit=100");
+  const s = list.data.filter((x) => x.plan_id === p.id).sort((a, b) => b.id - a.id)[0];
+  $("#sim-summary").textContent = "";
+  if (!s || !s.files.includes("coverage.csv")) { chart("sim")?.clear(); return; }
+  const text = await (await api(`/simulations/${s.id}/files/coverage.csv`, { raw: true })).text();
+  const [head, ...lines] = text.trim().split("\n"); const cols = head.split(",");
+  const rows = lines.map((l) => Object.fromEntries(l.split(",").map((v, i) => [cols[i], +v])));
+  const series = [];
+  for (const [key, label, colour] of [["sampled", "已采样", "#0b5cad"], ["results", "已出结果", "#1b6e20"]]) {
+    if (!cols.includes(`${key}_mean`)) continue;
+    const line = (suffix, name, extra) => ({ name, type: "line", symbol: "none", itemStyle: { color: colour },
+      data: rows.map((r) => [r.hours, 100 * r[`${key}_${suffix}`]]), ...extra });
+    series.push(line("mean", label, {}),
+                line("min", label + "（最低）", { lineStyle: { type: "dashed", width: 1 } }),
+                line("max", label + "（最高）", { lineStyle: { type: "dashed", width: 1 } }));
+  }
+  chart("sim")?.setOption({ tooltip: { trigger: "axis", valueFormatter: (v) => (+v).toFixed(1) + "%" },
+    legend: { data: ["已采样", "已出结果"], top: 0 }, grid: { left: 60, right: 20, top: 30, bottom: 40 },
+    xAxis: { type: "value", name: "小时", max: "dataMax" }, yAxis: { type: "value", name: "%", max: 100 }, series }, true);
+  const facts = Object.entries(s.summary).filter(([, v]) => typeof v !== "object").map(([k, v]) => ({ k, v: String(v) }));
+  $("#sim-summary").append(el("p", { class: "muted", text: `仿真 #${s.id}：${s.replications} 次重复，种子 ${s.seed}` }),
+                           table([["k", "指标"], ["v", "数值"]], facts));
+}
+$("#simulate").addEventListener("click", simulate);
 
 /* ---------- The day ---------- */
 /* The office sees masked phones; grid workers call from their own page. */
