@@ -234,3 +234,21 @@ def test_keyboard_reaches_the_first_field(live: Live, desktop: Any, path: str) -
     page.keyboard.press("Tab")
     focused = page.evaluate("[document.activeElement.tagName, getComputedStyle(document.activeElement).outlineStyle]")
     assert focused[0] in ("INPUT", "A", "BUTTON") and focused[1] != "none"
+
+
+def test_pages_run_under_their_csp(live: Live, browser: Any) -> None:
+    """With the Content-Security-Policy enforced, every page renders and logs no CSP violation."""
+    ctx = browser.new_context(locale="zh-CN", timezone_id="Asia/Shanghai")
+    try:
+        for path, ready in (("/r", "#code"), ("/site", "#signin, #code"), ("/grid", "#signin, #missed"), ("/", "body")):
+            page = ctx.new_page()
+            errors: list[str] = []
+            page.on("console", lambda m, errors=errors: errors.append(m.text) if m.type == "error" else None)
+            response = page.goto(f"{live.url}{path}")
+            assert response is not None and "script-src 'self'" in (response.headers.get("content-security-policy") or "")
+            page.wait_for_selector(ready, state="attached")
+            page.wait_for_load_state("networkidle")
+            assert not [e for e in errors if "Content Security Policy" in e], (path, errors)
+            page.close()
+    finally:
+        ctx.close()
