@@ -267,6 +267,10 @@ class PlannerParams:
         Clock ranges of the preferable periods.
     repair_limit
         Leftover households up to which CP-SAT repairs exactly; more use a greedy repair.
+    hard_reach
+        Households still unplaced after the repair look further, step by step, at every public site
+        within ``hard_reach × walk.max_minutes`` of walking (2: twice the sampling circle); walks
+        over the limit are flagged with their extra minutes. 1 turns widening beyond the limit off.
     seed
         Seed for the CP-SAT repair; recorded in the plan.
     """
@@ -286,12 +290,15 @@ class PlannerParams:
         }
     )
     repair_limit: int = 300
+    hard_reach: float = 2.0
     seed: int = 0
 
     def check(self) -> list[tuple[str, str, str]]:
         problems = []
         if self.candidate_sites < 1:
             problems.append(("candidate_sites", str(self.candidate_sites), "consider at least 1 site"))
+        if not self.hard_reach >= 1:
+            problems.append(("hard_reach", str(self.hard_reach), "use a multiple of walk.max_minutes of at least 1, e.g. 2"))
         for name in ("night_penalty", "preference_penalty", "lateness_per_slot", "cohesion_penalty",
                      "overmax_penalty", "unplaced_penalty"):
             if getattr(self, name) < 0:

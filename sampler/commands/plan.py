@@ -100,7 +100,18 @@ def plan_command(
         ("wall seconds", f"{time.perf_counter() - started:.2f}"),
         ("written to", str(out)),
     ]
+    wide, short = s.get("widening"), s.get("shortfall", {"tables": 0, "sites": []})
+    if wide:
+        rows.insert(6, ("placed by widening", f"{wide['households']:,} (≤ {wide['hard_reach_minutes']:g} min walk; "
+                                              f"+{wide['extra_walk_minutes_total']:,.1f} min over the limit in all, "
+                                              f"max +{wide['extra_walk_minutes_max']:g})"))
+    if short["tables"]:
+        rows.insert(-2, ("tables missing", f"{short['tables']:,} at {len(short['sites']):,} site-periods "
+                                           "(plan.json shortfall)"))
     console.print(summary_table(f"Plan: {s['area']}", rows))
+    for x in short["sites"][:5]:
+        console.print(f"  short: {x['site']} ({x['site_id']}) {x['slot_start']} – {x['slot_end']}: "
+                      f"+{x['tables']} tables for {x['households']:,} households")
     if s["unplaced_households"]:
         console.print(
             f"[bold red]{s['unplaced_households']:,} households could not be placed[/] — see {out / 'unplaced.csv'}"

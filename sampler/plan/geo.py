@@ -11,7 +11,7 @@ from scipy.spatial import cKDTree
 from sampler.model import BuildingTable, RiskZone, Site
 from sampler.params import WalkParams
 
-__all__ = ["Candidates", "candidate_sites", "project"]
+__all__ = ["Candidates", "candidate_sites", "project", "sites_within"]
 
 EARTH_RADIUS_M = 6_371_000.0
 
@@ -97,3 +97,34 @@ def candidate_sites(
     minutes = np.round(dist / m_per_min, 1)
     order = np.lexsort((s, minutes, b))
     return Candidates(building=b[order], site=s[order], walk=minutes[order], home_reason=home_reason)
+
+
+def sites_within(
+    buildings: BuildingTable, sites: tuple[Site, ...], walk: WalkParams, which: npt.NDArray[np.int64], k: int,
+    max_minutes: float,
+) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64], npt.NDArray[np.float64], npt.NDArray[np.bool_]]:
+    """Up to ``k`` nearest public sites of buildings ``which`` within ``max_minutes`` walk (the k-d
+    tree and rounding of `candidate_sites`): (building, site, minutes) arcs sorted like
+    `Candidates`, and per building of ``which`` whether its query was cut off at ``k`` (more sites
+    may lie within reach)."""
+    public = np.array([i for i, s in enumerate(sites) if not s.serves], dtype=np.int64)
+    empty = np.zeros(0, dtype=np.int64)
+    if not len(public) or not len(which):
+        return empty, empty, np.zeros(0), np.zeros(len(which), dtype=bool)
+    lat0, lon0 = float(np.mean(buildings.lat)), float(np.mean(buildings.lon))
+    bxy = project(np.asarray(buildings.lon)[which], np.asarray(buildings.lat)[which], lat0, lon0)
+    sxy = project([sites[i].lon for i in public], [sites[i].lat for i in public], lat0, lon0).reshape(-1, 2)
+    m_per_min = walk.speed_m_per_min / walk.detour_factor
+    kk = min(k, len(public))
+    # A little beyond the reach in metres: the rounded minutes decide, as in candidate_sites.
+    dist, idx = cKDTree(sxy).query(bxy, k=kk, distance_upper_bound=(max_minutes + 0.05) * m_per_min)
+    dist, idx = np.asarray(dist).reshape(len(which), kk), np.asarray(idx).reshape(len(which), kk)
+    found = np.isfinite(dist)
+    minutes = np.round(np.where(found, dist, 0.0) / m_per_min, 1)
+    keep = found & (minutes <= max_minutes)
+    cut = keep[:, -1] if kk < len(public) else np.zeros(len(which), dtype=bool)
+    b = np.repeat(which, kk).reshape(len(which), kk)[keep]
+    s = public[np.where(keep, idx, 0)][keep]
+    m = minutes[keep]
+    order = np.lexsort((s, m, b))
+    return b[order].astype(np.int64), s[order].astype(np.int64), m[order], cut

@@ -27,6 +27,7 @@ from sampler.plan.problem import Problem, build_problem
 from sampler.plan.repair import RepairProblem, repair
 from sampler.plan.slots import SlotGrid
 from sampler.plan.summary import MODE_HOME, MODE_SITE, MODE_UNPLACED, summarise, unplaced_reasons
+from sampler.plan.widen import widen
 
 __all__ = ["MODE_HOME", "MODE_SITE", "MODE_UNPLACED", "Plan", "complete_plan", "make_plan"]
 
@@ -117,9 +118,19 @@ def make_plan(scenario: Scenario, registry: Registry, progress: Progress | None 
     # Repair: households the rounding left over (their site had no room) get another option.
     leftover = site_q[(site_of >= 0) & ~done]
     method = _repair_leftovers(problem, leftover, grid.capacity - load, site, slot)
+    # Widening: anyone still unplaced looks at farther sites up to the hard reach (sampler.plan.widen).
+    wide, widened, wide_method = widen(problem, site, slot)
+    if wide is not problem:
+        # The plan may now use arcs the flow did not have: its bound must cover them, so the flow
+        # (an LP relaxation) and the Lagrangian bound are solved again on the extended arcs.
+        warcs = wide.flow_arcs(g_building, g_class, supply)
+        wflow = solve_flow(warcs)
+        lower = max(wflow.cost, lagrangian_bound(wide, wflow.prices)[1])
+    if wide_method != "none":
+        method = f"{method}+widen-{wide_method}" if method != "none" else f"widen-{wide_method}"
     timing["packing_seconds"] = time.perf_counter() - t2
     progress("home visits", 0.8)
-    plan = complete_plan(problem, site, slot, lower, method, timing)
+    plan = complete_plan(wide, site, slot, lower, method, timing, widened=widened)
     timing["solve_seconds"] = time.perf_counter() - clock0
     plan.summary["timing"] = {k: round(v, 3) for k, v in sorted(timing.items())}
     progress("done", 1.0)
@@ -166,13 +177,14 @@ def _repair_leftovers(problem: Problem, leftover: IntArray, residual: IntArray, 
 
 def complete_plan(
     problem: Problem, site: IntArray, slot: IntArray, lower_cost: int | None, method: str,
-    timing: dict[str, float] | None = None,
+    timing: dict[str, float] | None = None, widened: IntArray | None = None,
 ) -> Plan:
     """Turn site-household (site, slot) arrays into a Plan: home visits, walks, reasons, summary.
 
     ``site``/``slot`` are −1 for households not placed at a site; home households are scheduled here.
     ``lower_cost`` is a proven lower bound on the site households' cost in integer units (the flow
     optimum or the Lagrangian bound of `sampler.plan.bound`; None when the caller has none).
+    ``widened`` lists the households placed by widening beyond the candidates (`sampler.plan.widen`).
     """
     scenario, registry, grid = problem.scenario, problem.registry, problem.grid
     hh = registry.households
@@ -196,7 +208,8 @@ def complete_plan(
     arc_of = problem.arc_index(hh.building[at], site[at])
     walk[at] = problem.cand.walk[arc_of]
     unplaced_reasons(problem, reason, mode)
-    summary = summarise(problem, mode, site, slot, walk, arc_of, lower_cost=lower_cost, repair_method=method)
+    summary = summarise(problem, mode, site, slot, walk, arc_of, lower_cost=lower_cost, repair_method=method,
+                        widened=widened)
     if timing is not None:
         summary["timing"] = {k: round(v, 3) for k, v in sorted(timing.items())}
     return Plan(scenario, registry, grid, mode, site, slot, team, walk, reason, summary)

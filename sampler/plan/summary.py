@@ -52,13 +52,15 @@ def _largest_slot(grid: SlotGrid, cand: Candidates, n_buildings: int) -> npt.NDA
 
 def summarise(
     problem: Problem, mode: IntArray, site: IntArray, slot: IntArray, walk: FloatArray, arc_of: IntArray,
-    *, lower_cost: int | None, repair_method: str,
+    *, lower_cost: int | None, repair_method: str, widened: IntArray | None = None,
 ) -> dict[str, Any]:
     """Objective, bound, gap and the invariant checks of the final arrays, scored with ``problem``'s costs.
 
     ``arc_of`` is the candidate arc of each site household (in household order); ``lower_cost`` a
-    proven lower bound on the site households' cost in integer units (None when there is none).
+    proven lower bound on the site households' cost in integer units (None when there is none);
+    ``widened`` the households placed by widening beyond their candidates (`sampler.plan.widen`).
     """
+    from sampler.plan.widen import shortfall
     scenario, registry, grid, cand, home = problem.scenario, problem.registry, problem.grid, problem.cand, problem.home
     arc_unit_cost, slot_cost, unplaced_unit = problem.arc_cost, problem.slot_cost, problem.unplaced_cost
     hh = registry.households
@@ -87,6 +89,20 @@ def summarise(
     w = walk[at]
     span = np.bincount(cells // grid.capacity.size, minlength=len(registry.buildings))
     used = span[np.unique(hh.building[at])] if len(at) else np.zeros(0)
+    wide = np.zeros(0, dtype=np.int64) if widened is None else widened
+    wide_extra = np.maximum(walk[wide] - scenario.walk.max_minutes, 0.0)
+    short = shortfall(problem, np.flatnonzero(unplaced & ~home))
+    # Present only when the plan had leftovers to widen or still has unplaced site households, so
+    # plans that placed everyone from their candidates keep their plan.json unchanged.
+    more: dict[str, Any] = {} if not (len(wide) or short) else {
+        "widening": {
+            "hard_reach_minutes": round(scenario.walk.max_minutes * scenario.planner.hard_reach, 2),
+            "households": len(wide),
+            "extra_walk_minutes_total": round(float(wide_extra.sum()), 1),
+            "extra_walk_minutes_max": round(float(wide_extra.max(initial=0.0)), 1),
+        },
+        "shortfall": {"tables": sum(int(str(x["tables"])) for x in short), "sites": short},
+    }
     return {
         "area": scenario.area,
         "households": len(hh),
@@ -99,6 +115,7 @@ def summarise(
         "unplaced_households": int(counts[MODE_UNPLACED]),
         "unplaced_people": int(size[unplaced].sum()),
         "over_max_walk_households": over_max,
+        **more,
         "objective": objective / COST_SCALE,
         "objective_parts": {
             "walk": walk_cost / COST_SCALE, "time_of_day": time_cost / COST_SCALE,
