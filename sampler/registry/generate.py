@@ -29,7 +29,7 @@ from sampler.model import SPECIAL_NEEDS, FloatArray, IntArray
 
 __all__ = [
     "BUILDING_COLUMNS", "HOUSEHOLD_COLUMNS", "SITE_COLUMNS", "City", "CityOptions", "Population",
-    "daytime_capacity", "generate_city", "populate", "scenario_text", "write_city", "write_csv",
+    "daytime_capacity", "generate_city", "lab_tubes_per_hour", "populate", "scenario_text", "write_city", "write_csv",
 ]
 
 
@@ -463,6 +463,30 @@ def write_csv(frame: pd.DataFrame, path: Path, headers: list[str] | None = None,
     path.write_bytes(text.encode(encoding))
 
 
+# Xi'an, December 2021: its labs tested 1.6 million tubes a day for 12.3 million people.
+XIAN_TUBES_PER_DAY, XIAN_PEOPLE = 1_600_000, 12_300_000
+DEFAULT_LAB_TUBES_PER_HOUR = 3_000  # sim.params.SimParams.lab_tubes_per_hour
+
+
+def lab_tubes_per_hour(people: int) -> int:
+    """Lab capacity (tubes an hour, all labs together) for a city of ``people``: Xi'an's per-person
+    rate (1.6 M tubes a day for 12.3 M people ≈ 5,420 tubes an hour per million people), rounded up
+    to hundreds, never below the simulator's default of 3,000 (one city lab)."""
+    rate = people * XIAN_TUBES_PER_DAY / XIAN_PEOPLE / 24
+    return max(DEFAULT_LAB_TUBES_PER_HOUR, 100 * math.ceil(rate / 100))
+
+
+def _sim_section(city: City) -> str:
+    """The sim section: labs sized for the population (see `lab_tubes_per_hour`). Couriers need no
+    sizing: the simulator sends every box as it is ready. Cities small enough for the default lab
+    (up to ~550,000 people) keep an empty section, so their scenario files are unchanged."""
+    lab = lab_tubes_per_hour(city.people)
+    if lab == DEFAULT_LAB_TUBES_PER_HOUR:
+        return "sim: {}"
+    return (f"# Labs sized like Xi'an's (1.6 M tubes a day for 12.3 M people) for {city.people:,} people.\n"
+            f"sim: {{lab_tubes_per_hour: {lab}}}")
+
+
 def scenario_text(city: City, registry: tuple[str, str, str] = ("households.csv", "buildings.csv", "sites.csv")) -> str:
     """A scenario file for the city, every section present, relative registry paths."""
     h, b, s = registry
@@ -476,7 +500,7 @@ capacity: {{people_per_table_hour: 80, utilisation: 0.85}}
 home_visits: {{teams: {city.teams}, visits_per_team_hour: {city.options.visits_per_team_hour:g}, needs: [disabled, bedridden]}}
 pooling: {{sealed: 0, controlled: 5, precaution: 10}}
 planner: {{}}
-sim: {{}}
+{_sim_section(city)}
 """
 
 
