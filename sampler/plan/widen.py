@@ -7,9 +7,16 @@ sites within ``planner.hard_reach × walk.max_minutes`` and are placed where a s
 fits anywhere within reach, so nobody stays unplaced while a site within reach has room). Walks over
 ``walk.max_minutes`` cost the over-walk penalty like any other and are flagged in the plan.
 
-The planner then scores the plan on the problem extended with every arc the widening looked at
-(`extend_problem`), and recomputes the proven bound on that extended problem: a bound of the
-original candidates alone would not be a bound of an objective that may use the new arcs.
+Why the bound stays a bound. The flow's optimum bounds the household model over the *original*
+candidates only; a plan that uses a widened arc could in principle beat it (a widened walk costs less
+than leaving people unplaced), so that number is no longer a lower bound. The planner therefore
+scores the plan on the problem extended with every arc the widening looked at (`extend_problem`:
+same costs, the over-walk penalty on walks beyond the limit) and solves the aggregated flow and the
+Lagrangian bound again on it. The extended flow is the LP relaxation of the household model over
+the extended arcs (households divisible, cohesion free), so its optimum is ≤ the best plan using
+any of those arcs ≤ this plan's objective; the Lagrangian bound's proof (`sampler.plan.bound`) holds
+for any candidate set, hence for the extended one. Plans with nothing to widen keep the original
+problem and bound unchanged.
 """
 
 from __future__ import annotations
