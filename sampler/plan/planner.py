@@ -20,7 +20,7 @@ import numpy.typing as npt
 from sampler.model import PERIODS, IntArray, Progress, Registry, no_progress
 from sampler.params import Scenario
 from sampler.plan.bound import lagrangian_bound
-from sampler.plan.flow import COST_SCALE, solve_flow
+from sampler.plan.flow import COST_SCALE, FlowSolution, GroupArcs, solve_flow
 from sampler.plan.homevisit import schedule_home_visits
 from sampler.plan.packing import assign_slots, split_groups
 from sampler.plan.problem import Problem, build_problem
@@ -84,7 +84,7 @@ def make_plan(scenario: Scenario, registry: Registry, progress: Progress | None 
     clock0 = time.perf_counter()
     timing: dict[str, float] = {}
     problem = build_problem(scenario, registry)
-    hh, grid = registry.households, problem.grid
+    hh = registry.households
     progress("candidates", 0.1)
 
     # Groups (building, class) of site households and their candidate arcs.
@@ -106,9 +106,45 @@ def make_plan(scenario: Scenario, registry: Registry, progress: Progress | None 
     progress("packing", 0.6)
 
     t2 = time.perf_counter()
+    site, slot, method = _pack(problem, ginv, arcs, flow)
+    # Widening: anyone still unplaced looks at farther sites up to the hard reach (sampler.plan.widen).
+    wide, _, wide_method = widen(problem, site, slot)
+    if wide is not problem:
+        # The plan may now use arcs the flow did not have: its bound must cover them, so the flow
+        # (an LP relaxation) and the Lagrangian bound are solved again on the extended arcs. That
+        # flow also lets neighbours of the leftovers make room for them (a ripple the greedy widening
+        # cannot do): pack it too, widen its leftovers, and keep the cheaper of the two plans.
+        warcs = wide.flow_arcs(g_building, g_class, supply)
+        wflow = solve_flow(warcs)
+        lower = max(wflow.cost, lagrangian_bound(wide, wflow.prices)[1])
+        site2, slot2, method2 = _pack(wide, ginv, warcs, wflow)
+        wide2, _, wide_method2 = widen(wide, site2, slot2)
+        if wide2 is not wide:  # it looked further still: bound the final arcs again
+            wflow2 = solve_flow(wide2.flow_arcs(g_building, g_class, supply))
+            lower = max(wflow2.cost, lagrangian_bound(wide2, wflow2.prices)[1])
+        first = complete_plan(wide2, site, slot, lower, method)
+        second = complete_plan(wide2, site2, slot2, lower, method2)
+        if second.objective() < first.objective():
+            site, slot, method, wide_method = site2, slot2, f"{method2}+reflow", wide_method2
+        wide = wide2
+    if wide_method != "none":
+        method = f"{method}+widen-{wide_method}" if method != "none" else f"widen-{wide_method}"
+    widened = _beyond_candidates(problem, site)
+    timing["packing_seconds"] = time.perf_counter() - t2
+    progress("home visits", 0.8)
+    plan = complete_plan(wide, site, slot, lower, method, timing, widened=widened)
+    timing["solve_seconds"] = time.perf_counter() - clock0
+    plan.summary["timing"] = {k: round(v, 3) for k, v in sorted(timing.items())}
+    progress("done", 1.0)
+    return plan
+
+
+def _pack(problem: Problem, ginv: IntArray, arcs: GroupArcs, flow: FlowSolution) -> tuple[IntArray, IntArray, str]:
+    """Whole households cut from the flow into sites and slots, then the repair: (site, slot, method)."""
+    hh, grid, pp = problem.registry.households, problem.grid, problem.scenario.planner
+    site_q = problem.site_queue
     sizes_q = hh.size[site_q].astype(np.int64)
     site_of = split_groups(sizes_q, ginv, arcs, flow)
-    pp = scenario.planner
     hold = min(pp.cohesion_penalty / pp.lateness_per_slot, 1000.0) if pp.lateness_per_slot > 0 else 0.0
     slot_of, load = assign_slots(problem, site_q, site_of, flow, hold)
     site = np.full(len(hh), -1, dtype=np.int64)
@@ -118,23 +154,18 @@ def make_plan(scenario: Scenario, registry: Registry, progress: Progress | None 
     # Repair: households the rounding left over (their site had no room) get another option.
     leftover = site_q[(site_of >= 0) & ~done]
     method = _repair_leftovers(problem, leftover, grid.capacity - load, site, slot)
-    # Widening: anyone still unplaced looks at farther sites up to the hard reach (sampler.plan.widen).
-    wide, widened, wide_method = widen(problem, site, slot)
-    if wide is not problem:
-        # The plan may now use arcs the flow did not have: its bound must cover them, so the flow
-        # (an LP relaxation) and the Lagrangian bound are solved again on the extended arcs.
-        warcs = wide.flow_arcs(g_building, g_class, supply)
-        wflow = solve_flow(warcs)
-        lower = max(wflow.cost, lagrangian_bound(wide, wflow.prices)[1])
-    if wide_method != "none":
-        method = f"{method}+widen-{wide_method}" if method != "none" else f"widen-{wide_method}"
-    timing["packing_seconds"] = time.perf_counter() - t2
-    progress("home visits", 0.8)
-    plan = complete_plan(wide, site, slot, lower, method, timing, widened=widened)
-    timing["solve_seconds"] = time.perf_counter() - clock0
-    plan.summary["timing"] = {k: round(v, 3) for k, v in sorted(timing.items())}
-    progress("done", 1.0)
-    return plan
+    return site, slot, method
+
+
+def _beyond_candidates(problem: Problem, site: IntArray) -> IntArray:
+    """Households at a site that is not one of their building's original candidates (placed by widening)."""
+    at = np.flatnonzero(site >= 0)
+    n_sites = max(len(problem.registry.sites), 1)
+    keys = np.sort(problem.cand.building * n_sites + problem.cand.site)
+    key = problem.registry.households.building[at] * n_sites + site[at]
+    pos = np.minimum(np.searchsorted(keys, key), max(len(keys) - 1, 0))
+    hit = keys[pos] == key if len(keys) else np.zeros(len(key), dtype=bool)
+    return at[~hit]
 
 
 def _repair_leftovers(problem: Problem, leftover: IntArray, residual: IntArray, site: IntArray, slot: IntArray) -> str:
