@@ -15,8 +15,10 @@ same costs, the over-walk penalty on walks beyond the limit) and solves the aggr
 Lagrangian bound again on it. The extended flow is the LP relaxation of the household model over
 the extended arcs (households divisible, cohesion free), so its optimum is ≤ the best plan using
 any of those arcs ≤ this plan's objective; the Lagrangian bound's proof (`sampler.plan.bound`) holds
-for any candidate set, hence for the extended one. Plans with nothing to widen keep the original
-problem and bound unchanged.
+for any candidate set, hence for the extended one. The planner also packs that extended flow and
+widens its leftovers (neighbours of the leftovers may move to make room) and keeps the cheaper plan;
+if that second widening looks further still, the bound is solved once more on the final arcs.
+Plans with nothing to widen keep the original problem and bound unchanged.
 """
 
 from __future__ import annotations
