@@ -12,6 +12,7 @@ from sampler.model import RiskZone
 from sampler.params import CapacityParams, PlannerParams, Scenario, WindowParams
 from sampler.plan.geo import sites_within
 from sampler.plan.planner import MODE_SITE, MODE_UNPLACED, Plan, make_plan
+from sampler.planfiles.write import plan_frames
 from tests.sampler.cities import random_city, registry, site
 
 P = RiskZone.PRECAUTION
@@ -41,8 +42,8 @@ def test_leftover_walks_to_a_farther_site_within_hard_reach_and_is_flagged():
     assert s["widening"] == {"hard_reach_minutes": 30.0, "households": 1, "extra_walk_minutes_total": 11.0,
                              "extra_walk_minutes_max": 11.0}
     assert s["shortfall"] == {"tables": 0, "sites": []}
-    a = plan.frames()["assignments"]
-    assert a["extra_walk_minutes"].tolist() == [0.0, 11.0]
+    a = plan_frames(plan)["assignments"]
+    assert a["walk_minutes"].tolist() == [0.0, 26.0]
     assert a["over_max_walk"].tolist() == [0, 1]
     # The bound covers the widened arc: h2 must pay 2 × (26 + 600 over-walk) at least.
     assert 1252.0 <= s["lower_bound"] <= s["objective"]
@@ -58,7 +59,6 @@ def test_nothing_within_hard_reach_leaves_unplaced_and_names_the_missing_tables(
     assert s["shortfall"] == {"tables": 2, "sites": [{
         "site_id": "S1", "site": "site S1", "slot_start": "2022-11-23 06:00", "slot_end": "2022-11-23 06:30",
         "households": 1, "people": 2, "tables": 2}]}
-    assert "extra_walk_minutes" not in plan.frames()["assignments"].columns
     assert s["lower_bound"] <= s["objective"]
 
 
@@ -69,12 +69,11 @@ def test_hard_reach_one_keeps_walks_within_the_limit():
     assert plan.summary["shortfall"]["tables"] == 2
 
 
-def test_a_plan_without_leftovers_has_no_new_keys_or_column():
-    """Plans that place everyone from their candidates are unchanged: no widening keys, no new column."""
+def test_a_plan_without_leftovers_has_no_new_keys():
+    """Plans that place everyone from their candidates are unchanged: no widening or shortfall keys."""
     reg = registry([("A", 0, 0, P, "c")], [("h1", "A", 2)], [site("S1", 0, 0)])
     plan = make_plan(Scenario(), reg)
     assert "widening" not in plan.summary and "shortfall" not in plan.summary
-    assert "extra_walk_minutes" not in plan.frames()["assignments"].columns
 
 
 def room_within_reach(plan: Plan) -> list[int]:
@@ -109,6 +108,6 @@ def test_nobody_unplaced_while_a_site_within_reach_has_room(seed, n_buildings, n
     open_zone = np.asarray(reg.buildings.zone)[reg.households.building] == RiskZone.PRECAUTION
     if ((plan.mode == MODE_UNPLACED) & open_zone).any():
         assert s["shortfall"]["tables"] > 0
-    frames = plan.frames()
+    frames = plan_frames(plan)
     assert sorted([*frames["assignments"]["household_id"], *frames["unplaced"]["household_id"]]) == sorted(
         reg.households.id.tolist())

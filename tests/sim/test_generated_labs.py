@@ -11,6 +11,7 @@ import pytest
 from sampler.params import load_scenario
 from sampler.plan.planner import make_plan
 from sampler.planfiles.read import read_plan
+from sampler.planfiles.write import write_plan
 from sampler.registry.generate import (
     XIAN_PEOPLE,
     XIAN_TUBES_PER_DAY,
@@ -47,7 +48,7 @@ def _plan_and_simulate(tmp_path: Path, people_per_table: float, lab: float | Non
     sc = load_scenario(tmp_path / "scenario.yaml")
     reg = load_registry(sc)
     plan = make_plan(sc, reg)
-    plan.write(tmp_path / "plan", xlsx=False)
+    write_plan(plan, tmp_path / "plan", xlsx=False)
     if plan.summary["unplaced_households"]:
         return plan.summary, {}
     params = sim_params(sc, None if lab is None else {"lab_tubes_per_hour": lab})
