@@ -106,7 +106,7 @@ def plan_command(
                                               f"+{wide['extra_walk_minutes_total']:,.1f} min over the limit in all, "
                                               f"max +{wide['extra_walk_minutes_max']:g})"))
     if short["tables"]:
-        rows.insert(-2, ("tables missing", f"{short['tables']:,} at {len(short['sites']):,} site-periods "
+        rows.insert(-2, ("tables missing", f"{short['tables']:,} at {len(short['sites']):,} sites "
                                            "(plan.json shortfall)"))
     console.print(summary_table(f"Plan: {s['area']}", rows))
     for x in short["sites"][:5]:
