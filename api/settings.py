@@ -73,6 +73,8 @@ class Settings(BaseSettings):
     lookup_client_failures_per_hour: int = Field(default=60, ge=0)
     key_failures_per_minute: int = Field(default=10, ge=0)
     trusted_proxies: str = ""
+    public_url: str = Field(default="", description="the service's address as residents reach it, e.g. "
+                            "https://hs.example.gov.cn: building notices then carry a QR code to its /r page")
     redis_url: str | None = None
     redis_prefix: str = "sampler:"
     audit_retention_days: int = Field(default=180, ge=1)

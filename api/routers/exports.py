@@ -11,7 +11,7 @@ import tempfile
 from pathlib import Path as FsPath
 from typing import Annotated
 
-from fastapi import APIRouter, HTTPException, Path, Response, status
+from fastapi import APIRouter, HTTPException, Path, Request, Response, status
 from sqlalchemy import select
 
 from api.deps import EngineDep, PlannerDep, SessionDep, ViewerDep, audit
@@ -81,7 +81,7 @@ def export_sms_invalid(session: SessionDep, engine: EngineDep, caller: PlannerDe
 
 @router.get("/notices/{building_id}.html", response_class=Response,
             responses={200: {"content": {"text/html": {}}, "description": "printable notice"}})
-def export_building_notice(session: SessionDep, engine: EngineDep, caller: ViewerDep, plan_id: PlanId,
+def export_building_notice(request: Request, session: SessionDep, engine: EngineDep, caller: ViewerDep, plan_id: PlanId,
                            building_id: Annotated[str, Path(max_length=200)]) -> Response:
     """The printable notice of one building (Chinese, A4 print CSS)."""
     from sampler.notify.notices import building_notice_html, notice_rows
@@ -93,7 +93,9 @@ def export_building_notice(session: SessionDep, engine: EngineDep, caller: Viewe
         raise HTTPException(status.HTTP_404_NOT_FOUND, "no household of this building is in the plan")
     info = files.buildings.drop_duplicates("building_id")
     building = {str(k): str(v) for k, v in info.iloc[0].items()} if len(info) else {"building_id": building_id}
-    html = building_notice_html(str(files.summary.get("area", "")), building, rows)
+    settings = request.app.state.settings
+    resident_url = f"{settings.public_url.rstrip('/')}/r" if settings.public_url else ""
+    html = building_notice_html(str(files.summary.get("area", "")), building, rows, resident_url)
     audit(engine, caller, "export.notice", plan_id=plan_id, records=len(rows), detail=f"building {building_id}")
     return Response(html, media_type="text/html; charset=utf-8")
 

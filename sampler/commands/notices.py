@@ -15,6 +15,8 @@ __all__ = ["register"]
 def notices_command(
     plandir: Annotated[Path, typer.Argument(help="Plan directory written by `sampler plan`.")],
     out: Annotated[Path, typer.Option("--out", "-o", help="Directory for the notices.")],
+    resident_url: Annotated[str, typer.Option(
+        "--resident-url", help="The resident page's address (e.g. https://host/r): every notice gets a QR code to it.")] = "",
     force: Annotated[bool, typer.Option(
         "--force", help="Replace an earlier output of another sampler command there (never files sampler did not write).")] = False,
 ) -> None:
@@ -26,7 +28,12 @@ def notices_command(
     with fail_on_input_error():
         check_output_directory(out, "notices", force=force, inputs=[plandir])
         plan = read_plan(plandir)
-        result = write_notices(plan, out, force=force, inputs=[plandir])
+        if resident_url and not resident_url.startswith(("http://", "https://")):
+            from sampler.errors import COMMAND_LINE, InputError, InputIssue
+
+            raise InputError([InputIssue(COMMAND_LINE, None, "--resident-url", resident_url,
+                                         "give the page's full address, e.g. https://hs.example.gov.cn/r")])
+        result = write_notices(plan, out, force=force, inputs=[plandir], resident_url=resident_url)
     console.print(summary_table("Building notices", [
         ("buildings", result.buildings), ("workbook", str(result.workbook)), ("written to", str(out)),
     ]))

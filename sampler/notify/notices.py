@@ -56,6 +56,8 @@ th { background: #eee; }
 tr { page-break-inside: avoid; }
 .home td { font-style: italic; }
 .rules li { margin: 2pt 0; }
+.qr { display: flex; align-items: center; gap: 6mm; margin: 4mm 0; font-size: 12pt; }
+.qr svg { width: 32mm; height: 32mm; flex: none; }
 @media print { th { -webkit-print-color-adjust: exact; print-color-adjust: exact; } }
 """
 
@@ -142,9 +144,19 @@ def _records(frame: pd.DataFrame) -> list[dict[str, Any]]:
     return [dict(zip(columns, row, strict=True)) for row in zip(*values, strict=True)]
 
 
+def resident_qr(url: str) -> str:
+    """An inline SVG QR code of the resident page's address (segno; error correction M). It
+    carries only the address: residents type their own code there, so a notice on a wall gives
+    nobody anyone else's code."""
+    import segno
+
+    return str(segno.make(url, error="m").svg_inline(scale=4, border=2, title="居民查询二维码"))
+
+
 def building_notice_html(area: str, building: Mapping[str, str],
-                         rows: pd.DataFrame | Sequence[Mapping[str, Any]]) -> str:
-    """The printable notice of one building (rows: `notice_rows` of that building)."""
+                         rows: pd.DataFrame | Sequence[Mapping[str, Any]], resident_url: str = "") -> str:
+    """The printable notice of one building (rows: `notice_rows` of that building); with
+    ``resident_url`` (the service's /r page) a QR code to it."""
     e = html.escape
     records = _records(rows) if isinstance(rows, pd.DataFrame) else rows
     name = building.get("name") or building.get("building_id", "")
@@ -157,6 +169,8 @@ def building_notice_html(area: str, building: Mapping[str, str],
         body.append(f"<tr{cls}><td>{e(unit)}</td><td>{e(str(r['floors']))}</td><td>{int(r['households'])}</td>"
                     f"<td>{e(_when(str(r['slot_start']), str(r['slot_end'])))}</td><td>{e(str(r['site']))}</td></tr>")
     zone_html = f'<span class="zone">{e(zone)}</span>' if zone else ""
+    qr_html = (f'<div class="qr">{resident_qr(resident_url)}<p>微信扫码或打开 {e(resident_url)}，输入短信中的核酸码和'
+               "登记手机号后4位，即可查询您家的采样时间和地点。</p></div>\n") if resident_url else ""
     return (
         '<!DOCTYPE html>\n<html lang="zh-CN">\n<head>\n<meta charset="utf-8">\n'
         '<meta name="viewport" content="width=device-width, initial-scale=1">\n'
@@ -165,7 +179,7 @@ def building_notice_html(area: str, building: Mapping[str, str],
         f'<p class="where">{e(place)}{zone_html}</p>\n'
         "<p>请各位居民按下表时间分批下楼采样，不要提前到场聚集。</p>\n"
         "<table>\n<thead><tr><th>单元</th><th>楼层</th><th>户数</th><th>采样时间</th><th>采样地点</th></tr></thead>\n"
-        f"<tbody>\n{chr(10).join(body)}\n</tbody>\n</table>\n"
+        f"<tbody>\n{chr(10).join(body)}\n</tbody>\n</table>\n{qr_html}"
         '<ul class="rules">\n<li>全家携带身份证（或电子健康码），全程佩戴口罩。</li>\n'
         "<li>排队时保持1米以上间距，采样后及时回家。</li>\n"
         "<li>安排上门采样的住户请在家等候，工作人员将按时上门。</li>\n"
@@ -209,7 +223,7 @@ def notices_workbook(plan: PlanFiles, path: str | Path, rows: pd.DataFrame | Non
 
 
 def write_notices(plan: PlanFiles, directory: str | Path, force: bool = False,
-                  inputs: Sequence[str | Path] | None = None) -> NoticeSet:
+                  inputs: Sequence[str | Path] | None = None, resident_url: str = "") -> NoticeSet:
     """Write ``<building>.html`` for every building with a slot, ``index.html`` and ``notices.xlsx``
     into ``directory``, all or nothing (`sampler.io.atomic.atomic_directory`: an earlier notices
     output there is replaced, ``force`` replaces another command's; ``inputs`` default to the
@@ -217,11 +231,11 @@ def write_notices(plan: PlanFiles, directory: str | Path, force: bool = False,
     directory = Path(directory)
     inputs = [plan.directory] if inputs is None else inputs
     with atomic_directory(directory, "notices", force=force, inputs=inputs) as tmp:
-        count = _write_notices(plan, tmp)
+        count = _write_notices(plan, tmp, resident_url)
     return NoticeSet(directory=directory, buildings=count, workbook=directory / "notices.xlsx")
 
 
-def _write_notices(plan: PlanFiles, directory: Path) -> int:
+def _write_notices(plan: PlanFiles, directory: Path, resident_url: str = "") -> int:
     rows = notice_rows(plan)
     area = str(plan.summary.get("area", ""))
     info = {str(r["building_id"]): {k: str(v) for k, v in r.items()}
@@ -231,7 +245,7 @@ def _write_notices(plan: PlanFiles, directory: Path) -> int:
     for bid, group in itertools.groupby(_records(rows), key=lambda r: str(r["building_id"])):
         b = info.get(bid, {"building_id": bid})
         file = f"{safe_name(bid)}.html"
-        (directory / file).write_text(building_notice_html(area, b, list(group)), encoding="utf-8")
+        (directory / file).write_text(building_notice_html(area, b, list(group), resident_url), encoding="utf-8")
         links.append(f'<li><a href="{html.escape(file)}">{html.escape(b.get("name") or bid)}</a></li>')
         count += 1
     (directory / "index.html").write_text(

@@ -59,3 +59,13 @@ def test_plan_workbook_served_when_stored(client: TestClient, plan_id: int) -> N
         session.commit()
     r = client.get(url, headers=auth())
     assert r.status_code == 200 and r.content == b"PK-fake-xlsx"
+
+
+def test_building_notice_has_a_qr_code_when_the_public_address_is_set(client: TestClient, plan_id: int) -> None:
+    """With SAMPLER_PUBLIC_URL the notice carries a QR code to its /r page (and no QR without it)."""
+    url = f"/api/v1/plans/{plan_id}/exports/notices/B3.html"
+    assert "<svg" not in client.get(url, headers=auth()).text
+    client.app.state.settings = client.app.state.settings.model_copy(  # type: ignore[attr-defined]
+        update={"public_url": "https://hs.example.gov.cn/"})
+    text = client.get(url, headers=auth()).text
+    assert "<svg" in text and "https://hs.example.gov.cn/r" in text

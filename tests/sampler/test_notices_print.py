@@ -71,3 +71,25 @@ def test_floor_runs_with_gaps_and_unknown_rooms() -> None:
                      pd.DataFrame({"site_id": ["S"], "name": ["二中"]}), empty)
     rows = notice_rows(plan)
     assert rows[["floors", "households", "people"]].values.tolist() == [["1-3层、5-6层、其他", 6, 12], ["全部", 2, 4]]
+
+
+def test_notices_carry_a_qr_code_to_the_resident_page_and_no_codes(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """--resident-url puts segno's QR of that address on every notice; no household's code is printed."""
+    import segno
+
+    cli = app
+    plan_dir = write_plan_dir(tmp_path / "plan")
+    url = "https://hs.example.gov.cn/r"
+    out = tmp_path / "notices"
+    result = CliRunner().invoke(cli, ["notices", str(plan_dir), "-o", str(out), "--resident-url", url])
+    assert result.exit_code == 0, result.output
+    qr = str(segno.make(url, error="m").svg_inline(scale=4, border=2, title="居民查询二维码"))
+    codes = set(read_plan(plan_dir).assignments["code"])
+    pages = [p for p in out.glob("*.html") if p.name != "index.html"]
+    assert pages
+    for page in pages:
+        text = page.read_text(encoding="utf-8")
+        assert qr in text and url in text
+        assert not any(code in text for code in codes)
+    bad = CliRunner().invoke(cli, ["notices", str(plan_dir), "-o", str(tmp_path / "n2"), "--resident-url", "hs/r"])
+    assert bad.exit_code == 2 and "--resident-url" in bad.output
