@@ -264,15 +264,23 @@ async function showSimulation(p) {
   chart("sim")?.setOption({ tooltip: { trigger: "axis", valueFormatter: (v) => (+v).toFixed(1) + "%" },
     legend: { data: ["已采样", "已出结果"], top: 0 }, grid: { left: 60, right: 20, top: 30, bottom: 40 },
     xAxis: { type: "value", name: "小时", max: "dataMax" }, yAxis: { type: "value", name: "%", max: 100 }, series }, true);
-  const facts = Object.entries(s.summary).filter(([, v]) => typeof v !== "object").map(([k, v]) => ({ k, v: String(v) }));
+  const facts = Object.entries(s.summary).filter(([k, v]) => typeof v !== "object" && SIM_LABELS[k])
+    .map(([k, v]) => ({ k: SIM_LABELS[k], v: String(v) }));
   $("#sim-summary").append(el("p", { class: "muted", text: `仿真 #${s.id}：${s.replications} 次重复，种子 ${s.seed}` }),
                            table([["k", "指标"], ["v", "数值"]], facts));
 }
 $("#simulate").addEventListener("click", simulate);
+/* What the simulation summary's keys mean, in the planners' words (keys not listed are not shown). */
+const SIM_LABELS = {
+  area: "区域", seed: "随机种子", replications: "重复次数", window_hours: "采样时限（小时）",
+  target_met_replications: "全员按时完成的次数（含网格员跟进）", window_met_replications: "采样点接得住来人的次数",
+  target_probability: "全员按时完成的概率", verdict: "结论",
+};
 
 /* ---------- The day ---------- */
 /* The office sees masked phones; grid workers call from their own page. */
-function maskPhone(p) { return p && p.length >= 7 ? p.slice(0, 3) + "****" + p.slice(-4) : (p ? "****" : ""); }
+/* Only the first 3 digits: the last 4 are what the resident lookup checks, so staff never see them. */
+function maskPhone(p) { return p && p.length >= 7 ? p.slice(0, 3) + "*".repeat(p.length - 3) : (p ? "****" : ""); }
 
 async function loadDay() {
   const id = $("#day-plan").value; if (!id) return;
