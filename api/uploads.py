@@ -102,10 +102,7 @@ def _csv_issues(name: str, path: Path, limits: UploadLimits) -> list[InputIssue]
     if header.count(b",") + 1 > limits.columns:
         return [InputIssue(name, 0, "(header)", f"{header.count(b',') + 1} columns",
                            f"at most {limits.columns} columns; remove the columns the plan does not use")]
-    if b"\x00" in data:
-        row = data[: data.find(b"\x00")].count(b"\n")
-        return [InputIssue(name, row or None, "(file)", "NUL byte",
-                           "the file contains NUL (\\0) bytes: it is not a text CSV; save it again as CSV UTF-8")]
+    # NUL bytes are left to the registry reader, which names their row and column.
     return []
 
 
