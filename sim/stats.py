@@ -187,7 +187,7 @@ def replication_stats(rec: Records, params: SimParams) -> RepStats:
         "remaining_people": remaining_people,
         "remaining_top_sites": top,
         "last_swab_hours": float(np.nanmax(rec.end) / 60) if done.any() else 0.0,
-        "last_result_hours": float(np.nanmax(rec.result) / 60) if done.any() else 0.0,
+        "last_result_hours": float(np.nanmax(rec.result) / 60) if np.isfinite(rec.result).any() else 0.0,
         "sampled_households": int(count[SAMPLED]), "returned_households": int(count[RETURNED]),
         "walk_in_households": int(count[WALK_IN]), "home_households": int(count[HOME]),
         "missed_households": int(count[MISSED]), "unplaced_households": int(count[UNPLACED]),
