@@ -37,7 +37,6 @@ import sys
 import tempfile
 import threading
 import time
-import uuid
 import zipfile
 from pathlib import Path
 from typing import Any
@@ -47,7 +46,7 @@ import numpy as np
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from benchmarks.api_load import PG_URL, _free_port, _pg_available, household_id, synth_plan  # noqa: E402
+from benchmarks.api_load import _free_port, bench_backends, household_id, synth_plan  # noqa: E402
 
 KEY = "bench-attack-planner-key-0123456789abcdef"
 TARGET = household_id(12_345)  # the household the brute-force clients attack
@@ -383,29 +382,10 @@ def main() -> None:
         large, bomb, params = _files(tmp, args.upload_households)
         print(f"  XLSX {len(large['households'][1]) / 2**20:.1f} MB, bomb {len(bomb['households'][1]) / 2**10:.0f} kB",
               flush=True)
-        backends: list[tuple[str, str]] = []
-        if args.db in ("both", "sqlite"):
-            backends.append(("sqlite", f"sqlite:///{tmp}/attack.db"))
-        schema = f"attack_{uuid.uuid4().hex[:10]}"
-        if args.db in ("both", "postgresql"):
-            if _pg_available():
-                from sqlalchemy import create_engine, text
-
-                with create_engine(PG_URL).begin() as conn:
-                    conn.execute(text(f'CREATE SCHEMA "{schema}"'))
-                backends.append(("postgresql", f"{PG_URL}?options=-csearch_path%3D{schema}"))
-            else:
-                print(f"PostgreSQL not reachable at {PG_URL}; skipped", flush=True)
         rows: list[tuple[str, str, dict[str, Any]]] = []
-        try:
+        with bench_backends(args.db, tmp, "attack") as backends:
             for name, url in backends:
                 rows += _run_backend(name, url, args, large, bomb, params, tmp / f"data-{name}")
-        finally:
-            if any(b[0] == "postgresql" for b in backends):
-                from sqlalchemy import create_engine, text
-
-                with create_engine(PG_URL).begin() as conn:
-                    conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
     _print(rows, args)
 
 

@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import os
 import signal
@@ -33,6 +34,7 @@ import sys
 import tempfile
 import time
 import uuid
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -299,6 +301,31 @@ def _pg_available() -> bool:
         return False
 
 
+@contextlib.contextmanager
+def bench_backends(db: str, tmp: str | Path, prefix: str = "bench") -> Iterator[list[tuple[str, str]]]:
+    """(name, URL) of the databases to measure: a SQLite file in ``tmp`` and, when reachable, a
+    fresh PostgreSQL schema, dropped afterwards. ``db`` is both, sqlite or postgresql."""
+    from sqlalchemy import create_engine, text
+
+    backends: list[tuple[str, str]] = []
+    if db in ("both", "sqlite"):
+        backends.append(("sqlite", f"sqlite:///{tmp}/{prefix}.db"))
+    schema = f"{prefix}_{uuid.uuid4().hex[:10]}"
+    if db in ("both", "postgresql"):
+        if _pg_available():
+            with create_engine(PG_URL).begin() as conn:
+                conn.execute(text(f'CREATE SCHEMA "{schema}"'))
+            backends.append(("postgresql", f"{PG_URL}?options=-csearch_path%3D{schema}"))
+        else:
+            print(f"PostgreSQL not reachable at {PG_URL}; skipped", flush=True)
+    try:
+        yield backends
+    finally:
+        if any(name == "postgresql" for name, _ in backends):
+            with create_engine(PG_URL).begin() as conn:
+                conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
+
+
 def main() -> None:
     """Store the plan, serve it, load it, print the table."""
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -326,20 +353,7 @@ def main() -> None:
     rows: list[tuple[str, str, int, str, dict[str, Any]]] = []
     with tempfile.TemporaryDirectory(prefix="api-load-") as tmp:
         pairs = _write_pairs(frames[1]["contacts"], Path(tmp) / "pairs.json")
-        backends: list[tuple[str, str]] = []
-        if args.db in ("both", "sqlite"):
-            backends.append(("sqlite", f"sqlite:///{tmp}/bench.db"))
-        schema = f"bench_{uuid.uuid4().hex[:10]}"
-        if args.db in ("both", "postgresql"):
-            if _pg_available():
-                from sqlalchemy import create_engine, text
-
-                with create_engine(PG_URL).begin() as conn:
-                    conn.execute(text(f'CREATE SCHEMA "{schema}"'))
-                backends.append(("postgresql", f"{PG_URL}?options=-csearch_path%3D{schema}"))
-            else:
-                print(f"PostgreSQL not reachable at {PG_URL}; skipped", flush=True)
-        try:
+        with bench_backends(args.db, tmp, "bench") as backends:
             for name, url in backends:
                 print(f"[{name}] storing ...", flush=True)
                 store = _prepare(url, args.households, frames)
@@ -355,12 +369,6 @@ def main() -> None:
                     finally:
                         proc.send_signal(signal.SIGINT)
                         proc.wait(timeout=30)
-        finally:
-            if any(b[0] == "postgresql" for b in backends):
-                from sqlalchemy import create_engine, text
-
-                with create_engine(PG_URL).begin() as conn:
-                    conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
 
     print()
     print(f"Resident lookups, {args.households:,}-household plan ({source}), "

@@ -29,7 +29,6 @@ import statistics
 import sys
 import tempfile
 import time
-import uuid
 from pathlib import Path
 from typing import Any
 
@@ -39,7 +38,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
-from api_load import PG_URL, _pg_available, _prepare, _serve, household_id, synth_plan  # noqa: E402
+from api_load import _prepare, _serve, bench_backends, household_id, synth_plan  # noqa: E402
 
 SECRET = "benchmark-code-secret-0123456789abcdef"
 AREA = "基准市"
@@ -189,20 +188,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="checkin-load-") as tmp:
         codes_file = Path(tmp) / "codes.json"
         codes_file.write_text(json.dumps([by_id[h] for h in placed]), encoding="utf-8")
-        backends: list[tuple[str, str]] = []
-        if args.db in ("both", "sqlite"):
-            backends.append(("sqlite", f"sqlite:///{tmp}/bench.db"))
-        schema = f"bench_{uuid.uuid4().hex[:10]}"
-        if args.db in ("both", "postgresql"):
-            if _pg_available():
-                from sqlalchemy import create_engine, text
-
-                with create_engine(PG_URL).begin() as conn:
-                    conn.execute(text(f'CREATE SCHEMA "{schema}"'))
-                backends.append(("postgresql", f"{PG_URL}?options=-csearch_path%3D{schema}"))
-            else:
-                print(f"PostgreSQL not reachable at {PG_URL}; skipped", flush=True)
-        try:
+        with bench_backends(args.db, tmp, "bench") as backends:
             for name, url in backends:
                 print(f"[{name}] storing ...", flush=True)
                 store = _prepare(url, args.households, (summary, tables))
@@ -226,12 +212,6 @@ def main() -> None:
                 base = _sql_status_ms(url, 1)
                 rows.append((name, "baseline: status by grid in SQL", None, f"median {base:.0f} ms"))
                 rows.append((name, "first load of the plan's day (all workers)", None, f"{load:.1f} s"))
-        finally:
-            if any(b[0] == "postgresql" for b in backends):
-                from sqlalchemy import create_engine, text
-
-                with create_engine(PG_URL).begin() as conn:
-                    conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
 
     print()
     print(f"Check-ins and live status, {args.households:,}-household plan (synthesised tables), "
