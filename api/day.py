@@ -120,6 +120,30 @@ def _minutes(labels: np.ndarray, start: dt.datetime) -> np.ndarray:
     return np.fromiter((parsed[v] for v in labels.tolist()), dtype=np.int64, count=len(labels))
 
 
+def _unplaced_codes(conn: Connection, plan_id: int, u_id: np.ndarray) -> np.ndarray:
+    """The stored codes of the unplaced households (contacts, in unplaced.csv's order); blanks
+    where contacts are gone (a purged campaign)."""
+    if not len(u_id):
+        return np.zeros(0, dtype=object)
+    u, c = PLAN_TABLES["unplaced"], PLAN_TABLES["contacts"]
+    rows = conn.execute(
+        select(u.c.household_id, c.c.code)
+        .select_from(u.join(c, (c.c.plan_id == u.c.plan_id) & (c.c.household_id == u.c.household_id)))
+        .where(u.c.plan_id == plan_id)).all()
+    found = {str(h): str(code) for h, code in rows}
+    return np.array([found.get(str(h), "") for h in u_id], dtype=object)
+
+
+def _stored_codes(stored: np.ndarray, area: str, ids: np.ndarray, secret: bytes) -> np.ndarray:
+    """The codes stored with the plan (the ones its SMS carried); keyed anew only where none is
+    stored (plans stored before codes existed), unique against the whole area as always."""
+    codes = np.asarray(stored, dtype=object).copy()
+    blank = np.flatnonzero([not c for c in codes.tolist()])
+    if len(blank):
+        codes[blank] = resident_codes(area, ids, secret)[blank]
+    return codes
+
+
 def load_day_plan(conn: Connection, plan_id: int, secret: bytes, tz: dt.tzinfo = CHINA) -> DayPlan:
     """The day's view of a stored plan: the placed households (assignments' row order), then the
     unplaced ones. Contacts, phones, units and rooms are read later, when a missed list or a
@@ -129,9 +153,10 @@ def load_day_plan(conn: Connection, plan_id: int, secret: bytes, tz: dt.tzinfo =
     window = summary["window"]
     start = dt.datetime.strptime(window["start"], "%Y-%m-%d %H:%M").replace(tzinfo=tz)
     hours = window["slots"] * window["slot_minutes"] / 60.0 if "slots" in window else float(window["hours"])
-    a_id, a_building, a_size, a_mode, a_site, a_end = _columns(
-        conn, "assignments", plan_id, "household_id", "building_id", "size", "mode", "site_id", "slot_end")
+    a_id, a_code, a_building, a_size, a_mode, a_site, a_end = _columns(
+        conn, "assignments", plan_id, "household_id", "code", "building_id", "size", "mode", "site_id", "slot_end")
     u_id, u_building, u_size = _columns(conn, "unplaced", plan_id, "household_id", "building_id", "size")
+    u_code = _unplaced_codes(conn, plan_id, u_id)
     # buildings.csv has a row per (building, site, slot) it is called in: one per building here
     b_id, b_name, b_grid, b_compound = _columns(conn, "buildings", plan_id, "building_id", "name", "grid", "compound")
     _, first = np.unique(b_id.astype(str), return_index=True)
@@ -145,7 +170,7 @@ def load_day_plan(conn: Connection, plan_id: int, secret: bytes, tz: dt.tzinfo =
     at_site = a_mode == "site"
     site = np.where(at_site, _index_of(np.where(at_site, a_site, ""), sites), -1)
     return DayPlan(
-        area=area, household_ids=ids, codes=resident_codes(area, ids, secret),
+        area=area, household_ids=ids, codes=_stored_codes(np.concatenate([a_code, u_code]), area, ids, secret),
         size=np.concatenate([a_size, u_size]).astype(np.int64),
         site=np.concatenate([site, np.full(len(u_id), -1)]).astype(np.int64),
         slot_end=np.concatenate([_minutes(a_end, start), np.full(len(u_id), -1)]).astype(np.int64),

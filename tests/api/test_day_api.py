@@ -104,3 +104,23 @@ def test_public_sites_show_queue_status_without_personal_data(client: TestClient
     assert "1381234" not in r.text and "张三" not in r.text
     before = client.get("/api/v1/public/sites?at=2022-11-23T05:00:00%2B08:00").json()["data"]
     assert {s["status"] for s in before} == {"未开放"}
+
+
+def test_the_day_uses_the_codes_stored_with_the_plan(client: TestClient) -> None:
+    """Check-ins match the code the plan stored (and its SMS carried); blank stored codes are keyed anew."""
+    from api.storage import store_plan
+    from tests.api.plandir import plan_frames, plan_summary
+
+    frames = plan_frames()
+    for name in ("assignments", "contacts"):
+        t = frames[name]
+        t.loc[t["household_id"] == "H001", "code"] = "ZZZZ2345"
+        t.loc[t["household_id"] == "H002", "code"] = ""
+    plan_id = store_plan(client.app.state.engine, plan_summary(), frames)  # type: ignore[attr-defined]
+    at = "2022-11-23T08:10:00+08:00"
+    out = _checkin(client, plan_id, [
+        {"id": "a", "code": "ZZZZ2345", "site_id": "S1", "at": at, "people": 1},
+        {"id": "b", "code": CODES["H001"], "site_id": "S1", "at": at, "people": 1},
+        {"id": "c", "code": CODES["H002"], "site_id": "S1", "at": at, "people": 1},
+    ])
+    assert out["accepted"] == 2 and [r["index"] for r in out["rejected"]] == [1]
