@@ -49,6 +49,9 @@ class DayState:
     followup_seq: int = 0
     lock: threading.Lock = field(default_factory=threading.Lock)
     bins: np.ndarray = field(default_factory=lambda: np.zeros((0, 0), np.int64))
+    # every applied check-in as (household, site, minute from the window start, people), in chunks
+    # (coverage over time, `checkin_log`)
+    _log: list[np.ndarray] = field(default_factory=list, repr=False)
 
     def __post_init__(self) -> None:
         n_bins = int(np.ceil(self.day.hours * 60 / BIN_MINUTES)) + 1
@@ -59,6 +62,12 @@ class DayState:
         hi = int(np.clip(minute // BIN_MINUTES, 0, self.bins.shape[1] - 1))
         lo = int(max(0, hi - span // BIN_MINUTES + 1))
         return int(self.bins[site, lo:hi + 1].sum())
+
+    def checkin_log(self) -> np.ndarray:
+        """Every check-in applied so far: float rows (household, site, minute, people); call under ``lock``."""
+        if len(self._log) > 1:
+            self._log[:] = [np.concatenate(self._log)]
+        return self._log[0] if self._log else np.zeros((0, 4), np.float64)
 
     def with_details(self, conn: Connection) -> None:
         """Read contacts, phones, units and rooms once (missed lists, check-ins by phone)."""
@@ -77,10 +86,14 @@ class DayState:
                               for r in rows)
             self.checkin_seq = int(rows[-1].seq)
             start = self.day.start
-            for r in rows:
+            log = np.zeros((len(rows), 4), np.float64)
+            for j, r in enumerate(rows):
                 at = r.at if r.at.tzinfo else r.at.replace(tzinfo=dt.UTC)
-                b = int(np.clip((at - start).total_seconds() // 60 // BIN_MINUTES, 0, self.bins.shape[1] - 1))
+                minute = (at - start).total_seconds() / 60
+                b = int(np.clip(minute // BIN_MINUTES, 0, self.bins.shape[1] - 1))
                 self.bins[r.site if r.site >= 0 else -1, b] += r.people
+                log[j] = (r.household, r.site, minute, r.people)
+            self._log.append(log)
         fups = conn.execute(
             select(Followup.seq, Followup.household, Followup.outcome)
             .where(Followup.plan_id == self.plan_id, Followup.seq > self.followup_seq).order_by(Followup.seq)

@@ -28,6 +28,7 @@ from api.limits import KeyLimits, LookupLimits, open_store
 from api.privacy import private_database, private_dir
 from api.routers import (
     audit,
+    coverage,
     day,
     exports,
     jobs,
@@ -37,6 +38,7 @@ from api.routers import (
     purge,
     scenarios,
     simulations,
+    whatif,
 )
 from api.routers.lookup import PublishedPlans
 from api.schemas import ERROR_RESPONSES
@@ -175,7 +177,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         return await http_exception_handler(request, exc)
 
     api = APIRouter(prefix=API_PREFIX)
-    for module in (scenarios, purge, plans, jobs, simulations, exports, keys, audit, day):
+    for module in (scenarios, purge, plans, jobs, simulations, exports, keys, audit, day, coverage,
+                   whatif):
         api.include_router(module.router, responses=ERROR_RESPONSES)
     api.include_router(lookup.router, responses=_LOOKUP_ERRORS)
     api.include_router(day.public_router, responses=_LOOKUP_ERRORS)

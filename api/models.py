@@ -44,6 +44,7 @@ __all__ = [
     "ScenarioFile",
     "Simulation",
     "SimulationFile",
+    "Whatif",
     "plan_columns",
     "plan_table",
     "utcnow",
@@ -195,6 +196,22 @@ class SimulationFile(Base):
     simulation_id: Mapped[int] = mapped_column(ForeignKey("simulations.id", ondelete="CASCADE"), primary_key=True)
     name: Mapped[str] = mapped_column(String(100), primary_key=True)
     content: Mapped[bytes] = mapped_column(LargeBinary)
+
+
+class Whatif(Base):
+    """A finished what-if run on a plan's scenario: its summary.json and the whatif.csv rows (JSON)."""
+
+    __tablename__ = "whatifs"
+    __table_args__ = _NO_REUSE
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    plan_id: Mapped[int] = mapped_column(ForeignKey("plans.id", ondelete="CASCADE"), index=True)
+    job_id: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    seed: Mapped[int] = mapped_column(Integer, default=0)
+    replications: Mapped[int] = mapped_column(Integer, default=1)
+    params: Mapped[str] = mapped_column(Text, default="{}")
+    summary: Mapped[str] = mapped_column(Text, default="{}")
+    levels: Mapped[str] = mapped_column(Text, default="[]")
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
 
 
 class Checkin(Base):

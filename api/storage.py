@@ -16,7 +16,7 @@ import pandas as pd
 from sqlalchemy import Connection, Engine, delete, insert, select
 
 from api.db import is_sqlite
-from api.models import PLAN_TABLES, Plan, PlanBlob, Simulation, SimulationFile
+from api.models import PLAN_TABLES, Plan, PlanBlob, Simulation, SimulationFile, Whatif
 from sampler.errors import InputError, InputIssue
 from sampler.planfiles.read import PlanFiles
 from sampler.planfiles.schema import INT, TABLES, TEXT
@@ -126,11 +126,12 @@ def store_plan(
 
 
 def delete_plan(conn: Connection, plan_id: int) -> None:
-    """Delete a plan, all its rows and its simulations (inside the caller's transaction)."""
+    """Delete a plan, all its rows, its simulations and what-if runs (inside the caller's transaction)."""
     conn.execute(delete(Plan).where(Plan.id == plan_id))
     sims = select(Simulation.id).where(Simulation.plan_id == plan_id).scalar_subquery()
     conn.execute(delete(SimulationFile).where(SimulationFile.simulation_id.in_(sims)))
     conn.execute(delete(Simulation).where(Simulation.plan_id == plan_id))
+    conn.execute(delete(Whatif).where(Whatif.plan_id == plan_id))
     for table in PLAN_TABLES.values():
         conn.execute(delete(table).where(table.c.plan_id == plan_id))
     conn.execute(delete(PlanBlob).where(PlanBlob.plan_id == plan_id))
