@@ -4,6 +4,7 @@
 const TILE_SETTING = "sampler.console.tiles";
 const charts = {};
 let plans = [];
+let siteNames = {};  // site id -> name, of the plan shown
 
 function chart(id) {
   if (!window.echarts) return null;
@@ -18,7 +19,7 @@ function openTab(t) {
   for (const x of tabs) { const on = x === t; x.setAttribute("aria-selected", String(on)); x.tabIndex = on ? 0 : -1;
     document.getElementById(x.getAttribute("aria-controls")).hidden = !on; }
   t.focus();
-  if (t.id === "t-plans") showPlan(); else if (t.id === "t-day") loadDay(); else if (t.id === "t-keys") loadKeys();
+  if (t.id === "t-plans") showPlan(); else if (t.id === "t-day") { loadDay(); checkDayFeatures(); } else if (t.id === "t-keys") loadKeys();
   Object.values(charts).forEach((c) => c.resize());
 }
 tabs.forEach((t, i) => {
@@ -145,6 +146,7 @@ async function drawPlanCharts(p) {
   // Heat map: sites x hours, share of capacity used.
   const hours = [...new Set(load.map((r) => r.start))].sort(), sites = [...new Set(load.map((r) => r.site_id))];
   const name = Object.fromEntries(map.sites.map((s) => [s.site_id, s.name]));
+  siteNames = name;
   const cells = load.map((r) => [hours.indexOf(r.start), sites.indexOf(r.site_id), r.capacity ? Math.round(100 * r.people / r.capacity) : 0, r.people, r.capacity]);
   chart("heat")?.setOption({
     tooltip: { formatter: (x) => `${name[sites[x.data[1]]] || sites[x.data[1]]} ${hours[x.data[0]].slice(11)}<br>${x.data[3]} / ${x.data[4]} 人（${x.data[2]}%）` },
@@ -157,6 +159,7 @@ async function drawPlanCharts(p) {
   }, true);
   await drawCurve(p);
   await showSimulation(p).catch(() => {});
+  await showWhatif(p).catch(() => {});
 }
 
 /* The map: the plan's own coordinates on value axes (no tile server); an intranet tile server can
@@ -211,22 +214,42 @@ $("#tiles-save").addEventListener("click", () => { localStorage.setItem(TILE_SET
 
 function windowHours(w) { return w.hours ?? Math.round((w.slots || 0) * (w.slot_minutes || 30) / 60); }
 
-/* Coverage curve: due and sampled people over the window, from /status?by=area at each hour. */
+/* Coverage curve: due and sampled people over the window, from one /coverage?by=area call (the
+   window's end as `at`: due people over the whole window, sampled people as checked in so far). */
 async function drawCurve(p) {
   const w = p.summary.window; if (!w) return;
   const start = new Date(w.start.replace(" ", "T") + "+08:00"), now = Date.now();
-  const hours = Math.max(1, Math.min(48, windowHours(w))), pts = [];
-  const times = [...Array(hours + 1).keys()].map((h) => new Date(start.getTime() + h * 3600e3));
-  const rows = await Promise.all(times.map((t) => api(`/plans/${p.id}/status?by=area&at=${encodeURIComponent(t.toISOString())}`).catch(() => null)));
-  rows.forEach((r, i) => { if (r && r.data[0]) pts.push([times[i], r.data[0].due_people, times[i].getTime() <= now ? r.data[0].sampled_people : null]); });
+  const end = new Date(start.getTime() + windowHours(w) * 3600e3);
+  const r = await api(`/plans/${p.id}/coverage?by=area&step=60&at=${encodeURIComponent(end.toISOString())}`);
+  const row = r.data[0]; if (!row) return;
+  const times = r.times.map((t) => new Date(t));
   chart("curve")?.setOption({
     tooltip: { trigger: "axis" }, legend: { data: ["应到人数", "已采人数"], top: 0 },
     grid: { left: 60, right: 20, top: 30, bottom: 40 },
     xAxis: { type: "time" }, yAxis: { type: "value", name: "人" },
-    series: [{ name: "应到人数", type: "line", step: "end", data: pts.map((x) => [x[0], x[1]]) },
-             { name: "已采人数", type: "line", data: pts.filter((x) => x[2] !== null).map((x) => [x[0], x[2]]), areaStyle: { opacity: 0.15 } }],
+    series: [{ name: "应到人数", type: "line", step: "end", data: times.map((t, i) => [t, row.due_people[i]]) },
+             { name: "已采人数", type: "line", data: times.map((t, i) => [t, row.sampled_people[i]]).filter(([t]) => t.getTime() <= now),
+               areaStyle: { opacity: 0.15 } }],
   }, true);
 }
+
+/* A small CSV reader (quoted fields with commas and doubled quotes), for the simulator's tables. */
+function parseCsv(text) {
+  const rows = []; let row = [], field = "", quoted = false;
+  for (let i = 0; i < text.length; i++) {
+    const c = text[i];
+    if (quoted) { if (c === '"' && text[i + 1] === '"') { field += '"'; i++; } else if (c === '"') quoted = false; else field += c; }
+    else if (c === '"') quoted = true;
+    else if (c === ",") { row.push(field); field = ""; }
+    else if (c === "\n" || c === "\r") { if (c === "\r" && text[i + 1] === "\n") i++; row.push(field); rows.push(row); row = []; field = ""; }
+    else field += c;
+  }
+  if (field || row.length) { row.push(field); rows.push(row); }
+  const [head, ...body] = rows.filter((r) => r.length > 1 || r[0]);
+  return body.map((r) => Object.fromEntries(head.map((h, i) => [h, r[i] ?? ""])));
+}
+/* The simulator writes a ' before text starting with = + - @ (CSV injection guard); show the text. */
+function unguard(v) { return /^'[=+\-@\t\r]/.test(v) ? v.slice(1) : v; }
 
 /* ---------- Simulation: run the simulator on the plan, draw coverage.csv (mean with min-max band) ---------- */
 async function simulate() {
@@ -250,8 +273,8 @@ async function showSimulation(p) {
   $("#sim-summary").textContent = "";
   if (!s || !s.files.includes("coverage.csv")) { chart("sim")?.clear(); return; }
   const text = await (await api(`/simulations/${s.id}/files/coverage.csv`, { raw: true })).text();
-  const [head, ...lines] = text.trim().split("\n"); const cols = head.split(",");
-  const rows = lines.map((l) => Object.fromEntries(l.split(",").map((v, i) => [cols[i], +v])));
+  const rows = parseCsv(text).map((r) => Object.fromEntries(Object.entries(r).map(([k, v]) => [k, +v])));
+  const cols = rows.length ? Object.keys(rows[0]) : [];
   const series = [];
   for (const [key, label, colour] of [["sampled", "已采样", "#0b5cad"], ["results", "已出结果", "#1b6e20"]]) {
     if (!cols.includes(`${key}_mean`)) continue;
@@ -268,6 +291,28 @@ async function showSimulation(p) {
     .map(([k, v]) => ({ k: SIM_LABELS[k], v: String(v) }));
   $("#sim-summary").append(el("p", { class: "muted", text: `仿真 #${s.id}：${s.replications} 次重复，种子 ${s.seed}` }),
                            table([["k", "指标"], ["v", "数值"]], facts));
+  if (s.files.includes("sites.csv")) await drawSimSites(s);
+}
+/* Queues and waits per site from the simulation's sites.csv (means over replications). */
+async function drawSimSites(s) {
+  const sites = parseCsv(await (await api(`/simulations/${s.id}/files/sites.csv`, { raw: true })).text());
+  const names = sites.map((r) => unguard(r.name) || r.site_id), num = (k) => sites.map((r) => +(+r[k]).toFixed(1));
+  chart("sim-sites")?.setOption({
+    tooltip: { trigger: "axis" }, legend: { data: ["等待中位数（分钟）", "等待P95（分钟）", "最长排队（人）"], top: 0 },
+    grid: { left: 60, right: 60, top: 40, bottom: 90 },
+    xAxis: { type: "category", data: names, axisLabel: { rotate: 30, interval: 0 } },
+    yAxis: [{ type: "value", name: "分钟" }, { type: "value", name: "人", splitLine: { show: false } }],
+    series: [{ name: "等待中位数（分钟）", type: "bar", data: num("wait_p50_min"), itemStyle: { color: "#6aa9e9" } },
+             { name: "等待P95（分钟）", type: "bar", data: num("wait_p95_min"), itemStyle: { color: "#0b5cad" } },
+             { name: "最长排队（人）", type: "line", yAxisIndex: 1, data: num("max_queue_people"), itemStyle: { color: "#b00020" } }],
+  }, true);
+  chart("sim-status")?.setOption({
+    tooltip: { trigger: "axis" }, legend: { data: ["畅通", "忙碌", "拥堵"], top: 0 },
+    grid: { left: 60, right: 20, top: 40, bottom: 90 },
+    xAxis: { type: "category", data: names, axisLabel: { rotate: 30, interval: 0 } }, yAxis: { type: "value", name: "分钟" },
+    series: [["minutes_smooth", "畅通", "#1b6e20"], ["minutes_busy", "忙碌", "#f1a33b"], ["minutes_jammed", "拥堵", "#b00020"]]
+      .map(([k, n, c]) => ({ name: n, type: "bar", stack: "status", data: num(k), itemStyle: { color: c } })),
+  }, true);
 }
 $("#simulate").addEventListener("click", simulate);
 /* What the simulation summary's keys mean, in the planners' words (keys not listed are not shown). */
@@ -276,6 +321,73 @@ const SIM_LABELS = {
   target_met_replications: "全员按时完成的次数（含网格员跟进）", window_met_replications: "采样点接得住来人的次数",
   target_probability: "全员按时完成的概率", verdict: "结论",
 };
+
+/* ---------- What-if staffing: a job re-plans and simulates staff levels; staff against P(window) and p95 wait ---------- */
+const AXIS_ZH = { tables: "采样台比例", registrars: "每台登记员", home_teams: "上门采样队", relief: "每点替班队", lab: "实验室通量" };
+const STEP_ZH = { sweep: "逐档试算", "add at bottlenecks": "瓶颈点加台", "trim at bottleneck": "瓶颈点减台" };
+const stepZh = (s) => STEP_ZH[s] || (s.startsWith("bisect ") ? `二分查找（${AXIS_ZH[s.slice(7)] || s.slice(7)}）` : s);
+async function poll(job, msg, what) {
+  while (job.status === "queued" || job.status === "running") {
+    show(msg, "info", `正在${what}（任务 #${job.id}：${Math.round((job.progress || 0) * 100)}%）……`);
+    await new Promise((r) => setTimeout(r, 1000));
+    job = await api(`/jobs/${job.id}`);
+  }
+  return job;
+}
+$("#whatif-form").addEventListener("submit", async (ev) => {
+  ev.preventDefault();
+  const p = currentPlan(); if (!p) return;
+  const body = { ranges: { [$("#wi-axis").value]: $("#wi-range").value.trim() }, mode: $("#wi-mode").value,
+                 replications: Math.max(1, Math.min(20, parseInt($("#wi-reps").value, 10) || 5)) };
+  $("#whatif-run").disabled = true;
+  try {
+    const job = await poll(await api(`/plans/${p.id}/whatif`, { method: "POST", body }), "#whatif-msg", "测算");
+    if (job.status === "failed") { show("#whatif-msg", "bad", `测算失败：${job.error}`); return; }
+    show("#whatif-msg", "ok", "测算完成。");
+    await showWhatif(p);
+  } catch (e) {
+    if (e instanceof ApiError && e.status === 422 && Array.isArray(e.detail) && e.detail[0]?.fix)
+      show("#whatif-msg", "bad", "参数有误：" + e.detail.map((d) => `${d.field}（${d.value}）：${d.fix}`).join("；"));
+    else show("#whatif-msg", "bad", notEnabled(e) ? "功能未启用：服务尚未提供人员测算接口。" : errorText(e));
+  } finally { $("#whatif-run").disabled = false; }
+});
+async function showWhatif(p) {
+  const list = await api(`/whatifs?plan_id=${p.id}&limit=1`);
+  const w = list.data[0];
+  $("#whatif-summary").textContent = "";
+  if (!w) { chart("whatif")?.clear(); return; }
+  const levels = [...w.levels].sort((a, b) => a.staff - b.staff);
+  const target = w.summary.target || {}, m = w.summary.minimum || {};
+  const marks = (value, name) => value === undefined ? [] : [{ yAxis: value, name, label: { formatter: name } }];
+  chart("whatif")?.setOption({
+    tooltip: { trigger: "axis", formatter: (xs) => { const lv = levels[xs[0].dataIndex];
+      return `在岗 ${lv.staff} 人（${stepZh(lv.step)}）<br>采样台 ${lv.tables}，登记员 ${lv.registrars}，上门队 ${lv.home_teams}` +
+             `<br>按时完成概率 ${Math.round(lv.target_probability * 100)}%<br>等待P95 ${lv.wait_p95_min ?? "—"} 分钟` +
+             `${lv.unplaced_households ? `<br>未能安排 ${lv.unplaced_households} 户` : ""}<br>${lv.meets_target ? "达标" : "未达标"}`; } },
+    legend: { data: ["按时完成概率（%）", "等待P95（分钟）"], top: 0 },
+    grid: { left: 60, right: 60, top: 40, bottom: 50 },
+    xAxis: { type: "category", name: "在岗人数", nameLocation: "middle", nameGap: 30, data: levels.map((lv) => lv.staff) },
+    yAxis: [{ type: "value", name: "%", min: 0, max: 100 }, { type: "value", name: "分钟", splitLine: { show: false } }],
+    series: [
+      { name: "按时完成概率（%）", type: "line", data: levels.map((lv) => Math.round(lv.target_probability * 100)), itemStyle: { color: "#0b5cad" },
+        markLine: { symbol: "none", lineStyle: { type: "dotted" }, data: [
+          ...marks(target.probability !== undefined ? target.probability * 100 : undefined, "目标"),
+          ...(m.found ? [{ xAxis: String(m.staff), name: "最少人员", lineStyle: { color: "#1b6e20", type: "dashed" }, label: { formatter: `最少 ${m.staff} 人` } }] : [])] } },
+      { name: "等待P95（分钟）", type: "line", yAxisIndex: 1, data: levels.map((lv) => lv.wait_p95_min), itemStyle: { color: "#b00020" },
+        lineStyle: { type: "dashed" }, markLine: { symbol: "none", lineStyle: { type: "dotted" }, data: marks(target.max_p95_wait_min, "上限") } }],
+  }, true);
+  const rows = [{ k: "测算方式", v: w.params.mode === "sweep" ? "逐档全部试算" : "寻找最少人员" },
+    { k: "调整项与范围", v: Object.entries(w.params.ranges).map(([a, r]) => `${AXIS_ZH[a] || a} ${r}`).join("，") },
+    { k: "目标", v: `按时完成概率 ≥ ${Math.round((target.probability ?? 0.95) * 100)}%，等待P95 ≤ ${target.max_p95_wait_min ?? 30} 分钟` },
+    { k: "试算档数 / 仿真次数", v: `${w.summary.levels_evaluated} / ${w.summary.simulations_run}（每档 ${w.replications} 次）` }];
+  if (m.found) rows.push({ k: "最少在岗人数", v: `${m.staff} 人：采样台 ${m.tables}，登记员 ${m.registrars}，上门队 ${m.home_teams}` },
+    { k: "此时按时完成概率 / 等待P95", v: `${Math.round(m.target_probability * 100)}% / ${m.wait_p95_min ?? "—"} 分钟` },
+    { k: "瓶颈采样点", v: (m.bottlenecks || []).slice(0, 3).map((x) => siteNames[x] || x).join("，") || "—" });
+  else rows.push({ k: "结论", v: "所给范围内没有达标的配置" + (m.bottlenecks?.length ? `，瓶颈：${m.bottlenecks.slice(0, 3).map((x) => siteNames[x] || x).join("，")}` : "") });
+  $("#whatif-summary").append(el("p", { class: "muted", text: `测算 #${w.id}，种子 ${w.seed}` }), table([["k", "项目"], ["v", "结果"]], rows));
+}
+/* A route the service does not have (yet): FastAPI's own 404 "Not Found" or 405, not "no such plan". */
+function notEnabled(e) { return e instanceof ApiError && (e.status === 405 || (e.status === 404 && e.detail === "Not Found")); }
 
 /* ---------- The day ---------- */
 /* The office sees masked phones; grid workers call from their own page. */
@@ -290,11 +402,13 @@ async function loadDay() {
     chart("grids")?.setOption({
       tooltip: { trigger: "axis" }, legend: { data: ["应到人数", "已采人数", "计划人数"], top: 0 },
       grid: { left: 60, right: 20, top: 30, bottom: 60 },
-      xAxis: { type: "category", data: grids.data.map((g) => g.name || g.key), axisLabel: { rotate: 30 } }, yAxis: { type: "value", name: "人" },
+      xAxis: { type: "category", data: grids.data.map((g) => g.name || g.key || "未分网格"), axisLabel: { rotate: 30 } }, yAxis: { type: "value", name: "人" },
       series: [{ name: "计划人数", type: "bar", data: grids.data.map((g) => g.planned_people), itemStyle: { color: "#c9ced6" } },
                { name: "应到人数", type: "bar", data: grids.data.map((g) => g.due_people) },
                { name: "已采人数", type: "bar", data: grids.data.map((g) => g.sampled_people) }],
     }, true);
+    drawGridCurve(id).catch((e) => show("#forecast-msg", "bad", errorText(e)));
+    fillReplanSites(sites.data);
     const behind = sites.data.filter((s) => s.behind_people > 0).sort((a, b) => b.behind_people - a.behind_people);
     $("#behind").textContent = "";
     $("#behind").append(behind.length ? table([["name", "采样点"], ["due_people", "应到"], ["sampled_people", "已采"], ["behind_people", "落后人数"],
@@ -308,6 +422,126 @@ async function loadDay() {
 $("#day-reload").addEventListener("click", loadDay);
 $("#day-plan").addEventListener("change", loadDay);
 $("#missed-xlsx").addEventListener("click", () => { const id = $("#day-plan").value; if (id) download(`/plans/${id}/missed.xlsx`, `missed-${id}.xlsx`, "#behind"); });
+
+const PALETTE = ["#0b5cad", "#b00020", "#1b6e20", "#8a5a00", "#6a3d9a", "#00838f", "#ad1457", "#4e342e", "#37474f", "#558b2f"];
+/* Coverage by grid over time: one /coverage?by=grid call (every 30 minutes of the window so far). */
+async function drawGridCurve(id) {
+  const r = await api(`/plans/${id}/coverage?by=grid&step=30`);
+  const times = r.times.map((t) => new Date(t)), pct = (x, g) => g.planned_people ? +(100 * x / g.planned_people).toFixed(1) : 0;
+  const series = [];
+  r.data.forEach((g, k) => {
+    const name = g.name || g.key || "未分网格", color = PALETTE[k % PALETTE.length];
+    series.push({ name, type: "line", symbol: "none", itemStyle: { color }, data: times.map((t, i) => [t, pct(g.sampled_people[i], g)]) });
+    series.push({ name, type: "line", symbol: "none", itemStyle: { color }, lineStyle: { type: "dashed", width: 1 },
+                  data: times.map((t, i) => [t, pct(g.due_people[i], g)]), tooltip: { show: false } });
+  });
+  chart("grid-curve")?.setOption({
+    tooltip: { trigger: "axis", valueFormatter: (v) => v + "%" }, legend: { type: "scroll", top: 0 },
+    grid: { left: 60, right: 20, top: 40, bottom: 40 },
+    xAxis: { type: "time" }, yAxis: { type: "value", name: "%（实线已采，虚线应到）", max: 100 }, series,
+  }, true);
+}
+
+/* ---------- Forecast (the remaining day at the observed rates) and re-plan (a child plan) ---------- */
+const DISABLED = "功能未启用：服务尚未提供该接口。";
+let routes = null;  // API paths the service offers (from /openapi.json), to say up front what is not enabled
+const featureOn = {};  // button -> whether its endpoint exists
+async function offered(path) {
+  if (!routes) { try { routes = new Set(Object.keys((await (await fetch("/openapi.json")).json()).paths || {})); } catch (e) { routes = new Set(); } }
+  return routes.size === 0 || routes.has(API + path);
+}
+async function checkDayFeatures() {
+  for (const [path, card, button, msg] of [["/plans/{plan_id}/forecasts", "#forecast-card", "#forecast-run", "#forecast-msg"],
+                                            ["/plans/{plan_id}/replan", "#replan-card", "#replan-run", "#replan-msg"]]) {
+    const on = featureOn[button] = await offered(path);
+    $(button).disabled = !on; $(card).dataset.enabled = String(on);
+    if (!on) show(msg, "info", DISABLED);
+  }
+}
+function disabledBy(e, button, msg) {
+  if (notEnabled(e)) { featureOn[button] = false; show(msg, "info", DISABLED); } else show(msg, "bad", errorText(e));
+}
+function fmtTime(t) { return t ? new Date(t).toLocaleString("zh-CN", { month: "numeric", day: "numeric", hour: "2-digit", minute: "2-digit" }) : "—"; }
+$("#forecast-run").addEventListener("click", async () => {
+  const id = $("#day-plan").value; if (!id) return;
+  const reps = Math.max(1, Math.min(200, parseInt($("#fc-reps").value, 10) || 20));
+  $("#forecast-run").disabled = true;
+  try {
+    let f = await api(`/plans/${id}/forecasts`, { method: "POST", body: { at: new Date().toISOString(), replications: reps, seed: 0 } });
+    const fid = f.forecast_id ?? f.id;
+    while (!f.result && f.status !== "failed") {
+      show("#forecast-msg", "info", `正在预测（#${fid}${f.progress !== undefined ? "：" + Math.round(f.progress * 100) + "%" : ""}）……`);
+      await new Promise((r) => setTimeout(r, 1000));
+      f = await api(`/forecasts/${fid}`);
+    }
+    if (f.status === "failed") { show("#forecast-msg", "bad", `预测失败：${f.error || ""}`); return; }
+    show("#forecast-msg", "ok", `预测完成（截至 ${fmtTime(f.result.at)}，${f.result.replications} 次重复）。`);
+    drawForecast(f.result);
+  } catch (e) { disabledBy(e, "#forecast-run", "#forecast-msg"); }
+  finally { $("#forecast-run").disabled = featureOn["#forecast-run"] === false; }
+});
+function drawForecast(res) {
+  const late = res.late_sites || [];
+  $("#forecast-late").textContent = "";
+  $("#forecast-late").append(late.length
+    ? el("p", { class: "msg bad", text: `预计不能在时限内采完的采样点（${late.length} 个）：` + late.map((x) => typeof x === "string" ? (siteNames[x] || x) : (x.name || x.site_id)).join("，") })
+    : el("p", { class: "msg ok", text: "按目前速度，各采样点都能在时限内采完。" }));
+  const grids = res.grids || [];
+  $("#forecast-grids").hidden = !grids.length;
+  chart("forecast-grids")?.resize();
+  chart("forecast-grids")?.setOption({
+    tooltip: { trigger: "axis", formatter: (xs) => { const g = grids[xs[0].dataIndex];
+      return `${g.grid}<br>预计覆盖率 ${Math.round(100 * g.expected_coverage)}%（${Math.round(100 * g.p10)}%–${Math.round(100 * g.p90)}%）`; } },
+    legend: { data: ["预计覆盖率", "10%–90%分位"], top: 0 }, grid: { left: 60, right: 20, top: 40, bottom: 60 },
+    xAxis: { type: "category", data: grids.map((g) => g.grid), axisLabel: { rotate: 30 } }, yAxis: { type: "value", name: "%", max: 100 },
+    series: [{ name: "预计覆盖率", type: "bar", data: grids.map((g) => +(100 * g.expected_coverage).toFixed(1)), itemStyle: { color: "#0b5cad" } },
+             { name: "10%–90%分位", type: "candlestick", barWidth: 6,
+               data: grids.map((g) => [100 * g.p10, 100 * g.p90, 100 * g.p10, 100 * g.p90]),
+               itemStyle: { color: "#b00020", color0: "#b00020", borderColor: "#b00020", borderColor0: "#b00020" } }],
+  }, true);
+  $("#forecast-sites").textContent = "";
+  const sites = [...(res.sites || [])].sort((a, b) => (b.late - a.late) || (a.p_finish_in_window - b.p_finish_in_window));
+  $("#forecast-sites").append(table([["name", "采样点"], ["due_people", "应到"], ["remaining_people", "剩余"],
+    [(s) => s.observed_rate == null ? "—" : (+s.observed_rate).toFixed(1), "实际速度（人/分钟）"],
+    [(s) => s.planned_rate == null ? "—" : (+s.planned_rate).toFixed(1), "计划速度（人/分钟）"],
+    [(s) => fmtTime(s.expected_finish), "预计完成"], [(s) => Math.round(100 * s.p_finish_in_window) + "%", "时限内完成概率"],
+    [(s) => s.late ? "将延误" : "正常", "判断"]], sites));
+}
+
+function fillReplanSites(rows) {
+  const sel = $("#rp-close"), keep = new Set([...sel.selectedOptions].map((o) => o.value));
+  sel.textContent = "";
+  for (const r of rows.filter((x) => x.key !== "home")) sel.append(el("option", { value: r.key, text: `${r.name}（${r.key}）`, selected: keep.has(r.key) }));
+  if (!$("#rp-at").value) { const d = new Date(Date.now() + 30 * 60e3), p2 = (n) => String(n).padStart(2, "0");
+    $("#rp-at").value = `${d.getFullYear()}-${p2(d.getMonth() + 1)}-${p2(d.getDate())}T${p2(d.getHours())}:${p2(d.getMinutes())}`; }
+}
+/* "S1=4, S2：2" -> {"S1": 4, "S2": 2}; null and a message when a part is not site=number. */
+function parseTables(text) {
+  const out = {};
+  for (const part of text.split(/[,，;；\s]+/).filter(Boolean)) {
+    const m = part.match(/^([^=：:]+)[=：:](\d+)$/);
+    if (!m) return [null, `“${part}”应写成 采样点编号=台数，例如 S1=4`];
+    out[m[1]] = parseInt(m[2], 10);
+  }
+  return [out, ""];
+}
+$("#replan-form").addEventListener("submit", async (ev) => {
+  ev.preventDefault();
+  const id = $("#day-plan").value; if (!id) return;
+  const [tables, why] = parseTables($("#rp-tables").value);
+  if (!tables) { show("#replan-msg", "bad", why); return; }
+  const at = $("#rp-at").value ? new Date($("#rp-at").value).toISOString() : new Date().toISOString();
+  const body = { at, close: [...$("#rp-close").selectedOptions].map((o) => o.value), tables,
+                 lead_minutes: Math.max(0, parseInt($("#rp-lead").value, 10) || 0) };
+  $("#replan-run").disabled = true;
+  try {
+    const job = await poll(await api(`/plans/${id}/replan`, { method: "POST", body }), "#replan-msg", "重新编排");
+    if (job.status === "failed") { show("#replan-msg", "bad", `重新编排失败：${job.error}`); return; }
+    show("#replan-msg", "ok", `已生成调整方案 #${job.plan_id}（由方案 #${id} 派生），请在“方案”中核对后发布。`);
+    await loadPlans();
+  } catch (e) { disabledBy(e, "#replan-run", "#replan-msg"); }
+  finally { $("#replan-run").disabled = featureOn["#replan-run"] === false; }
+});
 
 /* ---------- Keys ---------- */
 const ROLE = { planner: "规划", site: "采样点", grid: "网格员", viewer: "只读" };

@@ -123,7 +123,8 @@ async function scan() {
       if (found.length) { stop(); checkIn(found[0].rawValue); } else if (!video.hidden) requestAnimationFrame(tick);
     };
     video.onclick = stop; tick();
-  } catch (e) { show("#checkin-msg", "bad", "无法打开摄像头，请手动输入核酸码。"); }
+    show("#checkin-msg", "info", "请将核酸码或二维码对准摄像头（点击画面可关闭）。");
+  } catch (e) { show("#checkin-msg", "bad", "无法打开摄像头，请手动输入核酸码。"); $("#code").focus(); }
 }
 
 signIn(() => api("/plans?limit=50"), async (plans) => {
@@ -141,7 +142,13 @@ signIn(() => api("/plans?limit=50"), async (plans) => {
   renderRecent(); flush();
 });
 $("#checkin").addEventListener("submit", (ev) => { ev.preventDefault(); checkIn($("#code").value); });
-if ("BarcodeDetector" in window && navigator.mediaDevices) { $("#scan").hidden = false; $("#scan").addEventListener("click", scan); }
+/* Camera scanning where the browser has BarcodeDetector (Chrome on Android, Edge); elsewhere (WeChat
+   on iOS, Firefox, Safari) the page says so and typing the code is the way. */
+if ("BarcodeDetector" in window && navigator.mediaDevices && navigator.mediaDevices.getUserMedia) {
+  $("#scan").hidden = false; $("#scan").addEventListener("click", scan);
+} else {
+  $("#scan-note").textContent = "此浏览器不支持扫码，请直接输入核酸码（或使用扫码枪）。"; $("#scan-note").hidden = false;
+}
 window.addEventListener("online", () => { setNet(true); flush(); });
 window.addEventListener("offline", () => setNet(false));
 setInterval(flush, 5000);
