@@ -15,7 +15,8 @@ working and what the site checked in measures its speed, not its demand. Its spe
 posterior: prior Gamma(k, k / μ₀) per staffed table-hour (μ₀ the planned people per table-hour, k
 = ``prior_people``: the prior weighs as much as k people checked in), Poisson counts over the busy
 staffed table-hours T with n people give Gamma(k + n, k / μ₀ + T), mean (k + n) / (k / μ₀ + T).
-A site with no busy time keeps its planned rate exactly. The simulator then runs that site's
+Only bins between the site's first and last check-in count (none: no evidence), and a site with
+no busy time keeps its planned rate exactly. The simulator then runs that site's
 service ``planned / calibrated`` times slower (or faster).
 """
 
@@ -330,18 +331,22 @@ def model_rates(inputs: SimInputs, params: SimParams) -> FloatArray:
     return np.where(busy > 0, 60.0 * people / np.maximum(busy, 1e-12), 80.0)
 
 
-def busy_time(arrivals: FloatArray, served: FloatArray, staffed: FloatArray, need: float) -> tuple[float, float]:
+def busy_time(arrivals: FloatArray, served: FloatArray, staffed: FloatArray, need: float,
+              observed: npt.NDArray[np.bool_] | None = None) -> tuple[float, float]:
     """(people served, staffed table-minutes) over a site's busy bins.
 
     ``arrivals`` and ``served`` are people per bin, ``staffed`` the staffed table-minutes per bin.
     The queue (people there, in service or waiting) follows ``Q = max(0, Q + arrivals − served)``;
-    a bin is busy when Q was at least ``need`` people at its start and at its end.
+    a bin is busy when Q was at least ``need`` people at its start and at its end (and, with
+    ``observed``, the bin lies between the site's first and last check-in: before the first one
+    nobody was checking in, after the last one check-ins may still be on their way from devices
+    that lost the network).
     """
     q, people, minutes = 0.0, 0.0, 0.0
     for b in range(len(served)):
         before = q
         q = max(0.0, q + float(arrivals[b]) - float(served[b]))
-        if before >= need and q >= need > 0:
+        if before >= need and q >= need > 0 and (observed is None or observed[b]):
             people += float(served[b])
             minutes += float(staffed[b])
     return people, minutes
@@ -375,7 +380,12 @@ def calibrate(day: ForecastDay, checkins: Checkins, at: float, params: SimParams
             cal = shift_calendar(float(inputs.open_at[s]), tables, params)
             staffed = np.diff([cal.staffed_minutes(float(e)) for e in edges])
             need = max(fparams.busy_queue_min * m * tables / 60.0, float(tables))
-            people, minutes = busy_time(a[s], served[s, :n_bins], staffed, need)
+            seen = np.flatnonzero(served[s, :n_bins] > 0)
+            if len(seen):  # the queue is followed from the start; evidence only where check-ins were seen
+                span = np.zeros(n_bins, dtype=bool)
+                span[seen[0]:seen[-1] + 1] = True
+                people, minutes = busy_time(a[s], served[s, :n_bins], np.where(span, staffed, 0.0), need,
+                                            span)
         hours = minutes / 60.0  # staffed table-hours
         if hours > 0:
             # speed θ: prior Gamma(k, k) (mean 1, worth k people), n ~ Poisson(θ · m · T)
