@@ -507,10 +507,10 @@ class ForecastResult:
                 "site_id": cal.site_id, "name": cal.name, "due_people": int(self.due_people[s]),
                 "remaining_people": int(self.remaining_people[s]),
                 "observed_rate": None if cal.observed_rate is None else round(cal.observed_rate, 1),
-                "planned_rate": round(cal.planned_rate, 1), "calibrated_rate": round(cal.rate, 1),
-                "expected_finish": self._iso(float(mean[s])), "p10_finish": self._iso(float(p10[s])),
-                "p90_finish": self._iso(float(p90[s])), "p_finish_in_window": round(float(p[s]), 4),
-                "late": bool(late[s]),
+                "planned_rate": round(cal.planned_rate, 1), "expected_finish": self._iso(float(mean[s])),
+                "p_finish_in_window": round(float(p[s]), 4), "late": bool(late[s]),
+                "calibrated_rate": round(cal.rate, 1), "p10_finish": self._iso(float(p10[s])),
+                "p90_finish": self._iso(float(p90[s])),
             })
         return out
 

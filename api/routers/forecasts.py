@@ -91,7 +91,7 @@ def create_forecast(plan_id: Id, body: ForecastCreate, request: Request, session
     else:
         at = body.at if body.at.tzinfo is not None else body.at.replace(tzinfo=start.tzinfo)
         if not start <= at <= end:
-            raise HTTPException(status.HTTP_422_UNPROCESSABLE_ENTITY,
+            raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT,
                                 f"at {at.isoformat()} is outside the plan's window {start.isoformat()} – "
                                 f"{end.isoformat()}: give a time inside it, or none for now")
     at = at.astimezone(start.tzinfo)
@@ -99,7 +99,7 @@ def create_forecast(plan_id: Id, body: ForecastCreate, request: Request, session
               params="{}", owner=owner_id())
     session.add(job)
     session.flush()
-    row = Forecast(plan_id=plan_id, job_id=job.id, at=at, seed=body.seed, replications=body.replications,
+    row = Forecast(plan_id=plan_id, job_id=job.id, at=at.astimezone(dt.UTC), seed=body.seed, replications=body.replications,
                    result="", created_at=utcnow())
     session.add(row)
     session.flush()
