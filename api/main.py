@@ -31,6 +31,7 @@ from api.routers import (
     coverage,
     day,
     exports,
+    forecasts,
     jobs,
     keys,
     lookup,
@@ -177,8 +178,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         return await http_exception_handler(request, exc)
 
     api = APIRouter(prefix=API_PREFIX)
-    for module in (scenarios, purge, plans, jobs, simulations, exports, keys, audit, day, coverage,
-                   whatif):
+    for module in (scenarios, purge, plans, jobs, simulations, forecasts, exports, keys, audit, day,
+                   coverage, whatif):
         api.include_router(module.router, responses=ERROR_RESPONSES)
     api.include_router(lookup.router, responses=_LOOKUP_ERRORS)
     api.include_router(day.public_router, responses=_LOOKUP_ERRORS)

@@ -37,6 +37,7 @@ __all__ = [
     "Base",
     "Checkin",
     "Followup",
+    "Forecast",
     "Job",
     "Plan",
     "PlanBlob",
@@ -211,6 +212,25 @@ class Whatif(Base):
     params: Mapped[str] = mapped_column(Text, default="{}")
     summary: Mapped[str] = mapped_column(Text, default="{}")
     levels: Mapped[str] = mapped_column(Text, default="[]")
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
+
+
+class Forecast(Base):
+    """A forecast of the rest of a plan's day from its check-ins (``sampler forecast`` as a job).
+
+    The row is made when the job is queued (``result`` '' until it succeeds); ``at`` is the time
+    forecast from, ``result`` the forecast.json of `sim.forecast`.
+    """
+
+    __tablename__ = "forecasts"
+    __table_args__ = _NO_REUSE
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    plan_id: Mapped[int] = mapped_column(ForeignKey("plans.id", ondelete="CASCADE"), index=True)
+    job_id: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
+    seed: Mapped[int] = mapped_column(Integer, default=0)
+    replications: Mapped[int] = mapped_column(Integer, default=20)
+    result: Mapped[str] = mapped_column(Text, default="")
     created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
 
 

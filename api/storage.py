@@ -16,7 +16,7 @@ import pandas as pd
 from sqlalchemy import Connection, Engine, delete, insert, select
 
 from api.db import is_sqlite
-from api.models import PLAN_TABLES, Plan, PlanBlob, Simulation, SimulationFile, Whatif
+from api.models import PLAN_TABLES, Forecast, Plan, PlanBlob, Simulation, SimulationFile, Whatif
 from sampler.errors import InputError, InputIssue
 from sampler.planfiles.read import PlanFiles
 from sampler.planfiles.schema import INT, TABLES, TEXT
@@ -132,6 +132,7 @@ def delete_plan(conn: Connection, plan_id: int) -> None:
     conn.execute(delete(SimulationFile).where(SimulationFile.simulation_id.in_(sims)))
     conn.execute(delete(Simulation).where(Simulation.plan_id == plan_id))
     conn.execute(delete(Whatif).where(Whatif.plan_id == plan_id))
+    conn.execute(delete(Forecast).where(Forecast.plan_id == plan_id))
     for table in PLAN_TABLES.values():
         conn.execute(delete(table).where(table.c.plan_id == plan_id))
     conn.execute(delete(PlanBlob).where(PlanBlob.plan_id == plan_id))

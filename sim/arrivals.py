@@ -36,6 +36,9 @@ class Visits:
         No-shows swabbed at home after a grid worker's call, and when.
     closed
         No-shows a grid worker found away or refusing.
+    row
+        Per arriving household, its index among the plan's site households (``inputs.ids``);
+        −1 for walk-ins and Poisson-mode arrivals (`sim.resume` uses it to take out who is done).
     """
 
     ids: StrArray
@@ -50,16 +53,17 @@ class Visits:
     followup_home: IntArray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
     followup_home_at: FloatArray = field(default_factory=lambda: np.zeros(0))
     closed: IntArray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
+    row: IntArray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
 
     def __len__(self) -> int:
         return len(self.ids)
 
 
 def _sorted(ids: StrArray, kind: IntArray, site: IntArray, arrival: FloatArray, size: IntArray,
-            elderly: IntArray, children: IntArray, zone: IntArray, missed: IntArray) -> Visits:
+            elderly: IntArray, children: IntArray, zone: IntArray, missed: IntArray, row: IntArray) -> Visits:
     order = np.lexsort((arrival, site))
     return Visits(ids[order], kind[order], site[order], arrival[order], size[order],
-                  elderly[order], children[order], zone[order], missed)
+                  elderly[order], children[order], zone[order], missed, row=row[order])
 
 
 def draw_visits(inputs: SimInputs, params: SimParams, rng: np.random.Generator) -> Visits:
@@ -127,9 +131,10 @@ def draw_visits(inputs: SimInputs, params: SimParams, rng: np.random.Generator) 
         np.concatenate([inputs.children[keep], inputs.children[pick], inputs.children[followed]]),
         np.concatenate([inputs.zone[keep], inputs.zone[pick], inputs.zone[followed]]),
         missed,
+        np.concatenate([keep, np.full(len(w_site), -1, dtype=np.int64), followed]).astype(np.int64),
     )
     return Visits(visits.ids, visits.kind, visits.site, visits.arrival, visits.size, visits.elderly,
-                  visits.children, visits.zone, visits.missed, home, home_at, closed)
+                  visits.children, visits.zone, visits.missed, home, home_at, closed, visits.row)
 
 
 def poisson_visits(inputs: SimInputs, params: SimParams, rng: np.random.Generator) -> Visits:
@@ -152,4 +157,4 @@ def poisson_visits(inputs: SimInputs, params: SimParams, rng: np.random.Generato
     ids = np.array([f"P{k + 1}" for k in range(n)], dtype=object)
     ones, zeros = np.ones(n, dtype=np.int64), np.zeros(n, dtype=np.int64)
     return _sorted(ids, np.full(n, SAMPLED, dtype=np.int64), site, arrival, ones, zeros, zeros, zeros,
-                   np.zeros(0, dtype=np.int64))
+                   np.zeros(0, dtype=np.int64), np.full(n, -1, dtype=np.int64))

@@ -1,6 +1,7 @@
 """PNG charts a planner would rather look at than read (matplotlib, Agg backend).
 
-Labels use site ids, not names, so that no CJK font is needed on the server.
+Labels use site ids, not names, so that no CJK font is needed on the server; the forecast chart,
+which staff read, is in Chinese with site names when a CJK font is installed (`cjk_font`).
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ import pandas as pd
 from sim.records import Records
 from sim.stats import queue_series
 
-__all__ = ["coverage_chart", "queue_chart"]
+__all__ = ["cjk_font", "coverage_chart", "forecast_chart", "queue_chart"]
 
 _META = {"Software": None}
 
@@ -63,6 +64,60 @@ def queue_chart(records: Records, sites: pd.DataFrame, path: Path, worst: int = 
     ax.set_title("Queue length at the sites with the longest waits")
     if len(sites):
         ax.legend(loc="upper right")
+    fig.tight_layout()
+    fig.savefig(path, metadata=_META)
+    plt.close(fig)
+
+
+_CJK_FONTS = ("Noto Sans CJK SC", "Noto Serif CJK SC", "Source Han Sans SC", "WenQuanYi Zen Hei", "WenQuanYi Micro Hei",
+              "Microsoft YaHei", "SimHei", "PingFang SC", "AR PL UMing CN")
+
+
+def cjk_font() -> str | None:
+    """A font family on this machine that has Chinese glyphs, or None."""
+    from matplotlib import font_manager
+
+    names = {f.name for f in font_manager.fontManager.ttflist}
+    return next((name for name in _CJK_FONTS if name in names), None)
+
+
+def forecast_chart(result: Any, path: Path) -> None:
+    """Expected finish of every site (bar: p10–p90 over replications) against the window's end.
+
+    In Chinese with site names when a CJK font is installed; otherwise site ids and English labels.
+    """
+    import numpy as np
+
+    plt = _pyplot()
+    font = cjk_font()
+    sites = result.sites_frame()
+    finish = np.where(np.isfinite(result.finish), result.finish, np.nan) / 60.0
+    end_h = result.end / 60.0
+    with np.errstate(all="ignore"):
+        mean = np.nanmean(finish, axis=0) if len(finish) else np.zeros(len(sites))
+    lo = np.nanquantile(finish, 0.1, axis=0) if len(finish) else mean
+    hi = np.nanquantile(finish, 0.9, axis=0) if len(finish) else mean
+    late = result.late()
+    n = len(sites)
+    order = np.argsort(np.nan_to_num(mean, nan=np.inf), kind="stable")
+    fig, ax = plt.subplots(figsize=(8, max(3.0, 0.28 * n + 1.5)), dpi=100)
+    labels = [str(sites["站点名称"].iloc[i] if font else sites["站点编号"].iloc[i]) for i in order]
+    y = np.arange(n)
+    colours = ["tab:red" if late[i] else "tab:blue" for i in order]
+    ax.barh(y, (hi - lo)[order], left=lo[order], color=colours, alpha=0.25, height=0.6)
+    ax.scatter(mean[order], y, color=colours, s=14, zorder=3)
+    ax.axvline(end_h, color="tab:red", ls="--")
+    ax.axvline(result.at / 60.0, color="grey", ls=":")
+    ax.set_yticks(y)
+    ax.set_yticklabels(labels, fontsize=8, **({"fontfamily": font} if font else {}))
+    ax.invert_yaxis()
+    kw = {"fontfamily": font} if font else {}
+    if font:
+        ax.set_xlabel("距窗口开始的小时数（点：预计完成；条：P10–P90；红色：来不及）", **kw)
+        ax.set_title(f"各采样点预计完成时间（截至{result._clock(result.at)}，红色虚线：窗口结束）", **kw)
+    else:
+        ax.set_xlabel("hours from window start (dot: expected finish; bar: p10-p90; red: late)")
+        ax.set_title("Expected finish per site (dashed: window end)")
     fig.tight_layout()
     fig.savefig(path, metadata=_META)
     plt.close(fig)

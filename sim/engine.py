@@ -19,6 +19,7 @@ from sim.homevisits import TeamRun, door_minutes, team_process
 from sim.inputs import SimInputs
 from sim.params import SimParams
 from sim.records import CLOSED, FOLLOWUP_HOME, HOME, MISSED, UNPLACED, UNSERVED, Records
+from sim.resume import Resume
 from sim.samples import SampleFlow, sample_flow
 from sim.service import exponential_service, household_service, preregistration_probability
 from sim.site import SiteRun, site_process
@@ -54,9 +55,12 @@ def _sites(env: simpy.Environment, inputs: SimInputs, visits: Visits, service: n
 
 
 def _teams(env: simpy.Environment, inputs: SimInputs, params: SimParams, rng: np.random.Generator,
-           log: Log | None) -> tuple[np.ndarray, list[TeamRun]]:
+           log: Log | None, left: np.ndarray | None = None) -> tuple[np.ndarray, list[TeamRun]]:
     order = np.lexsort((np.arange(len(inputs.home_ids)), inputs.home_slot_start, inputs.home_team))
     door = door_minutes(len(order), inputs.visits_per_team_hour, params.home_travel_min, rng)
+    if left is not None:  # resuming: households already visited are off the lists (same draws)
+        todo = left[order] > 0
+        order, door = order[todo], door[todo]
     team = inputs.home_team[order]
     bounds = np.searchsorted(team, np.arange(inputs.n_teams + 1))
     runs = []
@@ -87,8 +91,12 @@ def _sample_flow(station: np.ndarray, zone: np.ndarray, size: np.ndarray, end: n
 
 
 def run_replication(inputs: SimInputs, params: SimParams, seed: int | np.random.SeedSequence,
-                    trace: bool = False) -> Records:
-    """Simulate one sampling day and return its records (with an event trace if ``trace``)."""
+                    trace: bool = False, resume: Resume | None = None) -> Records:
+    """Simulate one sampling day and return its records (with an event trace if ``trace``).
+
+    With ``resume`` only the rest of the day from ``resume.at`` is simulated, on the same draws
+    (`sim.resume`): the records then hold what is left to do, not the households already sampled.
+    """
     ss = seed if isinstance(seed, np.random.SeedSequence) else np.random.SeedSequence(seed)
     r_arrival, r_service, r_home, r_samples = (np.random.default_rng(s) for s in ss.spawn(4))
     poisson = params.mode == "poisson"
@@ -100,14 +108,20 @@ def run_replication(inputs: SimInputs, params: SimParams, seed: int | np.random.
         chance = preregistration_probability(inputs.registrars, inputs.tables)
         service = household_service(visits.size, visits.elderly, visits.children, params, r_service,
                                     None if chance is None else chance[visits.site])
+    if resume is not None:
+        if poisson:
+            raise ValueError("a day cannot be resumed in poisson mode")
+        resume.check(inputs)
+        visits, service = resume.apply(inputs, visits, service)
 
-    env = simpy.Environment()
+    env = simpy.Environment(initial_time=resume.at if resume is not None else 0)
     log: Log | None = [] if trace else None
     runs, staff = _sites(env, inputs, visits, service, params, log)
     home_order: np.ndarray = np.zeros(0, dtype=np.int64)
     teams: list[TeamRun] = []
     if not poisson:
-        home_order, teams = _teams(env, inputs, params, r_home, log)
+        home_order, teams = _teams(env, inputs, params, r_home, log,
+                                   resume.home_left(inputs) if resume is not None else None)
     env.run()
 
     n_v, n_h = len(visits), len(home_order)

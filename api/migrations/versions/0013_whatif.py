@@ -10,7 +10,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0013_whatif"
-down_revision = "0010_day"
+down_revision = "0011_forecast"
 branch_labels = None
 depends_on = None
 
