@@ -9,12 +9,27 @@ status of a million-household plan is a few numpy reductions.
 
 A batch of check-ins is validated against the ledger, then inserted with ``ON CONFLICT DO NOTHING``
 on (plan, device id): a row another worker stored meanwhile counts as a duplicate, never twice.
+
+Reading "the rows after the last ``seq``" is only safe when rows become visible in ``seq`` order.
+SQLite has one writer at a time, so they do. PostgreSQL hands out ``seq`` values when a row is
+inserted, not when it commits: two concurrent transactions can commit 101 before 100, and a worker
+that has read 101 would never read 100. So on PostgreSQL every writer of a plan's check-ins (and,
+apart, of its follow-ups) first takes a transaction-scoped advisory lock on (schema, plan): seqs are
+handed out and committed one transaction at a time. Under that lock a writer also knows it has
+read every stored row, so its validation (duplicates, people left per household) is exact.
+
+Each process sends one such transaction at a time per plan (`_Combiner`): requests that arrive while
+one is in flight wait for it and go together in the next, so at thousands of check-ins a second a
+process makes a few dozen transactions a second of several batches each, with two round trips for
+the lock, one for the rows stored since its last read and one ``INSERT … SELECT FROM unnest(…) …
+RETURNING`` for all the rows.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import gc
 import json
 import tempfile
 import threading
@@ -24,19 +39,77 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from sqlalchemy import Connection, Engine, select
-from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy import Connection, Engine, select, text
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.exc import IntegrityError
 
 from api.models import PLAN_TABLES, Checkin, Followup, Plan
 from sampler.day.codes import resident_codes
 from sampler.day.ledger import CHINA, DayPlan, Ledger, Outcome, validate_checkins
 from sampler.notify.contact import address_of
 
-__all__ = ["BIN_MINUTES", "DayCache", "DayState", "load_day_plan", "missed_record", "missed_workbook", "store_checkins",
-           "store_followups"]
+__all__ = ["BIN_MINUTES", "DayCache", "DayState", "PlanGone", "load_day_plan", "missed_record", "missed_workbook",
+           "store_checkins", "store_followups"]
 
 BIN_MINUTES = 5  # check-in times are kept per site in bins of this many minutes (queue status)
+
+class PlanGone(Exception):
+    """The plan was deleted (by another process) while its day was cached here."""
+
+
+@dataclass
+class _Write:
+    """One request's batch waiting for (or in) a write transaction."""
+
+    rows: Sequence[Mapping[str, Any]]
+    key_id: int | None
+    done: threading.Event = field(default_factory=threading.Event)
+    lead: bool = False
+    answer: dict[str, Any] | None = None
+    error: BaseException | None = None
+
+
+class _Combiner:
+    """One write transaction at a time per plan and process; batches that arrive meanwhile go
+    together in the next one (group commit). The thread whose batch starts a transaction runs it;
+    when it ends, the first waiting batch's thread runs the next, so nobody serves others forever."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._pending: list[_Write] = []
+        self._busy = False
+
+    def run(self, job: _Write, write: Any) -> dict[str, Any]:
+        """Put ``job`` in a transaction made by ``write(jobs)`` (which sets each job's answer)."""
+        with self._lock:
+            self._pending.append(job)
+            lead = not self._busy
+            self._busy = True
+        if not lead:
+            job.done.wait()
+            lead = job.lead
+        if lead:
+            with self._lock:
+                jobs, self._pending = self._pending, []
+            try:
+                write(jobs)
+            except BaseException as exc:  # noqa: BLE001 - every batch of the transaction gets the error
+                for j in jobs:
+                    j.error = exc
+            with self._lock:
+                if self._pending:
+                    nxt = self._pending[0]
+                    nxt.lead = True
+                    nxt.done.set()
+                else:
+                    self._busy = False
+            for j in jobs:
+                j.done.set()
+        if job.error is not None:
+            raise job.error
+        assert job.answer is not None
+        return job.answer
+
 
 @dataclass
 class DayState:
@@ -49,6 +122,7 @@ class DayState:
     followup_seq: int = 0
     lock: threading.Lock = field(default_factory=threading.Lock)
     bins: np.ndarray = field(default_factory=lambda: np.zeros((0, 0), np.int64))
+    writes: _Combiner = field(default_factory=_Combiner)
     # every applied check-in as (household, site, minute from the window start, people), in chunks
     # (coverage over time, `checkin_log`)
     _log: list[np.ndarray] = field(default_factory=list, repr=False)
@@ -75,25 +149,37 @@ class DayState:
             if self.day.contacts is None:
                 self.day = load_details(conn, self.plan_id, self.day)
 
-    def catch_up(self, conn: Connection) -> None:
-        """Apply the check-ins and follow-ups stored since the last call."""
+    def apply_rows(self, rows: Sequence[tuple[int, str, int, int, int, dt.datetime]]) -> None:
+        """Apply stored check-in rows (seq, checkin id, household, site, people, at), in seq order;
+        ids already applied are skipped (the ledger and the queue bins count each once)."""
+        if not rows:
+            return
+        start = self.day.start
+        seen = self.ledger.checkin_ids
+        fresh = [r for r in rows if r[1] not in seen]
+        self.ledger.apply({"id": r[1], "household": r[2], "site": r[3], "people": r[4]} for r in fresh)
+        log = np.zeros((len(fresh), 4), np.float64)
+        for j, (_seq, _cid, household, site, people, at) in enumerate(fresh):
+            at = at if at.tzinfo else at.replace(tzinfo=dt.UTC)
+            minute = (at - start).total_seconds() / 60
+            b = int(np.clip(minute // BIN_MINUTES, 0, self.bins.shape[1] - 1))
+            self.bins[site if site >= 0 else -1, b] += people
+            log[j] = (household, site, minute, people)
+        if len(fresh):
+            self._log.append(log)
+        self.checkin_seq = max(self.checkin_seq, int(rows[-1][0]))
+
+    def catch_up_checkins(self, conn: Connection) -> None:
+        """Apply the check-ins stored since the last call (one query)."""
         rows = conn.execute(
             select(Checkin.seq, Checkin.checkin_id, Checkin.household, Checkin.site, Checkin.people, Checkin.at)
             .where(Checkin.plan_id == self.plan_id, Checkin.seq > self.checkin_seq).order_by(Checkin.seq)
         ).all()
-        if rows:
-            self.ledger.apply({"id": r.checkin_id, "household": r.household, "site": r.site, "people": r.people}
-                              for r in rows)
-            self.checkin_seq = int(rows[-1].seq)
-            start = self.day.start
-            log = np.zeros((len(rows), 4), np.float64)
-            for j, r in enumerate(rows):
-                at = r.at if r.at.tzinfo else r.at.replace(tzinfo=dt.UTC)
-                minute = (at - start).total_seconds() / 60
-                b = int(np.clip(minute // BIN_MINUTES, 0, self.bins.shape[1] - 1))
-                self.bins[r.site if r.site >= 0 else -1, b] += r.people
-                log[j] = (r.household, r.site, minute, r.people)
-            self._log.append(log)
+        self.apply_rows([tuple(r) for r in rows])  # type: ignore[misc]
+
+    def catch_up(self, conn: Connection) -> None:
+        """Apply the check-ins and follow-ups stored since the last call."""
+        self.catch_up_checkins(conn)
         fups = conn.execute(
             select(Followup.seq, Followup.household, Followup.outcome)
             .where(Followup.plan_id == self.plan_id, Followup.seq > self.followup_seq).order_by(Followup.seq)
@@ -222,20 +308,33 @@ class DayCache:
         self._states: dict[int, DayState] = {}
         self._lock = threading.Lock()
 
-    def state(self, engine: Engine, plan_id: int, details: bool = False) -> DayState:
-        """The plan's day, up to date with the database (``details``: with contacts and phones)."""
+    def cached(self, plan_id: int) -> DayState | None:
+        """The plan's day if this process has loaded it (not brought up to date)."""
+        with self._lock:
+            return self._states.get(plan_id)
+
+    def state(self, engine: Engine, plan_id: int, details: bool = False, catch_up: bool = True) -> DayState:
+        """The plan's day, up to date with the database (``details``: with contacts and phones;
+        ``catch_up=False``: as loaded, for a writer that reads the new rows under its lock)."""
         with self._lock:
             state = self._states.get(plan_id)
+        if state is not None and not details and not catch_up:
+            return state
         with engine.connect() as conn:
             if state is None:
                 day = load_day_plan(conn, plan_id, self.secret)
+                day.lookup("code")  # the indexes check-ins use, built now rather than by the first batch
+                day.lookup("household_id")
+                day.lookup("site")
                 state = DayState(plan_id, day, Ledger.empty(day))
                 with self._lock:
                     state = self._states.setdefault(plan_id, state)
+                gc.freeze()  # a million-household day out of the collector's way: no long GC pauses
             if details:
                 state.with_details(conn)
-            with state.lock:
-                state.catch_up(conn)
+            if catch_up:
+                with state.lock:
+                    state.catch_up(conn)
         return state
 
     def forget(self, plan_id: int) -> None:
@@ -244,21 +343,96 @@ class DayCache:
             self._states.pop(plan_id, None)
 
 
+_LOCK_SQL = "SELECT pg_advisory_xact_lock(hashtext(current_schema() || :what), :plan)"
+_INSERT_PG = (
+    "INSERT INTO checkins (plan_id, checkin_id, household, site, at, people, tube, key_id, received_at) "
+    "SELECT %s, u.* , (now() AT TIME ZONE 'UTC') FROM unnest(%s::varchar[], %s::int[], %s::int[], "
+    "%s::timestamptz[], %s::int[], %s::varchar[], %s::int[]) AS u "
+    "ON CONFLICT (plan_id, checkin_id) DO NOTHING RETURNING seq, checkin_id"
+)
+
+
+def _lock_plan(conn: Connection, what: str, plan_id: int) -> None:
+    """PostgreSQL: hold the plan's ``what`` writer lock until this transaction ends (module docstring)."""
+    conn.execute(text(_LOCK_SQL), {"what": f".{what}", "plan": plan_id})
+
+
+def _write_checkins_pg(engine: Engine, state: DayState, jobs: list[_Write]) -> None:
+    """One transaction for the batches ``jobs``: lock, read the new rows, validate all batches in
+    order against the exact ledger, insert the accepted rows in one statement, commit, apply."""
+    rows = [r for j in jobs for r in j.rows]
+    with engine.begin() as conn:
+        _lock_plan(conn, "checkins", state.plan_id)
+        with state.lock:
+            state.catch_up_checkins(conn)
+            outcome = validate_checkins(state.day, state.ledger, rows)
+        owner = np.repeat(np.arange(len(jobs)), [len(j.rows) for j in jobs])
+        first: dict[str, int] = {}  # row index that accepted each id: its first occurrence not rejected
+        rejected = {r.index for r in outcome.rejected}
+        for i, r in enumerate(rows):
+            if i not in rejected:
+                first.setdefault(str(r.get("id") or "").strip(), i)
+        accepted = outcome.accepted
+        key_of = [jobs[int(owner[first[c["id"]]])].key_id for c in accepted]
+        stored: dict[str, int] = {}
+        if accepted:
+            cursor = conn.connection.driver_connection.cursor()  # type: ignore[union-attr]
+            cursor.execute(_INSERT_PG, (
+                state.plan_id, [c["id"] for c in accepted], [c["household"] for c in accepted],
+                [c["site"] for c in accepted], [c["at"] for c in accepted], [c["people"] for c in accepted],
+                [c["tube"] for c in accepted], key_of))
+            stored = {str(cid): int(seq) for seq, cid in cursor.fetchall()}
+            cursor.close()
+    # committed: apply our own rows (the lock guarantees nobody stored any in between)
+    mine = sorted((stored[c["id"]], c["id"], c["household"], c["site"], c["people"], c["at"])
+                  for c in accepted if c["id"] in stored)
+    with state.lock:
+        state.apply_rows(mine)
+    offsets = np.cumsum([0] + [len(j.rows) for j in jobs])
+    by_job_accepted = np.zeros(len(jobs), np.int64)
+    for c in accepted:
+        if c["id"] in stored:
+            by_job_accepted[int(owner[first[c["id"]]])] += 1
+    for k, job in enumerate(jobs):
+        lo, hi = int(offsets[k]), int(offsets[k + 1])
+        mine_rejected = [{"index": r.index - lo, "reason": r.reason} for r in outcome.rejected if lo <= r.index < hi]
+        n_accepted = int(by_job_accepted[k])
+        job.answer = {"accepted": n_accepted, "duplicates": hi - lo - n_accepted - len(mine_rejected),
+                      "rejected": mine_rejected}
+
+
 def store_checkins(engine: Engine, state: DayState, rows: Sequence[Mapping[str, Any]],
                    key_id: int | None) -> dict[str, Any]:
-    """Validate a batch, store what is accepted (idempotent on device id), answer the counts."""
+    """Validate a batch, store what is accepted (idempotent on device id), answer the counts.
+
+    Raises `PlanGone` when the plan was deleted meanwhile.
+    """
     if any(r.get("phone") and not (r.get("code") or r.get("household_id")) for r in rows):
         with engine.connect() as conn:
             state.with_details(conn)
-    with state.lock:
+    if engine.dialect.name == "postgresql":
+        try:
+            return state.writes.run(_Write(rows, key_id), lambda jobs: _write_checkins_pg(engine, state, jobs))
+        except IntegrityError as exc:  # the plan row is gone: its foreign key fails
+            raise PlanGone(state.plan_id) from exc
+    try:
+        return _store_checkins_sqlite(engine, state, rows, key_id)
+    except IntegrityError as exc:
+        raise PlanGone(state.plan_id) from exc
+
+
+def _store_checkins_sqlite(engine: Engine, state: DayState, rows: Sequence[Mapping[str, Any]],
+                           key_id: int | None) -> dict[str, Any]:
+    """SQLite has one writer at a time: read the new rows, validate, insert, read again."""
+    with engine.connect() as conn, state.lock:
+        state.catch_up(conn)
         outcome = validate_checkins(state.day, state.ledger, rows)
     values = [{"plan_id": state.plan_id, "checkin_id": c["id"], "household": c["household"], "site": c["site"],
                "at": c["at"].astimezone(dt.UTC), "people": c["people"], "tube": c["tube"], "key_id": key_id}
               for c in outcome.accepted]
     stored = 0
     if values:
-        insert = pg_insert if engine.dialect.name == "postgresql" else sqlite_insert
-        statement = insert(Checkin).on_conflict_do_nothing(index_elements=["plan_id", "checkin_id"])
+        statement = sqlite_insert(Checkin).on_conflict_do_nothing(index_elements=["plan_id", "checkin_id"])
         with engine.begin() as conn:
             stored = len(conn.execute(statement.returning(Checkin.seq), values).all())
     with engine.connect() as conn, state.lock:
@@ -275,6 +449,8 @@ def store_followups(engine: Engine, state: DayState, records: Sequence[tuple[int
     if not records:
         return 0
     with engine.begin() as conn:
+        if engine.dialect.name == "postgresql":
+            _lock_plan(conn, "followups", state.plan_id)  # seqs committed in order (module docstring)
         conn.execute(Followup.__table__.insert(), [  # type: ignore[attr-defined]
             {"plan_id": state.plan_id, "household": h, "outcome": o.value, "note": note[:200], "key_id": key_id}
             for h, o, note in records])

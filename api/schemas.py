@@ -344,8 +344,8 @@ class UnplacedsPublic(BaseModel):
 
 class LookupQuery(BaseModel):
     """A resident's question: the resident code from the SMS (8 characters) and the last 4 digits
-    of the registered phone. ``household_id`` (the registry id) is still accepted for staff tools;
-    give exactly one of the two."""
+    of the registered phone. ``household_id`` (the registry id) is accepted only from staff tools
+    with a planner or site key (401 without one); give exactly one of the two."""
 
     code: str | None = Field(default=None, min_length=1, max_length=32)
     household_id: str | None = Field(default=None, min_length=1, max_length=64)

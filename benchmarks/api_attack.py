@@ -46,10 +46,10 @@ import numpy as np
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from benchmarks.api_load import _free_port, bench_backends, household_id, synth_plan  # noqa: E402
+from benchmarks.api_load import _free_port, bench_backends, synth_plan  # noqa: E402
 
 KEY = "bench-attack-planner-key-0123456789abcdef"
-TARGET = household_id(12_345)  # the household the brute-force clients attack
+TARGET = 12_345  # row of the household (in the plan's contacts) whose code the brute-force clients attack
 
 
 # ----------------------------------------------------------------------------------------------
@@ -99,7 +99,7 @@ async def _lookups(port: int, seconds: float, rate: float, concurrency: int, pai
                 if delay > 0:
                     await asyncio.sleep(delay)
                 h, d = pairs[k % len(pairs)]
-                body = json.dumps({"household_id": h, "phone_last4": d}).encode()
+                body = json.dumps({"code": h, "phone_last4": d}).encode()
                 n = k % 50_000  # residents behind the proxy, each far below the per-client limit
                 forwarded = f"10.{n // 65536}.{n // 256 % 256}.{n % 256}"
                 code = await _exchange(reader, writer, _request(body, forwarded))
@@ -115,8 +115,9 @@ async def _lookups(port: int, seconds: float, rate: float, concurrency: int, pai
     return {"latencies": latencies, "errors": errors, "elapsed": loop.time() - start}
 
 
-async def _brute(port: int, seconds: float, rotate: bool, connections: int) -> dict[str, Any]:
-    """Guess TARGET's last four digits 0000, 0001, ... as fast as answers come."""
+async def _brute(port: int, seconds: float, rotate: bool, connections: int, target: str) -> dict[str, Any]:
+    """Guess the last four digits of the household with code ``target``: 0000, 0001, ... as fast as
+    answers come."""
     loop = asyncio.get_running_loop()
     stop = loop.time() + seconds
     guesses = iter(range(10**9))
@@ -127,7 +128,7 @@ async def _brute(port: int, seconds: float, rotate: bool, connections: int) -> d
         try:
             while loop.time() < stop:
                 g = next(guesses)
-                body = json.dumps({"household_id": TARGET, "phone_last4": f"{g % 10_000:04d}"}).encode()
+                body = json.dumps({"code": target, "phone_last4": f"{g % 10_000:04d}"}).encode()
                 forwarded = f"198.18.{(g // 256) % 256}.{g % 256}" if rotate else "198.51.100.7"
                 code = await _exchange(reader, writer, _request(body, forwarded))
                 codes[str(code)] = codes.get(str(code), 0) + 1
@@ -250,7 +251,7 @@ def _summarise(results: list[dict[str, Any]], seconds: float) -> dict[str, Any]:
             "errors": errors}
 
 
-def _prepare(url: str, households: int) -> Path:
+def _prepare(url: str, households: int) -> tuple[Path, str]:
     from sqlalchemy import update
 
     from api.db import make_engine, run_migrations
@@ -265,17 +266,17 @@ def _prepare(url: str, households: int) -> Path:
         conn.execute(update(Plan).where(Plan.id == plan_id).values(published=True))
     engine.dispose()
     contacts = frames["contacts"].sample(n=min(100_000, households), random_state=1)
-    pairs = [[str(h), str(p)[-4:]] for h, p in zip(contacts["household_id"], contacts["phone"], strict=True)]
+    pairs = [[str(c), str(p)[-4:]] for c, p in zip(contacts["code"], contacts["phone"], strict=True)]
     path = Path(tempfile.mkstemp(prefix="attack-pairs-", suffix=".json")[1])
     path.write_text(json.dumps(pairs), encoding="utf-8")
-    return path
+    return path, str(frames["contacts"]["code"].iloc[TARGET])
 
 
 def _run_backend(name: str, url: str, args: argparse.Namespace, large: Any, bomb: Any, params: str,
                  data_dir: Path) -> list[tuple[str, str, dict[str, Any]]]:
     rows: list[tuple[str, str, dict[str, Any]]] = []
     print(f"[{name}] storing and publishing a {args.households:,}-household plan ...", flush=True)
-    pairs = _prepare(url, args.households)
+    pairs, target = _prepare(url, args.households)
     proc, port = _serve(url, args.workers, data_dir)
     base = f"http://127.0.0.1:{port}"
     try:
@@ -293,7 +294,8 @@ def _run_backend(name: str, url: str, args: argparse.Namespace, large: Any, bomb
             t.start()
         storer = _storer(url, args.store_households, args.seconds + 1)
         time.sleep(1.0)
-        brutes = [_client(["brute", str(port), str(args.seconds), str(int(rotate)), "2"]) for rotate in (False, True)]
+        brutes = [_client(["brute", str(port), str(args.seconds), str(int(rotate)), "2", target])
+                  for rotate in (False, True)]
         lookups = _lookup_phase(port, args.seconds, args.rate, args.clients, args.concurrency, pairs)
         attack_res = [_result(p) for p in lookups]
         brute_res = [_result(p) for p in brutes]
@@ -372,8 +374,8 @@ def main() -> None:
             port, seconds, rate, conc, pairs, offset, stride = rest
             out = asyncio.run(_lookups(int(port), float(seconds), float(rate), int(conc), pairs, int(offset), int(stride)))
         else:
-            port, seconds, rotate, conns = rest
-            out = asyncio.run(_brute(int(port), float(seconds), rotate == "1", int(conns)))
+            port, seconds, rotate, conns, target = rest
+            out = asyncio.run(_brute(int(port), float(seconds), rotate == "1", int(conns), target))
         print(json.dumps(out))
         return
     with tempfile.TemporaryDirectory(prefix="api-attack-") as tmp_name:

@@ -136,7 +136,7 @@ def synth_plan(n: int, seed: int = 0) -> tuple[dict[str, Any], dict[str, pd.Data
 
 async def _client(port: int, seconds: float, rate: float, concurrency: int, pairs_file: str) -> dict[str, Any]:
     pairs = json.loads(Path(pairs_file).read_text(encoding="utf-8"))
-    bodies = [json.dumps({"household_id": h, "phone_last4": d}).encode() for h, d in pairs]
+    bodies = [json.dumps({"code": c, "phone_last4": d}).encode() for c, d in pairs]
     loop = asyncio.get_running_loop()
     start = loop.time() + 0.2
     stop = start + seconds
@@ -285,7 +285,7 @@ def _write_pairs(contacts: pd.DataFrame, path: Path, k: int = 200_000) -> Path:
     """A random sample of (household code, last 4 phone digits) that the lookup should find."""
     valid = contacts[contacts["phone"].astype(str).str.fullmatch(r"1[3-9]\d{9}")]
     sample = valid.sample(n=min(k, len(valid)), random_state=1)
-    pairs = [[str(h), str(p)[-4:]] for h, p in zip(sample["household_id"], sample["phone"], strict=True)]
+    pairs = [[str(c), str(p)[-4:]] for c, p in zip(sample["code"], sample["phone"], strict=True)]
     path.write_text(json.dumps(pairs), encoding="utf-8")
     return path
 

@@ -34,6 +34,7 @@ from sqlalchemy import select
 from api.day import (
     DayCache,
     DayState,
+    PlanGone,
     missed_record,
     missed_workbook,
     store_checkins,
@@ -80,6 +81,23 @@ def _state(request: Request, session: SessionDep, engine: EngineDep, plan_id: in
     return cache.state(engine, plan_id, details)
 
 
+def _store(request: Request, session: SessionDep, engine: EngineDep, plan_id: int, rows: list[dict[str, Any]],
+           key_id: int) -> dict[str, Any]:
+    """Store check-ins in one thread hop; the plan row is read only when this process has not
+    loaded its day yet (a plan deleted meanwhile fails the insert's foreign key: 404)."""
+    cache: DayCache = request.app.state.day
+    state = cache.cached(plan_id)
+    if state is None:
+        if session.get(Plan, plan_id) is None:
+            raise HTTPException(status.HTTP_404_NOT_FOUND, "no such plan")
+        state = cache.state(engine, plan_id, catch_up=False)  # the writer reads the new rows itself
+    try:
+        return store_checkins(engine, state, rows, key_id)
+    except PlanGone:
+        cache.forget(plan_id)
+        raise HTTPException(status.HTTP_404_NOT_FOUND, "no such plan") from None
+
+
 def _at(at: dt.datetime | None) -> dt.datetime:
     if at is None:
         return dt.datetime.now(dt.UTC)
@@ -97,7 +115,6 @@ async def post_checkins(body: CheckinsIn, request: Request, session: SessionDep,
     site not in the plan, a time outside the window or more people than the household has are
     rejected with the reason, and the rest of the batch is kept.
     """
-    state = await run_in_threadpool(_state, request, session, engine, plan_id)
     rows = [c.model_dump() for c in body.checkins]
     rejected: list[CheckinRejection] = []
     allowed_rows: list[dict[str, Any]] = []
@@ -109,7 +126,7 @@ async def post_checkins(body: CheckinsIn, request: Request, session: SessionDep,
             continue
         allowed_rows.append(row)
         positions.append(i)
-    answer = await run_in_threadpool(store_checkins, engine, state, allowed_rows, caller.key_id)
+    answer = await run_in_threadpool(_store, request, session, engine, plan_id, allowed_rows, caller.key_id)
     rejected += [CheckinRejection(index=positions[r["index"]], reason=r["reason"]) for r in answer["rejected"]]
     return CheckinsResult(accepted=answer["accepted"], duplicates=answer["duplicates"],
                           rejected=sorted(rejected, key=lambda r: r.index))
@@ -139,7 +156,7 @@ async def import_checkins(request: Request, session: SessionDep, engine: EngineD
                 raise InputError([dataclasses.replace(issue, file=name) for issue in exc.issues]) from None
 
     rows = await run_in_threadpool(parse)
-    answer = await run_in_threadpool(store_checkins, engine, state, rows, caller.key_id)
+    answer = await run_in_threadpool(_store, request, session, engine, plan_id, rows, caller.key_id)
     return CheckinsResult(accepted=answer["accepted"], duplicates=answer["duplicates"],
                           rejected=[CheckinRejection(index=r["index"], reason=r["reason"]) for r in answer["rejected"]])
 

@@ -1,38 +1,53 @@
-"""Resident lookup: household code + last 4 phone digits → that household's site, address, slot.
+"""Resident lookup: resident code + last 4 phone digits → that household's site, address, slot.
 
-Public (no key) and uniform: any mismatch — unknown household, wrong digits, no published plan, a
+Public (no key) and uniform: any mismatch — unknown code, wrong digits, no published plan, a
 household locked after too many wrong tries — gets the same 404, so the endpoint reveals nothing
 else. Limits (api.limits.LookupLimits, shared by all worker processes): requests per client per
 minute and wrong answers per client per hour (429), wrong answers per household (a lock). The
 client is the TCP peer; ``X-Forwarded-For`` counts only from SAMPLER_TRUSTED_PROXIES (uvicorn's
 proxy headers are switched on by `sampler serve` for those addresses only).
+
+Staff tools may look a household up by its registry ``household_id`` instead of the code, but only
+with a planner key or a site key (the households planned at its sites; ``home`` among them for
+home visits): registry ids are printed on lists and guessable, so without a key a
+``household_id`` is refused (401) before anything is read. Such a lookup is counted by the same
+per-household lockout as the resident's code (the lock key is the household's code), and its
+per-client limits count per key, not per address.
 """
 
 from __future__ import annotations
 
 import hmac
 import time
+from typing import Annotated, Any
 
-from fastapi import APIRouter, HTTPException, Request, status
+from fastapi import APIRouter, HTTPException, Request, Security, status
+from fastapi.security import APIKeyHeader
 from sqlalchemy import Connection, Engine, select
 
-from api.limits import LookupLimits
+from api.deps import Caller, get_caller
+from api.limits import Decision, LookupLimits
 from api.models import PLAN_TABLES, Plan
 from api.schemas import LookupQuery, LookupResult
 from sampler.day.codes import normalise_code
 from sampler.io.timefmt import span_zh
 from sampler.notify.contact import address_of
 
-__all__ = ["NOT_FOUND", "PublishedPlans", "lookup_key", "router"]
+__all__ = ["NOT_FOUND", "PublishedPlans", "STAFF_ROLES", "lookup_key", "router"]
 
 router = APIRouter(prefix="/lookup", tags=["lookup"])
+_staff_key = APIKeyHeader(name="X-API-Key", auto_error=False,
+                          description="staff key (planner or site), only for lookups by household_id")
 NOT_FOUND = "没有找到匹配的住户，请核对核酸码和登记手机号后四位。(no household matches this code and phone)"
+STAFF_ROLES = ("planner", "site")  # the keys that may look households up by registry id
+STAFF_ONLY = ("household_id lookups need a planner or site key (header X-API-Key); residents give the 核酸码 "
+              "from their SMS as code")
 
 _a, _c, _s, _b, _u = (PLAN_TABLES[n] for n in ("assignments", "contacts", "sites", "buildings", "unplaced"))
 _building_name = (select(_b.c.name).where(_b.c.plan_id == _a.c.plan_id, _b.c.building_id == _a.c.building_id)
                   .limit(1).scalar_subquery())
 _QUERY = (
-    select(_c.c.phone, _c.c.household_id, _a.c.building_id, _a.c.unit, _a.c.room, _a.c.mode, _a.c.slot_start, _a.c.slot_end,
+    select(_c.c.phone, _c.c.household_id, _c.c.code, _a.c.site_id, _a.c.building_id, _a.c.unit, _a.c.room, _a.c.mode, _a.c.slot_start, _a.c.slot_end,
            _s.c.name.label("site"), _building_name.label("building_name"), _u.c.household_id.label("unplaced"))
     .select_from(
         _c.outerjoin(_a, (_a.c.plan_id == _c.c.plan_id) & (_a.c.household_id == _c.c.household_id))
@@ -63,31 +78,67 @@ class PublishedPlans:
         self._at = -1e9
 
 
-def lookup_key(body: LookupQuery) -> str:
-    """The opaque key the per-household limits count under: the resident code (as normalised),
-    or the household id for staff tools."""
-    return f"code:{normalise_code(body.code)}" if body.code is not None else f"hh:{body.household_id}"
+def lookup_key(body: LookupQuery, row: Any = None) -> str:
+    """The opaque key the per-household limits count under: the resident code (as normalised).
 
-
-@router.post("", response_model=LookupResult,
-             responses={404: {"description": "No match (the same answer for every kind of mismatch)"},
-                        429: {"description": "Too many lookups or wrong answers from this address"}})
-async def lookup_household(body: LookupQuery, request: Request) -> LookupResult:
-    """A resident's own slot: household code and the last 4 digits of the registered phone.
-
-    One indexed point query (published plan ids are cached) takes well under a millisecond, so it
-    runs on the event loop: a thread-pool hand-off would cost more (see benchmarks/api_load.py).
+    A staff lookup by ``household_id`` counts under the code of the household it found (``row``),
+    so that codes and registry ids share one lockout; under the id only where the household has
+    no stored code (or is not in the plan).
     """
-    engine: Engine = request.app.state.engine
-    client = request.client.host if request.client else "unknown"
-    limits: LookupLimits = request.app.state.lookup_limits
-    key = lookup_key(body)
-    decision = limits.before(client, key)
+    if body.code is not None:
+        return f"code:{normalise_code(body.code)}"
+    code = str(getattr(row, "code", "") or "") if row is not None else ""
+    return f"code:{normalise_code(code)}" if code else f"hh:{body.household_id}"
+
+
+def _staff(request: Request, token: str | None) -> Caller:
+    """The staff caller of a lookup by household id: 401 without a valid key, 403 for other roles."""
+    if not token:
+        raise HTTPException(status.HTTP_401_UNAUTHORIZED, STAFF_ONLY, headers={"WWW-Authenticate": "ApiKey"})
+    with request.app.state.sessions() as session:
+        caller = get_caller(request, session, token)
+    if caller.role not in STAFF_ROLES:
+        raise HTTPException(status.HTTP_403_FORBIDDEN, STAFF_ONLY)
+    return caller
+
+
+def _in_scope(caller: Caller, row: Any) -> bool:
+    """A site key reads the households planned at its sites (``home``: home visits)."""
+    if caller.role != "site":
+        return True
+    site = "home" if row.mode == "home" else (row.site_id or "")
+    return bool(site) and site in caller.sites
+
+
+def _check(decision: Decision) -> None:
     if decision.retry_after:
         wait = decision.retry_after
         raise HTTPException(status.HTTP_429_TOO_MANY_REQUESTS,
                             f"查询过于频繁，请{wait}秒后再试。(too many lookups; retry in {wait} s)",
                             headers={"Retry-After": str(wait)})
+
+
+@router.post("", response_model=LookupResult,
+             responses={401: {"description": "A household_id lookup without a staff key"},
+                        403: {"description": "A household_id lookup with a key that is not a planner or site key"},
+                        404: {"description": "No match (the same answer for every kind of mismatch)"},
+                        429: {"description": "Too many lookups or wrong answers from this address"}})
+async def lookup_household(body: LookupQuery, request: Request,
+                           token: Annotated[str | None, Security(_staff_key)] = None) -> LookupResult:
+    """A resident's own slot: resident code and the last 4 digits of the registered phone.
+
+    One indexed point query (published plan ids are cached) takes well under a millisecond, so it
+    runs on the event loop: a thread-pool hand-off would cost more (see benchmarks/api_load.py).
+    ``household_id`` instead of ``code`` needs a planner or site key (see the module docstring).
+    """
+    engine: Engine = request.app.state.engine
+    limits: LookupLimits = request.app.state.lookup_limits
+    staff = _staff(request, token) if body.household_id is not None else None
+    if staff is None:
+        client = request.client.host if request.client else "unknown"
+        key = lookup_key(body)
+        decision = limits.before(client, key)  # one round trip before the query
+        _check(decision)
     published: PublishedPlans = request.app.state.published
     with engine.connect() as conn:
         ids = published.ids(conn)
@@ -97,6 +148,13 @@ async def lookup_household(body: LookupQuery, request: Request) -> LookupResult:
             match = (_c.c.code == normalise_code(body.code)) if body.code is not None else (
                 _c.c.household_id == body.household_id)
             row = conn.execute(_QUERY.where(_c.c.plan_id == plan_id, match).limit(1)).first()
+    if staff is not None:
+        client = f"key:{staff.key_id}"  # staff limits count per key (a site's devices share one address)
+        key = lookup_key(body, row)
+        decision = limits.before(client, key)
+        _check(decision)
+        if row is not None and not _in_scope(staff, row):
+            raise HTTPException(status.HTTP_404_NOT_FOUND, NOT_FOUND)  # digits not evaluated, nothing counted
     phone = (row.phone or "") if row is not None else ""
     right = row is not None and len(phone) >= 4 and hmac.compare_digest(phone[-4:].encode(), body.phone_last4.encode())
     if not right or decision.locked:

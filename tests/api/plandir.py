@@ -35,10 +35,14 @@ BUILDINGS = {
 }
 
 
-def _code(household_id: str) -> str:
+def code_of(household_id: str, area: str = AREA) -> str:
+    """The resident code of a household of ``area`` under the tests' secret (what its SMS carries)."""
     from sampler.day.codes import resident_codes
 
-    return str(resident_codes(AREA, [household_id], CODE_SECRET.encode())[0])
+    return str(resident_codes(area, [household_id], CODE_SECRET.encode())[0])
+
+
+_code = code_of
 
 
 def _end(start: str) -> str:

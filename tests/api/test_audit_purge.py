@@ -20,6 +20,7 @@ from api.jobs import run_plan_job
 from api.models import AuditEntry, Job, Plan, Scenario
 from api.settings import Settings
 from tests.api.conftest import PLANNER_KEY, auth
+from tests.api.plandir import code_of
 from tests.api.registry_files import PARAMETERS, buildings_csv, sites_csv
 
 pytest.importorskip("sampler.registry.read", reason="the registry reader has not landed yet")
@@ -145,7 +146,7 @@ def test_purge_erases_every_name_and_phone_and_keeps_statistics(client: TestClie
     assert client.get(f"/api/v1/plans/{plan_id}", headers=auth()).json()["summary"] == summary
     assert client.get(f"/api/v1/plans/{plan_id}/site-load", headers=auth()).json() == load
     assert client.get(f"/api/v1/scenarios/{sid}", headers=auth()).json()["households"] == 18
-    assert client.post("/api/v1/lookup", json={"household_id": "H000", "phone_last4": "0000"}).status_code == 404
+    assert client.post("/api/v1/lookup", json={"code": code_of("H000", "幸福街道"), "phone_last4": "0000"}).status_code == 404
     assert client.post("/api/v1/plans", json={"scenario_id": sid}, headers=auth()).status_code == 409
     assert client.post(f"/api/v1/plans/{plan_id}/simulations", json={}, headers=auth()).status_code == 409
     entry = _audit(client, action="scenario.purge")[0]

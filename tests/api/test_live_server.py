@@ -15,6 +15,7 @@ import httpx
 import pytest
 
 from tests.api.conftest import PLANNER_KEY
+from tests.api.plandir import code_of
 from tests.api.registry_files import PARAMETERS, buildings_csv, households_csv, sites_csv
 
 pytest.importorskip("sampler.registry.read", reason="the registry reader has not landed yet")
@@ -102,7 +103,7 @@ def test_plan_job_flow_survives_restart(server: Server) -> None:
         assert assignments["count"] == summary["placed_households"]
         assert c.post(f"/api/v1/plans/{plan_id}/publish").status_code == 200
         placed = next(a for a in assignments["data"] if a["household_id"] == "H000")
-        look = c.post("/api/v1/lookup", json={"household_id": "H000", "phone_last4": "0000"})
+        look = c.post("/api/v1/lookup", json={"code": code_of("H000", "幸福街道"), "phone_last4": "0000"})
         assert look.status_code == 200 and look.json()["slot_start"] == placed["slot_start"]
         assert c.get(f"/api/v1/plans/{plan_id}/exports/plan.xlsx").content[:2] == b"PK"
         sim_job = _wait(c, c.post(f"/api/v1/plans/{plan_id}/simulations",

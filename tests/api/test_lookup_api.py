@@ -1,16 +1,22 @@
-"""Resident lookup: own slot only, one uniform 404 for any mismatch, rate limit per client."""
+"""Resident lookup: own slot only, one uniform 404 for any mismatch, rate limit per client; lookups by
+registry id only with a staff key, counted by the same per-household lockout."""
 
 from __future__ import annotations
+
+from collections.abc import Callable
 
 from fastapi.testclient import TestClient
 
 from api.main import create_app
+from api.routers.lookup import NOT_FOUND
 from api.settings import Settings
-from tests.api.conftest import auth
+from tests.api.conftest import PLANNER_KEY, auth
+from tests.api.plandir import code_of
 
 
 def _ask(client: TestClient, household: str, digits: str, **extra: object) -> tuple[int, dict[str, object]]:
-    r = client.post("/api/v1/lookup", json={"household_id": household, "phone_last4": digits, **extra})
+    """A resident's lookup: the household's code (from its SMS) and the digits."""
+    r = client.post("/api/v1/lookup", json={"code": code_of(household), "phone_last4": digits, **extra})
     return r.status_code, r.json()
 
 
@@ -59,9 +65,53 @@ def test_rate_limit_gives_429_with_retry_after(settings: Settings, plan_id: int)
     """Past the per-minute limit a client gets 429 with Retry-After, even for correct answers."""
     limited = settings.model_copy(update={"lookup_per_minute": 3})
     with TestClient(create_app(limited)) as c:
-        codes = [c.post("/api/v1/lookup", json={"household_id": "H001", "phone_last4": "0000"}).status_code
+        codes = [c.post("/api/v1/lookup", json={"code": code_of("H001"), "phone_last4": "0000"}).status_code
                  for _ in range(3)]
-        r = c.post("/api/v1/lookup", json={"household_id": "H001", "phone_last4": "5678"})
+        r = c.post("/api/v1/lookup", json={"code": code_of("H001"), "phone_last4": "5678"})
     assert codes == [404, 404, 404]
     assert r.status_code == 429 and int(r.headers["Retry-After"]) >= 1
     assert "retry" in r.json()["detail"]
+
+
+def _staff(client: TestClient, household: str, digits: str, key: str | None) -> int:
+    headers = auth(key) if key else {}
+    return client.post("/api/v1/lookup", json={"household_id": household, "phone_last4": digits},
+                       headers=headers).status_code
+
+
+def test_household_id_needs_a_staff_key(client: TestClient, plan_id: int, make_key: Callable[..., str]) -> None:
+    """Registry ids are never taken on the anonymous path (401, nothing read); viewer and grid keys
+    get 403; a planner key reads any household, a site key only those planned at its sites."""
+    r = client.post("/api/v1/lookup", json={"household_id": "H001", "phone_last4": "5678"})
+    assert r.status_code == 401 and "code" in r.json()["detail"]
+    assert _staff(client, "H001", "5678", f"smp_1_{'x' * 24}") == 401  # a wrong key is a wrong key
+    assert _staff(client, "H001", "5678", make_key("viewer")) == 403
+    assert _staff(client, "H001", "5678", make_key("grid", grids=["G1"])) == 403
+    assert _staff(client, "H001", "5678", PLANNER_KEY) == 200
+    assert _staff(client, "H009", "0009", PLANNER_KEY) == 200  # unplaced: planners only
+    site = make_key("site", sites=["S1", "home"])
+    assert _staff(client, "H001", "5678", site) == 200  # planned at S1
+    assert _staff(client, "H007", "0007", site) == 200  # a home visit
+    miss = client.post("/api/v1/lookup", json={"household_id": "H006", "phone_last4": "0006"},
+                       headers=auth(site))
+    assert miss.status_code == 404 and miss.json()["detail"] == NOT_FOUND  # at S2: not this key's
+    assert _staff(client, "H009", "0009", site) == 404
+    assert _staff(client, "H009", "0009", make_key("site", sites=["S2"])) == 404
+
+
+def test_codes_and_household_ids_share_one_lockout(settings: Settings, plan_id: int) -> None:
+    """Wrong answers by code and by household id add up on one household; its lock then holds for
+    the resident and for staff, right digits included, and leaves other households alone."""
+    with TestClient(create_app(settings.model_copy(update={"lookup_household_failures": 5}))) as c:
+        by_code = [c.post("/api/v1/lookup", json={"code": code_of("H002"), "phone_last4": f"9{i:03d}"}).status_code
+                   for i in range(3)]
+        by_id = [_staff(c, "H002", f"8{i:03d}", PLANNER_KEY) for i in range(2)]
+        assert by_code + by_id == [404] * 5
+        assert c.post("/api/v1/lookup", json={"code": code_of("H002"), "phone_last4": "0002"}).status_code == 404
+        assert _staff(c, "H002", "0002", PLANNER_KEY) == 404
+        assert c.post("/api/v1/lookup", json={"code": code_of("H001"), "phone_last4": "5678"}).status_code == 200
+        assert _staff(c, "H001", "5678", PLANNER_KEY) == 200
+    with TestClient(create_app(settings.model_copy(update={"lookup_household_failures": 5}))) as c:
+        wrong = [_staff(c, "H004", f"7{i:03d}", PLANNER_KEY) for i in range(5)]  # staff first, then the resident
+        assert wrong == [404] * 5
+        assert c.post("/api/v1/lookup", json={"code": code_of("H004"), "phone_last4": "0004"}).status_code == 404

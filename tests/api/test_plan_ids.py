@@ -85,4 +85,4 @@ def test_publish_racing_delete_is_never_a_server_error(server: Server) -> None:
         assert deletes == [200] * 50
         assert set(publishes) <= {200, 404}
         assert c.get("/api/v1/plans").json()["count"] == 0
-        assert c.post("/api/v1/lookup", json={"household_id": "H1", "phone_last4": "0000"}).status_code == 404
+        assert c.post("/api/v1/lookup", json={"code": "ABCD2345", "phone_last4": "0000"}).status_code == 404

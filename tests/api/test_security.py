@@ -21,11 +21,11 @@ from api.models import ApiKey
 from api.settings import Settings
 from api.storage import store_plan
 from tests.api.conftest import PLANNER_KEY, auth
-from tests.api.plandir import plan_frames, plan_summary
+from tests.api.plandir import code_of, plan_frames, plan_summary
 from tests.api.test_limits import REDIS, REDIS_URL
 
-MISS = {"household_id": "H001", "phone_last4": "0000"}
-RIGHT = {"household_id": "H001", "phone_last4": "5678"}
+MISS = {"code": code_of("H001"), "phone_last4": "0000"}
+RIGHT = {"code": code_of("H001"), "phone_last4": "5678"}
 
 
 def _published(app: object) -> int:
@@ -63,7 +63,7 @@ def test_household_locks_after_five_wrong_tries_from_any_clients(limited: object
             assert c.post("/api/v1/lookup", json=MISS).status_code == 404
     with _client(limited, "10.0.2.1") as c:
         locked = c.post("/api/v1/lookup", json=RIGHT)
-        other = c.post("/api/v1/lookup", json={"household_id": "H002", "phone_last4": "0002"})
+        other = c.post("/api/v1/lookup", json={"code": code_of("H002"), "phone_last4": "0002"})
     assert locked.status_code == 404 and locked.json() == miss.json()
     assert dict(locked.headers).keys() == dict(miss.headers).keys()
     assert other.status_code == 200  # the lock is per household
@@ -74,7 +74,7 @@ def test_client_wrong_answers_per_hour(settings: Settings) -> None:
     app = create_app(settings.model_copy(update={"lookup_per_minute": 1000, "lookup_client_failures_per_hour": 8}))
     _published(app)
     with _client(app, "10.3.0.1") as c:
-        codes = [c.post("/api/v1/lookup", json={"household_id": f"H{i:03d}", "phone_last4": "9999"}).status_code
+        codes = [c.post("/api/v1/lookup", json={"code": code_of(f"H{i:03d}"), "phone_last4": "9999"}).status_code
                  for i in range(12)]
         assert c.post("/api/v1/lookup", json=RIGHT).status_code == 429
     assert codes == [404] * 8 + [429] * 4
@@ -87,7 +87,7 @@ def test_forwarded_for_is_not_believed_in_process(settings: Settings) -> None:
     app = create_app(settings.model_copy(update={"lookup_per_minute": 5}))
     _published(app)
     with _client(app, "127.0.0.1") as c:
-        codes = [c.post("/api/v1/lookup", json=MISS | {"household_id": f"H9{i:02d}"},
+        codes = [c.post("/api/v1/lookup", json=MISS | {"code": code_of(f"H9{i:02d}")},
                         headers={"X-Forwarded-For": f"203.0.113.{i}"}).status_code for i in range(10)]
     assert codes == [404] * 5 + [429] * 5
 

@@ -19,7 +19,7 @@ import pytest
 from api.db import make_engine
 from api.storage import store_plan
 from tests.api.conftest import PLANNER_KEY
-from tests.api.plandir import plan_frames, plan_summary
+from tests.api.plandir import code_of, plan_frames, plan_summary
 from tests.api.test_limits import REDIS, REDIS_URL
 from tests.api.test_live_server import _free_port
 
@@ -82,7 +82,7 @@ def test_two_workers_share_lookup_limits(served: tuple[str, Path], database_url:
 
     def ask(household: str, digits: str, i: int) -> int:
         # A fresh connection each time, so the kernel hands requests to both workers.
-        r = httpx.post(f"{url}/api/v1/lookup", json={"household_id": household, "phone_last4": digits},
+        r = httpx.post(f"{url}/api/v1/lookup", json={"code": code_of(household), "phone_last4": digits},
                        headers={"X-Forwarded-For": f"198.51.100.{i % 250}", "Connection": "close"}, timeout=10)
         return r.status_code
 
