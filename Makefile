@@ -44,6 +44,8 @@ demo: $(DEMO_STAMP)
 	$(VENV)/bin/sampler validate $(DEMO)
 	$(VENV)/bin/sampler plan $(DEMO) -o out/demo/plan
 	$(VENV)/bin/sampler simulate $(DEMO) --plan out/demo/plan -o out/demo/sim --replications 20 --seed 1
+	$(VENV)/bin/sampler sms out/demo/plan -o out/demo/sms.csv --scenario $(DEMO)
+	$(VENV)/bin/sampler notices out/demo/plan -o out/demo/notices --scenario $(DEMO)
 
 serve: $(SERVE_STAMP)
 	$(VENV)/bin/sampler serve

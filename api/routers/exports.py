@@ -76,7 +76,9 @@ def export_sms_invalid(session: SessionDep, engine: EngineDep, caller: PlannerDe
     result = _sms_result(session, engine, plan_id)
     audit(engine, caller, "export.sms_invalid", plan_id=plan_id, scenario_id=_scenario_of(session, plan_id),
           records=len(result.invalid))
-    return _csv(str(to_csv(result.invalid)), f"plan{plan_id}_sms_invalid.csv")
+    from sampler.notify.sms import call_list
+
+    return _csv(str(to_csv(call_list(result.invalid))), f"plan{plan_id}_sms_invalid.csv")
 
 
 @router.get("/notices/{building_id}.html", response_class=Response,

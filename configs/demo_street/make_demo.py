@@ -179,9 +179,24 @@ planner:
   candidate_sites: 6
   seed: 0
 
+# Building notices (sampler notices --scenario): who signs them, the hotline and each grid's
+# worker (names and numbers are made up for the demo); the date defaults to the day before the window.
+notices:
+  issuer: 芝山街道新冠肺炎疫情防控指挥部
+  hotline: 0599-3822345
+  grid_workers:
+{grid_workers}
 # The simulator's section: defaults (see docs/sim.md).
 sim: {{}}
 """
+
+_WORKERS = ("王芳", "李娜", "张敏", "刘洋", "陈静", "杨丽", "赵军", "黄秀英", "周杰", "吴霞", "徐斌", "孙燕", "马超",
+            "朱琳", "胡波", "郭红", "何平", "林涛", "罗艳", "高峰", "郑丹", "梁勇", "谢婷", "宋刚", "唐慧", "许亮")
+
+
+def grid_workers(grids: list[str]) -> str:
+    """The scenario's notices.grid_workers lines: a made-up worker and office number per grid."""
+    return "".join(f"    {g}: {_WORKERS[i % len(_WORKERS)]} 0599-38{22100 + i + 1}\n" for i, g in enumerate(grids))
 
 
 def main(outdir: Path = HERE) -> None:
@@ -205,6 +220,7 @@ def main(outdir: Path = HERE) -> None:
         households=len(hh), people=int(hh["size"].sum()), seed=SEED, tables=int(sites["tables"].sum()),
         capacity=int(capacity), site_people=site_people, sealed=SEALED,
         home=pop.home_households, teams=teams, home_hours=pop.home_households / (6 * teams),
+        grid_workers=grid_workers(list(dict.fromkeys(pop.buildings["grid"].astype(str)))),
     ), encoding="utf-8")
 
 

@@ -1,24 +1,37 @@
-"""Building notices: a printable Chinese call-down sheet per building, and one workbook.
+"""Building notices: a printable Chinese call-down sheet per building, an index and one workbook.
 
-A notice lists the building's units and floors with their slot and site, for posting at the
-entrance (楼栋公告) and sending to the building's WeChat group. Rows come from a plan directory's
-assignments; floors are read from room numbers (501 → 5层) and consecutive floors called together
-are merged (1-5层). All text is HTML-escaped; output is deterministic.
+A notice lists the building's units, floors and rooms with their time and site, for posting at
+the entrance (楼栋公告) and sending to the building's WeChat group, signed by the issuer with the
+date, the hotline and the grid's worker (the scenario's ``notices`` section). Rows come from a plan
+directory's assignments: floors are read from room numbers (501 → 5层); floors whose households
+all go at one time are merged (1-5层, rooms 全部), and a floor split between times lists its rooms
+in each row, so every household finds exactly one row.
+
+A notice is public, so it never singles out a household: in a building that goes down to a site,
+households sampled at home (the disabled and bedridden) get no row of their own; they are told
+by SMS or by their grid worker, and a floor holding only such households does not break a run of
+floors. A sealed building (封控区), or one whose every household is sampled at home, is told
+上门采样，请在家等候 and its rows are the home-visit times.
+
+The texts are Jinja2 templates (`sampler.notify.templating`: ``notice.html.j2``, ``grid.html.j2``,
+``index.html.j2``, …) that a street office can replace with ``--templates DIR``; HTML is
+autoescaped. Output is deterministic.
 """
 
 from __future__ import annotations
 
-import html
+import datetime as dt
 import itertools
 import re
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
+from sampler.errors import InputError, InputIssue
 from sampler.io.atomic import atomic_directory
 from sampler.io.timefmt import span_zh as _when
 from sampler.io.xlsx import Sheet, sheet_title, write_xlsx
@@ -37,40 +50,53 @@ __all__ = [
     "write_notices",
 ]
 
-NOTICE_COLUMNS = ["building_id", "unit", "floors", "households", "people", "mode", "site",
+NOTICE_COLUMNS = ["building_id", "unit", "floors", "rooms", "households", "people", "mode", "site",
                   "slot_start", "slot_end"]
 _ZONES = {"precaution": "防范区", "controlled": "管控区", "sealed": "封控区"}
-_HEADERS = ["小区", "楼栋", "单元", "楼层", "户数", "人数", "采样时间", "采样地点"]
+_HEADERS = ["小区", "楼栋", "单元", "楼层", "房号", "户数", "人数", "采样时间", "采样地点"]
 _SMALL_AREA = 20  # up to this many buildings the workbook has a sheet per building
-
-_CSS = """
-@page { size: A4; margin: 15mm; }
-body { font-family: "Noto Sans CJK SC", "Source Han Sans SC", "Microsoft YaHei", "SimHei", sans-serif;
-       font-size: 14pt; color: #000; margin: 0 auto; max-width: 190mm; }
-h1 { font-size: 28pt; text-align: center; margin: 0 0 6mm; letter-spacing: 4pt; }
-.where { font-size: 18pt; font-weight: bold; text-align: center; margin: 0 0 4mm; }
-.zone { font-size: 12pt; border: 1px solid #000; padding: 0 4pt; margin-left: 6pt; }
-table { width: 100%; border-collapse: collapse; margin: 4mm 0; }
-th, td { border: 1px solid #000; padding: 4pt 6pt; text-align: center; }
-th { background: #eee; }
-tr { page-break-inside: avoid; }
-.home td { font-style: italic; }
-.rules li { margin: 2pt 0; }
-.qr { display: flex; align-items: center; gap: 6mm; margin: 4mm 0; font-size: 12pt; }
-.qr svg { width: 32mm; height: 32mm; flex: none; }
-@media print { th { -webkit-print-color-adjust: exact; print-color-adjust: exact; } }
-"""
+_ALL_ROOMS = "全部"
+_HOME = "上门采样"
 
 
 @dataclass(frozen=True)
 class NoticesParams:
-    """The ``notices`` section of a scenario: empty for now.
+    """The ``notices`` section of a scenario: who signs the notices and whom residents call.
 
-    A notice takes everything it shows from the plan directory (area, buildings, units, slots,
-    sites) and has no parameters of its own yet. The section exists so that a key written under
-    ``notices:`` is reported as unknown instead of being silently ignored; a parameter added here
-    becomes a checked key of the section.
+    Attributes
+    ----------
+    issuer
+        Who issues the notice, printed at its foot (e.g. 芝山街道新冠肺炎疫情防控指挥部); blank =
+        the plan's area.
+    date
+        Date printed under the issuer, ``YYYY-MM-DD``; blank = the day before the window starts
+        (notices go up the evening before).
+    hotline
+        The hotline residents call with questions (e.g. 0599-3821234); blank = no hotline line.
+    grid_workers
+        Grid (网格, as in the buildings file) → its grid worker as printed, e.g. ``芝山社区第一网格:
+        "王芳 13905991234"``. Every notice of a building in that grid names them; a grid not listed
+        gets "请联系本楼网格员". A name that is no grid of the plan is an error at `sampler notices`.
     """
+
+    issuer: str = ""
+    date: str = ""
+    hotline: str = ""
+    grid_workers: dict[str, str] = field(default_factory=dict)
+
+    def check(self) -> list[tuple[str, str, str]]:
+        problems = []
+        if self.date:
+            try:
+                dt.date.fromisoformat(self.date)
+            except ValueError:
+                problems.append(("date", self.date, "write the date as YYYY-MM-DD, e.g. 2022-11-22, or leave it blank"))
+        for grid, worker in self.grid_workers.items():
+            if not str(grid).strip():
+                problems.append(("grid_workers", str(grid), "name each grid as the buildings file does"))
+            if not str(worker).strip():
+                problems.append((f"grid_workers.{grid}", str(worker), "give the grid worker's name and phone"))
+        return problems
 
 
 @dataclass(frozen=True)
@@ -80,6 +106,7 @@ class NoticeSet:
     directory: Path
     buildings: int
     workbook: Path
+    grids: int = 0
 
 
 def floor_of(room: str) -> int | None:
@@ -90,51 +117,86 @@ def floor_of(room: str) -> int | None:
     return int(match.group(1)[:-2]) or None
 
 
-def notice_rows(plan: PlanFiles, building_ids: list[str] | None = None) -> pd.DataFrame:
-    """Rows of the notices: per building, unit, run of floors, site or home, and slot."""
+def _natural(text: str) -> tuple[Any, ...]:
+    """Sort key that puts 2 before 10 (units and rooms as residents count them)."""
+    return tuple((0, int(part), "") if part.isdigit() else (1, 0, part) for part in re.split(r"(\d+)", str(text)) if part)
+
+
+def _floor_label(runs: list[tuple[int, int]]) -> str:
+    return "、".join(f"{a}层" if a == b else f"{a}-{b}层" for a, b in runs)
+
+
+def _public_frame(plan: PlanFiles, building_ids: list[str] | None) -> pd.DataFrame:
+    """One row per placed household with what its notice row needs, and whether it is shown."""
     a = plan.assignments
     if building_ids is not None:
         a = a[a["building_id"].isin(building_ids)]
-    site_names = plan.sites.set_index("site_id")["name"]
-    floor = np.array([floor_of(r) or 0 for r in a["room"]], dtype=np.int64)
+    site_names = plan.sites.set_index("site_id")["name"] if len(plan.sites) else pd.Series(dtype=object)
+    home = (a["mode"] == "home").to_numpy()
     frame = pd.DataFrame({
-        "building_id": a["building_id"].to_numpy(), "unit": a["unit"].to_numpy(), "floor": floor,
+        "building_id": a["building_id"].astype(str).to_numpy(), "unit": a["unit"].fillna("").astype(str).to_numpy(),
+        "room": a["room"].fillna("").astype(str).to_numpy(),
+        "floor": np.array([floor_of(r) or 0 for r in a["room"]], dtype=np.int64),
         "mode": a["mode"].to_numpy(),
-        "site": np.where(a["mode"] == "home", "上门采样", a["site_id"].map(site_names).fillna(a["site_id"])),
+        "site": np.where(home, _HOME, a["site_id"].map(site_names).fillna(a["site_id"]).astype(str)),
         "slot_start": a["slot_start"].to_numpy(), "slot_end": a["slot_end"].to_numpy(),
         "size": a["size"].to_numpy(dtype=np.int64),
     })
-    keys = ["building_id", "unit", "mode", "site", "slot_start", "slot_end"]
-    # Floor 0 (unknown) sorts first in each group; known floors follow in order.
-    per_floor = frame.groupby([*keys, "floor"], sort=True).agg(
-        households=("size", "size"), people=("size", "sum")).reset_index()
-    if per_floor.empty:
+    zones = (plan.buildings.drop_duplicates("building_id").set_index("building_id")["risk_zone"]
+             if "risk_zone" in plan.buildings else pd.Series(dtype=object))
+    sealed = frame["building_id"].isin(zones.index[zones.astype(str) == "sealed"]).to_numpy()
+    all_home = frame.groupby("building_id")["mode"].transform(lambda m: bool((m == "home").all())).to_numpy(dtype=bool)
+    frame["door_to_door"] = sealed | all_home
+    frame["shown"] = ~home | frame["door_to_door"].to_numpy()
+    return frame
+
+
+def notice_rows(plan: PlanFiles, building_ids: list[str] | None = None) -> pd.DataFrame:
+    """Rows of the public notices (`NOTICE_COLUMNS`), by building, unit, floor and time.
+
+    Floors whose shown households all go at one (site or home, slot) are merged per unit into runs
+    (``1-3层、5-6层``, rooms ``全部``; a floor with only households not shown does not break a run).
+    A floor split between times gets one row per time listing its rooms; households whose floor
+    cannot be told from the room (东户) are listed by room under 其他, or 全部 when no room is known.
+    Home visits appear only in buildings sampled door to door (sealed or all at home).
+    """
+    frame = _public_frame(plan, building_ids)
+    if frame.empty:
         return pd.DataFrame({c: pd.Series(dtype=object) for c in NOTICE_COLUMNS})
-    group = per_floor.groupby(keys, sort=False).ngroup().to_numpy()
-    fl = per_floor["floor"].to_numpy()
-    new_group = np.r_[True, group[1:] != group[:-1]]
-    new_run = new_group | np.r_[True, fl[1:] != fl[:-1] + 1] | (fl == 0) | np.r_[True, fl[:-1] == 0]
-    runs = pd.DataFrame({"group": group[new_run], "first": fl[new_run],
-                         "last": np.maximum.reduceat(fl, np.flatnonzero(new_run))})
-    runs["label"] = [("其他" if a == 0 else f"{a}层" if a == b else f"{a}-{b}层")
-                     for a, b in zip(runs["first"].tolist(), runs["last"].tolist(), strict=True)]
-    # Known floors first, then the unknown ones; a group with only unknown floors reads 全部.
-    runs["unknown"] = runs["first"] == 0
-    runs = runs.sort_values(["group", "unknown"], kind="stable")
-    labels = runs.groupby("group", sort=True)["label"].agg("、".join)
-    only_unknown = runs.groupby("group", sort=True)["unknown"].all()
-    labels[only_unknown] = "全部"
-    firsts = runs[~runs["unknown"]].groupby("group")["first"].min()
-    totals = per_floor.groupby(group, sort=True)[["households", "people"]].sum()
-    heads = per_floor.loc[new_group, keys].reset_index(drop=True)
-    out = heads.assign(
-        floors=labels.reindex(range(len(heads))).to_numpy(),
-        first_floor=firsts.reindex(range(len(heads))).fillna(0).astype(np.int64).to_numpy(),
-        households=totals["households"].to_numpy(dtype=np.int64),
-        people=totals["people"].to_numpy(dtype=np.int64),
-    )
-    out = out.sort_values(["building_id", "slot_start", "unit", "first_floor", "site"], kind="stable")
-    return out[NOTICE_COLUMNS].reset_index(drop=True)
+    hidden_floors = {(b, u, f) for b, u, f in frame.loc[~frame["shown"], ["building_id", "unit", "floor"]]
+                     .itertuples(index=False, name=None)}
+    shown = frame[frame["shown"]]
+    keys = ["mode", "site", "slot_start", "slot_end"]
+    per = shown.groupby(["building_id", "unit", "floor", *keys], sort=False).agg(
+        households=("size", "size"), people=("size", "sum"), rooms=("room", list)).reset_index()
+    times = per.groupby(["building_id", "unit", "floor"], sort=False)["slot_start"].transform("size")
+    hidden_floors -= set(per[["building_id", "unit", "floor"]].itertuples(index=False, name=None))
+    out: list[dict[str, Any]] = []
+    whole = per[(times == 1) & (per["floor"] > 0)]
+    for (b, u, *key), group in whole.groupby(["building_id", "unit", *keys], sort=False):
+        floors = sorted(group["floor"].tolist())
+        runs: list[tuple[int, int]] = []
+        for f in floors:
+            if runs and all((b, u, g) in hidden_floors for g in range(runs[-1][1] + 1, f)):
+                runs[-1] = (runs[-1][0], f)
+            else:
+                runs.append((f, f))
+        out.append({"building_id": b, "unit": u, "floors": _floor_label(runs), "rooms": _ALL_ROOMS,
+                    "households": int(group["households"].sum()), "people": int(group["people"].sum()),
+                    **dict(zip(keys, key, strict=True)), "_floor": floors[0], "_split": 0})
+    for r in _records(per[(times > 1) | (per["floor"] == 0)]):
+        floor = int(r["floor"])
+        rooms = sorted({str(x) for x in r["rooms"] if x}, key=_natural)
+        if floor == 0 and not rooms:
+            label, listed = _ALL_ROOMS, _ALL_ROOMS
+        else:
+            label, listed = ("其他" if floor == 0 else f"{floor}层"), "、".join(rooms) or _ALL_ROOMS
+        out.append({"building_id": r["building_id"], "unit": r["unit"], "floors": label, "rooms": listed,
+                    "households": int(r["households"]), "people": int(r["people"]), "mode": r["mode"],
+                    "site": r["site"], "slot_start": r["slot_start"], "slot_end": r["slot_end"],
+                    "_floor": floor if floor > 0 else 10**6, "_split": 1})
+    out.sort(key=lambda r: (r["building_id"], _natural(r["unit"]), r["_floor"], r["slot_start"], r["_split"], r["site"]))
+    return pd.DataFrame(out)[NOTICE_COLUMNS].reset_index(drop=True)
 
 
 def _records(frame: pd.DataFrame) -> list[dict[str, Any]]:
@@ -153,38 +215,57 @@ def resident_qr(url: str) -> str:
     return str(segno.make(url, error="m").svg_inline(scale=4, border=2, title="居民查询二维码"))
 
 
-def building_notice_html(area: str, building: Mapping[str, str],
-                         rows: pd.DataFrame | Sequence[Mapping[str, Any]], resident_url: str = "") -> str:
-    """The printable notice of one building (rows: `notice_rows` of that building); with
-    ``resident_url`` (the service's /r page) a QR code to it."""
-    e = html.escape
-    records = _records(rows) if isinstance(rows, pd.DataFrame) else rows
+def _date_zh(day: dt.date) -> str:
+    return f"{day.year}年{day.month}月{day.day}日"
+
+
+def _issue_date(params: NoticesParams, window_start: str) -> str:
+    """The notice's date: the section's, else the day before the window starts."""
+    if params.date:
+        return _date_zh(dt.date.fromisoformat(params.date))
+    try:
+        start = dt.datetime.strptime(str(window_start)[:10], "%Y-%m-%d").date()
+    except ValueError:
+        return ""
+    return _date_zh(start - dt.timedelta(days=1))
+
+
+def _notice_context(area: str, building: Mapping[str, str], records: Sequence[Mapping[str, Any]],
+                    params: NoticesParams, date: str, resident_url: str) -> dict[str, Any]:
+    """What the notice templates receive for one building (docs/notices.md lists the names)."""
+    from markupsafe import Markup
+
     name = building.get("name") or building.get("building_id", "")
-    zone = _ZONES.get(building.get("risk_zone", ""), "")
-    place = " ".join(x for x in (area, building.get("compound", ""), name) if x)
-    body = []
-    for r in records:
-        unit = unit_label(str(r["unit"])) or "—"
-        cls = ' class="home"' if r["mode"] == "home" else ""
-        body.append(f"<tr{cls}><td>{e(unit)}</td><td>{e(str(r['floors']))}</td><td>{int(r['households'])}</td>"
-                    f"<td>{e(_when(str(r['slot_start']), str(r['slot_end'])))}</td><td>{e(str(r['site']))}</td></tr>")
-    zone_html = f'<span class="zone">{e(zone)}</span>' if zone else ""
-    qr_html = (f'<div class="qr">{resident_qr(resident_url)}<p>微信扫码或打开 {e(resident_url)}，输入短信中的核酸码和'
-               "登记手机号后4位，即可查询您家的采样时间和地点。</p></div>\n") if resident_url else ""
-    return (
-        '<!DOCTYPE html>\n<html lang="zh-CN">\n<head>\n<meta charset="utf-8">\n'
-        '<meta name="viewport" content="width=device-width, initial-scale=1">\n'
-        f"<title>核酸采样通知 - {e(name)}</title>\n<style>{_CSS}</style>\n</head>\n<body>\n"
-        "<h1>核酸采样通知</h1>\n"
-        f'<p class="where">{e(place)}{zone_html}</p>\n'
-        "<p>请各位居民按下表时间分批下楼采样，不要提前到场聚集。</p>\n"
-        "<table>\n<thead><tr><th>单元</th><th>楼层</th><th>户数</th><th>采样时间</th><th>采样地点</th></tr></thead>\n"
-        f"<tbody>\n{chr(10).join(body)}\n</tbody>\n</table>\n{qr_html}"
-        '<ul class="rules">\n<li>全家携带身份证（或电子健康码），全程佩戴口罩。</li>\n'
-        "<li>排队时保持1米以上间距，采样后及时回家。</li>\n"
-        "<li>安排上门采样的住户请在家等候，工作人员将按时上门。</li>\n"
-        "<li>如有疑问或行动不便，请联系本楼网格员。</li>\n</ul>\n</body>\n</html>\n"
-    )
+    zone_key = building.get("risk_zone", "")
+    grid = building.get("grid", "")
+    rows = [{"unit": unit_label(str(r["unit"])) or "—", "floors": str(r["floors"]), "rooms": str(r.get("rooms", "")),
+             "time": _when(str(r["slot_start"]), str(r["slot_end"])), "site": str(r["site"]),
+             "home": r["mode"] == "home", "households": int(r["households"])} for r in records]
+    door_to_door = zone_key == "sealed" or (bool(rows) and all(r["home"] for r in rows))
+    return {
+        "area": area, "issuer": params.issuer or area, "date": date, "hotline": params.hotline,
+        "grid": grid, "grid_worker": params.grid_workers.get(grid, ""),
+        "compound": building.get("compound", ""), "building": name, "building_id": building.get("building_id", ""),
+        "zone": _ZONES.get(zone_key, ""), "zone_key": zone_key, "door_to_door": door_to_door,
+        "rows": rows, "resident_url": resident_url,
+        "qr": Markup(resident_qr(resident_url)) if resident_url else "",  # noqa: S704 - segno's own SVG
+    }
+
+
+def building_notice_html(area: str, building: Mapping[str, str],
+                         rows: pd.DataFrame | Sequence[Mapping[str, Any]], resident_url: str = "",
+                         params: NoticesParams | None = None, templates: str | Path | None = None,
+                         window_start: str = "") -> str:
+    """The printable notice of one building (rows: `notice_rows` of that building); with
+    ``resident_url`` (the service's /r page) a QR code to it; signed per ``params`` (the scenario's
+    ``notices`` section); ``templates`` a folder of edited templates."""
+    from sampler.notify.templating import environment, render, template
+
+    params = params or NoticesParams()
+    records = _records(rows) if isinstance(rows, pd.DataFrame) else rows
+    env = environment(templates)
+    context = _notice_context(area, building, records, params, _issue_date(params, window_start), resident_url)
+    return render(template(env, "notice.html.j2"), {"notice": context, "area": area})
 
 
 def safe_name(text: str) -> str:
@@ -194,7 +275,8 @@ def safe_name(text: str) -> str:
 
 
 def notices_workbook(plan: PlanFiles, path: str | Path, rows: pd.DataFrame | None = None) -> None:
-    """One XLSX: a sheet per compound, or per building when the area has few buildings."""
+    """One XLSX of the public notice rows: a sheet per compound, or per building when the area has
+    few buildings; every sheet set up for A4 (fit to width, header row on every page)."""
     rows = notice_rows(plan) if rows is None else rows
     info = plan.buildings.drop_duplicates("building_id").set_index("building_id")
     compound = rows["building_id"].map(info["compound"]).fillna("")
@@ -205,53 +287,93 @@ def notices_workbook(plan: PlanFiles, path: str | Path, rows: pd.DataFrame | Non
     sheets = []
     table = rows.assign(_compound=compound, _name=name, _group=group_key.astype(str))
     table = table.sort_values("_group", kind="stable")
+    widths = [12, 9, 7, 12, 16, 6, 6, 19, 22]
     for key, group in itertools.groupby(_records(table), key=lambda r: str(r["_group"])):
-        sheet = Sheet(sheet_title(key, used, "Sheet"), widths=[14, 14, 8, 14, 7, 7, 22, 20])
+        sheet = Sheet(sheet_title(key, used, "Sheet"), widths=widths).for_print(title_rows=1)
         sheet.freeze_rows = 1
         sheet.append(_HEADERS, bold=True)
         sheet.extend(
-            [str(r["_compound"]), str(r["_name"]), str(r["unit"]), str(r["floors"]), int(r["households"]),
-             int(r["people"]), _when(str(r["slot_start"]), str(r["slot_end"])), str(r["site"])]
+            [str(r["_compound"]), str(r["_name"]), unit_label(str(r["unit"])), str(r["floors"]), str(r["rooms"]),
+             int(r["households"]), int(r["people"]), _when(str(r["slot_start"]), str(r["slot_end"])), str(r["site"])]
             for r in group
         )
         sheets.append(sheet)
     if not sheets:
-        empty = Sheet("通知")
+        empty = Sheet("通知", widths=widths).for_print(title_rows=1)
         empty.append(_HEADERS, bold=True)
         sheets.append(empty)
     write_xlsx(path, sheets, title=f"{plan.summary.get('area', '')} 楼栋采样通知")
 
 
+def check_grid_workers(plan: PlanFiles, params: NoticesParams, file: str = "<scenario>") -> None:
+    """Raise InputError for a ``notices.grid_workers`` grid that no building of the plan is in."""
+    grids = set(plan.buildings["grid"].astype(str)) if "grid" in plan.buildings else set()
+    unknown = [g for g in params.grid_workers if g not in grids]
+    if unknown:
+        known = "、".join(sorted(grids)[:8]) + ("…" if len(grids) > 8 else "")
+        raise InputError([InputIssue(file, None, f"notices.grid_workers.{g}", params.grid_workers[g],
+                                     f"use a grid name of the buildings file ({known})") for g in unknown])
+
+
 def write_notices(plan: PlanFiles, directory: str | Path, force: bool = False,
-                  inputs: Sequence[str | Path] | None = None, resident_url: str = "") -> NoticeSet:
-    """Write ``<building>.html`` for every building with a slot, ``index.html`` and ``notices.xlsx``
-    into ``directory``, all or nothing (`sampler.io.atomic.atomic_directory`: an earlier notices
-    output there is replaced, ``force`` replaces another command's; ``inputs`` default to the
-    plan directory)."""
+                  inputs: Sequence[str | Path] | None = None, resident_url: str = "",
+                  params: NoticesParams | None = None, templates: str | Path | None = None) -> NoticeSet:
+    """Write ``<building>.html`` for every building with a slot, ``grid-NN.html`` (every notice of a
+    grid, one per printed page), ``index.html`` (by 网格 and 小区) and ``notices.xlsx`` into
+    ``directory``, all or nothing (`sampler.io.atomic.atomic_directory`: an earlier notices output
+    there is replaced, ``force`` replaces another command's; ``inputs`` default to the plan
+    directory). ``params`` is the scenario's ``notices`` section, ``templates`` a folder of edited
+    templates (`sampler.notify.templating`)."""
+    from sampler.notify.templating import environment, template
+
+    params = params or NoticesParams()
+    env = environment(templates)
+    names = ("notice.html.j2", "grid.html.j2", "index.html.j2")
+    compiled = {n: template(env, n) for n in names}  # syntax errors before anything is written
     directory = Path(directory)
     inputs = [plan.directory] if inputs is None else inputs
     with atomic_directory(directory, "notices", force=force, inputs=inputs) as tmp:
-        count = _write_notices(plan, tmp, resident_url)
-    return NoticeSet(directory=directory, buildings=count, workbook=directory / "notices.xlsx")
+        count, grids = _write_notices(plan, tmp, resident_url, params, compiled)
+    return NoticeSet(directory=directory, buildings=count, workbook=directory / "notices.xlsx", grids=grids)
 
 
-def _write_notices(plan: PlanFiles, directory: Path, resident_url: str = "") -> int:
+def _write_notices(plan: PlanFiles, directory: Path, resident_url: str, params: NoticesParams,
+                   compiled: Mapping[str, Any]) -> tuple[int, int]:
+    from sampler.notify.templating import render
+
     rows = notice_rows(plan)
     area = str(plan.summary.get("area", ""))
-    info = {str(r["building_id"]): {k: str(v) for k, v in r.items()}
+    window = plan.summary.get("window", {})
+    date = _issue_date(params, str(window.get("start", "")) if isinstance(window, Mapping) else "")
+    info = {str(r["building_id"]): {k: "" if v is None or pd.isna(v) else str(v) for k, v in r.items()}
             for r in _records(plan.buildings.drop_duplicates("building_id"))}
-    links = []
-    count = 0
+    notices = []
     for bid, group in itertools.groupby(_records(rows), key=lambda r: str(r["building_id"])):
         b = info.get(bid, {"building_id": bid})
-        file = f"{safe_name(bid)}.html"
-        (directory / file).write_text(building_notice_html(area, b, list(group), resident_url), encoding="utf-8")
-        links.append(f'<li><a href="{html.escape(file)}">{html.escape(b.get("name") or bid)}</a></li>')
-        count += 1
-    (directory / "index.html").write_text(
-        '<!DOCTYPE html>\n<html lang="zh-CN"><head><meta charset="utf-8">'
-        f"<title>{html.escape(area)} 楼栋采样通知</title></head><body>"
-        f"<h1>{html.escape(area)} 楼栋采样通知</h1><ul>{''.join(links)}</ul></body></html>\n",
-        encoding="utf-8")
+        context = _notice_context(area, b, list(group), params, date, resident_url)
+        context["file"] = f"{safe_name(bid)}.html"
+        (directory / context["file"]).write_text(render(compiled["notice.html.j2"], {"notice": context, "area": area}),
+                                                 encoding="utf-8")
+        notices.append(context)
+    # The index and the print-all pages: grids in order of first appearance in the buildings file,
+    # compounds within them likewise, buildings in notice order.
+    by_grid: dict[str, list[dict[str, Any]]] = {}
+    for n in notices:
+        by_grid.setdefault(n["grid"], []).append(n)
+    grids = []
+    for i, (grid, members) in enumerate(by_grid.items(), start=1):
+        compounds: dict[str, list[dict[str, Any]]] = {}
+        for n in members:
+            compounds.setdefault(n["compound"], []).append(n)
+        entry: dict[str, Any] = {"grid": grid or "（未分网格）", "grid_worker": params.grid_workers.get(grid, ""),
+                 "file": f"grid-{i:02d}.html", "count": len(members),
+                 "compounds": [{"compound": c or "（未分小区）", "notices": ns,
+                                "door_to_door": sum(1 for n in ns if n["door_to_door"])} for c, ns in compounds.items()]}
+        (directory / entry["file"]).write_text(render(compiled["grid.html.j2"], {
+            "area": area, "grid": entry, "notices": members}), encoding="utf-8")
+        grids.append(entry)
+    (directory / "index.html").write_text(render(compiled["index.html.j2"], {
+        "area": area, "issuer": params.issuer or area, "date": date, "hotline": params.hotline, "grids": grids,
+        "buildings": len(notices)}), encoding="utf-8")
     notices_workbook(plan, directory / "notices.xlsx", rows)
-    return count
+    return len(notices), len(grids)

@@ -4,14 +4,21 @@ The messages are built from a plan directory (`sampler.planfiles.read.PlanFiles`
 slot, sites the site name, buildings the building name, contacts the phone number and plan.json the
 area. Segments are counted the way Chinese carriers bill: up to 70 characters is one message,
 longer texts are sent in parts of 67 characters. Households without a valid mobile number go to a
-separate list for grid workers to call or visit.
+separate list for grid workers to call or visit (`call_list`: Chinese headers, by 网格 and 小区).
+
+The texts come from the Jinja2 templates ``sms_site.txt.j2`` and ``sms_home.txt.j2``
+(`sampler.notify.templating`; a street office replaces them with ``--templates DIR``), unless the
+scenario's ``sms`` section or the command line gives a one-line template with ``{placeholders}``.
+The defaults fit one 70-character segment with the resident code.
 """
 
 from __future__ import annotations
 
 import math
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -25,19 +32,24 @@ from sampler.planfiles.read import PlanFiles
 from sampler.planfiles.schema import TABLES
 
 __all__ = [
+    "CALL_LIST_HEADERS",
     "INVALID_COLUMNS",
     "SMS_COLUMNS",
     "SmsParams",
     "SmsResult",
     "build_messages",
+    "call_list",
     "check_plan_columns",
     "segments",
     "sms_params",
 ]
 
 SMS_COLUMNS = ["household_id", "phone", "send_at", "text", "segments"]
-INVALID_COLUMNS = ["household_id", "building_id", "address", "contact", "phone", "reason", "slot_start",
-                   "slot_end", "site"]
+INVALID_COLUMNS = ["household_id", "building_id", "grid", "compound", "address", "contact", "phone", "reason",
+                   "slot_start", "slot_end", "site"]
+CALL_LIST_HEADERS = ["网格", "小区", "地址", "户主", "登记电话", "问题", "采样时间", "采样地点", "户编号", "楼栋编号"]
+"""The grid workers' call list (`call_list`): what they read, in Chinese."""
+_REASONS = {"missing": "未登记电话", "invalid": "号码无效"}
 
 _FIELDS = {"sign", "address", "date", "start", "end", "site", "team", "area", "code"}
 
@@ -59,9 +71,10 @@ class SmsParams:
     sign
         Sender signature shown in 【】; blank = the plan's area (e.g. XX街道).
     site_template, home_template
-        Texts for site and home visits; placeholders {sign} {address} {date} {start} {end} {site}
-        {team} {area} {code} (the resident code, which the lookup asks for). The defaults fit one
-        70-character segment for usual addresses and site names.
+        One-line texts for site and home visits with placeholders {sign} {address} {date} {start}
+        {end} {site} {team} {area} {code} (the resident code, which the lookup asks for). Blank (the
+        default): the Jinja2 templates ``sms_site.txt.j2`` / ``sms_home.txt.j2`` (the same names
+        as ``{{ sign }}`` …), which fit one 70-character segment for usual addresses and site names.
     send
         ``evening``: the evening before the slot's day at ``evening_at``; ``before``:
         ``hours_before`` hours before the slot starts.
@@ -74,8 +87,8 @@ class SmsParams:
     """
 
     sign: str = ""
-    site_template: str = "【{sign}】{address}请于{date}{start}-{end}到{site}采样，核酸码{code}"
-    home_template: str = "【{sign}】{address}将于{date}{start}-{end}上门采样，请在家等候，核酸码{code}"
+    site_template: str = ""
+    home_template: str = ""
     send: str = "evening"
     evening_at: str = "20:00"
     hours_before: float = 2.0
@@ -93,6 +106,8 @@ class SmsParams:
             problems.append(("per_minute", str(self.per_minute), "allow at least 1 message per minute"))
         for name in ("site_template", "home_template"):
             text = getattr(self, name)
+            if not text:
+                continue
             used = set(re.findall(r"{(\w*)}", text))
             unknown = used - _FIELDS
             if unknown:
@@ -186,20 +201,46 @@ def _text(value: Any) -> str:
     return str(value)
 
 
-def build_messages(plan: PlanFiles, params: SmsParams | None = None) -> SmsResult:
-    """One message per placed household, with batched send times; bad phones listed apart."""
+def _renderers(params: SmsParams, templates: str | Path | None) -> dict[str, Callable[..., str]]:
+    """A text builder per mode: the section's one-line template if given, else the Jinja2 file."""
+    from sampler.notify.templating import environment, line_format, render, template
+
+    env = environment(templates)
+    out: dict[str, Callable[..., str]] = {}
+    for mode, line, file in (("site", params.site_template, "sms_site.txt.j2"),
+                             ("home", params.home_template, "sms_home.txt.j2")):
+        if line:
+            out[mode] = line.format
+            continue
+        tpl = template(env, file)
+        fast = line_format(tpl, env, _FIELDS)
+        if fast is not None:
+            out[mode] = lambda fast=fast, **values: fast.format(**values).strip()
+        else:
+            out[mode] = lambda tpl=tpl, **values: render(tpl, values).strip()
+    return out
+
+
+def build_messages(plan: PlanFiles, params: SmsParams | None = None,
+                   templates: str | Path | None = None) -> SmsResult:
+    """One message per placed household, with batched send times; bad phones listed apart.
+    ``templates``: a folder of edited SMS templates (`sampler.notify.templating`)."""
     params = params or SmsParams()
+    renderers = _renderers(params, templates)
     area = str(plan.summary.get("area", ""))
     sign = params.sign or area
     a = plan.assignments.sort_values(["slot_start", "household_id"], kind="stable")
     a = a.drop_duplicates("household_id", keep="first")
-    names = plan.buildings.drop_duplicates("building_id").set_index("building_id")["name"]
+    info = plan.buildings.drop_duplicates("building_id").set_index("building_id")
+    names = info["name"]
     site_names = plan.sites.set_index("site_id")["name"]
     phones = plan.contacts.drop_duplicates("household_id").set_index("household_id")
     frame = pd.DataFrame({
         "household_id": a["household_id"].to_numpy(),
         "code": a["code"].to_numpy() if "code" in a else np.full(len(a), "", dtype=object),
         "building_id": a["building_id"].to_numpy(),
+        "grid": a["building_id"].map(info["grid"]).fillna("").to_numpy() if "grid" in info else "",
+        "compound": a["building_id"].map(info["compound"]).fillna("").to_numpy() if "compound" in info else "",
         "address": addresses(_building_names(a, names), a["unit"], a["room"]),
         "contact": a["household_id"].map(phones["contact"]).fillna("").to_numpy(),
         "phone": a["household_id"].map(phones["phone"]).fillna("").str.strip().to_numpy(),
@@ -212,18 +253,19 @@ def build_messages(plan: PlanFiles, params: SmsParams | None = None) -> SmsResul
     ok = valid_phones(frame["phone"])
     bad = frame[~ok]
     invalid = pd.DataFrame({
-        **{c: bad[c] for c in ("household_id", "building_id", "address", "contact", "phone")},
+        **{c: bad[c] for c in ("household_id", "building_id", "grid", "compound", "address", "contact", "phone")},
         "reason": np.where(bad["phone"] == "", "missing", "invalid"),
         "slot_start": bad["slot_start"], "slot_end": bad["slot_end"],
         "site": np.where(bad["mode"] == "home", "上门采样", bad["site"]),
-    }, columns=INVALID_COLUMNS).reset_index(drop=True)
+    }, columns=INVALID_COLUMNS)
+    invalid = invalid.sort_values(["grid", "compound", "building_id", "address", "household_id"], kind="stable")
+    invalid = invalid.reset_index(drop=True)
     good = frame[ok]
     texts = []
     cols = [[_text(v) for v in good[c].tolist()]
             for c in ("mode", "address", "slot_start", "slot_end", "site", "team", "code")]
     for mode, address, start, end, site, team, code in zip(*cols, strict=True):
-        template = params.home_template if mode == "home" else params.site_template
-        texts.append(template.format(
+        texts.append(renderers["home" if mode == "home" else "site"](
             sign=sign, area=area, address=address, date=date_zh(start), start=clock_of(start),
             end=clock_of(end), site=site, team=team, code=code,
         ))
@@ -240,6 +282,23 @@ def build_messages(plan: PlanFiles, params: SmsParams | None = None) -> SmsResul
         "segments": np.array([segments(t) for t in text_arr], dtype=np.int64),
     }, columns=SMS_COLUMNS)
     return SmsResult(messages=messages, invalid=invalid)
+
+
+def call_list(invalid: pd.DataFrame) -> pd.DataFrame:
+    """The grid workers' call list of households that cannot be texted (``SmsResult.invalid``), as
+    they read it: Chinese headers (`CALL_LIST_HEADERS`), by grid, compound and address, the slot
+    as 11月23日 06:00-06:30 and 上门采样 for home visits."""
+    from sampler.io.timefmt import span_zh
+
+    when = [span_zh(str(a), str(b)) if a and b else "" for a, b in zip(invalid["slot_start"].tolist(),
+                                                                       invalid["slot_end"].tolist(), strict=True)]
+    return pd.DataFrame({
+        "网格": invalid["grid"].to_numpy(), "小区": invalid["compound"].to_numpy(), "地址": invalid["address"].to_numpy(),
+        "户主": invalid["contact"].to_numpy(), "登记电话": invalid["phone"].to_numpy(),
+        "问题": invalid["reason"].map(_REASONS).fillna(invalid["reason"]).to_numpy(),
+        "采样时间": np.array(when, dtype=object), "采样地点": invalid["site"].to_numpy(),
+        "户编号": invalid["household_id"].to_numpy(), "楼栋编号": invalid["building_id"].to_numpy(),
+    }, columns=CALL_LIST_HEADERS)
 
 
 _TABLES_USED = ("assignments", "contacts", "sites", "buildings")

@@ -28,7 +28,8 @@ def test_sms_invalid_list(client: TestClient, plan_id: int) -> None:
     """Missing and invalid phones are listed apart with the reason."""
     r = client.get(f"/api/v1/plans/{plan_id}/exports/sms-invalid.csv", headers=auth())
     frame = pd.read_csv(io.BytesIO(r.content), dtype=str, keep_default_na=False, encoding="utf-8-sig")
-    assert dict(zip(frame["household_id"], frame["reason"], strict=True)) == {"H003": "missing", "H005": "invalid"}
+    assert dict(zip(frame["户编号"], frame["问题"], strict=True)) == {"H003": "未登记电话", "H005": "号码无效"}
+    assert frame[["网格", "小区"]].values.tolist() == [["G1", "幸福小区"], ["G1", "幸福小区"]]
 
 
 def test_building_notice_html_is_escaped(client: TestClient, plan_id: int) -> None:
@@ -46,8 +47,9 @@ def test_notices_workbook_opens(client: TestClient, plan_id: int) -> None:
     book = openpyxl.load_workbook(io.BytesIO(r.content))
     assert book.sheetnames == ["3号楼", "5号楼", "<b>7号楼<_b>"]
     rows = list(book["3号楼"].iter_rows(values_only=True))
-    assert rows[0][:4] == ("小区", "楼栋", "单元", "楼层")
-    assert rows[1][:6] == ("幸福小区", "3号楼", "2", "5-6层", 3, 6)
+    assert rows[0][:5] == ("小区", "楼栋", "单元", "楼层", "房号")
+    assert rows[1][:7] == ("幸福小区", "3号楼", "1单元", "1层", "全部", 1, 4)
+    assert rows[2][:7] == ("幸福小区", "3号楼", "2单元", "5-6层", "全部", 3, 6)
 
 
 def test_plan_workbook_served_when_stored(client: TestClient, plan_id: int) -> None:

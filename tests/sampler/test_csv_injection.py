@@ -142,14 +142,14 @@ def test_plan_sms_notices_and_simulate_write_no_formula(hostile_city: Path, tmp_
     assert ["H1", "'" + CMD, "13800138001"] in contacts and ["H5", "'-1+1", ""] in contacts
     assert {"'" + LINK, "'@NOW()"} <= {row[1] for row in _cells(plan_dir / "sites.csv")}
     assert {"'" + LINK, "'@NOW()"} <= {row[1] for row in _cells(sim_dir / "sites.csv")}
-    invalid = pd.read_csv(tmp_path / "sms_invalid.csv", dtype=str, keep_default_na=False)
-    assert "'-1+1" in invalid["contact"].tolist()
+    invalid = pd.read_csv(tmp_path / "sms_invalid.csv", dtype=str, keep_default_na=False, encoding="utf-8-sig")
+    assert "'-1+1" in invalid["户主"].tolist()
     files = read_plan(plan_dir)
     assert files.contacts["contact"].tolist() == [CMD, LINK, "+SUM(1)", "@NOW()", "-1+1"]
     assert set(files.sites["name"]) == {LINK, "@NOW()"}
     assert {"+SUM(1)", CMD} <= set(files.buildings["name"])
     # the SMS texts name the site as it is (inside the text, not at a cell's start)
-    texts = pd.read_csv(sms, dtype=str, keep_default_na=False)["text"]
+    texts = pd.read_csv(sms, dtype=str, keep_default_na=False, encoding="utf-8-sig")["text"]
     assert texts.str.contains(LINK, regex=False).any()
     for book in (plan_dir / "plan.xlsx", notices / "notices.xlsx"):
         _assert_no_formulas(book)

@@ -22,8 +22,11 @@ def test_rows_merge_consecutive_floors(tmp_path: Path) -> None:
     """Floors called together in one slot are merged into a run (5-6层) with summed households."""
     rows = notice_rows(read_plan(write_plan_dir(tmp_path / "p")))
     b1 = rows[rows["building_id"] == "B1"]
-    assert b1[["unit", "floors", "households", "people"]].values.tolist() == [["2", "5-6层", 3, 6], ["1", "1层", 1, 4]]
-    assert rows.loc[rows["mode"] == "home", "site"].tolist() == ["上门采样"]
+    assert b1[["unit", "floors", "rooms", "households", "people"]].values.tolist() == [
+        ["1", "1层", "全部", 1, 4], ["2", "5-6层", "全部", 3, 6]]
+    # B2 goes to a site: its one home-visit household (H007) gets no row of its own on a public notice.
+    assert rows.loc[rows["mode"] == "home"].empty
+    assert rows[rows["building_id"] == "B2"]["households"].sum() == 2
 
 
 def test_write_notices_is_deterministic_and_escaped(tmp_path: Path) -> None:
@@ -32,7 +35,7 @@ def test_write_notices_is_deterministic_and_escaped(tmp_path: Path) -> None:
     first = write_notices(plan, tmp_path / "a")
     write_notices(plan, tmp_path / "b")
     assert first.buildings == 3
-    for name in ("B1.html", "B2.html", "B3.html", "index.html", "notices.xlsx"):
+    for name in ("B1.html", "B2.html", "B3.html", "index.html", "grid-01.html", "grid-02.html", "notices.xlsx"):
         assert (tmp_path / "a" / name).read_bytes() == (tmp_path / "b" / name).read_bytes()
     html = (tmp_path / "a" / "B3.html").read_text(encoding="utf-8")
     assert "&lt;b&gt;7号楼&lt;/b&gt;" in html and "<b>" not in html and "@page" in html
@@ -56,7 +59,7 @@ def test_cli_notices(tmp_path: Path) -> None:
 
 
 def test_floor_runs_with_gaps_and_unknown_rooms() -> None:
-    """Floors 1,2,3,5,6 read 1-3层、5-6层; rooms without a floor add 其他, or 全部 when alone."""
+    """Floors 1,2,3,5,6 read 1-3层、5-6层; rooms without a floor are listed by room under 其他."""
     import pandas as pd
 
     from sampler.planfiles.read import PlanFiles
@@ -70,7 +73,8 @@ def test_floor_runs_with_gaps_and_unknown_rooms() -> None:
     plan = PlanFiles(Path("."), {}, a, empty, empty, empty, empty,
                      pd.DataFrame({"site_id": ["S"], "name": ["二中"]}), empty)
     rows = notice_rows(plan)
-    assert rows[["floors", "households", "people"]].values.tolist() == [["1-3层、5-6层、其他", 6, 12], ["全部", 2, 4]]
+    assert rows[["floors", "rooms", "households", "people"]].values.tolist() == [
+        ["1-3层、5-6层", "全部", 5, 10], ["其他", "东户", 1, 2], ["其他", "北户、西户", 2, 4]]
 
 
 def test_notices_carry_a_qr_code_to_the_resident_page_and_no_codes(tmp_path) -> None:  # type: ignore[no-untyped-def]

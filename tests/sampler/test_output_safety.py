@@ -243,7 +243,7 @@ def test_sms_files_are_atomic_private_and_never_overwrite_foreign_files(city: Pa
     result = runner.invoke(app, ["sms", str(plan_dir), "-o", str(out)])
     assert result.exit_code == 0, result.output
     invalid = out.with_name("sms_invalid.csv")
-    assert out.read_text(encoding="utf-8").startswith("household_id,phone,send_at,text,segments\n")
+    assert out.read_text(encoding="utf-8").startswith("\ufeffhousehold_id,phone,send_at,text,segments\n")  # BOM: Excel
     assert {stat.S_IMODE(p.stat().st_mode) for p in (out, invalid)} == {0o600}
     # an earlier list of the same command is replaced
     assert runner.invoke(app, ["sms", str(plan_dir), "-o", str(out)]).exit_code == 0
