@@ -38,7 +38,8 @@ from sampler.model import FloatArray, IntArray, Registry
 from sampler.params import HomeVisitParams, WalkParams
 from sampler.plan.geo import project
 
-__all__ = ["SAME_BUILDING_MIN", "HomeRoutes", "building_xy", "route_home_visits", "travel_minutes"]
+__all__ = ["SAME_BUILDING_MIN", "HomeRoutes", "building_xy", "merge_route_reports", "route_home_visits",
+           "travel_minutes"]
 
 SAME_BUILDING_MIN = 0.5
 """Minutes to the next door in the same building (the simulator's too)."""
@@ -270,3 +271,24 @@ def _report(head: dict[str, Any], per_team: list[dict[str, Any]], door: float, d
         "unreached_households": sum(p["unreached"] for p in per_team),
         "methods": dict(sorted(methods.items())),
     }
+
+
+def merge_route_reports(reports: list[dict[str, Any]]) -> dict[str, Any]:
+    """One ``home_routes`` block of several parts' (`sampler.plan.split`): sums, maxima and the saving."""
+    if len(reports) == 1:
+        return dict(reports[0])
+    out: dict[str, Any] = {}
+    for key in ("teams", "teams_used", "stops", "team_hours_routed", "team_hours_building_order", "travel_hours_routed",
+                "travel_hours_building_order", "teams_past_day_end", "unreached_households"):
+        total = sum(r[key] for r in reports)
+        out[key] = round(total, 2) if isinstance(total, float) else total
+    out["door_minutes"] = reports[0]["door_minutes"]
+    plain, routed = out["team_hours_building_order"], out["team_hours_routed"]
+    out["saved_percent"] = round(100.0 * (plain - routed) / plain, 2) if plain > 0 else 0.0
+    out["longest_team_hours"] = max(r["longest_team_hours"] for r in reports)
+    methods: dict[str, int] = {}
+    for r in reports:
+        for m, c in r["methods"].items():
+            methods[m] = methods.get(m, 0) + c
+    out["methods"] = dict(sorted(methods.items()))
+    return {k: out[k] for k in reports[0]}
