@@ -198,14 +198,42 @@ class HomeVisitParams:
     teams
         Home-visit teams available over the window.
     visits_per_team_hour
-        Households one team samples per hour, travel included.
+        Households one team samples per hour, travel included, when the next door is in another
+        building next door: the time at a door is ``60 / visits_per_team_hour − building_minutes``
+        (at least 1 minute; 6 min by default). Without routing it is also the planned rate.
     needs
         Special needs that send a household to a home visit.
+    routing
+        Give each team a route (`sampler.plan.homeroute`): households are shared out among the
+        teams by area, each team's buildings are ordered by OR-Tools' routing solver and the slots
+        follow the route's arrival times. ``false``: today's building order, every team taking
+        consecutive households of each slot at the planned rate.
+    building_minutes
+        Fixed minutes of moving from one building to another (stairs or lift, gate, disinfection),
+        on top of the travel; the next door in the same building is 0.5 min.
+    speed_m_per_min
+        Travel speed of a team between buildings, over the street distance (straight line ×
+        ``walk.detour_factor``); 65 m/min is walking with the kit.
+    route_solutions
+        Search budget of one team's route: solutions the guided local search may visit (a count,
+        not a time limit, so that the same inputs give the same routes).
+    route_max_stops
+        Teams with more buildings than this are ordered by nearest neighbour instead (bounded time).
     """
 
     teams: int = 4
     visits_per_team_hour: float = 6.0
     needs: tuple[str, ...] = ("disabled", "bedridden")
+    routing: bool = True
+    building_minutes: float = 4.0
+    speed_m_per_min: float = 65.0
+    route_solutions: int = 20
+    route_max_stops: int = 150
+
+    @property
+    def door_minutes(self) -> float:
+        """Mean minutes at one door (the simulator's mean too)."""
+        return max(60.0 / self.visits_per_team_hour - self.building_minutes, 1.0) if self.visits_per_team_hour > 0 else 1.0
 
     def check(self) -> list[tuple[str, str, str]]:
         from sampler.model import SPECIAL_NEEDS
@@ -215,6 +243,14 @@ class HomeVisitParams:
             problems.append(("teams", str(self.teams), "use zero or more teams"))
         if self.visits_per_team_hour <= 0:
             problems.append(("visits_per_team_hour", str(self.visits_per_team_hour), "use a positive rate"))
+        if self.building_minutes < 0:
+            problems.append(("building_minutes", str(self.building_minutes), "use zero or more minutes"))
+        if self.speed_m_per_min <= 0:
+            problems.append(("speed_m_per_min", str(self.speed_m_per_min), "use a positive speed, e.g. 65"))
+        if self.route_solutions < 1:
+            problems.append(("route_solutions", str(self.route_solutions), "use at least 1, e.g. 20"))
+        if self.route_max_stops < 2:
+            problems.append(("route_max_stops", str(self.route_max_stops), "use at least 2, e.g. 150"))
         for need in self.needs:
             if need not in SPECIAL_NEEDS:
                 problems.append(("needs", need, f"use one of {', '.join(SPECIAL_NEEDS)}"))

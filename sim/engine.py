@@ -14,6 +14,7 @@ from dataclasses import replace
 import numpy as np
 import simpy
 
+from sampler.plan.homeroute import travel_minutes
 from sim.arrivals import Visits, draw_visits, poisson_visits
 from sim.homevisits import TeamRun, door_minutes, team_process
 from sim.inputs import SimInputs
@@ -56,7 +57,7 @@ def _sites(env: simpy.Environment, inputs: SimInputs, visits: Visits, service: n
 
 def _teams(env: simpy.Environment, inputs: SimInputs, params: SimParams, rng: np.random.Generator,
            log: Log | None, left: np.ndarray | None = None) -> tuple[np.ndarray, list[TeamRun]]:
-    order = np.lexsort((np.arange(len(inputs.home_ids)), inputs.home_slot_start, inputs.home_team))
+    order = np.lexsort((np.arange(len(inputs.home_ids)), inputs.home_stop, inputs.home_slot_start, inputs.home_team))
     door = door_minutes(len(order), inputs.visits_per_team_hour, params.home_travel_min, rng)
     if left is not None:  # resuming: households already visited are off the lists (same draws)
         todo = left[order] > 0
@@ -67,10 +68,15 @@ def _teams(env: simpy.Environment, inputs: SimInputs, params: SimParams, rng: np
     for t in range(inputs.n_teams):
         lo, hi = int(bounds[t]), int(bounds[t + 1])
         rows = order[lo:hi]
+        # Travel before each visit: the route's distance at the teams' speed plus the fixed move.
+        xy = np.column_stack([inputs.home_x[rows], inputs.home_y[rows]])
+        b = inputs.home_building[rows]
+        travel = np.r_[0.0, travel_minutes(xy[:-1], xy[1:], b[1:] == b[:-1], params.home_travel_min,
+                                           inputs.home_m_per_min)] if len(rows) else np.zeros(0)
         run = TeamRun(f"team {t + 1}", inputs.home_ids[rows].tolist(), inputs.home_slot_start[rows].tolist(),
-                      inputs.home_building[rows].tolist(), door[lo:hi].tolist(), params.home_travel_min,
+                      b.tolist(), door[lo:hi].tolist(), params.home_travel_min,
                       shift=params.shift_hours * 60,
-                      gap=0.0 if params.relief_teams > 0 else params.handover_min)
+                      gap=0.0 if params.relief_teams > 0 else params.handover_min, travel=travel.tolist())
         runs.append(run)
         env.process(team_process(env, run, log))
     return order, runs

@@ -1,7 +1,9 @@
 """Home-visit teams (上门采样): each works through its list in slot order, travelling between buildings.
 
 Home visits are few (sealed zones, bedridden residents), so each team is an ordinary SimPy
-process with one timeout per travel and per visit.
+process with one timeout per travel and per visit. Travel between buildings is the model the
+planner routes with (`sampler.plan.homeroute.travel_minutes`): ``home_travel_min`` for leaving one
+building and entering the next, plus the street distance at ``home_visits.speed_m_per_min``.
 """
 
 from __future__ import annotations
@@ -14,10 +16,9 @@ import numpy as np
 import simpy
 
 from sampler.model import FloatArray
+from sampler.plan.homeroute import SAME_BUILDING_MIN  # walk to the next door in the same building
 
 __all__ = ["SAME_BUILDING_MIN", "TeamRun", "door_minutes", "team_process"]
-
-SAME_BUILDING_MIN = 0.5  # walk to the next door in the same building
 
 
 
@@ -32,7 +33,10 @@ class TeamRun:
     ids, slot_start, building, door
         Household id, slot start, building code and minutes at the door, per visit.
     travel_min
-        Travel between two buildings.
+        Travel between two buildings when ``travel`` is not given.
+    travel
+        Minutes of travel before each visit from the previous one (the first is unused); empty:
+        ``travel_min`` between buildings, 0.5 within one.
     shift, gap
         PPE shift length and hand-over break in minutes (gap 0: a relief team covers).
     start, end
@@ -47,6 +51,7 @@ class TeamRun:
     travel_min: float
     shift: float = float("inf")
     gap: float = 0.0
+    travel: list[float] = field(default_factory=list)
     start: list[float] = field(default_factory=list)
     end: list[float] = field(default_factory=list)
 
@@ -69,7 +74,10 @@ def team_process(env: simpy.Environment, run: TeamRun,
     shift_end = float("inf")
     for i, slot in enumerate(run.slot_start):
         if previous >= 0:
-            yield env.timeout(run.travel_min if run.building[i] != previous else SAME_BUILDING_MIN)
+            if run.travel:
+                yield env.timeout(run.travel[i])
+            else:
+                yield env.timeout(run.travel_min if run.building[i] != previous else SAME_BUILDING_MIN)
         if env.now < slot:
             idle = slot - env.now
             yield env.timeout(idle)

@@ -28,6 +28,7 @@ from sampler.errors import InputError, InputIssue
 from sampler.io.timefmt import parse_clock, parse_slot
 from sampler.model import FloatArray, IntArray, Registry
 from sampler.params import Scenario
+from sampler.plan.homeroute import building_xy
 from sampler.planfiles.read import PlanFiles
 from sim.params import SimParams, sim_params
 
@@ -69,6 +70,12 @@ class SimInputs:
         Swabs per tube by zone code (precaution, controlled, sealed); 0 = one tube per household.
     visits_per_team_hour
         Home-visit rate, travel included.
+    home_stop, home_x, home_y
+        Per home visit: stop of its team's route (0 when unknown) and its building's position in
+        metres; teams visit by slot, then stop, then list order.
+    home_m_per_min
+        Teams' travel speed over the straight line (``home_visits.speed_m_per_min`` ÷
+        ``walk.detour_factor``); inf = no distance term (travel is ``home_travel_min`` only).
     plan_sha256
         SHA-256 of the plan's assignments.csv ('' when built in memory).
     registrars
@@ -115,8 +122,20 @@ class SimInputs:
     plan_sha256: str = ""
     registrars: IntArray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
     roster: SiteShifts | None = None
+    home_stop: IntArray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
+    home_x: FloatArray = field(default_factory=lambda: np.zeros(0))
+    home_y: FloatArray = field(default_factory=lambda: np.zeros(0))
+    home_m_per_min: float = float("inf")
 
     def __post_init__(self) -> None:
+        n_home = len(self.home_ids)
+        for name, dtype in (("home_stop", np.int64), ("home_x", np.float64), ("home_y", np.float64)):
+            value = np.asarray(getattr(self, name), dtype=dtype)
+            if len(value) == 0:
+                value = np.zeros(n_home, dtype=dtype)
+            if value.shape != (n_home,):
+                raise ValueError(f"{name} must have one value per home visit ({n_home})")
+            object.__setattr__(self, name, value)
         registrars = np.asarray(self.registrars, dtype=np.int64)
         if len(registrars) == 0:
             registrars = np.zeros(len(self.site_ids), dtype=np.int64)
@@ -225,6 +244,7 @@ class Placement:
     home_slot_start: FloatArray
     unplaced_rows: IntArray
     plan_sha256: str = ""
+    home_stop: IntArray | None = None
 
 
 def from_plan(plan: Plan, params: SimParams | None = None) -> SimInputs:
@@ -234,13 +254,12 @@ def from_plan(plan: Plan, params: SimParams | None = None) -> SimInputs:
     order, home visits by slot, team and registry order), so the result equals `prepare` of the
     plan's directory apart from ``plan_sha256``, which is '' here.
     """
-    from sampler.plan.planner import MODE_HOME, MODE_SITE, MODE_UNPLACED
+    from sampler.plan.planner import MODE_SITE, MODE_UNPLACED
 
     sites = plan.registry.sites
     minute = plan.slot.astype(np.float64) * plan.grid.minutes  # slot start, minutes from the window start
     at_site = np.flatnonzero(plan.mode == MODE_SITE)
-    home = np.flatnonzero(plan.mode == MODE_HOME)
-    home = home[np.lexsort((home, plan.team[home], plan.slot[home]))]
+    home, stop, _ = plan.visit_order()
     open_at, close_at = _opening(np.array([s.open_minute for s in sites], dtype=np.int64),
                                  np.array([s.close_minute for s in sites], dtype=np.int64), plan.grid.start)
     placement = Placement(
@@ -250,7 +269,7 @@ def from_plan(plan: Plan, params: SimParams | None = None) -> SimInputs:
         rows=at_site, site=plan.site[at_site],
         slot_start=minute[at_site], slot_end=minute[at_site] + plan.grid.minutes,
         home_rows=home, home_team=np.maximum(plan.team[home] - 1, 0), home_slot_start=minute[home],
-        unplaced_rows=np.flatnonzero(plan.mode == MODE_UNPLACED),
+        unplaced_rows=np.flatnonzero(plan.mode == MODE_UNPLACED), home_stop=stop,
     )
     return join(plan.scenario, plan.registry, placement, params)
 
@@ -284,6 +303,7 @@ def placement(scenario: Scenario, registry: Registry, plan: PlanFiles) -> Placem
         unplaced_rows=_index(plan.unplaced["household_id"], known, str(plan.directory / "unplaced.csv"),
                              "household_id", fix),
         plan_sha256=plan_hash(plan.directory) if (plan.directory / "assignments.csv").is_file() else "",
+        home_stop=pd.to_numeric(hv["stop"], errors="coerce").fillna(0).to_numpy(dtype=np.int64),
     )
 
 
@@ -311,6 +331,8 @@ def join(scenario: Scenario, registry: Registry, placed: Placement, params: SimP
         open_at, close_at = np.minimum(open_at, first), np.maximum(close_at, last)
     zone = b.zone[hh.building]
     pool = scenario.pooling
+    home_xy = building_xy(registry)[hh.building[h_rows]] if len(h_rows) else np.zeros((0, 2))
+    hv = scenario.home_visits
     return SimInputs(
         window_start=scenario.window.start, window_hours=float(scenario.window.hours),
         site_ids=placed.site_ids, site_names=placed.site_names, tables=placed.tables, queue_m=placed.queue_m,
@@ -324,4 +346,6 @@ def join(scenario: Scenario, registry: Registry, placed: Placement, params: SimP
         people=registry.people, pooling=(pool.precaution, pool.controlled, pool.sealed),
         visits_per_team_hour=scenario.home_visits.visits_per_team_hour, plan_sha256=placed.plan_sha256,
         registrars=site_registrars(placed.tables, per_table),
+        home_stop=placed.home_stop if placed.home_stop is not None else np.zeros(0, dtype=np.int64),
+        home_x=home_xy[:, 0], home_y=home_xy[:, 1], home_m_per_min=hv.speed_m_per_min / scenario.walk.detour_factor,
     )

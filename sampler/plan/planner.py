@@ -21,6 +21,7 @@ from sampler.model import PERIODS, IntArray, Progress, Registry, no_progress
 from sampler.params import Scenario
 from sampler.plan.bound import lagrangian_bound
 from sampler.plan.flow import COST_SCALE, FlowSolution, GroupArcs, solve_flow
+from sampler.plan.homeroute import route_home_visits
 from sampler.plan.homevisit import schedule_home_visits
 from sampler.plan.packing import assign_slots, split_groups
 from sampler.plan.problem import Problem, build_problem
@@ -50,6 +51,10 @@ class Plan:
         Why a household is visited at home or left unplaced ('' otherwise).
     summary
         The content of plan.json.
+    stop, arrival
+        Home visits: stop of the team's route (1-based; households of one building share it) and
+        expected arrival in minutes from the window start; None for plans made without them
+        (`visit_order` then derives the building order and the slot starts).
     """
 
     scenario: Scenario
@@ -62,6 +67,29 @@ class Plan:
     walk: npt.NDArray[np.float64]
     reason: npt.NDArray[np.object_]
     summary: dict[str, Any] = field(default_factory=dict)
+    stop: IntArray | None = None
+    arrival: npt.NDArray[np.float64] | None = None
+
+    def visit_order(self) -> tuple[IntArray, IntArray, npt.NDArray[np.float64]]:
+        """Home-visit households in visiting order (by slot, team, stop, arrival, registry order),
+        with each one's stop and expected arrival (minutes from the window start)."""
+        home = np.flatnonzero(self.mode == MODE_HOME)
+        if self.stop is not None and self.arrival is not None:
+            stop, arrival = self.stop[home], self.arrival[home]
+        else:  # building order: a new stop wherever a team's next household is in another building
+            stop = np.zeros(len(home), dtype=np.int64)
+            arrival = self.slot[home].astype(np.float64) * self.grid.minutes
+        order = np.lexsort((home, arrival, stop, self.team[home], self.slot[home]))
+        home, stop, arrival = home[order], stop[order], arrival[order]
+        if self.stop is None or self.arrival is None:
+            by_team = np.lexsort((np.arange(len(home)), self.team[home]))
+            b = self.registry.households.building[home[by_team]]
+            t = self.team[home[by_team]]
+            new = np.r_[True, (b[1:] != b[:-1]) | (t[1:] != t[:-1])] if len(b) else np.zeros(0, dtype=bool)
+            first = np.r_[True, t[1:] != t[:-1]] if len(t) else np.zeros(0, dtype=bool)
+            run = np.cumsum(new)
+            stop[by_team] = run - np.maximum.accumulate(np.where(first, run - 1, 0))
+        return home, stop, arrival
 
     def is_feasible(self) -> bool:
         """No capacity violation and every household placed."""
@@ -227,7 +255,17 @@ def complete_plan(
     team = np.full(n, -1, dtype=np.int64)
 
     home_q = problem.home_queue
-    h_slot, h_team = schedule_home_visits(len(home_q), scenario.home_visits, grid.minutes, grid.night)
+    stop: IntArray | None = None
+    arrival: npt.NDArray[np.float64] | None = None
+    routes = None
+    if scenario.home_visits.routing:
+        routes = route_home_visits(registry, home_q, scenario.home_visits, scenario.walk, grid.minutes, grid.night)
+        h_slot, h_team = routes.slot, np.where(routes.slot >= 0, routes.team, -1)
+        stop = np.zeros(n, dtype=np.int64)
+        arrival = np.full(n, np.nan)
+        stop[home_q], arrival[home_q] = routes.stop, routes.arrival
+    else:
+        h_slot, h_team = schedule_home_visits(len(home_q), scenario.home_visits, grid.minutes, grid.night)
     slot[home_q], team[home_q] = h_slot, h_team
     mode[home_q[h_slot >= 0]] = MODE_HOME
     reason[home_q[h_slot < 0]] = (
@@ -241,6 +279,8 @@ def complete_plan(
     unplaced_reasons(problem, reason, mode)
     summary = summarise(problem, mode, site, slot, walk, arc_of, lower_cost=lower_cost, repair_method=method,
                         widened=widened)
+    if routes is not None:
+        summary["home_routes"] = routes.report
     if timing is not None:
         summary["timing"] = {k: round(v, 3) for k, v in sorted(timing.items())}
-    return Plan(scenario, registry, grid, mode, site, slot, team, walk, reason, summary)
+    return Plan(scenario, registry, grid, mode, site, slot, team, walk, reason, summary, stop, arrival)

@@ -58,6 +58,7 @@ from sampler.model import (
 from sampler.params import Scenario
 from sampler.plan.flow import COST_SCALE
 from sampler.plan.geo import Candidates, candidate_sites, project
+from sampler.plan.homeroute import merge_route_reports
 from sampler.plan.planner import MODE_SITE, Plan, make_plan
 from sampler.plan.problem import Problem, build_problem
 from sampler.plan.slots import slot_grid
@@ -441,6 +442,8 @@ class PartResult:
     arc_cost: IntArray
     slot_cost: IntArray
     unplaced_cost: int
+    stop: IntArray | None = None
+    arrival: FloatArray | None = None
 
 
 def plan_part(scenario: Scenario, registry: Registry) -> PartResult:
@@ -452,7 +455,7 @@ def plan_part(scenario: Scenario, registry: Registry) -> PartResult:
         summary=plan.summary, home=problem.home, queue=problem.queue, cand_building=problem.cand.building,
         cand_site=problem.cand.site,
         cand_walk=problem.cand.walk, arc_cost=problem.arc_cost, slot_cost=problem.slot_cost,
-        unplaced_cost=problem.unplaced_cost,
+        unplaced_cost=problem.unplaced_cost, stop=plan.stop, arrival=plan.arrival,
     )
 
 
@@ -498,6 +501,9 @@ def merge_parts(scenario: Scenario, registry: Registry, part: Partition, results
     walk = np.zeros(n, dtype=np.float64)
     reason = np.full(n, "", dtype=object)
     home = np.zeros(n, dtype=bool)
+    routed = all(r.stop is not None and r.arrival is not None for r in results) and bool(results)
+    stop = np.zeros(n, dtype=np.int64) if routed else None
+    arrival = np.full(n, np.nan) if routed else None
     queue: list[IntArray] = []
     offsets = np.concatenate([[0], np.cumsum(part.teams)[:-1]]).astype(np.int64)
     cb: list[IntArray] = []
@@ -512,6 +518,8 @@ def merge_parts(scenario: Scenario, registry: Registry, part: Partition, results
         walk[h_idx] = r.walk
         reason[h_idx] = r.reason
         home[h_idx] = r.home
+        if stop is not None and arrival is not None and r.stop is not None and r.arrival is not None:
+            stop[h_idx], arrival[h_idx] = r.stop, r.arrival
         queue.append(h_idx[r.queue])
         b_idx = np.flatnonzero(part.building_part == k)
         cb.append(b_idx[r.cand_building])
@@ -539,8 +547,11 @@ def merge_parts(scenario: Scenario, registry: Registry, part: Partition, results
     objective = round(summary["objective"] * COST_SCALE)
     summary["lower_bound"] = lower / COST_SCALE
     summary["gap"] = (objective - lower) / objective if objective > 0 else 0.0
+    routes = [r.summary["home_routes"] for r in results if "home_routes" in r.summary]
+    if routes:
+        summary["home_routes"] = merge_route_reports(routes)
     summary["split"] = _split_summary(registry, part, results, index, cand, home)
-    return Plan(scenario, registry, grid, mode, site, slot, team, walk, reason, summary)
+    return Plan(scenario, registry, grid, mode, site, slot, team, walk, reason, summary, stop, arrival)
 
 
 def _split_summary(registry: Registry, part: Partition, results: list[PartResult], index: list[tuple[IntArray, IntArray]],

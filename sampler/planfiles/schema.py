@@ -184,6 +184,8 @@ _TABLES = (
         _slot_start(), _slot_end(),
         _col("walk_minutes", FLOAT, "walking minutes to the site; 0 for home visits"),
         _col("over_max_walk", INT, "1 when the walk is longer than `walk.max_minutes`, else 0"),
+        _col("extra_walk_minutes", FLOAT, "minutes the walk exceeds `walk.max_minutes` (`walk_minutes` − "
+                                          "`walk.max_minutes`); 0 within the limit and for home visits"),
     )),
     PlanTable("site_load", "Every slot of every site: sites in `sites.csv` order, slots in time order.", (
         _col("site_id", TEXT, "the site"),
@@ -204,13 +206,18 @@ _TABLES = (
         _col("households", INT, "households of the building sampled there in the slot"),
         _col("people", INT, "people of those households"),
     )),
-    PlanTable("home_visits", "One row per household visited at home, by slot, team and registry order.", (
+    PlanTable("home_visits", "One row per household visited at home, by slot, team and visiting order (stop, "
+                             "then unit and room).", (
         _household_id(), _building_id(),
         _col("unit", TEXT, "unit (entrance); may be blank"),
         _col("room", TEXT, "room number; may be blank"),
         _size(),
         _col("team", INT, "home-visit team number (1-based)"),
+        _col("stop", INT, "stop of the team's route (1-based, in visiting order; the households of one building "
+                          "share a stop)"),
         _slot_start(), _slot_end(),
+        _col("arrival", TEXT, f"expected arrival of the team at the door, {SLOT} (the slot start when the plan "
+                              "has no routes: `home_visits.routing: false`)"),
         _col("reason", TEXT, "why the household is visited at home"),
     )),
     PlanTable("unplaced", "Households the plan could not place, in registry order (header only when everyone "

@@ -59,7 +59,7 @@ def plan_frames(plan: Plan) -> dict[str, pd.DataFrame]:
     """All tables of the plan directory (`sampler.planfiles.schema.TABLES`: its columns and dtypes),
     in a fixed row order."""
     from sampler.day.codes import code_secret, resident_codes
-    from sampler.plan.planner import MODE_HOME, MODE_SITE, MODE_UNPLACED
+    from sampler.plan.planner import MODE_SITE, MODE_UNPLACED
 
     reg, hh, b = plan.registry, plan.registry.households, plan.registry.buildings
     labels = np.array(plan.grid.labels(), dtype=object)
@@ -81,6 +81,7 @@ def plan_frames(plan: Plan) -> dict[str, pd.DataFrame]:
         "slot_end": _text(labels, plan.slot[placed] + 1),
         "walk_minutes": plan.walk[placed],
         "over_max_walk": (plan.walk[placed] > plan.scenario.walk.max_minutes).astype(np.int64),
+        "extra_walk_minutes": np.round(np.maximum(plan.walk[placed] - plan.scenario.walk.max_minutes, 0.0), 1),
     })
 
     n_sites, n_slots = plan.grid.capacity.shape
@@ -111,13 +112,13 @@ def plan_frames(plan: Plan) -> dict[str, pd.DataFrame]:
     }).iloc[order].reset_index(drop=True)
     del n_b
 
-    home = np.flatnonzero(plan.mode == MODE_HOME)
-    home = home[np.lexsort((home, plan.team[home], plan.slot[home]))]
+    home, stop, arrival = plan.visit_order()
     home_visits = pd.DataFrame({
         "household_id": _hh_text(hh, "id", home), "building_id": b.id[hh.building[home]],
         "unit": _hh_text(hh, "unit", home), "room": _hh_text(hh, "room", home), "size": hh.size[home],
-        "team": plan.team[home],
+        "team": plan.team[home], "stop": stop,
         "slot_start": labels[plan.slot[home]], "slot_end": labels[plan.slot[home] + 1],
+        "arrival": _arrival_labels(plan, arrival),
         "reason": plan.reason[home],
     })
     un = np.flatnonzero(plan.mode == MODE_UNPLACED)
@@ -139,6 +140,19 @@ def plan_frames(plan: Plan) -> dict[str, pd.DataFrame]:
     if list(frames) != list(TABLES):
         raise ValueError(f"the writer builds {list(frames)}, the schema has {list(TABLES)}")
     return {name: TABLES[name].conform(frame) for name, frame in frames.items()}
+
+
+def _arrival_labels(plan: Plan, minutes: np.ndarray) -> np.ndarray:
+    """`YYYY-MM-DD HH:MM` labels of expected arrivals (minutes from the window start, floored to the minute)."""
+    import datetime as dt
+
+    from sampler.io.timefmt import format_slot
+
+    whole = np.floor(np.nan_to_num(minutes, nan=0.0) + 1e-6).astype(np.int64)
+    values, inverse = np.unique(whole, return_inverse=True)
+    texts = np.array([format_slot(plan.grid.start + dt.timedelta(minutes=int(m))) for m in values.tolist()],
+                     dtype=object)
+    return texts[inverse] if len(whole) else np.zeros(0, dtype=object)
 
 
 def write_csv(frame: pd.DataFrame, path: Path) -> None:

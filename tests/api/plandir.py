@@ -54,7 +54,7 @@ def plan_frames() -> dict[str, pd.DataFrame]:
     a = pd.DataFrame([
         {"household_id": h, "code": _code(h), "building_id": b, "unit": u, "room": r, "size": s, "mode": m,
          "site_id": site, "team": team, "slot_start": t, "slot_end": _end(t),
-         "walk_minutes": 4.5 if m == "site" else "", "over_max_walk": 0}
+         "walk_minutes": 4.5 if m == "site" else "", "over_max_walk": 0, "extra_walk_minutes": 0.0}
         for h, b, u, r, s, m, site, team, t, _ in HOUSEHOLDS
     ])
     cells: dict[tuple[str, str, str, str], list[int]] = {}
@@ -72,8 +72,8 @@ def plan_frames() -> dict[str, pd.DataFrame]:
         for t in slots:
             people = sum(s for _, _, _, _, s, m, site, _, start, _ in HOUSEHOLDS if site == sid and start == t)
             load.append({"site_id": sid, "slot_start": t, "people": people, "capacity": 40})
-    home = a[a["mode"] == "home"][["household_id", "building_id", "unit", "room", "size", "team",
-                                   "slot_start", "slot_end"]].assign(reason="sealed")
+    home = a[a["mode"] == "home"][["household_id", "building_id", "unit", "room", "size", "team"]].assign(
+        stop=1, slot_start=a["slot_start"], slot_end=a["slot_end"], arrival=a["slot_start"], reason="sealed")
     unplaced = pd.DataFrame([{"household_id": h, "building_id": b, "size": s, "reason": why}
                              for h, b, s, why, _ in UNPLACED])
     sites = pd.DataFrame([

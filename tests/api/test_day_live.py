@@ -32,7 +32,7 @@ def _plan_frames() -> dict[str, pd.DataFrame]:
     a = pd.DataFrame({"household_id": ids, "code": codes, "building_id": [f"B{i % 30}" for i in range(N)], "unit": "1",
                       "room": [str(100 + i) for i in range(N)], "size": 1, "mode": "site",
                       "site_id": [f"S{i % 2}" for i in range(N)], "team": "", "slot_start": slot, "slot_end": end,
-                      "walk_minutes": 3.0, "over_max_walk": 0})
+                      "walk_minutes": 3.0, "over_max_walk": 0, "extra_walk_minutes": 0.0})
     buildings = pd.DataFrame({"building_id": [f"B{b}" for b in range(30)], "name": [f"{b}号楼" for b in range(30)],
                               "grid": [f"G{b % 3}" for b in range(30)], "compound": "压测小区",
                               "risk_zone": "precaution", "mode": "site", "site_id": "S0",
@@ -44,8 +44,8 @@ def _plan_frames() -> dict[str, pd.DataFrame]:
     empty = a.iloc[0:0]
     return {"assignments": a, "site_load": pd.DataFrame(columns=["site_id", "slot_start", "people", "capacity"]),
             "buildings": buildings,
-            "home_visits": empty[["household_id", "building_id", "unit", "room", "size", "team", "slot_start",
-                                  "slot_end"]].assign(reason=""),
+            "home_visits": empty[["household_id", "building_id", "unit", "room", "size", "team"]].assign(
+                stop=0, slot_start="", slot_end="", arrival="", reason=""),
             "unplaced": pd.DataFrame(columns=["household_id", "building_id", "size", "reason"]), "sites": sites,
             "contacts": pd.DataFrame({"household_id": ids, "code": codes, "contact": "王五",
                                       "phone": "13800000000"})}

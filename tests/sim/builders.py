@@ -84,11 +84,11 @@ def registry(hashes: dict[str, str] | None = None) -> Registry:
 
 PLAN_FILES = {
     "assignments.csv": (
-        "household_id,code,building_id,unit,room,size,mode,site_id,team,slot_start,slot_end,walk_minutes,over_max_walk\n"
-        "H1,2345ABCD,B1,1,101,3,site,S1,,2022-11-23 06:00,2022-11-23 06:30,2.5,0\n"
-        "H2,2345ABCE,B1,1,102,2,site,S1,,2022-11-23 06:00,2022-11-23 06:30,2.5,0\n"
-        "H3,2345ABCF,B2,1,201,1,site,S2,,2022-11-23 07:00,2022-11-23 07:30,3.0,0\n"
-        "H4,2345ABCG,B3,1,301,2,home,,1,2022-11-23 08:00,2022-11-23 08:30,0.0,0\n"
+        "household_id,code,building_id,unit,room,size,mode,site_id,team,slot_start,slot_end,walk_minutes,over_max_walk,extra_walk_minutes\n"
+        "H1,2345ABCD,B1,1,101,3,site,S1,,2022-11-23 06:00,2022-11-23 06:30,2.5,0,0.0\n"
+        "H2,2345ABCE,B1,1,102,2,site,S1,,2022-11-23 06:00,2022-11-23 06:30,2.5,0,0.0\n"
+        "H3,2345ABCF,B2,1,201,1,site,S2,,2022-11-23 07:00,2022-11-23 07:30,3.0,0,0.0\n"
+        "H4,2345ABCG,B3,1,301,2,home,,1,2022-11-23 08:00,2022-11-23 08:30,0.0,0,0.0\n"
     ),
     "site_load.csv": "site_id,slot_start,people,capacity\nS1,2022-11-23 06:00,5,68\nS2,2022-11-23 07:00,1,34\n",
     "buildings.csv": (
@@ -96,8 +96,8 @@ PLAN_FILES = {
         "B1,1号楼,G1,C,precaution,site,S1,2022-11-23 06:00,2022-11-23 06:30,2,5\n"
     ),
     "home_visits.csv": (
-        "household_id,building_id,unit,room,size,team,slot_start,slot_end,reason\n"
-        "H4,B3,1,301,2,1,2022-11-23 08:00,2022-11-23 08:30,sealed\n"
+        "household_id,building_id,unit,room,size,team,stop,slot_start,slot_end,arrival,reason\n"
+        "H4,B3,1,301,2,1,1,2022-11-23 08:00,2022-11-23 08:30,2022-11-23 08:00,sealed\n"
     ),
     "unplaced.csv": "household_id,building_id,size,reason\nH5,B1,4,no capacity\n",
     "sites.csv": (
