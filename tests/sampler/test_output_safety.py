@@ -254,7 +254,7 @@ def test_sms_files_are_atomic_private_and_never_overwrite_foreign_files(city: Pa
     _refused(runner.invoke(app, ["sms", str(plan_dir), "-o", str(mine)]), "not written by `sampler sms`", "--force")
     assert mine.read_text(encoding="utf-8") == "name,phone\n我的,1\n" and not (tmp_path / "mine_invalid.csv").exists()
     assert runner.invoke(app, ["sms", str(plan_dir), "-o", str(mine), "--force"]).exit_code == 0
-    assert mine.read_text(encoding="utf-8").startswith("household_id,phone")
+    assert mine.read_text(encoding="utf-8-sig").startswith("household_id,phone")
     # a folder, a file inside the plan directory (an input), the same name twice
     _refused(runner.invoke(app, ["sms", str(plan_dir), "-o", str(tmp_path)]), "is a folder")
     _refused(runner.invoke(app, ["sms", str(plan_dir), "-o", str(plan_dir / "sms.csv")]), "input of this run")
