@@ -165,7 +165,7 @@ class DayState:
             b = int(np.clip(minute // BIN_MINUTES, 0, self.bins.shape[1] - 1))
             self.bins[site if site >= 0 else -1, b] += people
             log[j] = (household, site, minute, people)
-        if len(fresh):
+        if fresh:
             self._log.append(log)
         self.checkin_seq = max(self.checkin_seq, int(rows[-1][0]))
 
