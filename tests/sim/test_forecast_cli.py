@@ -13,9 +13,18 @@ from typer.testing import CliRunner
 
 import sim.commands.forecast  # noqa: F401  (registers the command)
 from api.cli import app
+from sampler.commands import ui
 from tests.sampler.registry_files import HOUSEHOLDS, rows_text, write_city
 
 runner = CliRunner()
+
+
+@pytest.fixture(autouse=True)
+def _wide_console(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The CLI's consoles take the terminal width at import (80 in CI): widen them so that error
+    tables are not folded or cut and every file, row and value can be asserted."""
+    monkeypatch.setattr(ui.console, "width", 3000)
+    monkeypatch.setattr(ui.err_console, "width", 3000)
 HOUSES = [HOUSEHOLDS[0], *[[f"H{i}", ("B1", "B2", "B3")[i % 3], "1", str(100 + i), str(1 + i % 4),
                             str(i % 2), "0", "张", "", "", ""] for i in range(240)]]
 HEADER = ["核酸码", "采样点编号", "采样时间", "人数"]
@@ -41,7 +50,7 @@ def city(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
 def _run(city: dict[str, Path], out: Path, *extra: str, checkins: Path | None = None, at: str = "2022-11-23 08:00"):  # type: ignore[no-untyped-def]
     return runner.invoke(app, ["forecast", str(city["scenario"]), "--plan", str(city["plan"]), "--checkins",
                                str(checkins or city["checkins"]), "--at", at, "-r", "4", "--seed", "3",
-                               "--workers", "1", "-o", str(out), *extra], env={"COLUMNS": "400"})
+                               "--workers", "1", "-o", str(out), *extra], env={"COLUMNS": "3000"})
 
 
 def test_forecast_writes_every_output(city: dict[str, Path], tmp_path: Path) -> None:
