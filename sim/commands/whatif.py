@@ -73,17 +73,14 @@ def whatif_command(
         "--force", help="Replace an earlier output of another sampler command there (never files sampler did not write).")] = False,
 ) -> None:
     """Find the staff that meets the window target; sweep staff levels; check losing one team."""
-    import pandas as pd
-
     from sampler.executors import opened_executor
     from sampler.io.atomic import check_output_directory, scenario_inputs
     from sampler.params import load_scenario
     from sim.params import sim_params
-    from sim.whatif.jobs import WhatifRun, evaluate_levels
-    from sim.whatif.levels import grid_levels, make_base, read_base_staffing
-    from sim.whatif.output import WhatifReport, write_whatif
+    from sim.whatif.levels import make_base, read_base_staffing
+    from sim.whatif.output import write_whatif
     from sim.whatif.params import whatif_params
-    from sim.whatif.search import cheapest_meeting, find_minimum, minus_one
+    from sim.whatif.run import run_whatif
 
     started = time.perf_counter()
     with fail_on_input_error():
@@ -111,7 +108,6 @@ def whatif_command(
         base_tables, base_registrars = (read_base_staffing(staffing, registry) if staffing is not None
                                         else (None, None))
         base = make_base(sc, registry, params, base_tables, base_registrars)
-        grid = grid_levels(base, ranges)
         with opened_executor(workers, dask) as ex, Progress(
                 TextColumn("what-if levels"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
                 console=console, transient=True) as bar:
@@ -120,19 +116,8 @@ def whatif_command(
             def advance(done: int, total: int) -> None:
                 bar.update(task, completed=done, total=total)
 
-            run = WhatifRun(sc, registry, params, wparams, seed, ex, advance)
-            rows = evaluate_levels(run, grid) if mode in ("sweep", "both") else []
-            minimum = find_minimum(run, base, ranges) if mode != "sweep" else cheapest_meeting(rows, wparams)
-            checked = minimum.best if minimum.found else None
-            m1 = minus_one(run, checked, wparams.minus_one_sites) if checked is not None else pd.DataFrame()
-        evaluated = rows + [r for r in run.history if r.step != "sweep"] if mode == "both" else (rows or run.history)
-        report = WhatifReport(
-            area=sc.area, seed=seed, mode=mode, wparams=wparams, ranges=ranges, rows=list(evaluated),
-            minimum=minimum, minus_one=m1, simulations=run.simulations,
-            minus_one_simulations=run.minus_one_simulations,
-            plans=run.plans, pruned=run.pruned, full_sweep_levels=len(grid),
-            executor=f"dask {dask}" if dask else f"{getattr(ex, 'workers', 1)} local worker(s)",
-        )
+            label = f"dask {dask}" if dask else f"{getattr(ex, 'workers', 1)} local worker(s)"
+            report = run_whatif(sc, registry, params, wparams, seed, mode, ranges, base, ex, advance, label)
         write_whatif(report, registry, out, chart=chart, force=force, inputs=out_inputs)
     _print(report, registry, out, time.perf_counter() - started)
 
