@@ -4,15 +4,16 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import Depends, HTTPException, Request, Security, status
 from fastapi.security import APIKeyHeader
-from sqlalchemy import Engine
+from sqlalchemy import Engine, Select, func, select
 from sqlalchemy.orm import Session
 
 from api.audit import client_of
 from api.limits import KeyLimits
+from api.models import Plan, Scenario
 from api.security import verify_key
 from api.settings import Settings
 
@@ -119,3 +120,25 @@ def audit(engine: Engine, caller: Caller, action: str, **fields: object) -> None
 
     record(engine, action, key_id=caller.key_id, key_name=caller.name, role=caller.role, client=caller.client,
            **fields)  # type: ignore[arg-type]
+
+
+def newest_page(session: Session, query: Select[Any], id_column: Any, limit: int, offset: int) -> tuple[list[Any], int]:
+    """One page of ``query``'s rows, newest (highest ``id_column``) first, and how many rows it has."""
+    rows = list(session.scalars(query.order_by(id_column.desc()).limit(limit).offset(offset)).all())
+    return rows, session.scalar(select(func.count()).select_from(query.subquery())) or 0
+
+
+def plan_with_scenario(session: Session, plan_id: int, cannot: str) -> Plan:
+    """A plan whose stored scenario still exists (jobs on a plan restore it): 404 without the plan,
+    409 when it was not made from a stored scenario or that scenario was deleted or purged, the
+    message ending in what ``cannot`` be done again."""
+    plan = session.get(Plan, plan_id)
+    if plan is None:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, "no such plan")
+    if plan.scenario_id is None:
+        raise HTTPException(status.HTTP_409_CONFLICT, "this plan was not made from a stored scenario")
+    scenario = session.get(Scenario, plan.scenario_id)
+    if scenario is None or scenario.purged_at is not None:
+        raise HTTPException(status.HTTP_409_CONFLICT,
+                            f"this plan's scenario was deleted or purged; it cannot be {cannot}")
+    return plan

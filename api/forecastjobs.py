@@ -10,34 +10,19 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-import logging
-import time
-from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import numpy as np
 from sqlalchemy import Engine, select, update
 
-from api.db import make_engine, session_factory
-from api.jobs import (
-    JobGone,
-    error_text,
-    fail_job,
-    finish_job,
-    progress_job,
-    restore_scenario,
-    start_job,
-)
-from api.models import Checkin, Forecast, Job, Plan
-from api.scratch import scratch_dir
+from api.jobs import JobProgress, StoredPlanJob, finish_job, progress_job, run_stored_plan_job
+from api.models import Checkin, Forecast
 from sampler.day.ledger import CHINA
 
 if TYPE_CHECKING:
     from sim.forecast import Checkins, ForecastDay
 
 __all__ = ["plan_window", "run_forecast_job", "stored_checkins"]
-
-log = logging.getLogger(__name__)
 
 
 def plan_window(summary_text: str, tz: dt.tzinfo = CHINA) -> tuple[dt.datetime, dt.datetime]:
@@ -76,49 +61,25 @@ def stored_checkins(engine: Engine, plan_id: int, day: ForecastDay) -> Checkins:
 
 def run_forecast_job(database_url: str, job_id: int, data_dir: str) -> None:
     """Worker body of a forecast job."""
-    engine = make_engine(database_url)
-    try:
-        from api.storage import read_plan_files
-        from sampler.registry.read import load_registry
-        from sim.forecast import forecast, forecast_day
-        from sim.params import sim_params
+    run_stored_plan_job(database_url, job_id, data_dir, "forecast", _forecast)
 
-        start_job(engine, job_id)
-        with session_factory(engine)() as session:
-            job = session.get(Job, job_id)
-            assert job is not None and job.plan_id is not None
-            plan = session.get(Plan, job.plan_id)
-            if plan is None or plan.scenario_id is None:
-                raise LookupError(f"plan {job.plan_id} is gone or was not made from a stored scenario")
-            params: dict[str, Any] = json.loads(job.params)
-            plan_id, scenario_id = plan.id, plan.scenario_id
-        forecast_id = int(params["forecast_id"])
-        at = dt.datetime.fromisoformat(params["at"])
-        with scratch_dir(Path(data_dir), f"forecast{job_id}-") as tmp:
-            scenario = restore_scenario(engine, scenario_id, tmp)
-            registry = load_registry(scenario)
-            sim = sim_params(scenario)
-            day = forecast_day(scenario, registry, read_plan_files(engine, plan_id), sim)
-            checkins = stored_checkins(engine, plan_id, day)
-            minute = min(max((at - day.start).total_seconds() / 60.0, 0.0), day.end_minute)
-            last = [0.0]
 
-            def progress(done: int, total: int) -> None:
-                now = time.monotonic()
-                if now - last[0] >= 0.5 or done == total:
-                    last[0] = now
-                    progress_job(engine, job_id, "forecasting", round(0.1 + 0.85 * done / total, 3))
+def _forecast(job: StoredPlanJob) -> None:
+    from api.storage import read_plan_files
+    from sim.forecast import forecast, forecast_day
+    from sim.params import sim_params
 
-            progress_job(engine, job_id, "forecasting", 0.1)
-            result = forecast(day, checkins, minute, sim, int(params.get("seed") or 0),
-                              int(params.get("replications") or 20), progress=progress)
-            payload = json.dumps(result.to_json(), ensure_ascii=False)
-            with engine.begin() as conn:
-                conn.execute(update(Forecast).where(Forecast.id == forecast_id).values(result=payload))
-                finish_job(conn, job_id)
-    except JobGone as exc:
-        log.warning("forecast job %s abandoned: %s", job_id, exc)
-    except Exception as exc:
-        fail_job(engine, job_id, error_text(exc))
-    finally:
-        engine.dispose()
+    forecast_id = int(job.params["forecast_id"])
+    at = dt.datetime.fromisoformat(job.params["at"])
+    sim = sim_params(job.scenario)
+    day = forecast_day(job.scenario, job.registry, read_plan_files(job.engine, job.plan_id), sim)
+    checkins = stored_checkins(job.engine, job.plan_id, day)
+    minute = min(max((at - day.start).total_seconds() / 60.0, 0.0), day.end_minute)
+    progress = JobProgress(job.engine, job.job_id, 0.1, 0.85)
+    progress_job(job.engine, job.job_id, "forecasting", 0.1)
+    result = forecast(day, checkins, minute, sim, int(job.params.get("seed") or 0),
+                      int(job.params.get("replications") or 20), progress=progress.counter("forecasting"))
+    payload = json.dumps(result.to_json(), ensure_ascii=False)
+    with job.engine.begin() as conn:
+        conn.execute(update(Forecast).where(Forecast.id == forecast_id).values(result=payload))
+        finish_job(conn, job.job_id)

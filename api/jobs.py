@@ -32,14 +32,14 @@ import traceback
 from collections.abc import Callable
 from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
 from sqlalchemy import Connection, Engine, select, update
 
 from api.db import make_engine, session_factory
-from api.models import Job, ScenarioFile, utcnow
+from api.models import Job, Plan, ScenarioFile, utcnow
 from api.models import Scenario as ScenarioRow
 from api.scratch import current_scratch, pid_alive, scratch_dir
 from api.sections import register_all
@@ -152,6 +152,68 @@ def restore_scenario(engine: Engine, scenario_id: int, directory: Path) -> Any:
     return scenario.replace(registry=RegistryFiles(**names))
 
 
+class JobProgress:
+    """A job's progress, written at most twice a second (and always at the end): ``stage`` at
+    ``low + span × fraction``."""
+
+    def __init__(self, engine: Engine, job_id: int, low: float, span: float) -> None:
+        self.engine, self.job_id, self.low, self.span = engine, job_id, low, span
+        self._last = 0.0
+
+    def __call__(self, stage: str, fraction: float, final: bool = False) -> None:
+        now = time.monotonic()
+        if now - self._last >= 0.5 or final or fraction >= 1.0:
+            self._last = now
+            progress_job(self.engine, self.job_id, stage, round(self.low + self.span * fraction, 3))
+
+    def counter(self, stage: str) -> Callable[[int, int], None]:
+        """The same as a (done, total) callback, as the simulator and what-if runs report."""
+        return lambda done, total: self(stage, done / max(total, 1), final=done == total)
+
+
+@dataclass(frozen=True)
+class StoredPlanJob:
+    """What a job on a stored plan works with: its row's plan and parameters, the plan's scenario
+    restored into a scratch directory (``tmp``) and its registry."""
+
+    engine: Engine
+    job_id: int
+    plan_id: int
+    params: dict[str, Any]
+    tmp: Path
+    scenario: Any
+    registry: Any
+
+
+def run_stored_plan_job(database_url: str, job_id: int, data_dir: str, kind: str,
+                        body: Callable[[StoredPlanJob], None]) -> None:
+    """Worker frame of a job on a stored plan (simulation, forecast, what-if): start the job, read
+    its plan and parameters, restore the plan's scenario and registry into a scratch directory and
+    run ``body``, which stores the result with `finish_job`. A job marked failed meanwhile is left
+    as it is; any other error fails the job with its text."""
+    engine = make_engine(database_url)
+    try:
+        from sampler.registry.read import load_registry
+
+        start_job(engine, job_id)
+        with session_factory(engine)() as session:
+            job = session.get(Job, job_id)
+            assert job is not None and job.plan_id is not None
+            plan = session.get(Plan, job.plan_id)
+            if plan is None or plan.scenario_id is None:
+                raise LookupError(f"plan {job.plan_id} is gone or was not made from a stored scenario")
+            plan_id, scenario_id, params = plan.id, plan.scenario_id, json.loads(job.params)
+        with scratch_dir(Path(data_dir), f"{kind}{job_id}-") as tmp:
+            scenario = restore_scenario(engine, scenario_id, tmp)
+            body(StoredPlanJob(engine, job_id, plan_id, params, tmp, scenario, load_registry(scenario)))
+    except JobGone as exc:
+        log.warning("%s job %s abandoned: %s", kind, job_id, exc)
+    except Exception as exc:
+        fail_job(engine, job_id, error_text(exc))
+    finally:
+        engine.dispose()
+
+
 def run_plan_job(database_url: str, job_id: int, data_dir: str) -> None:
     """Worker body of a plan job: read the scenario, plan it, store the plan with the job's success.
 
@@ -176,15 +238,7 @@ def run_plan_job(database_url: str, job_id: int, data_dir: str) -> None:
             if params.get("seed") is not None:
                 scenario = scenario.replace(planner=replace(scenario.planner, seed=int(params["seed"])))
             registry = load_registry(scenario)
-            last = [0.0]
-
-            def progress(stage: str, done: float) -> None:
-                now = time.monotonic()
-                if now - last[0] >= 0.5 or done >= 1.0:
-                    last[0] = now
-                    progress_job(engine, job_id, stage, round(0.05 + 0.75 * done, 3))
-
-            plan = make_plan(scenario, registry, progress=progress)
+            plan = make_plan(scenario, registry, progress=JobProgress(engine, job_id, 0.05, 0.75))
             progress_job(engine, job_id, "storing", 0.85)
             frames = plan_frames(plan)  # the plan-directory tables, straight from the plan's arrays
             book = io.BytesIO()

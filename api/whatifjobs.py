@@ -9,30 +9,15 @@ success. The request was bounded when the job was made (`api.routers.whatif`).
 from __future__ import annotations
 
 import json
-import logging
 import math
-import time
-from pathlib import Path
 from typing import Any
 
 from sqlalchemy import insert
 
-from api.db import make_engine, session_factory
-from api.jobs import (
-    JobGone,
-    error_text,
-    fail_job,
-    finish_job,
-    progress_job,
-    restore_scenario,
-    start_job,
-)
-from api.models import Job, Plan, Whatif
-from api.scratch import scratch_dir
+from api.jobs import JobProgress, StoredPlanJob, finish_job, progress_job, run_stored_plan_job
+from api.models import Whatif
 
 __all__ = ["run_whatif_job"]
-
-log = logging.getLogger(__name__)
 
 
 def _plain(value: Any) -> Any:
@@ -50,69 +35,33 @@ def _plain(value: Any) -> Any:
 
 def run_whatif_job(database_url: str, job_id: int, data_dir: str) -> None:
     """Worker body of a what-if job."""
-    engine = make_engine(database_url)
-    try:
-        import pandas as pd
+    run_stored_plan_job(database_url, job_id, data_dir, "what-if", _whatif)
 
-        from sampler.executors import SerialExecutor
-        from sampler.registry.read import load_registry
-        from sim.params import sim_params
-        from sim.whatif.axes import parse_range
-        from sim.whatif.jobs import WhatifRun, evaluate_levels
-        from sim.whatif.levels import grid_levels, make_base
-        from sim.whatif.output import WhatifReport
-        from sim.whatif.params import whatif_params
-        from sim.whatif.search import cheapest_meeting, find_minimum, minus_one
 
-        start_job(engine, job_id)
-        with session_factory(engine)() as session:
-            job = session.get(Job, job_id)
-            assert job is not None and job.plan_id is not None
-            plan = session.get(Plan, job.plan_id)
-            if plan is None or plan.scenario_id is None:
-                raise LookupError(f"plan {job.plan_id} is gone or was not made from a stored scenario")
-            plan_id, scenario_id, params = plan.id, plan.scenario_id, json.loads(job.params)
-        with scratch_dir(Path(data_dir), f"whatif{job_id}-") as tmp:
-            scenario = restore_scenario(engine, scenario_id, tmp)
-            registry = load_registry(scenario)
-            sim = sim_params(scenario)
-            wparams = whatif_params(scenario, {
-                "replications": params["replications"], "target_prob": params.get("target_prob"),
-                "max_p95_wait_min": params.get("max_p95_wait_min"), "minus_one_sites": params["minus_one_sites"]})
-            ranges = {axis: parse_range(axis, text, "request") for axis, text in params["ranges"].items()}
-            seed, mode = int(params["seed"]), str(params["mode"])
-            base = make_base(scenario, registry, sim)
-            grid = grid_levels(base, ranges)
-            last = [0.0]
+def _whatif(job: StoredPlanJob) -> None:
+    from sampler.executors import SerialExecutor
+    from sim.params import sim_params
+    from sim.whatif.axes import parse_range
+    from sim.whatif.levels import make_base
+    from sim.whatif.params import whatif_params
+    from sim.whatif.run import run_whatif
 
-            def progress(done: int, total: int) -> None:
-                now = time.monotonic()
-                if now - last[0] >= 0.5 or done == total:
-                    last[0] = now
-                    progress_job(engine, job_id, "simulating levels", round(0.05 + 0.85 * done / max(total, 1), 3))
-
-            run = WhatifRun(scenario, registry, sim, wparams, seed, SerialExecutor(), progress)
-            rows = evaluate_levels(run, grid) if mode in ("sweep", "both") else []
-            minimum = find_minimum(run, base, ranges) if mode != "sweep" else cheapest_meeting(rows, wparams)
-            checked = minimum.best if minimum.found else None
-            m1 = minus_one(run, checked, wparams.minus_one_sites) if checked is not None else pd.DataFrame()
-            evaluated = rows + [r for r in run.history if r.step != "sweep"] if mode == "both" else (rows or run.history)
-            report = WhatifReport(
-                area=scenario.area, seed=seed, mode=mode, wparams=wparams, ranges=ranges, rows=list(evaluated),
-                minimum=minimum, minus_one=m1, simulations=run.simulations,
-                minus_one_simulations=run.minus_one_simulations, plans=run.plans, pruned=run.pruned,
-                full_sweep_levels=len(grid), executor="1 service worker")
-            progress_job(engine, job_id, "storing", 0.95)
-            summary = json.dumps(_plain(report.summary(registry)), ensure_ascii=False)
-            levels = json.dumps(_plain(report.levels_frame().to_dict("records")), ensure_ascii=False)
-            with engine.begin() as conn:
-                conn.execute(insert(Whatif).values(
-                    plan_id=plan_id, job_id=job_id, seed=seed, replications=wparams.replications,
-                    params=json.dumps(params, ensure_ascii=False), summary=summary, levels=levels))
-                finish_job(conn, job_id)
-    except JobGone as exc:
-        log.warning("what-if job %s abandoned: %s", job_id, exc)
-    except Exception as exc:
-        fail_job(engine, job_id, error_text(exc))
-    finally:
-        engine.dispose()
+    params = job.params
+    sim = sim_params(job.scenario)
+    wparams = whatif_params(job.scenario, {
+        "replications": params["replications"], "target_prob": params.get("target_prob"),
+        "max_p95_wait_min": params.get("max_p95_wait_min"), "minus_one_sites": params["minus_one_sites"]})
+    ranges = {axis: parse_range(axis, text, "request") for axis, text in params["ranges"].items()}
+    seed, mode = int(params["seed"]), str(params["mode"])
+    base = make_base(job.scenario, job.registry, sim)
+    progress = JobProgress(job.engine, job.job_id, 0.05, 0.85).counter("simulating levels")
+    report = run_whatif(job.scenario, job.registry, sim, wparams, seed, mode, ranges, base, SerialExecutor(),
+                        progress, "1 service worker")
+    progress_job(job.engine, job.job_id, "storing", 0.95)
+    summary = json.dumps(_plain(report.summary(job.registry)), ensure_ascii=False)
+    levels = json.dumps(_plain(report.levels_frame().to_dict("records")), ensure_ascii=False)
+    with job.engine.begin() as conn:
+        conn.execute(insert(Whatif).values(
+            plan_id=job.plan_id, job_id=job.job_id, seed=seed, replications=wparams.replications,
+            params=json.dumps(params, ensure_ascii=False), summary=summary, levels=levels))
+        finish_job(conn, job.job_id)

@@ -5,9 +5,9 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter, Query
-from sqlalchemy import func, select
+from sqlalchemy import select
 
-from api.deps import PlannerDep, SessionDep
+from api.deps import PlannerDep, SessionDep, newest_page
 from api.models import AuditEntry
 from api.schemas import AuditEntriesPublic, AuditEntryPublic, QueryTime
 
@@ -43,6 +43,5 @@ def list_audit(
         query = query.where(AuditEntry.at >= since.replace(tzinfo=None))  # stored as naive UTC
     if until is not None:
         query = query.where(AuditEntry.at < until.replace(tzinfo=None))
-    count = session.scalar(select(func.count()).select_from(query.subquery())) or 0
-    rows = session.scalars(query.order_by(AuditEntry.id.desc()).limit(limit).offset(offset)).all()
+    rows, count = newest_page(session, query, AuditEntry.id, limit, offset)
     return AuditEntriesPublic(data=[AuditEntryPublic.model_validate(r) for r in rows], count=count)

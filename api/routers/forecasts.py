@@ -8,10 +8,10 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, HTTPException, Path, Query, Request, status
 from pydantic import BaseModel, BeforeValidator, Field
-from sqlalchemy import func, select
+from sqlalchemy import select
 
-from api.deps import PlannerDep, SessionDep, ViewerDep
-from api.models import Forecast, Job, Plan, Scenario, utcnow
+from api.deps import PlannerDep, SessionDep, ViewerDep, newest_page, plan_with_scenario
+from api.models import Forecast, Job, Plan, utcnow
 from api.schemas import JobPublic, UtcTime, _rfc3339_text
 
 __all__ = ["ForecastCreate", "ForecastJobPublic", "ForecastPublic", "ForecastsPublic", "router"]
@@ -77,14 +77,7 @@ def create_forecast(plan_id: Id, body: ForecastCreate, request: Request, session
     from api.forecastjobs import plan_window, run_forecast_job
     from api.jobs import owner_id
 
-    plan = session.get(Plan, plan_id)
-    if plan is None:
-        raise HTTPException(status.HTTP_404_NOT_FOUND, "no such plan")
-    if plan.scenario_id is None:
-        raise HTTPException(status.HTTP_409_CONFLICT, "this plan was not made from a stored scenario")
-    scenario = session.get(Scenario, plan.scenario_id)
-    if scenario is None or scenario.purged_at is not None:
-        raise HTTPException(status.HTTP_409_CONFLICT, "this plan's scenario was deleted or purged; it cannot be forecast")
+    plan = plan_with_scenario(session, plan_id, "forecast")
     start, end = plan_window(plan.summary)
     if body.at is None:
         at = min(max(dt.datetime.now(dt.UTC), start), end)
@@ -118,8 +111,7 @@ def list_forecasts(plan_id: Id, session: SessionDep, _caller: ViewerDep,
     if session.get(Plan, plan_id) is None:
         raise HTTPException(status.HTTP_404_NOT_FOUND, "no such plan")
     query = select(Forecast).where(Forecast.plan_id == plan_id)
-    rows = session.scalars(query.order_by(Forecast.id.desc()).limit(limit).offset(offset)).all()
-    count = session.scalar(select(func.count()).select_from(query.subquery())) or 0
+    rows, count = newest_page(session, query, Forecast.id, limit, offset)
     return ForecastsPublic(data=[_public(r, session.get(Job, r.job_id) if r.job_id else None) for r in rows],
                            count=count)
 

@@ -7,10 +7,10 @@ from typing import Annotated
 
 from fastapi import APIRouter, HTTPException, Path, Query, Request, Response, status
 from pydantic import BaseModel, Field
-from sqlalchemy import func, select
+from sqlalchemy import select
 
-from api.deps import PlannerDep, SessionDep, ViewerDep
-from api.models import Job, Plan, Scenario, Simulation, SimulationFile
+from api.deps import PlannerDep, SessionDep, ViewerDep, newest_page, plan_with_scenario
+from api.models import Job, Simulation, SimulationFile
 from api.schemas import JobPublic
 
 __all__ = ["SimulationCreate", "SimulationPublic", "SimulationsPublic", "router"]
@@ -57,14 +57,7 @@ def create_simulation(plan_id: Id, body: SimulationCreate, request: Request, ses
     from api.jobs import owner_id
     from api.simjobs import run_simulation_job
 
-    plan = session.get(Plan, plan_id)
-    if plan is None:
-        raise HTTPException(status.HTTP_404_NOT_FOUND, "no such plan")
-    if plan.scenario_id is None:
-        raise HTTPException(status.HTTP_409_CONFLICT, "this plan was not made from a stored scenario")
-    scenario = session.get(Scenario, plan.scenario_id)
-    if scenario is None or scenario.purged_at is not None:
-        raise HTTPException(status.HTTP_409_CONFLICT, "this plan's scenario was deleted or purged; it cannot be simulated again")
+    plan = plan_with_scenario(session, plan_id, "simulated again")
     job = Job(kind="simulation", status="queued", stage="queued", scenario_id=plan.scenario_id, plan_id=plan_id,
               params=json.dumps(body.model_dump()), owner=owner_id())
     session.add(job)
@@ -82,8 +75,7 @@ def list_simulations(session: SessionDep, _caller: ViewerDep,
     query = select(Simulation)
     if plan_id is not None:
         query = query.where(Simulation.plan_id == plan_id)
-    rows = session.scalars(query.order_by(Simulation.id.desc()).limit(limit).offset(offset)).all()
-    count = session.scalar(select(func.count()).select_from(query.subquery())) or 0
+    rows, count = newest_page(session, query, Simulation.id, limit, offset)
     return SimulationsPublic(data=[_public(session, r) for r in rows], count=count)
 
 

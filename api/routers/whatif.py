@@ -15,10 +15,10 @@ from typing import Annotated, Literal
 
 from fastapi import APIRouter, HTTPException, Path, Query, Request, status
 from pydantic import BaseModel, Field
-from sqlalchemy import func, select
+from sqlalchemy import select
 
-from api.deps import PlannerDep, SessionDep, ViewerDep
-from api.models import Job, Plan, Scenario, Whatif
+from api.deps import PlannerDep, SessionDep, ViewerDep, newest_page, plan_with_scenario
+from api.models import Job, Whatif
 from api.schemas import JobPublic
 from sampler.errors import InputError, InputIssue
 from sim.whatif.axes import AXES, parse_range
@@ -103,14 +103,7 @@ def create_whatif(plan_id: Id, body: WhatifCreate, request: Request, session: Se
     from api.jobs import owner_id
     from api.whatifjobs import run_whatif_job
 
-    plan = session.get(Plan, plan_id)
-    if plan is None:
-        raise HTTPException(status.HTTP_404_NOT_FOUND, "no such plan")
-    if plan.scenario_id is None:
-        raise HTTPException(status.HTTP_409_CONFLICT, "this plan was not made from a stored scenario")
-    scenario = session.get(Scenario, plan.scenario_id)
-    if scenario is None or scenario.purged_at is not None:
-        raise HTTPException(status.HTTP_409_CONFLICT, "this plan's scenario was deleted or purged; it cannot be re-planned")
+    plan = plan_with_scenario(session, plan_id, "re-planned")
     _checked_ranges(body.ranges)
     job = Job(kind="whatif", status="queued", stage="queued", scenario_id=plan.scenario_id, plan_id=plan_id,
               params=json.dumps(body.model_dump(), ensure_ascii=False), owner=owner_id())
@@ -129,8 +122,7 @@ def list_whatifs(session: SessionDep, _caller: ViewerDep,
     query = select(Whatif)
     if plan_id is not None:
         query = query.where(Whatif.plan_id == plan_id)
-    rows = session.scalars(query.order_by(Whatif.id.desc()).limit(limit).offset(offset)).all()
-    count = session.scalar(select(func.count()).select_from(query.subquery())) or 0
+    rows, count = newest_page(session, query, Whatif.id, limit, offset)
     return WhatifsPublic(data=[_public(r) for r in rows], count=count)
 
 
