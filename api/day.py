@@ -243,15 +243,26 @@ def _stored_codes(stored: np.ndarray, area: str, ids: np.ndarray, secret: bytes)
     return codes
 
 
+def window_of(window: dict[str, Any], tz: dt.tzinfo = CHINA) -> tuple[dt.datetime, float]:
+    """(start, hours) of a stored plan's window (plan.json's ``window``), the start timezone-aware
+    (the window's clock is China time)."""
+    start = dt.datetime.strptime(window["start"], "%Y-%m-%d %H:%M").replace(tzinfo=tz)
+    return start, window["slots"] * window["slot_minutes"] / 60.0 if "slots" in window else float(window["hours"])
+
+
+def plan_window(summary_text: str, tz: dt.tzinfo = CHINA) -> tuple[dt.datetime, dt.datetime]:
+    """(start, end) of a stored plan's window, timezone-aware."""
+    start, hours = window_of(json.loads(summary_text)["window"], tz)
+    return start, start + dt.timedelta(hours=hours)
+
+
 def load_day_plan(conn: Connection, plan_id: int, secret: bytes, tz: dt.tzinfo = CHINA) -> DayPlan:
     """The day's view of a stored plan: the placed households (assignments' row order), then the
     unplaced ones. Contacts, phones, units and rooms are read later, when a missed list or a
     check-in by phone needs them (`load_details`)."""
     summary_text, area = conn.execute(select(Plan.summary, Plan.area).where(Plan.id == plan_id)).one()
-    summary = json.loads(summary_text)
-    window = summary["window"]
-    start = dt.datetime.strptime(window["start"], "%Y-%m-%d %H:%M").replace(tzinfo=tz)
-    hours = window["slots"] * window["slot_minutes"] / 60.0 if "slots" in window else float(window["hours"])
+    window = json.loads(summary_text)["window"]
+    start, hours = window_of(window, tz)
     a_id, a_code, a_building, a_size, a_mode, a_site, a_end = _columns(
         conn, "assignments", plan_id, "household_id", "code", "building_id", "size", "mode", "site_id", "slot_end")
     u_id, u_building, u_size = _columns(conn, "unplaced", plan_id, "household_id", "building_id", "size")

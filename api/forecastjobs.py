@@ -17,20 +17,11 @@ from sqlalchemy import Engine, select, update
 
 from api.jobs import JobProgress, StoredPlanJob, finish_job, progress_job, run_stored_plan_job
 from api.models import Checkin, Forecast
-from sampler.day.ledger import CHINA
 
 if TYPE_CHECKING:
     from sim.forecast import Checkins, ForecastDay
 
-__all__ = ["plan_window", "run_forecast_job", "stored_checkins"]
-
-
-def plan_window(summary_text: str, tz: dt.tzinfo = CHINA) -> tuple[dt.datetime, dt.datetime]:
-    """(start, end) of a stored plan's window, timezone-aware (the window's clock is China time)."""
-    window = json.loads(summary_text)["window"]
-    start = dt.datetime.strptime(window["start"], "%Y-%m-%d %H:%M").replace(tzinfo=tz)
-    hours = window["slots"] * window["slot_minutes"] / 60.0 if "slots" in window else float(window["hours"])
-    return start, start + dt.timedelta(hours=hours)
+__all__ = ["run_forecast_job", "stored_checkins"]
 
 
 def stored_checkins(engine: Engine, plan_id: int, day: ForecastDay) -> Checkins:

@@ -74,7 +74,8 @@ def create_forecast(plan_id: Id, body: ForecastCreate, request: Request, session
                     _caller: PlannerDep) -> ForecastJobPublic:
     """Start forecasting the rest of a plan's day from the check-ins stored for it; poll the job or
     GET /forecasts/{forecast_id}."""
-    from api.forecastjobs import plan_window, run_forecast_job
+    from api.day import plan_window
+    from api.forecastjobs import run_forecast_job
     from api.jobs import owner_id
 
     plan = plan_with_scenario(session, plan_id, "forecast")
