@@ -8,12 +8,12 @@ from __future__ import annotations
 import datetime as dt
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, HTTPException, Path, Query, Request, status
+from fastapi import APIRouter, Depends, Path, Query, Request
 from fastapi.concurrency import run_in_threadpool
 from pydantic import BaseModel
 
 from api.deps import Caller, EngineDep, SessionDep, require_roles
-from api.routers.day import _at, _state
+from api.routers.day import _at, _check_scope, _own_rows, _state
 from api.schemas import QueryTime
 from sampler.day.series import coverage_series, series_minutes
 
@@ -57,16 +57,12 @@ async def get_coverage(request: Request, session: SessionDep, engine: EngineDep,
     the site of each check-in). An ``at`` before the window gives no time points.
     """
     when = _at(at)
-    if caller.role == "site" and by != "site" or caller.role == "grid" and by != "grid":
-        raise HTTPException(status.HTTP_403_FORBIDDEN, f"a {caller.role} key reads coverage by {caller.role}")
+    _check_scope(caller, by, "coverage")
     state = await run_in_threadpool(_state, request, session, engine, plan_id)
     day = state.day
     minutes = series_minutes(day, day.minute(when), step)
     with state.lock:
         rows = coverage_series(day, state.ledger, state.checkin_log(), by, minutes)
-    if caller.role == "site":
-        rows = [r for r in rows if r["key"] in caller.sites]
-    elif caller.role == "grid":
-        rows = [r for r in rows if r["key"] in caller.grids]
+    rows = _own_rows(caller, rows)
     times = [(day.start + dt.timedelta(minutes=float(m))).astimezone(dt.UTC) for m in minutes]
     return CoverageSeries(at=when, by=by, step_minutes=step, times=times, data=[CoverageSeriesRow(**r) for r in rows])

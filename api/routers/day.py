@@ -98,6 +98,21 @@ def _store(request: Request, session: SessionDep, engine: EngineDep, plan_id: in
         raise HTTPException(status.HTTP_404_NOT_FOUND, "no such plan") from None
 
 
+def _check_scope(caller: Caller, by: str, reading: str) -> None:
+    """Site keys read by site and grid keys by grid only (403 otherwise)."""
+    if caller.role == "site" and by != "site" or caller.role == "grid" and by != "grid":
+        raise HTTPException(status.HTTP_403_FORBIDDEN, f"a {caller.role} key reads {reading} by {caller.role}")
+
+
+def _own_rows(caller: Caller, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The groups a site or grid key may see: its own sites or grids (every group for other roles)."""
+    if caller.role == "site":
+        return [r for r in rows if r["key"] in caller.sites]
+    if caller.role == "grid":
+        return [r for r in rows if r["key"] in caller.grids]
+    return rows
+
+
 def _at(at: dt.datetime | None) -> dt.datetime:
     if at is None:
         return dt.datetime.now(dt.UTC)
@@ -167,15 +182,11 @@ async def get_status(request: Request, session: SessionDep, engine: EngineDep, c
                      at: QueryTime | None = None) -> StatusPublic:
     """Coverage so far by area, site, grid, compound or building; ``due`` = slot ended by ``at``."""
     when = _at(at)
-    if caller.role == "site" and by != "site" or caller.role == "grid" and by != "grid":
-        raise HTTPException(status.HTTP_403_FORBIDDEN, f"a {caller.role} key reads status by {caller.role}")
+    _check_scope(caller, by, "status")
     state = await run_in_threadpool(_state, request, session, engine, plan_id)
     with state.lock:
         rows = coverage(state.day, state.ledger, by, when)
-    if caller.role == "site":
-        rows = [r for r in rows if r["key"] in caller.sites]
-    elif caller.role == "grid":
-        rows = [r for r in rows if r["key"] in caller.grids]
+    rows = _own_rows(caller, rows)
     return StatusPublic(at=when, by=by, data=[StatusRow(**r) for r in rows])
 
 
