@@ -11,7 +11,8 @@ A batch of check-ins is validated against the ledger, then inserted with ``ON CO
 on (plan, device id): a row another worker stored meanwhile counts as a duplicate, never twice.
 
 Reading "the rows after the last ``seq``" is only safe when rows become visible in ``seq`` order.
-SQLite has one writer at a time, so they do. PostgreSQL hands out ``seq`` values when a row is
+SQLite has one writer at a time, so they do; a check-in writer there takes the write lock
+(``BEGIN IMMEDIATE``) before it reads, so its validation is exact too. PostgreSQL hands out ``seq`` values when a row is
 inserted, not when it commits: two concurrent transactions can commit 101 before 100, and a worker
 that has read 101 would never read 100. So on PostgreSQL every writer of a plan's check-ins (and,
 apart, of its follow-ups) first takes a transaction-scoped advisory lock on (schema, plan): seqs are
@@ -434,19 +435,25 @@ def store_checkins(engine: Engine, state: DayState, rows: Sequence[Mapping[str, 
 
 def _store_checkins_sqlite(engine: Engine, state: DayState, rows: Sequence[Mapping[str, Any]],
                            key_id: int | None) -> dict[str, Any]:
-    """SQLite has one writer at a time: read the new rows, validate, insert, read again."""
-    with engine.connect() as conn, state.lock:
-        state.catch_up(conn)
-        outcome = validate_checkins(state.day, state.ledger, rows)
-    values = [{"plan_id": state.plan_id, "checkin_id": c["id"], "household": c["household"], "site": c["site"],
-               "at": c["at"].astimezone(dt.UTC), "people": c["people"], "tube": c["tube"], "key_id": key_id}
-              for c in outcome.accepted]
+    """SQLite has one writer at a time; ``BEGIN IMMEDIATE`` takes the write lock before reading, so
+    the new rows read, the validation (people left per household) and the insert are one step that
+    no other process interleaves: exact, like PostgreSQL under its plan lock."""
     stored = 0
-    if values:
-        statement = sqlite_insert(Checkin).on_conflict_do_nothing(index_elements=["plan_id", "checkin_id"])
-        with engine.begin() as conn:
-            stored = len(conn.execute(statement.returning(Checkin.seq), values).all())
     with engine.connect() as conn, state.lock:
+        conn.exec_driver_sql("BEGIN IMMEDIATE")
+        try:
+            state.catch_up(conn)
+            outcome = validate_checkins(state.day, state.ledger, rows)
+            values = [{"plan_id": state.plan_id, "checkin_id": c["id"], "household": c["household"],
+                       "site": c["site"], "at": c["at"].astimezone(dt.UTC), "people": c["people"],
+                       "tube": c["tube"], "key_id": key_id} for c in outcome.accepted]
+            if values:
+                statement = sqlite_insert(Checkin).on_conflict_do_nothing(index_elements=["plan_id", "checkin_id"])
+                stored = len(conn.execute(statement.returning(Checkin.seq), values).all())
+            conn.commit()
+        except BaseException:
+            conn.rollback()
+            raise
         state.catch_up(conn)
     answer = outcome.answer()
     answer["duplicates"] += answer["accepted"] - stored  # stored by another worker meanwhile
