@@ -119,3 +119,62 @@ def test_plan_job_flow_survives_restart(server: Server) -> None:
         again = c.get(f"/api/v1/plans/{plan_id}")
         assert again.status_code == 200 and again.json()["summary"] == summary
         assert c.get(f"/api/v1/jobs/{job['id']}").json()["status"] == "succeeded"
+
+
+def _large_households_xlsx(n: int) -> bytes:
+    """A valid households workbook of ``n`` rows over the three test buildings."""
+    import io
+
+    from openpyxl import Workbook
+
+    book = Workbook(write_only=True)
+    sheet = book.create_sheet("households")
+    sheet.append(["household_id", "building_id", "unit", "room", "size", "phone"])
+    for i in range(n):
+        sheet.append([f"H{i:06d}", f"B{i % 3 + 1}", 1, 101 + i % 40, i % 4 + 1, f"138{i:08d}"])
+    out = io.BytesIO()
+    book.save(out)
+    return out.getvalue()
+
+
+def test_lookups_answer_while_a_large_upload_is_parsed(server: Server) -> None:
+    """Issue 10: a 30,000-household XLSX upload is parsed off the event loop, so residents' lookups
+    keep being answered all through it. With the parse on the loop, only the lookups sent while the
+    body was still being transferred (a few ms over loopback) could finish before the upload did."""
+    import threading
+
+    server.stop()  # one resident's phone asks many times here: lift the per-client limit
+    server.env["SAMPLER_LOOKUP_PER_MINUTE"] = "0"
+    server.start()
+    headers = {"X-API-Key": PLANNER_KEY}
+    big = _large_households_xlsx(30_000)
+    with httpx.Client(base_url=server.url, headers=headers, timeout=120) as c:
+        files = {"households": ("households.csv", households_csv()), "buildings": ("buildings.csv", buildings_csv()),
+                 "sites": ("sites.csv", sites_csv())}
+        scenario = c.post("/api/v1/scenarios", files=files, data={"parameters": PARAMETERS})
+        assert scenario.status_code == 201, scenario.text
+        job = _wait(c, c.post("/api/v1/plans", json={"scenario_id": scenario.json()["id"]}).json())
+        assert job["status"] == "succeeded", job["error"]
+        assert c.post(f"/api/v1/plans/{job['plan_id']}/publish").status_code == 200
+        query = {"code": code_of("H000", "幸福街道"), "phone_last4": "0000"}
+        assert c.post("/api/v1/lookup", json=query).status_code == 200
+
+        upload: dict[str, int] = {}
+
+        def send() -> None:
+            with httpx.Client(base_url=server.url, headers=headers, timeout=300) as u:
+                big_files = {"households": ("households.xlsx", big), "buildings": ("buildings.csv", buildings_csv()),
+                             "sites": ("sites.csv", sites_csv())}
+                upload["status"] = u.post("/api/v1/scenarios", files=big_files,
+                                          data={"parameters": PARAMETERS}).status_code
+
+        sender = threading.Thread(target=send)
+        sender.start()
+        answered: list[int] = []
+        with httpx.Client(base_url=server.url, timeout=120) as resident:
+            while sender.is_alive():
+                answered.append(resident.post("/api/v1/lookup", json=query).status_code)
+        sender.join()
+    assert upload["status"] == 201
+    assert set(answered) <= {200}
+    assert len(answered) >= 20, f"only {len(answered)} lookups answered during the upload"
