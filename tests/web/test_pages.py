@@ -256,7 +256,8 @@ def _OPTION(chart_id: str) -> str:  # noqa: N802 - reads like the constant it st
 
 
 def _day_features(live: Live, page: Any) -> None:
-    """Forecast and re-plan: where the service has no such endpoint the panels say 功能未启用."""
+    """Forecast and re-plan: where the service has the endpoint the panel runs a job against it and
+    draws its answer; where it has none the panel says 功能未启用 and its button is disabled."""
     paths = httpx.get(f"{live.url}/openapi.json").json()["paths"]
     for path, button, msg in (("/api/v1/plans/{plan_id}/forecasts", "#forecast-run", "#forecast-msg"),
                               ("/api/v1/plans/{plan_id}/replan", "#replan-run", "#replan-msg")):
@@ -264,6 +265,18 @@ def _day_features(live: Live, page: Any) -> None:
             continue
         page.wait_for_function(f"document.querySelector('{msg}').textContent.startsWith('功能未启用')")
         assert page.is_disabled(button)
+    if "/api/v1/plans/{plan_id}/forecasts" in paths:
+        page.fill("#fc-reps", "2")
+        page.click("#forecast-run")
+        page.wait_for_function("document.querySelector('#forecast-msg').textContent.startsWith('预测完成')",
+                               timeout=180_000)
+        assert "2 次重复" in (page.text_content("#forecast-msg") or "")
+        # one row per site of the plan, named as the sites file names them
+        names = page.locator("#forecast-sites tbody tr td:first-child").all_text_contents()
+        assert sorted(names) == ["二中操场", "社区服务中心"]
+        headers = page.locator("#forecast-sites th").all_text_contents()
+        assert headers[0] == "采样点" and "时限内完成概率" in headers
+        assert page.locator("#forecast-late p").count() == 1
 
 
 @pytest.mark.parametrize("path", ["/", "/r", "/site", "/grid"])

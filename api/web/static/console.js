@@ -467,7 +467,7 @@ $("#forecast-run").addEventListener("click", async () => {
   const reps = Math.max(1, Math.min(200, parseInt($("#fc-reps").value, 10) || 20));
   $("#forecast-run").disabled = true;
   try {
-    let f = await api(`/plans/${id}/forecasts`, { method: "POST", body: { at: new Date().toISOString(), replications: reps, seed: 0 } });
+    let f = await api(`/plans/${id}/forecasts`, { method: "POST", body: { replications: reps, seed: 0 } });  // no "at": the service takes now, held inside the window
     const fid = f.forecast_id ?? f.id;
     while (!f.result && f.status !== "failed") {
       show("#forecast-msg", "info", `正在预测（#${fid}${f.progress !== undefined ? "：" + Math.round(f.progress * 100) + "%" : ""}）……`);
