@@ -41,6 +41,7 @@ def write_simdir(result: SimResult, directory: Path, area: str = "", charts: boo
         sites = result.sites()
         neutralise_frame(sites).to_csv(tmp / "sites.csv", index=False, float_format="%.3f", lineterminator="\n")
         if charts:
-            coverage_chart(result.coverage(), result.window_hours, tmp / "coverage.png")
-            queue_chart(result.records, result.stats[0].sites, tmp / "queues.png",
-                        spacing_m=result.params.queue_spacing_m)
+            coverage_chart(result.coverage(), result.window_hours, tmp / "coverage.png",
+                           start=result.window_start, replications=result.replications)
+            queue_chart(result.records, sites, tmp / "queues.png", spacing_m=result.params.queue_spacing_m,
+                        start=result.window_start, replications=result.replications)

@@ -64,6 +64,8 @@ class SimResult:
     ----------
     seed, params, plan_sha256, window_hours
         What was run.
+    window_start
+        The window's first minute, ``YYYY-MM-DD HH:MM`` ('' when not known): charts show clock time.
     stats
         Per-replication statistics, in replication order.
     records
@@ -76,6 +78,7 @@ class SimResult:
     window_hours: float
     stats: list[RepStats]
     records: Records
+    window_start: str = ""
 
     @property
     def replications(self) -> int:
@@ -185,7 +188,7 @@ def replicate(inputs: SimInputs, params: SimParams, seed: int, replications: int
         if progress is not None:
             progress(i + 1, replications)
     assert records is not None
-    return SimResult(seed, params, inputs.plan_sha256, inputs.window_hours, stats, records)
+    return SimResult(seed, params, inputs.plan_sha256, inputs.window_hours, stats, records, inputs.window_start)
 
 
 def simulate(scenario: Scenario, registry: Registry, plan: PlanFiles, params: SimParams, seed: int,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import IO, TYPE_CHECKING
+from typing import IO, TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
@@ -21,7 +21,7 @@ from sampler.planfiles.schema import TABLES
 if TYPE_CHECKING:
     from sampler.plan.planner import Plan
 
-__all__ = ["plan_frames", "write_plan"]
+__all__ = ["plan_frames", "summary_rows", "write_plan"]
 
 _MODES = np.array(["", "site", "home"], dtype=object)
 
@@ -322,17 +322,60 @@ def building_runs(plan: Plan) -> tuple[dict[str, np.ndarray], np.ndarray]:
     return columns, g[order]
 
 
+def _count(value: object) -> object:
+    """People and households as whole numbers (plan.json may hold them as floats)."""
+    return int(round(value)) if isinstance(value, int | float) and not isinstance(value, bool) else value
+
+
+def _figure(value: object, digits: int = 1) -> object:
+    """An objective or bound rounded for reading (None stays blank)."""
+    return round(float(value), digits) if isinstance(value, int | float) and not isinstance(value, bool) else value
+
+
+def summary_rows(summary: dict[str, Any]) -> list[list[object]]:
+    """The summary sheet's figures as (Chinese label, value) rows: whole numbers for people and
+    households, the optimality gap as a percentage, walking times in minutes."""
+    s = summary
+    window = s.get("window") or {}
+    walk = s.get("walk_minutes") or {}
+    gap = s.get("gap")
+    rows: list[list[object]] = [
+        ["街道/区域", s.get("area", "")],
+        ["采样窗口", f"{window.get('start', '')} – {window.get('end', '')}"],
+        ["最后时段结束", window.get("last_slot_used", "")],
+        ["登记户数", _count(s.get("households"))],
+        ["登记人数", _count(s.get("people"))],
+        ["到采样点户数", _count(s.get("site_households"))],
+        ["到采样点人数", _count(s.get("site_people"))],
+        ["上门采样户数", _count(s.get("home_households"))],
+        ["上门采样人数", _count(s.get("home_people"))],
+        ["未安排户数", _count(s.get("unplaced_households"))],
+        ["未安排人数", _count(s.get("unplaced_people"))],
+        ["步行超过上限户数", _count(s.get("over_max_walk_households"))],
+        ["步行时间 平均 / P95（分钟）", f"{walk.get('mean', '')} / {walk.get('p95', '')}" if walk else ""],
+        ["采样点数", _count(s.get("sites"))],
+        ["采样台数", _count(s.get("tables"))],
+        ["计划容量（人）", _count(s.get("capacity_people"))],
+        ["超出容量的时段", _count(s.get("violations"))],
+        ["目标函数值", _figure(s.get("objective"))],
+        ["下界", _figure(s.get("lower_bound"))],
+        ["最优性差距", "" if gap is None else f"{100 * float(gap):.2f} %"],
+    ]
+    return rows
+
+
 def write_workbook(plan: Plan, frames: dict[str, pd.DataFrame], path: Path | IO[bytes]) -> None:
-    """plan.xlsx (to a path or a binary file object): a summary sheet, one schedule sheet per site (buildings in call-down order), home visits."""
+    """plan.xlsx (to a path or a binary file object): a summary sheet, one schedule sheet per site
+    (buildings in call-down order), home visits; every sheet set up for A4 (fit to width, header
+    rows repeated on every page, schedules landscape)."""
     used: set[str] = set()
     s = plan.summary
-    summary = Sheet(sheet_title("汇总 summary", used), widths=[28, 24, 10, 12, 12, 18])
-    for key in ("area", "households", "people", "site_households", "home_households", "unplaced_households",
-                "over_max_walk_households", "objective", "lower_bound", "gap", "violations"):
-        summary.append([key, s[key]])
-    summary.append(["window", f"{s['window']['start']} – {s['window']['end']}"])
+    summary = Sheet(sheet_title("汇总", used), widths=[30, 34, 10, 12, 12, 18]).for_print(title_rows=1)
+    summary.append([f"{s.get('area', '')} 核酸采样计划汇总"], bold=True)
+    for row in summary_rows(s):
+        summary.append(row)
     summary.append([])
-    summary.append(["采样点编号", "采样点", "采样台", "计划人数", "容量", "最后时段"], bold=True)
+    summary.append(["采样点编号", "采样点", "采样台", "计划人数", "容量（人）", "最后时段结束"], bold=True)
     load = plan.load()
     labels = plan.grid.labels()
     for i, site in enumerate(plan.registry.sites):
@@ -351,9 +394,10 @@ def write_workbook(plan: Plan, frames: dict[str, pd.DataFrame], path: Path | IO[
     wanted = [(i, f"{site.id} {site.name}", f"{site.name}（{site.id}）采样时段安排 · 采样台 {site.tables}")
               for i, site in enumerate(plan.registry.sites)]
     if cut[n_sites + 1] > cut[n_sites]:
-        wanted.append((n_sites, "上门采样 home visits", "上门采样（按楼栋）"))
+        wanted.append((n_sites, "上门采样", "上门采样（按楼栋）"))
     for g, title, caption in wanted:
-        sheet = Sheet(sheet_title(title, used), widths=[17, 26, 14, 14, 16, 12, 8, 8])
+        sheet = Sheet(sheet_title(title, used), widths=[17, 34, 11, 10, 14, 18, 7, 7])
+        sheet.for_print(title_rows=2, landscape=True)
         sheet.append([caption], bold=True)
         sheet.append(cols, bold=True)
         sheet.freeze_rows = 2

@@ -42,10 +42,11 @@ from sampler.registry.read import read_table
 from sampler.roster.model import Group, GroupResult, Limits, candidate_count, solve_group
 from sampler.roster.params import RosterParams, roster_params
 
-__all__ = ["ROLES", "Roster", "StaffMember", "build_roster", "demand", "plan_tables", "read_staff",
+__all__ = ["ROLES", "ROLE_NAMES", "Roster", "StaffMember", "build_roster", "demand", "plan_tables", "read_staff",
            "staff_from_frame"]
 
 ROLES: tuple[str, ...] = ("sampler", "registrar")
+ROLE_NAMES = {"sampler": "采样员", "registrar": "登记员"}  # as staff files and staff say them
 _ROLE_WORDS = {"": 0, "sampler": 0, "采样员": 0, "采样": 0, "采样人员": 0,
                "registrar": 1, "登记员": 1, "登记": 1, "登记人员": 1}
 
@@ -311,23 +312,49 @@ class Roster:
             text = json.dumps(self.info, ensure_ascii=False, indent=2)
             (tmp / "roster.json").write_text(text + "\n", encoding="utf-8")
             if xlsx:
-                write_xlsx(tmp / "roster.xlsx", self._sheets(), title="roster")
+                write_xlsx(tmp / "roster.xlsx", self._sheets(), title=f"{self.info.get('area', '')} 排班表")
 
     def _sheets(self) -> list[Sheet]:
-        sheets: list[Sheet] = []
+        """roster.xlsx for staff: 我的班次 (every person's stints, by 工号), then one sheet per site
+        named by its name (by table, role and start), then 缺岗 when positions are unfilled.
+        Chinese headers and roles; every sheet set up for A4 with its header row on every page."""
         used: set[str] = set()
+        names = self.info.get("site_names") or {}
+        minutes = self.info["window"]["slot_minutes"]
+
+        def hours(start: str, end: str) -> float:
+            h = (parse_slot(end) - parse_slot(start)).total_seconds() / 3600
+            return round(h * 60 / minutes) * minutes / 60
+
+        mine = Sheet(sheet_title("我的班次", used), widths=(9, 10, 9, 30, 8, 17, 17, 9)).for_print(title_rows=1)
+        mine.append(["工号", "姓名", "岗位", "采样点", "采样台", "上岗", "下岗", "时长（小时）"], bold=True)
+        mine.freeze_rows = 1
+        for rec in self.stints.sort_values(["staff_id", "start"], kind="stable").itertuples(index=False):
+            mine.append([rec.staff_id, rec.name, ROLE_NAMES.get(rec.role, rec.role),
+                         names.get(rec.site_id, rec.site_id), int(rec.table), rec.start, rec.end,
+                         hours(rec.start, rec.end)])
+        sheets = [mine]
         for site_id in self.info["sites"]:
-            rows = self.stints[self.stints["site_id"] == site_id].sort_values(
-                ["table", "role", "start"], kind="stable")
-            sheet = Sheet(sheet_title(site_id, used, "site"), widths=(8, 10, 12, 14, 17, 17, 7))
-            sheet.append(["table", "role", "staff_id", "name", "start", "end", "hours"], bold=True)
-            sheet.freeze_rows = 1
-            minutes = self.info["window"]["slot_minutes"]
+            rows = self.stints[self.stints["site_id"] == site_id]
+            rows = rows.assign(_rank=rows["role"].map({r: k for k, r in enumerate(ROLES)})).sort_values(
+                ["table", "_rank", "start"], kind="stable")
+            name = names.get(site_id, "") or site_id
+            sheet = Sheet(sheet_title(name, used, "采样点"), widths=(8, 9, 9, 10, 17, 17, 9)).for_print(title_rows=2)
+            sheet.append([f"{name}（{site_id}）排班"], bold=True)
+            sheet.append(["采样台", "岗位", "工号", "姓名", "上岗", "下岗", "时长（小时）"], bold=True)
+            sheet.freeze_rows = 2
             for rec in rows.itertuples(index=False):
-                hours = (parse_slot(rec.end) - parse_slot(rec.start)).total_seconds() / 3600
-                sheet.append([int(rec.table), rec.role, rec.staff_id, rec.name, rec.start, rec.end,
-                              round(hours * 60 / minutes) * minutes / 60])
+                sheet.append([int(rec.table), ROLE_NAMES.get(rec.role, rec.role), rec.staff_id, rec.name,
+                              rec.start, rec.end, hours(rec.start, rec.end)])
             sheets.append(sheet)
+        if len(self.unstaffed):
+            short = Sheet(sheet_title("缺岗", used), widths=(30, 17, 9, 9)).for_print(title_rows=1)
+            short.append(["采样点", "时段开始", "岗位", "缺少人数"], bold=True)
+            short.freeze_rows = 1
+            for rec in self.unstaffed.itertuples(index=False):
+                short.append([names.get(rec.site_id, rec.site_id), rec.slot_start, ROLE_NAMES.get(rec.role, rec.role),
+                              int(rec.missing)])
+            sheets.append(short)
         return sheets
 
 
@@ -450,6 +477,7 @@ def _assemble(problem: _RosterProblem, records: list[tuple[int, int, int, int, i
         "window": {"start": scenario.window.start, "hours": scenario.window.hours,
                    "slot_minutes": scenario.window.slot_minutes},
         "sites": [s.id for s in sites],
+        "site_names": {s.id: s.name for s in sites},
         "positions": positions,
         "filled": positions - missing,
         "unstaffed": missing,

@@ -16,7 +16,7 @@ import pandas as pd
 from sampler.io.atomic import atomic_directory
 from sampler.io.csvsafe import neutralise_frame
 from sampler.model import Registry
-from sim.charts import _META, _pyplot
+from sim.charts import _pyplot, _style, save_figure
 from sim.whatif.jobs import LevelResult
 from sim.whatif.params import WhatifParams
 from sim.whatif.search import MinimumResult
@@ -123,30 +123,40 @@ class WhatifReport:
 
 
 def _chart(report: WhatifReport, path: Path) -> None:
-    """Staff against probability of meeting the window (left) and p95 wait (right)."""
+    """Staff against probability of meeting the window (left) and p95 wait (right), in Chinese
+    (`sim.charts.cjk_font`; English only without a CJK font)."""
+    from matplotlib.ticker import MaxNLocator
+
     plt = _pyplot()
-    frame = report.levels_frame().sort_values(["staff", "step"], kind="stable")
-    fig, ax = plt.subplots(figsize=(8, 4.5), dpi=100)
-    w = report.wparams
-    ax.plot(frame["staff"], frame["target_probability"], "o-", color="tab:blue", label="P(window met)")
-    ax.axhline(w.target_prob, color="tab:blue", ls=":", lw=0.8)
-    ax.set_xlabel("staff on duty (table teams + registrars + relief + home-visit teams)")
-    ax.set_ylabel("probability of meeting the window", color="tab:blue")
-    ax.set_ylim(-0.02, 1.05)
-    right = ax.twinx()
-    right.plot(frame["staff"], frame["wait_p95_min"], "s--", color="tab:orange", label="p95 wait")
-    right.axhline(w.max_p95_wait_min, color="tab:orange", ls=":", lw=0.8)
-    right.set_ylabel("p95 wait, minutes", color="tab:orange")
-    m = report.minimum
-    if m is not None and m.found and m.best is not None:
-        ax.axvline(m.best.level.staff, color="tab:green", ls="--", label=f"minimum found: {m.best.level.staff}")
-    ax.set_title("What-if staffing")
-    lines = ax.get_legend_handles_labels()
-    more = right.get_legend_handles_labels()
-    ax.legend(lines[0] + more[0], lines[1] + more[1], loc="center right")
-    fig.tight_layout()
-    fig.savefig(path, metadata=_META)
-    plt.close(fig)
+    with _style() as font:
+        frame = report.levels_frame().sort_values(["staff", "step"], kind="stable")
+        fig, ax = plt.subplots(figsize=(8, 4.5), dpi=100)
+        w = report.wparams
+        zh = bool(font)
+        ax.plot(frame["staff"], frame["target_probability"], "o-", color="tab:blue",
+                label="按时完成的概率" if zh else "P(window met)")
+        ax.axhline(w.target_prob, color="tab:blue", ls=":", lw=0.8)
+        ax.set_xlabel("在岗人数（采样台人员 + 登记员 + 轮换 + 上门队）" if zh
+                      else "staff on duty (table teams + registrars + relief + home-visit teams)")
+        ax.set_ylabel("窗口内完成的概率" if zh else "probability of meeting the window", color="tab:blue")
+        ax.set_ylim(-0.02, 1.05)
+        ax.yaxis.set_major_formatter(plt.FuncFormatter(lambda v, _: f"{v:.0%}"))
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+        right = ax.twinx()
+        right.plot(frame["staff"], frame["wait_p95_min"], "s--", color="tab:orange",
+                   label="P95 等待" if zh else "p95 wait")
+        right.axhline(w.max_p95_wait_min, color="tab:orange", ls=":", lw=0.8)
+        right.set_ylabel("P95 等待（分钟）" if zh else "p95 wait, minutes", color="tab:orange")
+        m = report.minimum
+        if m is not None and m.found and m.best is not None:
+            ax.axvline(m.best.level.staff, color="tab:green", ls="--",
+                       label=f"找到的最少人数：{m.best.level.staff}" if zh else f"minimum found: {m.best.level.staff}")
+        ax.set_title("人员配置推演：在岗人数与按时完成的概率" if zh else "What-if staffing")
+        lines = ax.get_legend_handles_labels()
+        more = right.get_legend_handles_labels()
+        ax.legend(lines[0] + more[0], lines[1] + more[1], loc="center right")
+        fig.tight_layout()
+        save_figure(fig, path)
 
 
 def write_whatif(report: WhatifReport, registry: Registry, directory: Path, chart: bool = True,

@@ -52,7 +52,12 @@ def test_roster_command_writes_every_file(tmp_path: Path):
     unstaffed = pd.read_csv(out / "unstaffed.csv")
     assert int(unstaffed["missing"].sum()) == summary["unstaffed"]
     assert set(stints.loc[stints["staff_id"].isin(["C0", "C1", "C2", "C3"]), "site_id"]) <= {"S1"}
-    assert load_workbook(out / "roster.xlsx").sheetnames == ["S1", "S2"]
+    book = load_workbook(out / "roster.xlsx")
+    assert book.sheetnames[0] == "我的班次"
+    assert book.sheetnames[1:3] == [summary["site_names"]["S1"], summary["site_names"]["S2"]]
+    assert [c.value for c in book["我的班次"][1]] == ["工号", "姓名", "岗位", "采样点", "采样台", "上岗", "下岗",
+                                                     "时长（小时）"]
+    assert book.sheetnames[3:] == (["缺岗"] if summary["unstaffed"] else [])
     assert "Roster" in result.output
 
 
