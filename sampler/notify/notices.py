@@ -10,8 +10,10 @@ in each row, so every household finds exactly one row.
 A notice is public, so it never singles out a household: in a building that goes down to a site,
 households sampled at home (the disabled and bedridden) get no row of their own; they are told
 by SMS or by their grid worker, and a floor holding only such households does not break a run of
-floors. A sealed building (封控区), or one whose every household is sampled at home, is told
-上门采样，请在家等候 and its rows are the home-visit times.
+floors. A sealed building (封控区), or one whose every household is sampled at home because of
+its zone (a 管控区 building without a site), is told 上门采样，请在家等候 and its rows are the
+home-visit times; a building whose households are all visited for their own needs (a village
+house of one bedridden resident) gets no public notice at all.
 
 The texts are Jinja2 templates (`sampler.notify.templating`: ``notice.html.j2``, ``grid.html.j2``,
 ``index.html.j2``, …) that a street office can replace with ``--templates DIR``; HTML is
@@ -145,8 +147,18 @@ def _public_frame(plan: PlanFiles, building_ids: list[str] | None) -> pd.DataFra
     zones = (plan.buildings.drop_duplicates("building_id").set_index("building_id")["risk_zone"]
              if "risk_zone" in plan.buildings else pd.Series(dtype=object))
     sealed = frame["building_id"].isin(zones.index[zones.astype(str) == "sealed"]).to_numpy()
-    all_home = frame.groupby("building_id")["mode"].transform(lambda m: bool((m == "home").all())).to_numpy(dtype=bool)
-    frame["door_to_door"] = sealed | all_home
+    # A building goes door to door when it is sealed or when its every household is visited for a
+    # reason of the whole building (a zone's door-to-door rule); a house whose only household is
+    # visited for its special needs is not: its notice would point that household out.
+    visits = plan.home_visits
+    if "reason" in visits and "household_id" in visits and "household_id" in a:
+        reasons = visits.drop_duplicates("household_id").set_index("household_id")["reason"].astype(str)
+        zone_wide = a["household_id"].map(reasons).fillna("").str.contains("door-to-door", regex=False).to_numpy()
+    else:
+        zone_wide = np.zeros(len(frame), dtype=bool)
+    all_zone_home = pd.Series(home & zone_wide).groupby(frame["building_id"].to_numpy()).transform("all").to_numpy(
+        dtype=bool)
+    frame["door_to_door"] = sealed | all_zone_home
     frame["shown"] = ~home | frame["door_to_door"].to_numpy()
     return frame
 
@@ -158,7 +170,7 @@ def notice_rows(plan: PlanFiles, building_ids: list[str] | None = None) -> pd.Da
     (``1-3层、5-6层``, rooms ``全部``; a floor with only households not shown does not break a run).
     A floor split between times gets one row per time listing its rooms; households whose floor
     cannot be told from the room (东户) are listed by room under 其他, or 全部 when no room is known.
-    Home visits appear only in buildings sampled door to door (sealed or all at home).
+    Home visits appear only in buildings sampled door to door (sealed, or all at home by their zone's rule).
     """
     frame = _public_frame(plan, building_ids)
     if frame.empty:
