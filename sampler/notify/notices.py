@@ -288,7 +288,8 @@ def safe_name(text: str) -> str:
 
 def notices_workbook(plan: PlanFiles, path: str | Path, rows: pd.DataFrame | None = None) -> None:
     """One XLSX of the public notice rows: a sheet per compound, or per building when the area has
-    few buildings; every sheet set up for A4 (fit to width, header row on every page)."""
+    few buildings; every sheet set up for A4 landscape (nine columns; fit to width, header row on
+    every page)."""
     rows = notice_rows(plan) if rows is None else rows
     info = plan.buildings.drop_duplicates("building_id").set_index("building_id")
     compound = rows["building_id"].map(info["compound"]).fillna("")
@@ -301,7 +302,7 @@ def notices_workbook(plan: PlanFiles, path: str | Path, rows: pd.DataFrame | Non
     table = table.sort_values("_group", kind="stable")
     widths = [12, 9, 7, 12, 16, 6, 6, 19, 22]
     for key, group in itertools.groupby(_records(table), key=lambda r: str(r["_group"])):
-        sheet = Sheet(sheet_title(key, used, "Sheet"), widths=widths).for_print(title_rows=1)
+        sheet = Sheet(sheet_title(key, used, "Sheet"), widths=widths).for_print(title_rows=1, landscape=True)
         sheet.freeze_rows = 1
         sheet.append(_HEADERS, bold=True)
         sheet.extend(
@@ -311,7 +312,7 @@ def notices_workbook(plan: PlanFiles, path: str | Path, rows: pd.DataFrame | Non
         )
         sheets.append(sheet)
     if not sheets:
-        empty = Sheet("通知", widths=widths).for_print(title_rows=1)
+        empty = Sheet("通知", widths=widths).for_print(title_rows=1, landscape=True)
         empty.append(_HEADERS, bold=True)
         sheets.append(empty)
     write_xlsx(path, sheets, title=f"{plan.summary.get('area', '')} 楼栋采样通知")

@@ -322,27 +322,34 @@ def building_runs(plan: Plan) -> tuple[dict[str, np.ndarray], np.ndarray]:
     return columns, g[order]
 
 
-def _count(value: object) -> object:
-    """People and households as whole numbers (plan.json may hold them as floats)."""
-    return int(round(value)) if isinstance(value, int | float) and not isinstance(value, bool) else value
+SummaryValue = str | int | float | None
 
 
-def _figure(value: object, digits: int = 1) -> object:
-    """An objective or bound rounded for reading (None stays blank)."""
-    return round(float(value), digits) if isinstance(value, int | float) and not isinstance(value, bool) else value
+def _count(value: object) -> SummaryValue:
+    """People and households as whole numbers (plan.json may hold them as floats); None stays blank."""
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return int(round(value))
+    return None if value is None else str(value)
 
 
-def summary_rows(summary: dict[str, Any]) -> list[list[object]]:
+def _figure(value: object, digits: int = 1) -> SummaryValue:
+    """An objective or bound rounded for reading; None stays blank."""
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return round(float(value), digits)
+    return None if value is None else str(value)
+
+
+def summary_rows(summary: dict[str, Any]) -> list[list[SummaryValue]]:
     """The summary sheet's figures as (Chinese label, value) rows: whole numbers for people and
     households, the optimality gap as a percentage, walking times in minutes."""
     s = summary
     window = s.get("window") or {}
     walk = s.get("walk_minutes") or {}
     gap = s.get("gap")
-    rows: list[list[object]] = [
-        ["街道/区域", s.get("area", "")],
+    rows: list[list[SummaryValue]] = [
+        ["街道/区域", str(s.get("area", ""))],
         ["采样窗口", f"{window.get('start', '')} – {window.get('end', '')}"],
-        ["最后时段结束", window.get("last_slot_used", "")],
+        ["最后时段结束", str(window.get("last_slot_used", ""))],
         ["登记户数", _count(s.get("households"))],
         ["登记人数", _count(s.get("people"))],
         ["到采样点户数", _count(s.get("site_households"))],
@@ -370,7 +377,7 @@ def write_workbook(plan: Plan, frames: dict[str, pd.DataFrame], path: Path | IO[
     rows repeated on every page, schedules landscape)."""
     used: set[str] = set()
     s = plan.summary
-    summary = Sheet(sheet_title("汇总", used), widths=[30, 34, 10, 12, 12, 18]).for_print(title_rows=1)
+    summary = Sheet(sheet_title("汇总", used), widths=[24, 30, 8, 10, 10, 17]).for_print(title_rows=1)
     summary.append([f"{s.get('area', '')} 核酸采样计划汇总"], bold=True)
     for row in summary_rows(s):
         summary.append(row)

@@ -320,25 +320,30 @@ class Roster:
         Chinese headers and roles; every sheet set up for A4 with its header row on every page."""
         used: set[str] = set()
         names = self.info.get("site_names") or {}
+
+        def site(site_id: Any) -> str:
+            return str(names.get(str(site_id)) or site_id)
+
         minutes = self.info["window"]["slot_minutes"]
 
-        def hours(start: str, end: str) -> float:
-            h = (parse_slot(end) - parse_slot(start)).total_seconds() / 3600
+        def hours(start: Any, end: Any) -> float:
+            h = (parse_slot(str(end)) - parse_slot(str(start))).total_seconds() / 3600
             return round(h * 60 / minutes) * minutes / 60
 
-        mine = Sheet(sheet_title("我的班次", used), widths=(9, 10, 9, 30, 8, 17, 17, 9)).for_print(title_rows=1)
+        mine = Sheet(sheet_title("我的班次", used), widths=(8, 8, 8, 28, 7, 16, 16, 10)).for_print(title_rows=1)
         mine.append(["工号", "姓名", "岗位", "采样点", "采样台", "上岗", "下岗", "时长（小时）"], bold=True)
         mine.freeze_rows = 1
-        for rec in self.stints.sort_values(["staff_id", "start"], kind="stable").itertuples(index=False):
-            mine.append([rec.staff_id, rec.name, ROLE_NAMES.get(rec.role, rec.role),
-                         names.get(rec.site_id, rec.site_id), int(rec.table), rec.start, rec.end,
-                         hours(rec.start, rec.end)])
+        ordered = self.stints.sort_values(["staff_id", "start"], kind="stable")
+        columns = [ordered[c].tolist() for c in ("staff_id", "name", "role", "site_id", "table", "start", "end")]
+        for staff_id, name, role, site_id, table, start, end in zip(*columns, strict=True):
+            mine.append([str(staff_id), str(name), ROLE_NAMES.get(role, str(role)), site(site_id), int(table),
+                         str(start), str(end), hours(start, end)])
         sheets = [mine]
         for site_id in self.info["sites"]:
             rows = self.stints[self.stints["site_id"] == site_id]
             rows = rows.assign(_rank=rows["role"].map({r: k for k, r in enumerate(ROLES)})).sort_values(
                 ["table", "_rank", "start"], kind="stable")
-            name = names.get(site_id, "") or site_id
+            name = site(site_id)
             sheet = Sheet(sheet_title(name, used, "采样点"), widths=(8, 9, 9, 10, 17, 17, 9)).for_print(title_rows=2)
             sheet.append([f"{name}（{site_id}）排班"], bold=True)
             sheet.append(["采样台", "岗位", "工号", "姓名", "上岗", "下岗", "时长（小时）"], bold=True)
@@ -352,8 +357,8 @@ class Roster:
             short.append(["采样点", "时段开始", "岗位", "缺少人数"], bold=True)
             short.freeze_rows = 1
             for rec in self.unstaffed.itertuples(index=False):
-                short.append([names.get(rec.site_id, rec.site_id), rec.slot_start, ROLE_NAMES.get(rec.role, rec.role),
-                              int(rec.missing)])
+                short.append([site(rec.site_id), str(rec.slot_start), ROLE_NAMES.get(str(rec.role), str(rec.role)),
+                              int(str(rec.missing))])
             sheets.append(short)
         return sheets
 

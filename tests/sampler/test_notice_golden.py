@@ -19,6 +19,7 @@ import json
 import os
 import re
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 import pytest
@@ -79,7 +80,7 @@ def _end(start: str) -> str:
 def _plan_dir(directory: Path) -> Path:
     """Write the fixed plan as a plan directory (docs/formats.md columns)."""
     directory.mkdir(parents=True)
-    rows = [dict(zip(("household_id", "building_id", "unit", "room", "size", "mode", "site_id", "team",
+    rows: list[dict[str, Any]] = [dict(zip(("household_id", "building_id", "unit", "room", "size", "mode", "site_id", "team",
                       "slot_start", "reason"), h, strict=True)) for h in HOUSEHOLDS]
     a = pd.DataFrame([{**{k: r[k] for k in ("household_id", "building_id", "unit", "room", "size", "mode",
                                               "site_id", "team", "slot_start")},
