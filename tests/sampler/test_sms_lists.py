@@ -132,3 +132,53 @@ def test_cli_takes_the_scenario_sms_section_and_options_win(tmp_path: Path) -> N
     r = runner.invoke(app, ["sms", str(plandir), "-o", str(out), "--scenario", str(scenario)],
                       env={"COLUMNS": "3000"})
     assert r.exit_code == 2 and "sms.sigature" in r.output and not out.exists()
+
+
+DEMO = Path(__file__).resolve().parents[2] / "configs" / "demo_street"
+
+
+def test_demo_texts_fit_one_segment_even_in_the_worst_case(tmp_path: Path) -> None:
+    """Every default text of the demo street is one 70-character segment, and so is the worst case
+    the demo could produce: its longest address with its longest site name, a two-digit month and
+    day and a slot past 10:00."""
+    from sampler.notify.contact import addresses
+    from sampler.notify.templating import environment, render, template
+    from sampler.params import load_scenario
+    from sampler.plan.planner import make_plan
+    from sampler.planfiles.write import write_plan
+    from sampler.registry.read import load_registry
+
+    scenario = load_scenario(DEMO / "scenario.yaml")
+    write_plan(make_plan(scenario, load_registry(scenario)), tmp_path / "plan", xlsx=False)
+    plan = read_plan(tmp_path / "plan")
+    m = build_messages(plan).messages
+    assert len(m) > 10_000 and (m["segments"] == 1).all() and m["text"].str.len().max() <= 70
+    a = plan.assignments
+    names = plan.buildings.drop_duplicates("building_id").set_index("building_id")["name"]
+    longest_address = max(addresses(a["building_id"].map(names), a["unit"], a["room"]), key=len)
+    longest_site = max(plan.sites["name"], key=len)
+    env = environment(None)
+    values = {"sign": scenario.area, "area": scenario.area, "address": longest_address, "date": "12月31日",
+              "start": "23:30", "end": "24:00", "site": longest_site, "team": "12", "code": "ABCDEFGH"}
+    for name in ("sms_site.txt.j2", "sms_home.txt.j2"):
+        text = render(template(env, name), values).strip()
+        assert segments(text) == 1, (len(text), text)
+
+
+def test_call_list_is_chinese_with_a_bom_and_neutralised(tmp_path: Path) -> None:
+    """sms_invalid.csv (the grid workers' call list) has a BOM, Chinese headers with 网格 and 小区
+    first, Chinese problems, and no cell that a spreadsheet would run as a formula."""
+    plandir = write_plan_dir(tmp_path / "plan")
+    contacts = pd.read_csv(plandir / "contacts.csv", dtype=str, keep_default_na=False)
+    contacts.loc[contacts["household_id"] == "H003", "contact"] = "=HYPERLINK(\"http://x\")"
+    contacts.to_csv(plandir / "contacts.csv", index=False)
+    r = CliRunner().invoke(app, ["sms", str(plandir), "-o", str(tmp_path / "sms.csv")])
+    assert r.exit_code == 0, r.output
+    raw = (tmp_path / "sms_invalid.csv").read_bytes()
+    assert raw.startswith(b"\xef\xbb\xbf") and (tmp_path / "sms.csv").read_bytes().startswith(b"\xef\xbb\xbf")
+    calls = pd.read_csv(tmp_path / "sms_invalid.csv", dtype=str, keep_default_na=False, encoding="utf-8-sig")
+    assert list(calls.columns) == ["网格", "小区", "地址", "户主", "登记电话", "问题", "采样时间", "采样地点",
+                                   "户编号", "楼栋编号"]
+    assert set(calls["小区"]) == {"幸福小区"} and set(calls["网格"]) == {"G1"}
+    assert set(calls["问题"]) <= {"未登记电话", "号码无效"} and len(calls) == 2
+    assert not calls.map(lambda v: v[:1] in ("=", "+", "-", "@")).any().any()
