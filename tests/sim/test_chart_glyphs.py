@@ -173,7 +173,7 @@ def test_forecast_chart(saved: dict[str, dict[str, Any]], tmp_path: Path) -> Non
     a = a[(a["mode"] == "site") & (a["slot_end"] <= "2022-11-23 08:00")]
     checkins = tmp_path / "采样记录.csv"
     checkins.write_text(rows_text([["核酸码", "采样点编号", "采样时间", "人数"],
-                                   *[[x.code, x.site_id, x.slot_end + ":00", x.size] for x in a.itertuples()]]),
+                                   *[[x.code, x.site_id, f"{x.slot_end}:00", x.size] for x in a.itertuples()]]),
                         encoding="utf-8-sig")
     r = runner.invoke(app, ["forecast", str(scenario), "--plan", str(plan), "--checkins", str(checkins),
                             "--at", "2022-11-23 08:00", "-r", "2", "--seed", "1", "--workers", "1",
