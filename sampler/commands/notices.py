@@ -46,6 +46,7 @@ def notices_command(
                                params=params, templates=templates)
     console.print(summary_table("楼栋采样通知", [
         ("楼栋", f"{result.buildings:,}"), ("网格（每网格一份打印页）", f"{result.grids:,}"),
+        ("无公开通知的楼栋（网格员另行通知）", f"{result.without_notice:,}"),
         ("目录", str(out / "index.html")), ("汇总表", str(result.workbook)), ("输出目录", str(out)),
     ]))
 

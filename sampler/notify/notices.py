@@ -103,12 +103,15 @@ class NoticesParams:
 
 @dataclass(frozen=True)
 class NoticeSet:
-    """What `write_notices` wrote: the directory, the number of notices and the workbook path."""
+    """What `write_notices` wrote: the directory, the number of notices and the workbook path;
+    ``without_notice`` buildings have placed households but no public notice (all visited at home
+    for their own needs: their grid worker tells them)."""
 
     directory: Path
     buildings: int
     workbook: Path
     grids: int = 0
+    without_notice: int = 0
 
 
 def floor_of(room: str) -> int | None:
@@ -347,7 +350,9 @@ def write_notices(plan: PlanFiles, directory: str | Path, force: bool = False,
     inputs = [plan.directory] if inputs is None else inputs
     with atomic_directory(directory, "notices", force=force, inputs=inputs) as tmp:
         count, grids = _write_notices(plan, tmp, resident_url, params, compiled)
-    return NoticeSet(directory=directory, buildings=count, workbook=directory / "notices.xlsx", grids=grids)
+    placed = plan.assignments.loc[plan.assignments["mode"].isin(["site", "home"]), "building_id"].nunique()
+    return NoticeSet(directory=directory, buildings=count, workbook=directory / "notices.xlsx", grids=grids,
+                     without_notice=max(int(placed) - count, 0))
 
 
 def _write_notices(plan: PlanFiles, directory: Path, resident_url: str, params: NoticesParams,

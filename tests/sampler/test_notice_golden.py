@@ -124,7 +124,8 @@ def _plan_dir(directory: Path) -> Path:
 def notices(tmp_path_factory: pytest.TempPathFactory) -> Path:
     base = tmp_path_factory.mktemp("golden")
     out = base / "notices"
-    write_notices(read_plan(_plan_dir(base / "plan")), out, params=PARAMS)
+    result = write_notices(read_plan(_plan_dir(base / "plan")), out, params=PARAMS)
+    assert (result.buildings, result.without_notice) == (3, 1)
     return out
 
 
