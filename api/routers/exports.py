@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 import tempfile
 from pathlib import Path as FsPath
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, HTTPException, Path, Request, Response, status
 from sqlalchemy import select
@@ -43,6 +43,24 @@ def _sms_result(session: SessionDep, engine: EngineDep, plan_id: int) -> SmsResu
     except InputError as exc:
         raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, [i.as_dict() for i in exc.issues]) from None
     return build_messages(read_plan_files(engine, plan.id), params)
+
+
+def _section(session: SessionDep, scenario_id: int | None, name: str) -> Any:
+    """The scenario's ``name`` section as stored (None when the plan has no scenario or it has none)."""
+    scenario = session.get(Scenario, scenario_id) if scenario_id is not None else None
+    return json.loads(scenario.parameters).get(name) if scenario is not None else None
+
+
+def _notices_params(session: SessionDep, scenario_id: int | None) -> Any:
+    """The scenario's ``notices`` section (issuer, date, hotline, grid workers) as NoticesParams."""
+    from sampler.notify.notices import NoticesParams
+    from sampler.params import build_section
+
+    try:
+        return build_section(NoticesParams, _section(session, scenario_id, "notices"), f"scenario {scenario_id}",
+                             "notices")
+    except InputError as exc:
+        raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, [i.as_dict() for i in exc.issues]) from None
 
 
 def _scenario_of(session: SessionDep, plan_id: int) -> int | None:
@@ -88,16 +106,22 @@ def export_building_notice(request: Request, session: SessionDep, engine: Engine
     """The printable notice of one building (Chinese, A4 print CSS)."""
     from sampler.notify.notices import building_notice_html, notice_rows
 
-    get_plan_row(session, plan_id)
+    plan = get_plan_row(session, plan_id)
     files = read_plan_files(engine, plan_id, [building_id])
     rows = notice_rows(files)
     if rows.empty:
-        raise HTTPException(status.HTTP_404_NOT_FOUND, "no household of this building is in the plan")
+        placed = files.assignments["mode"].isin(["site", "home"]).any() if len(files.assignments) else False
+        raise HTTPException(status.HTTP_404_NOT_FOUND, (
+            "this building gets no public notice: its households are all visited at home for their own "
+            "needs, and their grid worker tells them" if placed else "no household of this building is in the plan"))
     info = files.buildings.drop_duplicates("building_id")
     building = {str(k): str(v) for k, v in info.iloc[0].items()} if len(info) else {"building_id": building_id}
     settings = request.app.state.settings
     resident_url = f"{settings.public_url.rstrip('/')}/r" if settings.public_url else ""
-    html = building_notice_html(str(files.summary.get("area", "")), building, rows, resident_url)
+    window = files.summary.get("window")
+    html = building_notice_html(str(files.summary.get("area", "")), building, rows, resident_url,
+                                params=_notices_params(session, plan.scenario_id),
+                                window_start=str(window.get("start", "")) if isinstance(window, dict) else "")
     audit(engine, caller, "export.notice", plan_id=plan_id, records=len(rows), detail=f"building {building_id}")
     return Response(html, media_type="text/html; charset=utf-8")
 

@@ -71,3 +71,31 @@ def test_building_notice_has_a_qr_code_when_the_public_address_is_set(client: Te
         update={"public_url": "https://hs.example.gov.cn/"})
     text = client.get(url, headers=auth()).text
     assert "<svg" in text and "https://hs.example.gov.cn/r" in text
+
+
+def test_building_notice_is_signed_by_the_scenarios_notices_section(client: TestClient, plan_id: int) -> None:
+    """The API's notice carries the issuer, date and hotline of the plan's scenario, as `sampler
+    notices --scenario` prints them; a bad section is a 422 naming the field."""
+    import json
+
+    from api.models import Plan, Scenario
+
+    section = {"issuer": "幸福街道疫情防控指挥部", "date": "2022-11-22", "hotline": "0599-3821234"}
+    with client.app.state.sessions() as session:  # type: ignore[attr-defined]
+        scenario = Scenario(name="s", area="幸福街道", parameters=json.dumps({"notices": section}, ensure_ascii=False))
+        session.add(scenario)
+        session.flush()
+        plan = session.get(Plan, plan_id)
+        assert plan is not None
+        plan.scenario_id = scenario.id
+        session.commit()
+        scenario_id = scenario.id
+    text = client.get(f"/api/v1/plans/{plan_id}/exports/notices/B3.html", headers=auth()).text
+    assert "幸福街道疫情防控指挥部" in text and "0599-3821234" in text and "2022年11月22日" in text
+    with client.app.state.sessions() as session:  # type: ignore[attr-defined]
+        row = session.get(Scenario, scenario_id)
+        assert row is not None
+        row.parameters = json.dumps({"notices": {"date": "22/11/2022"}})
+        session.commit()
+    r = client.get(f"/api/v1/plans/{plan_id}/exports/notices/B3.html", headers=auth())
+    assert r.status_code == 422 and "date" in r.text
