@@ -19,8 +19,9 @@
    ``route_max_stops`` buildings is ordered by nearest neighbour instead. A route is never kept if
    it travels longer than the building order.
 3. **Slots from arrivals.** Walking the route from the window's start (day slots first, then night
-   slots, as the site plan uses them), each household's expected arrival gives its slot; a
-   household whose visit the team cannot finish inside the window is left unplaced (add teams).
+   slots, as the site plan uses them; the slots a team works are taken in time order, so arrivals
+   only grow along its route), each household's expected arrival gives its slot; a household whose
+   visit the team cannot finish inside the window is left unplaced (add teams).
 
 The plan reports, per team and in total, the working hours (doors + travel) of the route against
 the same households visited in building order (``home_routes`` in plan.json).
@@ -234,8 +235,14 @@ def route_home_visits(registry: Registry, home_queue: IntArray, params: HomeVisi
         stop[r] = seq_stop + 1
         k_slot = np.floor(start / slot_minutes).astype(np.int64)
         ok = start + door <= horizon + 1e-9  # the visit must end inside the window
-        slot[r[ok]] = slot_order[k_slot[ok]]
-        arrival[r[ok]] = slot_order[k_slot[ok]] * slot_minutes + (start[ok] - k_slot[ok] * slot_minutes)
+        # The slots this team works, in time order: its first day slots, and night slots only past
+        # the day's end. (A night before a later day slot is taken in its turn, never after it.)
+        used = np.sort(slot_order[:int(k_slot[ok].max()) + 1]) if ok.any() else slot_order[:0]
+        at = np.full(len(r), np.inf)
+        at[ok] = used[k_slot[ok]] * slot_minutes + (start[ok] - k_slot[ok] * slot_minutes)
+        ok &= at + door <= horizon + 1e-9  # ... in clock time too
+        slot[r[ok]] = used[k_slot[ok]]
+        arrival[r[ok]] = at[ok]
         routed_travel = _path_travel(order, travel)
         plain_travel = _path_travel(building_order, travel)
         work_door = float(service.sum())
