@@ -1,6 +1,7 @@
 """Routes for home-visit teams: who visits whom, in which order, and when they arrive.
 
-    routes = route_home_visits(problem.registry, problem.home_queue, scenario, grid)
+    routes = route_home_visits(registry, problem.home_queue, scenario.home_visits, scenario.walk,
+                               grid.minutes, grid.night)
 
 1. **Teams by area.** The home-visit households (in call-down order: building, unit, room) are
    shared out among ``home_visits.teams`` teams by recursive coordinate bisection over their
