@@ -183,6 +183,7 @@ class StoredPlanJob:
     tmp: Path
     scenario: Any
     registry: Any
+    scenario_id: int | None = None
 
 
 def run_stored_plan_job(database_url: str, job_id: int, data_dir: str, kind: str,
@@ -205,7 +206,7 @@ def run_stored_plan_job(database_url: str, job_id: int, data_dir: str, kind: str
             plan_id, scenario_id, params = plan.id, plan.scenario_id, json.loads(job.params)
         with scratch_dir(Path(data_dir), f"{kind}{job_id}-") as tmp:
             scenario = restore_scenario(engine, scenario_id, tmp)
-            body(StoredPlanJob(engine, job_id, plan_id, params, tmp, scenario, load_registry(scenario)))
+            body(StoredPlanJob(engine, job_id, plan_id, params, tmp, scenario, load_registry(scenario), scenario_id))
     except JobGone as exc:
         log.warning("%s job %s abandoned: %s", kind, job_id, exc)
     except Exception as exc:

@@ -160,6 +160,8 @@ class Plan(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     scenario_id: Mapped[int | None] = mapped_column(Integer, nullable=True, index=True)
     job_id: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    # The plan a re-plan (same day) or the next round was made from; None for a plan from scratch.
+    parent_id: Mapped[int | None] = mapped_column(Integer, nullable=True, index=True)
     area: Mapped[str] = mapped_column(String(200))
     households: Mapped[int] = mapped_column(Integer, default=0)
     summary: Mapped[str] = mapped_column(Text, default="{}")

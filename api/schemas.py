@@ -234,6 +234,7 @@ class PlanPublic(BaseModel):
     id: int
     scenario_id: int | None
     job_id: int | None
+    parent_id: int | None = Field(default=None, description="the plan this re-plan or next round was made from")
     area: str
     households: int
     published: bool

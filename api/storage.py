@@ -97,18 +97,20 @@ def store_plan(
     job_id: int | None = None,
     workbook: bytes | None = None,
     before_commit: Callable[[Connection, int], None] | None = None,
+    parent_id: int | None = None,
 ) -> int:
     """Store a plan (plan.json summary and the seven tables) in one transaction; return its id.
 
     Either everything is stored or, on any error, nothing. ``before_commit`` runs inside the
-    transaction after the rows are written (the job marks itself done there).
+    transaction after the rows are written (the job marks itself done there). ``parent_id``: the
+    plan a re-plan or the next round was made from.
     """
     normal = {name: normalise_frame(name, frames[name]) for name in TABLES}
     writer = _insert_sqlite if is_sqlite(engine) else (
         _copy_postgres if engine.dialect.name == "postgresql" else _insert_generic)
     with engine.begin() as conn:
         plan_id = conn.execute(insert(Plan).values(
-            scenario_id=scenario_id, job_id=job_id, area=str(summary.get("area", "")),
+            scenario_id=scenario_id, job_id=job_id, parent_id=parent_id, area=str(summary.get("area", "")),
             households=int(summary.get("households", len(normal["contacts"]))),
             summary=json.dumps(summary, ensure_ascii=False), published=False,
         ).returning(Plan.id)).scalar_one()

@@ -56,7 +56,7 @@ def hide_phone(phone: str) -> str:
 
 def plan_public(row: Plan | Row[Any]) -> PlanPublic:
     """The wire form of a plan (an ORM row or a Core row of the plans table)."""
-    return PlanPublic(id=row.id, scenario_id=row.scenario_id, job_id=row.job_id, area=row.area,
+    return PlanPublic(id=row.id, scenario_id=row.scenario_id, job_id=row.job_id, parent_id=row.parent_id, area=row.area,
                       households=row.households, published=row.published, created_at=row.created_at,
                       summary=json.loads(row.summary))
 
