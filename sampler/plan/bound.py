@@ -54,6 +54,20 @@ is at least Σ_c P_c·best_c + e_0·P + min_{m ≥ k_b} [u·(m − k_b) + (e_{j+
 the extra calls or the walk to a larger site. A_b is replaced by max(A_b, A'_b): both are lower
 bounds of the same minimum.
 
+**Classes that need cells of their own (label bound).** A'_b ignores preferences and A_b puts each
+class whole in one cell, so neither sees that a building of more people than one cell holds, with
+some households preferring the afternoon, needs its class-0 cells *and* an afternoon cell: A_b
+credits class 0's second cell to the afternoon block. `_label_bound` keeps the building's own cell
+capacity and the preferences together: for a partition of the classes into groups, label each
+candidate cell ℓ with the group whose class is cheapest there relative to its best (e_c(ℓ) =
+cost_c(ℓ) − best_c); θ_G = the least e_c (c ∈ G) over cells not labelled G. The labelled sets are
+disjoint, a person of G outside G's cells pays at least θ_G, and j_G cells of G's label hold at most
+j_G·cap_G of the building's people. So the all-placed extra over Σ_c P_c·best_c is at least
+min over j of Σ_G θ_G·(P_G − j_G·cap_G)⁺ + u·(Σ_G j_G − k_b)⁺ (solved exactly by taking the largest
+marginals, see the function), a third lower bound of the same minimum: A_b becomes
+max(A_b, A'_b, A''_b). For each partition the argument holds whatever the labels are; the labelling
+only makes it strong.
+
 With Δ dropped, Σ_b base_b − Σ π·cap is the ordinary Lagrangian dual of the flow, equal to the LP
 optimum when π are the optimal LP duals (the flow's residual shortest-path prices). The planner
 reports max(LP optimum, L(π)); both are proven bounds. Δ_b is positive only for a building whose
@@ -167,6 +181,8 @@ def lagrangian_bound(problem: Problem, prices: IntArray) -> tuple[int, int]:
         pc[rows, g_c[gi]] = people[gi]
         all_placed[multi] = np.maximum(all_placed[multi], _partition_bound(
             problem, v, pc, rb[multi], k_b[multi], u))
+        all_placed[multi] = np.maximum(all_placed[multi], placed_b[multi] + _label_bound(
+            problem, v, pc, rb[multi], k_b[multi], u, unplaced_unit))
     delta = np.where(ok, np.maximum(np.minimum(all_placed, base_b + slack) - base_b, 0), 0)
     return lower0, lower0 + int(delta.sum())
 
@@ -245,3 +261,86 @@ def _partition_bound(problem: Problem, v: IntArray, pc: IntArray, buildings: Int
             blocks += used
         best_a = np.minimum(best_a, cost + u * np.maximum(blocks - k_b, 0))
     return best_a
+
+
+LABEL_CHUNK = 4096  # buildings per block of the label bound (bounds its (buildings × arcs × slots × classes) arrays)
+
+
+def _label_bound(problem: Problem, v: IntArray, pc: IntArray, buildings: IntArray, k_b: IntArray, u: int,
+                 cap_theta: int) -> IntArray:
+    """Per building with several classes (people ``pc`` per class), a lower bound on its all-placed
+    extra cost over Σ_c P_c·best_c that keeps the building's own cell capacity (the label bound of
+    the module docstring): classes whose cheap cells differ need a cell count that fits their people.
+
+    For each partition of the classes into groups, every open candidate cell ℓ of the building is
+    labelled with the group G whose cheapest class there has the least extra cost e_c(ℓ) =
+    cost_c(ℓ) − best_c (ties to the first group), and θ_G is the least e_c, c ∈ G, over the cells not
+    labelled G (capped at ``cap_theta``). A person of G outside G's cells pays at least θ_G; inside
+    at least 0. The labelled sets are disjoint, so a plan using j_G cells of G's label uses at
+    least Σ_G j_G cells, and at most j_G·cap_G people of the building (cap_G: the largest cell of G's
+    label) sit in them. Hence its extra cost is at least
+
+        Σ_G θ_G·(P_G − min(P_G, j_G·cap_G))  +  u·(Σ_G j_G − k_b)⁺,     j_G ≤ #cells labelled G.
+
+    The first term is convex in each j_G with marginals θ_G·min(cap_G, P_G − (j−1)·cap_G), which
+    fall with j: the minimum over the j takes the k_b largest marginals free and each further one
+    worth more than u. Every partition gives a valid bound; the largest is kept.
+    """
+    n_b, n_cls = pc.shape
+    out = np.zeros(n_b, dtype=np.int64)
+    parts = _partitions(list(range(n_cls)))
+    for lo in range(0, n_b, LABEL_CHUNK):
+        hi = min(lo + LABEL_CHUNK, n_b)
+        out[lo:hi] = _label_chunk(problem, v, pc[lo:hi], buildings[lo:hi], k_b[lo:hi], u, cap_theta, parts)
+    return out
+
+
+def _label_chunk(problem: Problem, v: IntArray, pc: IntArray, buildings: IntArray, k_b: IntArray, u: int,
+                 cap_theta: int, parts: list[list[list[int]]]) -> IntArray:
+    """`_label_bound` for one block of buildings."""
+    cand, grid = problem.cand, problem.grid
+    n_b, n_cls = pc.shape
+    a_row, a_k = problem.candidate_arcs(buildings)
+    width = int(np.bincount(a_row, minlength=n_b).max(initial=1))
+    first = np.searchsorted(a_row, np.arange(n_b))
+    col = np.arange(len(a_row)) - first[a_row]
+    n_slots = v.shape[2]
+    # Cost per person of each class in each (arc, slot) cell: (buildings, cells, classes); CLOSED where shut.
+    cost4 = np.full((n_b, width, n_slots, n_cls), CLOSED, dtype=np.int64)
+    cost4[a_row, col] = np.minimum(problem.arc_cost[a_k][:, None, None] + v[cand.site[a_k]].transpose(0, 2, 1), CLOSED)
+    cap3 = np.zeros((n_b, width, n_slots), dtype=np.int64)
+    cap3[a_row, col] = grid.capacity[cand.site[a_k]]
+    cost = cost4.reshape(n_b, width * n_slots, n_cls)
+    cap = cap3.reshape(n_b, width * n_slots)
+    is_open = cap > 0
+    present = pc > 0
+    best = np.where(is_open[:, :, None], cost, CLOSED).min(axis=1)  # (buildings, classes)
+    e = np.where(is_open[:, :, None] & present[:, None, :], cost - best[:, None, :], CLOSED)
+    rows = np.arange(n_b)
+    result = np.zeros(n_b, dtype=np.int64)
+    for part in parts:
+        score = np.stack([e[:, :, g].min(axis=2) for g in part], axis=2)  # (buildings, cells, groups)
+        label = np.where(is_open, score.argmin(axis=2), -1)
+        values, counts = [], []
+        total = np.zeros(n_b, dtype=np.int64)
+        for gi, g in enumerate(part):
+            p_g = pc[:, g].sum(axis=1)
+            mine = label == gi
+            theta = np.where(mine | ~is_open, CLOSED, score[:, :, gi]).min(axis=1)
+            theta = np.minimum(theta, cap_theta)
+            cap_g = np.where(mine, cap, 0).max(axis=1)
+            n_cells = mine.sum(axis=1)
+            full = np.minimum(p_g // np.maximum(cap_g, 1), n_cells)
+            rest = np.where(full < n_cells, p_g - full * cap_g, 0)
+            total += theta * p_g
+            values += [theta * cap_g, theta * rest]
+            counts += [full, (rest > 0).astype(np.int64)]
+        val = np.stack(values, axis=1)
+        cnt = np.stack(counts, axis=1)
+        order = np.argsort(-val, axis=1, kind="stable")
+        val, cnt = val[rows[:, None], order], cnt[rows[:, None], order]
+        before = np.cumsum(cnt, axis=1) - cnt
+        free = np.clip(k_b[:, None] - before, 0, cnt)
+        gain = (val * free).sum(axis=1) + (np.maximum(val - u, 0) * (cnt - free)).sum(axis=1)
+        result = np.maximum(result, total - gain)
+    return result

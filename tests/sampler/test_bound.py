@@ -92,3 +92,49 @@ def test_bound_never_exceeds_the_exact_optimum(seed, cohesion):
     problem = build_problem(sc, reg)
     prices = rng.integers(0, 40, size=problem.grid.capacity.shape)
     assert lagrangian_bound(problem, prices)[1] <= round(optimum * COST_SCALE)
+
+
+def test_a_building_larger_than_a_cell_with_an_afternoon_household_needs_a_third_call():
+    """Six class-0 people (cells of 4, so two calls) and one afternoon person: a third call (cohesion
+    0.5) beats moving a class-0 household to the afternoon (0.4 lateness per person, 2 people) or the
+    afternoon person to the morning (30). The partition bound credits class 0's second call to the
+    afternoon household and charges nothing; the label bound charges the third call."""
+    reg = registry([("A", 0, 0, P, "c")], [("h1", "A", 2), ("h2", "A", 2), ("h3", "A", 2), ("h4", "A", 1)],
+                   [site("S1", 0, 0, rate=8.0)], preferred={"h4": AFTERNOON})
+    sc = Scenario(window=WindowParams(start="2022-11-23 10:00", hours=3.0), capacity=CapacityParams(utilisation=1.0),
+                  planner=replace(PlannerParams(), cohesion_penalty=0.5))
+    plan = make_plan(sc, reg)
+    optimum = _exact_optimum(sc, reg)
+    assert optimum == pytest.approx(1.1)
+    assert plan.summary["objective"] == pytest.approx(1.1)
+    problem = build_problem(sc, reg)
+    lp, lagr = lagrangian_bound(problem, np.zeros_like(problem.grid.capacity))
+    assert lp == 4  # everyone in their best cell: the afternoon person's 4 slots of lateness
+    assert lagr == 9  # + the third call (5): class-0 people in the afternoon pay 4 each, the overflow 2 of them
+    assert lagr <= round(optimum * COST_SCALE)
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(seed=st.integers(0, 100_000), cohesion=st.sampled_from([0.5, 2.0, 5.0, 40.0]))
+def test_label_bound_never_exceeds_the_exact_optimum_on_buildings_larger_than_a_cell(seed, cohesion):
+    """The regime of the label bound: one or two buildings of 5–9 households (more people than one
+    cell holds), most preferring a period, small sites, windows across period boundaries. The
+    planner's bound, and the Lagrangian bound at random prices, stay ≤ the exact CP-SAT optimum."""
+    rng = np.random.default_rng(seed)
+    n_b = int(rng.integers(1, 3))
+    buildings = [(f"B{i}", float(rng.uniform(0, 600)), float(rng.uniform(0, 600)), P, "c") for i in range(n_b)]
+    households = [(f"H{j}", f"B{int(rng.integers(0, n_b))}", int(rng.integers(1, 5))) for j in range(int(rng.integers(5, 10)))]
+    sites = [site(f"S{k}", float(rng.uniform(0, 600)), float(rng.uniform(0, 600)), rate=float(rng.integers(6, 21)))
+             for k in range(int(rng.integers(1, 3)))]
+    pref = {h[0]: int(rng.integers(1, len(PERIODS))) for h in households if rng.random() < 0.5}
+    reg = registry(buildings, households, sites, preferred=pref)
+    start = str(rng.choice(["2022-11-23 10:30", "2022-11-23 11:00", "2022-11-23 17:00"]))
+    sc = Scenario(window=WindowParams(start=start, hours=float(rng.choice([2.0, 2.5]))),
+                  capacity=CapacityParams(utilisation=1.0), planner=replace(PlannerParams(), cohesion_penalty=cohesion))
+    plan = make_plan(sc, reg)
+    optimum = _exact_optimum(sc, reg)
+    assert plan.summary["lower_bound"] <= optimum + 1e-6
+    assert optimum <= plan.summary["objective"] + 1e-6
+    problem = build_problem(sc, reg)
+    prices = rng.integers(0, 40, size=problem.grid.capacity.shape)
+    assert lagrangian_bound(problem, prices)[1] <= round(optimum * COST_SCALE)
