@@ -288,10 +288,17 @@ def _label_bound(problem: Problem, v: IntArray, pc: IntArray, buildings: IntArra
     """
     n_b, n_cls = pc.shape
     out = np.zeros(n_b, dtype=np.int64)
-    parts = _partitions(list(range(n_cls)))
-    for lo in range(0, n_b, LABEL_CHUNK):
-        hi = min(lo + LABEL_CHUNK, n_b)
-        out[lo:hi] = _label_chunk(problem, v, pc[lo:hi], buildings[lo:hi], k_b[lo:hi], u, cap_theta, parts)
+    mask = ((pc > 0) * (1 << np.arange(n_cls))).sum(axis=1)
+    for m in np.unique(mask).tolist():
+        # Only the classes present matter, and one group alone gives nothing: the partitions of the
+        # present classes into two groups or more (one for two classes, most buildings).
+        parts = [p for p in _partitions([c for c in range(n_cls) if m >> c & 1]) if len(p) > 1]
+        rows = np.flatnonzero(mask == m)
+        if not parts:
+            continue
+        for lo in range(0, len(rows), LABEL_CHUNK):
+            r = rows[lo : lo + LABEL_CHUNK]
+            out[r] = _label_chunk(problem, v, pc[r], buildings[r], k_b[r], u, cap_theta, parts)
     return out
 
 
