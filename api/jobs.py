@@ -239,7 +239,17 @@ def run_plan_job(database_url: str, job_id: int, data_dir: str) -> None:
             if params.get("seed") is not None:
                 scenario = scenario.replace(planner=replace(scenario.planner, seed=int(params["seed"])))
             registry = load_registry(scenario)
-            plan = make_plan(scenario, registry, progress=JobProgress(engine, job_id, 0.05, 0.75))
+            previous = params.get("previous_plan_id")
+            if previous is not None:  # the next round, from the previous round's stored plan
+                from api.storage import read_plan_files
+                from sampler.plan.replan import plan_round
+
+                plan = plan_round(scenario, registry, read_plan_files(engine, int(previous)),
+                                  progress=JobProgress(engine, job_id, 0.05, 0.75))
+                parent = {k: v for k, v in plan.summary["round"].get("parent", {}).items() if k != "directory"}
+                plan.summary["round"]["parent"] = {**parent, "plan_id": int(previous)}
+            else:
+                plan = make_plan(scenario, registry, progress=JobProgress(engine, job_id, 0.05, 0.75))
             progress_job(engine, job_id, "storing", 0.85)
             frames = plan_frames(plan)  # the plan-directory tables, straight from the plan's arrays
             book = io.BytesIO()
@@ -249,7 +259,8 @@ def run_plan_job(database_url: str, job_id: int, data_dir: str) -> None:
                 finish_job(conn, job_id, plan_id=plan_id)
 
             store_plan(engine, plan.summary, frames, scenario_id=scenario_id, job_id=job_id,
-                       workbook=book.getvalue(), before_commit=done)
+                       workbook=book.getvalue(), before_commit=done,
+                       parent_id=int(previous) if previous is not None else None)
     except JobGone as exc:
         log.warning("job %s abandoned: %s", job_id, exc)
     except Exception as exc:

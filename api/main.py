@@ -37,6 +37,7 @@ from api.routers import (
     lookup,
     plans,
     purge,
+    replan,
     scenarios,
     simulations,
     whatif,
@@ -178,7 +179,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         return await http_exception_handler(request, exc)
 
     api = APIRouter(prefix=API_PREFIX)
-    for module in (scenarios, purge, plans, jobs, simulations, forecasts, exports, keys, audit, day,
+    for module in (scenarios, purge, plans, jobs, simulations, forecasts, replan, exports, keys, audit, day,
                    coverage, whatif):
         api.include_router(module.router, responses=ERROR_RESPONSES)
     api.include_router(lookup.router, responses=_LOOKUP_ERRORS)

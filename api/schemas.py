@@ -200,10 +200,13 @@ class ScenariosPublic(BaseModel):
 
 
 class PlanCreate(BaseModel):
-    """Plan a stored scenario (optionally with another planner seed)."""
+    """Plan a stored scenario (optionally with another planner seed); with ``previous_plan_id`` the
+    next round: every household keeps its site and slot of that plan where still feasible
+    (docs/replan.md, Rounds), and the new plan's ``parent_id`` is that plan."""
 
     scenario_id: int = Field(ge=1, le=2**31 - 1)
     seed: int | None = Field(default=None, ge=0, le=2**31 - 1)
+    previous_plan_id: int | None = Field(default=None, ge=1, le=2**31 - 1)
 
 
 class JobPublic(BaseModel):

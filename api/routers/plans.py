@@ -100,8 +100,16 @@ def create_plan(body: PlanCreate, request: Request, session: SessionDep, _caller
         raise HTTPException(status.HTTP_404_NOT_FOUND, "no such scenario")
     if scenario.purged_at is not None:
         raise HTTPException(status.HTTP_409_CONFLICT, "this scenario's personal data was purged; upload the registry again")
+    if body.previous_plan_id is not None:
+        previous = session.get(Plan, body.previous_plan_id)
+        if previous is None:
+            raise HTTPException(status.HTTP_404_NOT_FOUND, "no such previous plan")
+        if previous.area != scenario.area:
+            raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT,
+                                f"the previous plan is of {previous.area!r}, the scenario of {scenario.area!r}: "
+                                "the next round continues a plan of the same area")
     job = Job(kind="plan", status="queued", stage="queued", scenario_id=body.scenario_id,
-              params=json.dumps({"seed": body.seed}), owner=owner_id())
+              params=json.dumps({"seed": body.seed, "previous_plan_id": body.previous_plan_id}), owner=owner_id())
     session.add(job)
     session.commit()
     request.app.state.jobs.submit(job.id)
