@@ -1,0 +1,86 @@
+"""Re-plan jobs: the rest of a stored plan's day from the check-ins in the database, stored as a
+new plan whose parent is the plan it was made from (docs/replan.md).
+
+The worker rebuilds the scenario and registry from the stored files, reads the parent plan
+(`api.storage.read_plan_files`) and the households checked in by ``at`` (`api.models.Checkin`),
+runs `sampler.plan.replan.replan` and stores the new plan, its workbook and the job's success in
+one transaction. Rounds (`POST /plans` with ``previous_plan_id``) are plan jobs (`api.jobs`).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import io
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+from sqlalchemy import Connection, Engine, select
+
+from api.jobs import JobProgress, StoredPlanJob, finish_job, progress_job, run_stored_plan_job
+from api.models import Checkin
+
+__all__ = ["run_replan_job", "sampled_by"]
+
+
+def stored_rows(conn: Connection, plan_id: int, registry_ids: npt.NDArray[Any]) -> npt.NDArray[np.int64]:
+    """Registry row of each household index a check-in stores (assignments then unplaced, as
+    stored; −1 for a household the registry does not have)."""
+    import pandas as pd
+
+    from api.day import _columns
+
+    (a_id,) = _columns(conn, "assignments", plan_id, "household_id")
+    (u_id,) = _columns(conn, "unplaced", plan_id, "household_id")
+    stored_ids = np.concatenate([a_id, u_id]).astype(str)
+    return np.asarray(pd.Index(np.asarray(registry_ids).astype(str)).get_indexer(stored_ids), dtype=np.int64)
+
+
+def sampled_by(engine: Engine, plan_id: int, registry_ids: npt.NDArray[Any], until: dt.datetime) -> npt.NDArray[np.bool_]:
+    """Per registry household: checked in (any of its people) at or before ``until``."""
+    sampled = np.zeros(len(registry_ids), dtype=bool)
+    with engine.connect() as conn:
+        households = conn.execute(select(Checkin.household).where(
+            Checkin.plan_id == plan_id, Checkin.at <= until.astimezone(dt.UTC).replace(tzinfo=None))).scalars().all()
+        if not households:
+            return sampled
+        rows = stored_rows(conn, plan_id, registry_ids)
+    index = np.asarray(households, dtype=np.int64)
+    index = index[(index >= 0) & (index < len(rows))]
+    hit = rows[index]
+    sampled[hit[hit >= 0]] = True
+    return sampled
+
+
+def run_replan_job(database_url: str, job_id: int, data_dir: str) -> None:
+    """Worker body of a re-plan job."""
+    run_stored_plan_job(database_url, job_id, data_dir, "replan", _replan)
+
+
+def _replan(job: StoredPlanJob) -> None:
+    from api.storage import read_plan_files, store_plan
+    from sampler.plan.replan import replan
+    from sampler.planfiles.write import plan_frames, write_workbook
+
+    params = job.params
+    at = dt.datetime.fromisoformat(params["at"])
+    start = job.scenario.window.start_time.replace(tzinfo=at.tzinfo)
+    minute = (at - start).total_seconds() / 60.0
+    progress_job(job.engine, job.job_id, "reading check-ins", 0.05)
+    files = read_plan_files(job.engine, job.plan_id)
+    sampled = sampled_by(job.engine, job.plan_id, np.asarray(job.registry.households.id, dtype=object), at)
+    plan = replan(job.scenario, job.registry, files, sampled, minute, lead_minutes=float(params["lead_minutes"]),
+                  close=params.get("close") or (), tables=params.get("tables") or {},
+                  progress=JobProgress(job.engine, job.job_id, 0.1, 0.8))
+    parent = {k: v for k, v in plan.summary["replan"].get("parent", {}).items() if k != "directory"}
+    plan.summary["replan"]["parent"] = {**parent, "plan_id": job.plan_id}  # not the scratch folder it was read from
+    progress_job(job.engine, job.job_id, "storing", 0.85)
+    frames = plan_frames(plan)
+    book = io.BytesIO()
+    write_workbook(plan, {}, book)
+
+    def done(conn: Connection, plan_id: int) -> None:
+        finish_job(conn, job.job_id, plan_id=plan_id)
+
+    store_plan(job.engine, plan.summary, frames, scenario_id=job.scenario_id, job_id=job.job_id,
+               workbook=book.getvalue(), before_commit=done, parent_id=job.plan_id)
