@@ -259,13 +259,18 @@ class Registry:
     households, buildings, sites
         The area's data.
     hashes
-        SHA-256 of each input file, by role (households, buildings, sites), for the plan record.
+        SHA-256 of each input file, by role (households, buildings, sites; or persons,
+        compounds, sites), for the plan record.
+    warnings
+        Problems that do not stop planning (a landline, an identity number failing its check
+        digit), each an `sampler.errors.InputIssue` naming file, row, field, value and what to do.
     """
 
     households: HouseholdTable
     buildings: BuildingTable
     sites: tuple[Site, ...]
     hashes: dict[str, str] = field(default_factory=dict)
+    warnings: tuple[Any, ...] = ()
 
     @property
     def people(self) -> int:

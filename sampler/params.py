@@ -77,12 +77,46 @@ class RegistryFiles:
     Attributes
     ----------
     households, buildings, sites
-        CSV (UTF-8, UTF-8 with BOM or GB18030) or XLSX files with English or Chinese headers.
+        CSV (UTF-8, UTF-8 with BOM, GB18030 or Excel's UTF-16 "Unicode 文本"), XLSX or XLS files
+        with English or Chinese headers.
+    persons
+        A person-level roster (花名册: one row per resident) read instead of ``households`` and
+        ``buildings`` when given (`sampler.registry.persons`); it needs ``compounds``.
+    compounds
+        The compounds and villages (小区/村) of a person-level roster: name, coordinates, risk
+        zone, optionally grid, and optionally one row per building with its own coordinates.
+    crs
+        Coordinate system of every coordinate in the registry files: ``wgs84`` (GPS), ``gcj02``
+        (Amap 高德, Tencent) or ``bd09`` (Baidu); converted to WGS-84 when read.
     """
 
     households: str = "households.csv"
     buildings: str = "buildings.csv"
     sites: str = "sites.csv"
+    persons: str = ""
+    compounds: str = ""
+    crs: str = "wgs84"
+
+    @property
+    def kinds(self) -> tuple[str, ...]:
+        """The registry files this scenario reads, by role."""
+        if self.persons:
+            return ("persons", "compounds", "sites")
+        return ("households", "buildings", "sites")
+
+    def check(self) -> list[tuple[str, str, str]]:
+        from sampler.registry.crs import CRS_NAMES
+
+        problems = []
+        if self.crs not in CRS_NAMES:
+            problems.append(("crs", self.crs, "use wgs84 (GPS), gcj02 (Amap 高德, Tencent) or bd09 (Baidu)"))
+        if self.persons and not self.compounds:
+            problems.append(("compounds", "", "a person-level roster (persons) needs a compounds file locating its "
+                                              "小区/村: name, 经度, 纬度, 风险区"))
+        if self.compounds and not self.persons:
+            problems.append(("persons", "", "compounds are read only with a person-level roster: name it as "
+                                            "persons, or remove compounds"))
+        return problems
 
 
 @dataclass(frozen=True)
@@ -446,7 +480,7 @@ class Scenario:
     sections: Mapping[str, Any] = field(default_factory=dict)
 
     def path_of(self, name: str) -> Path:
-        """Absolute path of the registry file called ``name`` (households, buildings, sites)."""
+        """Absolute path of the registry file called ``name`` (households, buildings, sites, persons, compounds)."""
         return self.base_dir / getattr(self.registry, name)
 
     def replace(self, **changes: Any) -> Scenario:

@@ -177,7 +177,8 @@ def scenario_inputs(scenario: object) -> list[Path]:
     files: list[Path] = []
     path_of = getattr(scenario, "path_of", None)
     if path_of is not None:
-        for kind in ("households", "buildings", "sites"):
+        kinds = getattr(getattr(scenario, "registry", None), "kinds", ("households", "buildings", "sites"))
+        for kind in kinds:
             with suppress(AttributeError, TypeError):
                 files.append(Path(path_of(kind)))
     source = Path(str(getattr(scenario, "source", "")))

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import re
 import zipfile
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -32,7 +33,11 @@ import pandas as pd
 
 from sampler.errors import InputError, InputIssue
 
-__all__ = ["DEFAULT_LIMITS", "FileLimits", "check_cells", "read_xlsx_frame", "sniff"]
+__all__ = ["DEFAULT_LIMITS", "FileLimits", "HeaderPicker", "check_cells", "frame_from_rows", "read_xls_frame",
+           "read_xlsx_frame", "sniff"]
+
+HeaderPicker = Callable[[Sequence[Sequence[str]]], int]
+"""Given a sheet's first rows (as text), the index of the header row among them."""
 
 _MIB = 1 << 20
 XLSX_MAX_ROWS = 1_048_576  # the most rows an Excel sheet has
@@ -198,15 +203,17 @@ def _header_names(header: list[str]) -> list[str]:
     return names
 
 
-def read_xlsx_frame(path: Path, name: str, limits: FileLimits = DEFAULT_LIMITS) -> pd.DataFrame:
-    """The first sheet of an XLSX as a frame of text columns ('' for blank), the first row as
-    header, trailing blank rows dropped (as pandas.read_excel does); InputError for anything that
-    is not a sound workbook within ``limits``."""
+def read_xlsx_frame(path: Path, name: str, limits: FileLimits = DEFAULT_LIMITS,
+                    header_row: HeaderPicker | None = None) -> pd.DataFrame:
+    """The first sheet of an XLSX as a frame of text columns ('' for blank), the first row (or the
+    one ``header_row`` picks among the first ten, `frame_from_rows`) as header, trailing blank rows
+    dropped (as pandas.read_excel does); InputError for anything that is not a sound workbook
+    within ``limits``."""
     _check_archive(path, name, limits)
     import openpyxl
 
     rows: list[list[str]] = []
-    width = cells = 0
+    cells = 0
     try:
         book = openpyxl.load_workbook(path, read_only=True, data_only=True, keep_links=False, keep_vba=False)
         try:
@@ -220,7 +227,7 @@ def read_xlsx_frame(path: Path, name: str, limits: FileLimits = DEFAULT_LIMITS) 
                                   "export the table again")
                 if len(values) > limits.max_columns:
                     raise _refuse(name, f"{len(values):,} columns", f"a table has at most {limits.max_columns:,} "
-                                  "columns here; delete the empty or extra columns", row=max(number - 1, 0))
+                                  "columns here; delete the empty or extra columns", row=number)
                 cells += len(values)
                 if cells > limits.max_cells:
                     raise _refuse(name, f"more than {limits.max_cells:,} cells",
@@ -234,7 +241,6 @@ def read_xlsx_frame(path: Path, name: str, limits: FileLimits = DEFAULT_LIMITS) 
                                       f"a table has at most {limits.max_rows:,} rows here; split it")
                     rows.extend([] for _ in range(number - 1 - len(rows)))  # blank rows in between
                     rows.append(row)
-                    width = max(width, len(row))
         finally:
             book.close()
     except InputError:
@@ -242,33 +248,95 @@ def read_xlsx_frame(path: Path, name: str, limits: FileLimits = DEFAULT_LIMITS) 
     except Exception as exc:  # openpyxl raises many kinds on damaged or hostile workbooks
         raise _refuse(name, type(exc).__name__, f"the workbook cannot be read ({str(exc)[:100]}); export it again "
                                                  "as .xlsx or CSV") from None
+    return frame_from_rows(rows, name, header_row)
+
+
+def frame_from_rows(rows: list[list[str]], name: str, header_row: HeaderPicker | None = None) -> pd.DataFrame:
+    """A sheet's rows (row i = sheet row i + 1, blank rows as []) as a frame: the header row (the
+    first, or the one ``header_row`` picks among the first ten) gives the names, the rows below it
+    the data; ``frame.attrs["first_row"]`` is the sheet row number of the first data row."""
     if not rows:
         raise _refuse(name, "empty sheet", "the first sheet is empty: put the table (with its header row) there")
-    header = _header_names(rows[0] + [""] * (width - len(rows[0])))
-    body = rows[1:]
+    at = header_row(rows[:10]) if header_row is not None else 0
+    width = max((len(r) for r in rows[at:]), default=0)
+    header = _header_names(rows[at] + [""] * (width - len(rows[at])))
+    body = rows[at + 1:]
     columns = {}
     for j, col in enumerate(header):
         columns[col] = pd.Series([r[j] if j < len(r) else "" for r in body], dtype=object)
-    return pd.DataFrame(columns, index=pd.RangeIndex(len(body)))
+    frame = pd.DataFrame(columns, index=pd.RangeIndex(len(body)))
+    frame.attrs["first_row"] = at + 2
+    return frame
+
+
+def read_xls_frame(path: Path, name: str, limits: FileLimits = DEFAULT_LIMITS,
+                   header_row: HeaderPicker | None = None) -> pd.DataFrame:
+    """The first sheet of a legacy Excel 97–2003 ``.xls`` workbook, read by python-calamine, as
+    `read_xlsx_frame` gives an ``.xlsx`` (same text conversion, limits and header search)."""
+    try:
+        import python_calamine
+    except ImportError:
+        raise _refuse(name, ".xls (Excel 97-2003)", "reading .xls needs the python-calamine package "
+                      "(pip install python-calamine); or save the file as .xlsx or CSV in Excel") from None
+    size = path.stat().st_size
+    if size > limits.max_bytes:
+        raise _refuse(name, f"{size / _MIB:,.0f} MiB", f"the file is larger than the limit of "
+                      f"{limits.max_bytes / _MIB:,.0f} MiB; split it")
+    with open(path, "rb") as fh:
+        kind = sniff(fh.read(4096))
+    if kind != "xls":
+        if kind == "zip":
+            raise _refuse(name, "an .xlsx workbook named .xls", "rename the file to .xlsx")
+        if kind == "text":
+            raise _refuse(name, "a text file named .xls", "this is a text (CSV or web page) file: save it from "
+                          "Excel as .xlsx or CSV")
+        raise _refuse(name, "not an XLS workbook", "the file is not an Excel workbook or it is damaged: export "
+                      "the table again as .xlsx or CSV")
+    rows: list[list[str]] = []
+    cells = 0
+    try:
+        book = python_calamine.CalamineWorkbook.from_path(str(path))
+        sheet = book.get_sheet_by_index(0)
+        for number, values in enumerate(sheet.iter_rows(), start=1):
+            if len(values) > limits.max_columns:
+                raise _refuse(name, f"{len(values):,} columns", f"a table has at most {limits.max_columns:,} "
+                              "columns here; delete the empty or extra columns", row=number)
+            cells += len(values)
+            if cells > limits.max_cells or number - 1 > limits.max_rows:
+                raise _refuse(name, f"more than {min(limits.max_cells, cells):,} cells or {limits.max_rows:,} rows",
+                              "the sheet is larger than the limit; give the table as CSV, or split it")
+            row = [_text(v) for v in values]
+            while row and row[-1] == "":
+                row.pop()
+            rows.append(row)
+    except InputError:
+        raise
+    except Exception as exc:  # calamine raises its own kinds on damaged or encrypted workbooks
+        raise _refuse(name, type(exc).__name__, f"the workbook cannot be read ({str(exc)[:100]}); save it again "
+                      "as .xlsx or CSV") from None
+    while rows and not rows[-1]:
+        rows.pop()
+    return frame_from_rows(rows, name, header_row)
 
 
 def check_cells(frame: pd.DataFrame, name: str, limits: FileLimits = DEFAULT_LIMITS,
-                has_nul: bool | None = None) -> None:
+                has_nul: bool | None = None, first_row: int = 2) -> None:
     """Refuse a table with a NUL character in any cell or a cell longer than ``limits.max_cell_chars``
-    (every such cell is named by row and column, up to 20); ``has_nul=False`` skips the NUL scan
-    (the caller saw no NUL byte in the file)."""
+    (every such cell is named by row and column, up to 20, rows numbered as the sheet shows them:
+    data row i is ``first_row + i``, the header is ``first_row - 1``); ``has_nul=False`` skips the
+    NUL scan (the caller saw no NUL byte in the file)."""
     import pyarrow as pa
     import pyarrow.compute as pc
 
     if len(frame.columns) > limits.max_columns:
         raise _refuse(name, f"{len(frame.columns):,} columns", f"a table has at most {limits.max_columns:,} columns "
-                                                              "here; delete the empty or extra columns", row=0)
+                                                              "here; delete the empty or extra columns", row=first_row - 1)
     if len(frame) > limits.max_rows:
         raise _refuse(name, f"{len(frame):,} rows", f"a table has at most {limits.max_rows:,} rows here; split it")
     issues: list[InputIssue] = []
     for col in frame.columns:
         if "\x00" in str(col):
-            issues.append(InputIssue(name, 0, str(col).replace("\x00", "\\0")[:60], "(header)",
+            issues.append(InputIssue(name, first_row - 1, str(col).replace("\x00", "\\0")[:60], "(header)",
                                      "remove the NUL character (\\0) from this column's header"))
     for col in frame.columns:
         series = frame[col]
@@ -284,13 +352,13 @@ def check_cells(frame: pd.DataFrame, name: str, limits: FileLimits = DEFAULT_LIM
         if _max_bytes(arr) > limits.max_cell_chars:
             long = pc.fill_null(pc.greater(pc.utf8_length(arr), limits.max_cell_chars), False)
             for i in np.flatnonzero(long.to_numpy(zero_copy_only=False))[:20]:
-                issues.append(InputIssue(name, int(i) + 1, header, f"{len(str(series.iat[i])):,} characters",
+                issues.append(InputIssue(name, first_row + int(i), header, f"{len(str(series.iat[i])):,} characters",
                                          f"a cell holds at most {limits.max_cell_chars:,} characters here; shorten it"))
         if has_nul is not False:
             nul = pc.fill_null(pc.match_substring(arr, "\x00"), False)
             for i in np.flatnonzero(nul.to_numpy(zero_copy_only=False))[:20]:
                 shown = str(series.iat[i]).replace("\x00", "\\0")[:60]
-                issues.append(InputIssue(name, int(i) + 1, header, shown,
+                issues.append(InputIssue(name, first_row + int(i), header, shown,
                                          "remove the NUL character (\\0) from this cell: it is not text"))
         if len(issues) >= 20:
             break

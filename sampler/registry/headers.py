@@ -41,6 +41,35 @@ ALIASES: dict[str, dict[str, tuple[str, ...]]] = {
         "serves": ("serves", "serves_compounds", "服务小区", "专用小区"),
         "queue_m": ("queue_m", "queue_length_m", "排队长度米", "排队长度", "排队长度(米)"),
     },
+    # one row per resident: the 花名册 of a grid-management system (`registry.persons`)
+    "persons": {
+        "name": ("name", "姓名", "居民姓名", "名字"),
+        "id_number": ("id_number", "id_card", "身份证号", "身份证号码", "公民身份号码", "身份证", "证件号码"),
+        "sex": ("sex", "gender", "性别"),
+        "age": ("age", "年龄"),
+        "relation": ("relation", "与户主关系", "与户主的关系", "关系", "家庭关系"),
+        "address": ("address", "住址", "地址", "现住址", "居住地址", "家庭住址", "详细地址"),
+        "phone": ("phone", "mobile", "联系电话", "手机号", "手机号码", "电话", "联系方式"),
+        "grid": ("grid", "网格", "所属网格", "网格名称"),
+        "household_id": ("household_id", "户号", "户编号", "家庭编号"),
+        "compound": ("compound", "小区", "小区/村", "村/小区", "小区名称", "村", "所属小区"),
+        "building": ("building", "楼栋", "楼号", "楼栋号", "幢"),
+        "unit": ("unit", "单元", "单元号"),
+        "room": ("room", "房号", "门牌号", "房间号", "室"),
+        "needs": ("needs", "special_needs", "特殊人群", "特殊人群类别", "人员类别"),
+        "notes": ("notes", "remark", "备注", "说明"),
+        "preferred": ("preferred", "preferred_period", "意向时段", "偏好时段"),
+    },
+    # compounds (小区/村) locating the buildings of a person-level roster (`registry.compounds`)
+    "compounds": {
+        "compound": ("compound", "name", "小区", "小区/村", "村/小区", "小区名称", "村", "名称"),
+        "lon": ("lon", "lng", "longitude", "经度"),
+        "lat": ("lat", "latitude", "纬度"),
+        "risk_zone": ("risk_zone", "zone", "风险区", "风险等级", "区域类型"),
+        "grid": ("grid", "网格", "网格名称"),
+        "building": ("building", "楼栋", "楼号"),
+        "district": ("district", "street", "街道", "所属街道", "镇街"),
+    },
     # check-ins exported by a sampling system (`sampler checkins import`, forecast, replan)
     "checkins": {
         "id": ("id", "checkin_id", "记录编号", "采样记录编号", "流水号"),
@@ -76,6 +105,8 @@ REQUIRED: dict[str, tuple[str, ...]] = {
     "staffing": ("site_id", "tables"),
     "staff": ("staff_id",),
     "checkins": ("site_id", "at"),
+    "persons": (),  # an address, or building columns: checked by the persons reader
+    "compounds": ("compound", "lon", "lat"),
 }
 
 

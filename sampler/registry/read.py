@@ -15,10 +15,14 @@ InputError naming the file (and row and column where there is one), never a trac
 
 from __future__ import annotations
 
+import csv
+import dataclasses
+import functools
 import hashlib
 import io
 import os
 import re
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -28,7 +32,7 @@ import pandas as pd
 from sampler.errors import InputError, InputIssue
 from sampler.io.text import text_series
 from sampler.io.timefmt import parse_clock
-from sampler.io.workbook import DEFAULT_LIMITS, FileLimits, check_cells, read_xlsx_frame
+from sampler.io.workbook import DEFAULT_LIMITS, FileLimits, check_cells, read_xls_frame, read_xlsx_frame
 from sampler.model import (
     PERIODS,
     PERIODS_ZH,
@@ -39,14 +43,15 @@ from sampler.model import (
     Registry,
     Site,
 )
-from sampler.notify.contact import MOBILE
+from sampler.notify.contact import MOBILE, mask_phone
 from sampler.params import Scenario
+from sampler.registry.crs import to_wgs84
 from sampler.registry.headers import ALIASES, REQUIRED, canonical_name
 
 __all__ = ["MAX_PER_RULE", "FileLimits", "load_registry", "read_table"]
 
 MAX_PER_RULE = 1000
-REGISTRY_KINDS = ("households", "buildings", "sites")  # the files a scenario's registry section names
+REGISTRY_KINDS = ("households", "buildings", "sites", "persons", "compounds")  # the files a scenario's registry section names
 MAX_HOUSEHOLD = 20
 _SPLIT = r"[;；、,，/|\s]+"
 
@@ -71,6 +76,12 @@ def _utf8_bytes(path: Path, name: str, limits: FileLimits = DEFAULT_LIMITS) -> b
                                      f"the file is larger than the limit of {limits.max_bytes / (1 << 20):,.0f} MiB; "
                                      "split it")])
     data = path.read_bytes()
+    if data.startswith((b"\xff\xfe", b"\xfe\xff")):  # Excel's "Unicode 文本" (UTF-16 with BOM, tab-separated)
+        try:
+            return data.decode("utf-16").encode("utf-8")
+        except UnicodeDecodeError:
+            raise InputError([InputIssue(name, None, "(encoding)", "damaged UTF-16",
+                                         "save the file again from Excel (CSV UTF-8 or Unicode text)")]) from None
     if data.startswith(b"\xef\xbb\xbf"):
         data = data[3:]
     try:
@@ -86,7 +97,7 @@ def _utf8_bytes(path: Path, name: str, limits: FileLimits = DEFAULT_LIMITS) -> b
                                  "save the file as CSV UTF-8 (or GBK/GB18030) from Excel and try again")])
 
 
-def _read_csv_text(data: bytes) -> pd.DataFrame:
+def _read_csv_text(data: bytes, delimiter: str = ",") -> pd.DataFrame:
     """A CSV as a frame of text columns, blanks as '' and surrounding whitespace trimmed.
 
     Arrow reads every column as text (names from a first look at the header row) and trims it;
@@ -97,9 +108,10 @@ def _read_csv_text(data: bytes) -> pd.DataFrame:
     import pyarrow.csv as pacsv
 
     try:
-        names = pacsv.open_csv(io.BytesIO(data)).schema.names
+        parse = pacsv.ParseOptions(delimiter=delimiter)
+        names = pacsv.open_csv(io.BytesIO(data), parse_options=parse).schema.names
         if len(set(names)) == len(names):
-            table = pacsv.read_csv(io.BytesIO(data), convert_options=pacsv.ConvertOptions(
+            table = pacsv.read_csv(io.BytesIO(data), parse_options=parse, convert_options=pacsv.ConvertOptions(
                 column_types=dict.fromkeys(names, pa.large_string()), strings_can_be_null=False,
                 quoted_strings_can_be_null=False))
             if table.column_names == names and all(t == pa.large_string() for t in table.schema.types):
@@ -107,7 +119,7 @@ def _read_csv_text(data: bytes) -> pd.DataFrame:
                                      for n in names}, index=pd.RangeIndex(table.num_rows))
     except pa.ArrowInvalid:
         pass  # pandas' reader below raises the error users are told about
-    raw = pd.read_csv(io.BytesIO(data), dtype=str, keep_default_na=False, engine="pyarrow")
+    raw = pd.read_csv(io.BytesIO(data), dtype=str, keep_default_na=False, engine="pyarrow", sep=delimiter)
     return pd.DataFrame({c: raw[c].astype(str).str.strip() for c in raw.columns})
 
 
@@ -136,12 +148,51 @@ def _trimmed(column: Any) -> Any:
     return column
 
 
+HEADER_SEARCH_ROWS = 10  # a title or notes above the header: the header is looked for in this many rows
+
+
+def header_index(rows: Sequence[Sequence[str]], kind: str) -> int:
+    """Which of a file's first rows is its header: the one naming the most known columns of
+    ``kind`` (the first such row on a tie; row 0 when none names any)."""
+    best, at = 0, 0
+    for i, row in enumerate(rows[:HEADER_SEARCH_ROWS]):
+        score = len({f for f in (canonical_name(kind, str(c)) for c in row) if f is not None})
+        if score > best:
+            best, at = score, i
+    return at
+
+
+def _csv_head(data: bytes, kind: str) -> tuple[bytes, str, int]:
+    """A CSV's bytes from its header line on, its delimiter (tab for Excel's Unicode text) and the
+    line number of its first data row (title or notes lines above the header skipped)."""
+    lines = data[: 1 << 16].split(b"\n")[:HEADER_SEARCH_ROWS]
+    texts = [line.decode("utf-8", errors="replace").rstrip("\r") for line in lines]
+
+    def delimiter_of(text: str) -> str:
+        return "\t" if text.count("\t") > text.count(",") else ","
+
+    rows = [next(csv.reader([t], delimiter=delimiter_of(t)), []) for t in texts]
+    at = header_index(rows, kind) if len(lines) > 1 else 0
+    skip = sum(len(line) + 1 for line in lines[:at])
+    return data[skip:], delimiter_of(texts[at]), at + 2
+
+
+def excel_row(frame: pd.DataFrame, i: int) -> int:
+    """The row number a spreadsheet shows for data row ``i`` (0-based) of a frame from `read_table`."""
+    return int(frame.attrs.get("first_row", 2)) + int(i)
+
+
 def read_table(path: Path, kind: str, name: str | None = None, limits: FileLimits = DEFAULT_LIMITS) -> pd.DataFrame:
     """Read one registry file into a frame of str columns with canonical names ('' for blank).
 
     ``frame.attrs["headers"]`` maps each canonical field to the header the user wrote, for messages;
-    ``frame.attrs["given"]`` lists the fields the file has (the others are blank columns).
-    Malformed and hostile files, and files past ``limits``, raise InputError (module docstring).
+    ``frame.attrs["given"]`` lists the fields the file has (the others are blank columns);
+    ``frame.attrs["first_row"]`` is the row number Excel (or a text editor) shows for the first
+    data row (`excel_row`). The header is the row among the first `HEADER_SEARCH_ROWS` that names
+    the most known columns, so a title or notes above it are skipped. Text files may be UTF-8,
+    UTF-8 with BOM, GB18030 or UTF-16 with BOM (Excel's "Unicode 文本", tab-separated); ``.xls``
+    needs python-calamine. Malformed and hostile files, and files past ``limits``, raise
+    InputError (module docstring).
     """
     name = name or display_path(path)
     if not path.is_file():
@@ -149,25 +200,30 @@ def read_table(path: Path, kind: str, name: str | None = None, limits: FileLimit
         raise InputError([InputIssue(name, None, "(file)", str(path), f"check the path {where}")])
     suffix = path.suffix.lower()
     has_nul = None
+    first_row = 2
     try:
-        if suffix in (".csv", ".txt"):
+        if suffix in (".csv", ".txt", ".tsv"):
             data = _utf8_bytes(path, name, limits)
             if not data.strip():
                 raise pd.errors.EmptyDataError("the file is empty")
             has_nul = b"\x00" in data
-            raw = _read_csv_text(data)
-        elif suffix in (".xlsx", ".xlsm"):
-            raw = read_xlsx_frame(path, name, limits)
+            data, delimiter, first_row = _csv_head(data, kind)
+            raw = _read_csv_text(data, delimiter)
+        elif suffix in (".xlsx", ".xlsm", ".xls"):
+            pick = functools.partial(header_index, kind=kind)
+            reader = read_xls_frame if suffix == ".xls" else read_xlsx_frame
+            raw = reader(path, name, limits, header_row=pick)
+            first_row = int(raw.attrs.get("first_row", 2))
             raw = pd.DataFrame({c: raw[c].astype(str).str.strip() for c in raw.columns})
         else:
             raise InputError([InputIssue(name, None, "(file)", suffix or "(none)",
-                                         "give the file as .csv (UTF-8 or GB18030) or .xlsx")])
+                                         "give the file as .csv (UTF-8 or GB18030), .txt (Unicode text), .xlsx or .xls")])
     except (pd.errors.ParserError, pd.errors.EmptyDataError, ValueError, OSError) as exc:
         if isinstance(exc, InputError):
             raise
         raise InputError([InputIssue(name, None, "(file)", type(exc).__name__,
                                      f"the file is not a readable table ({str(exc)[:120]}); re-export it from Excel")]) from exc
-    check_cells(raw, name, limits, has_nul=has_nul)
+    check_cells(raw, name, limits, has_nul=has_nul, first_row=first_row)
     headers: dict[str, str] = {}
     columns: dict[str, pd.Series] = {}
     for col in raw.columns:
@@ -178,8 +234,9 @@ def read_table(path: Path, kind: str, name: str | None = None, limits: FileLimit
     missing = [f for f in REQUIRED[kind] if f not in headers]
     if missing:
         raise InputError([
-            InputIssue(name, 0, f, "(missing column)",
-                       f"add a column headed one of: {', '.join(ALIASES[kind][f])}")
+            InputIssue(name, first_row - 1, f, "(missing column)",
+                       f"add a column headed one of: {', '.join(ALIASES[kind][f])} (the header is looked for in "
+                       f"the first {HEADER_SEARCH_ROWS} rows: the row naming the most known columns)")
             for f in missing
         ])
     frame = pd.DataFrame(columns, index=pd.RangeIndex(len(raw)))
@@ -190,6 +247,7 @@ def read_table(path: Path, kind: str, name: str | None = None, limits: FileLimit
             headers[field] = field
     frame.attrs["headers"] = headers
     frame.attrs["file"] = name
+    frame.attrs["first_row"] = first_row
     return frame
 
 
@@ -207,7 +265,7 @@ class _Issues:
         name, header = frame.attrs["file"], frame.attrs["headers"][field]
         shown = values if values is not None else frame[field]
         for i in bad[:MAX_PER_RULE]:
-            self.items.append(InputIssue(name, int(i) + 1, header, str(shown.iat[i]), fix))
+            self.items.append(InputIssue(name, excel_row(frame, i), header, str(shown.iat[i]), fix))
         if len(bad) > MAX_PER_RULE:
             self.items.append(InputIssue(name, None, header, f"{len(bad) - MAX_PER_RULE} more rows",
                                          f"…and {len(bad) - MAX_PER_RULE} more rows with the same problem"))
@@ -307,7 +365,7 @@ def _ids(frame: pd.DataFrame, field: str, issues: _Issues, what: str) -> None:
     dup = ids.duplicated(keep="first").to_numpy() & (ids != "").to_numpy()
     if dup.any():
         first = ids.drop_duplicates(keep="first")
-        first_row = pd.Series(first.index + 1, index=first.to_numpy())
+        first_row = pd.Series(first.index + excel_row(frame, 0), index=first.to_numpy())
         note = ids.map(first_row).astype("Int64").astype(str)
         issues.rows(frame, dup, field, f"each {what} id must be unique; this one already appears (see the message value)",
                     values=ids + " (first at row " + note + ")")
@@ -349,9 +407,72 @@ def _lookup(values: pd.Series, ids: np.ndarray) -> np.ndarray:
     return np.where(missing, -1, keep[found.fill_null(0).to_numpy()]).astype(np.int64)
 
 
-def _households(frame: pd.DataFrame, buildings: BuildingTable, issues: _Issues) -> HouseholdTable:
+_LANDLINE = re.compile(r"(?:0\d{2,3}-?)?[2-9]\d{6,7}(?:-\d{1,5})?")
+_SEVERAL = re.compile(r"1[3-9]\d{9}\D+\d{5,}|\d{7,}\D+1[3-9]\d{9}")
+PHONE_WARNINGS = {
+    "landline": "a landline cannot receive the SMS: the household goes to the no-SMS call list (sms_invalid.csv); "
+                "give a mobile number to text it",
+    "several": "several numbers in one cell: the household goes to the no-SMS call list; keep one mobile number "
+               "in the cell to text it",
+    "rounded": "Excel turned the number into a rounded decimal (e.g. 1.38E+10), so digits are lost: the household "
+               "goes to the no-SMS call list; format the column as text and type the number again",
+    "invalid": "not an 11-digit mobile number (13–19…): the household goes to the no-SMS call list; correct it "
+               "or leave it blank",
+}
+
+
+def clean_phones(phones: pd.Series) -> tuple[np.ndarray | None, dict[str, np.ndarray]]:
+    """Phone cells as an SMS can use them, and which cells are not mobile numbers and why.
+
+    Spaces, dashes, brackets and a +86/86 prefix are removed, and a mobile number Excel saved as a
+    decimal (``13812345678.0``) is repaired. Returns the cleaned column (None when no cell needed
+    cleaning) and a mask per problem of `PHONE_WARNINGS` (a landline, several numbers, a number
+    rounded by Excel, anything else); such cells are kept as written so that the household is on
+    the no-SMS list with its number, never a reason to stop.
+    """
+    odd = ((phones != "") & ~phones.str.fullmatch(MOBILE.pattern)).to_numpy()
+    masks = {k: np.zeros(len(phones), dtype=bool) for k in PHONE_WARNINGS}
+    if not odd.any():  # only unusual cells pay for the clean-up
+        return None, masks
+    out = phones.to_numpy(dtype=object).copy()
+    raw = phones[odd]
+    cleaned = raw.str.replace(r"^(1[3-9]\d{9})\.0*$", r"\1", regex=True)
+    cleaned = cleaned.str.replace(r"[\s\-()（）]", "", regex=True)
+    cleaned = cleaned.str.replace(r"^(\+?86)(?=1\d{10}$)", "", regex=True)
+    ok = cleaned.str.fullmatch(MOBILE.pattern).to_numpy()
+    kept = np.where(ok, cleaned.to_numpy(dtype=object), raw.to_numpy(dtype=object))
+    out[odd] = kept
+    bad = ~ok
+    rows = np.flatnonzero(odd)
+    several = raw.str.contains(_SEVERAL).to_numpy() & bad
+    rounded = raw.str.fullmatch(r"\d(?:\.\d+)?[eE]\+?\d+").to_numpy() & bad & ~several
+    landline = raw.str.replace(r"[\s()（）]", "", regex=True).str.fullmatch(_LANDLINE.pattern).to_numpy() \
+        & bad & ~several & ~rounded
+    masks["several"][rows[several]] = True
+    masks["rounded"][rows[rounded]] = True
+    masks["landline"][rows[landline]] = True
+    masks["invalid"][rows[bad & ~several & ~rounded & ~landline]] = True
+    return out, masks
+
+
+def _checked_phones(frame: pd.DataFrame, warnings: _Issues, field: str = "phone") -> np.ndarray | None:
+    """`clean_phones` of a frame's phone column, each cell that is not a mobile number a warning
+    (the value shown masked: warnings reach consoles and job logs)."""
+    phone, masks = clean_phones(frame[field])
+    if phone is not None:
+        shown = pd.Series(np.full(len(frame), "", dtype=object))
+        for i in np.flatnonzero(np.logical_or.reduce(list(masks.values()))):
+            shown.iat[i] = mask_phone(str(frame[field].iat[i]))
+        for kind, mask in masks.items():
+            warnings.rows(frame, mask, field, PHONE_WARNINGS[kind], values=shown)
+    return phone
+
+
+def _households(frame: pd.DataFrame, buildings: BuildingTable, issues: _Issues,
+                warnings: _Issues | None = None) -> HouseholdTable:
     import pyarrow as pa
 
+    warnings = warnings if warnings is not None else _Issues()
     _ids(frame, "household_id", issues, "household")
     building = _lookup(frame["building_id"], buildings.id)
     issues.rows(frame, building < 0, "building_id", "use a building id that is listed in the buildings file")
@@ -367,14 +488,7 @@ def _households(frame: pd.DataFrame, buildings: BuildingTable, issues: _Issues) 
         issues.rows(frame, bad | (values < 0), field, "give a whole number of 0 or more (blank = 0)")
         issues.rows(frame, ~bad & (values > size) & size_ok, field, "cannot exceed the household's size")
         counts[field] = values
-    odd = ((frame["phone"] != "") & ~frame["phone"].str.fullmatch(MOBILE.pattern)).to_numpy()
-    phone = None  # the column as read, unless some cells needed cleaning
-    if odd.any():  # only unusual cells pay for the clean-up: spaces, dashes, +86
-        phone = frame["phone"].astype(object)
-        cleaned = frame["phone"][odd].str.replace(r"[\s\-()（）]", "", regex=True)
-        phone[odd] = cleaned.str.replace(r"^(\+?86)(?=1\d{10}$)", "", regex=True).astype(object)
-        phone_bad = ((phone != "") & ~phone.astype(str).str.fullmatch(MOBILE.pattern)).to_numpy()
-        issues.rows(frame, phone_bad, "phone", "give an 11-digit mobile number starting 13–19, or leave it blank")
+    phone = _checked_phones(frame, warnings)
     needs, needs_bad = _needs(frame["needs"])
     issues.rows(frame, needs_bad, "needs",
                 "use any of elderly_alone/独居老人, disabled/失能, bedridden/卧床, pregnant/孕产妇, infant/婴幼儿, separated by ;")
@@ -383,10 +497,7 @@ def _households(frame: pd.DataFrame, buildings: BuildingTable, issues: _Issues) 
     # Text columns stay in Arrow until something reads them (HouseholdTable.with_text).
     text = {f: _arrow_text(frame[c]) for f, c in
             (("id", "household_id"), ("unit", "unit"), ("room", "room"), ("contact", "contact"))}
-    if phone is None:
-        text["phone"] = _arrow_text(frame["phone"])
-    else:
-        text["phone"] = pa.array(phone.to_numpy(dtype=object), type=pa.large_string())
+    text["phone"] = _arrow_text(frame["phone"]) if phone is None else pa.array(phone, type=pa.large_string())
     return HouseholdTable.with_text(
         text, building=building.astype(np.int64), size=size, elderly=counts["elderly"],
         children=counts["children"], needs=needs, preferred=preferred,
@@ -439,15 +550,59 @@ _EMPTY_FIX = {
 }
 
 
-def load_registry(scenario: Scenario, limits: FileLimits = DEFAULT_LIMITS) -> Registry:
-    """Read and validate the three registry files of a scenario; every issue is reported at once.
+def _compounds(frame: pd.DataFrame, crs: str, issues: _Issues) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Coordinates (WGS-84) and risk-zone codes of the compounds file's rows, checked."""
+    issues.rows(frame, frame["compound"] == "", "compound", "give every row the 小区/村 name residents' addresses use")
+    lon, lat = _coords(frame, issues)
+    lon, lat = to_wgs84(lon, lat, crs)
+    zone, zone_bad = _coded(frame["risk_zone"], _ZONES)
+    issues.rows(frame, zone_bad, "risk_zone", "use precaution/controlled/sealed or 防范区/管控区/封控区 (blank = 防范区)")
+    key = frame["compound"] + "\x1f" + frame["building"].str.upper()
+    dup = key.duplicated(keep="first").to_numpy() & (frame["compound"] != "").to_numpy()
+    issues.rows(frame, dup, "compound", "list each compound once (and each of its buildings at most once)")
+    return lon, lat, zone
 
-    ``limits`` bounds each file (`sampler.io.workbook.FileLimits`: bytes, unzipped bytes and
-    compression ratio of an XLSX, rows, columns, cells, characters per cell).
-    """
-    issues = _Issues()
+
+def _person_level(scenario: Scenario, limits: FileLimits, issues: _Issues,
+                  warnings: _Issues) -> tuple[BuildingTable, HouseholdTable, pd.DataFrame] | None:
+    """Buildings and households of a person-level roster and its compounds (`sampler.registry.persons`)."""
+    from sampler.registry.persons import read_persons
+
     frames: dict[str, pd.DataFrame] = {}
-    for kind in ("buildings", "households", "sites"):
+    for kind in ("persons", "compounds"):
+        try:
+            frames[kind] = read_table(scenario.path_of(kind), kind, limits=limits)
+        except InputError as exc:
+            issues.items.extend(exc.issues)
+    for kind, fix in (("persons", "the roster has a header but no residents: fill in one row per resident"),
+                      ("compounds", "the compounds file has a header but no rows: list every 小区/村 of the roster")):
+        if kind in frames and not len(frames[kind]):
+            issues.items.append(InputIssue(frames[kind].attrs["file"], None, "(file)", "0 rows", fix))
+    if issues.items:
+        return None
+    comp = frames["compounds"]
+    lon, lat, zone = _compounds(comp, scenario.registry.crs, issues)
+    if issues.items:
+        return None
+    buildings, households = read_persons(frames["persons"], comp, lon, lat, zone, scenario.window.start_time.date(),
+                                         issues, warnings, _checked_phones)
+    return buildings, households, comp
+
+
+def load_registry(scenario: Scenario, limits: FileLimits = DEFAULT_LIMITS) -> Registry:
+    """Read and validate the registry files of a scenario; every issue is reported at once.
+
+    The households, buildings and sites files, or (``registry.persons``) a person-level roster,
+    its compounds and the sites. Coordinates are converted from ``registry.crs`` to WGS-84.
+    Problems that need not stop planning (landlines, identity numbers failing their check digit)
+    are the Registry's ``warnings``. ``limits`` bounds each file (`sampler.io.workbook.FileLimits`:
+    bytes, unzipped bytes and compression ratio of an XLSX, rows, columns, cells, characters per cell).
+    """
+    issues, warnings = _Issues(), _Issues()
+    frames: dict[str, pd.DataFrame] = {}
+    crs = scenario.registry.crs
+    person_level = bool(scenario.registry.persons)
+    for kind in (("sites",) if person_level else ("buildings", "households", "sites")):
         try:
             frames[kind] = read_table(scenario.path_of(kind), kind, limits=limits)
         except InputError as exc:
@@ -455,16 +610,29 @@ def load_registry(scenario: Scenario, limits: FileLimits = DEFAULT_LIMITS) -> Re
     for kind, fix in _EMPTY_FIX.items():
         if kind in frames and not len(frames[kind]):
             issues.items.append(InputIssue(frames[kind].attrs["file"], None, "(file)", "0 rows", fix))
-    if issues.items:
-        raise InputError(issues.items)
-    buildings = _buildings(frames["buildings"], issues)
-    households = _households(frames["households"], buildings, issues)
+    if person_level:
+        made = _person_level(scenario, limits, issues, warnings)
+        if made is None or issues.items:
+            raise InputError(issues.items)
+        buildings, households, _ = made
+    else:
+        if issues.items:
+            raise InputError(issues.items)
+        buildings = _buildings(frames["buildings"], issues)
+        if crs != "wgs84":
+            lon, lat = to_wgs84(buildings.lon, buildings.lat, crs)
+            buildings = dataclasses.replace(buildings, lon=lon, lat=lat)
+        households = _households(frames["households"], buildings, issues, warnings)
     compounds = set(buildings.compound.tolist())
     sites = _sites(frames["sites"], scenario, compounds, issues)
+    if crs != "wgs84" and sites:
+        s_lon, s_lat = to_wgs84(np.array([s.lon for s in sites]), np.array([s.lat for s in sites]), crs)
+        sites = tuple(dataclasses.replace(s, lon=float(x), lat=float(y)) for s, x, y in zip(sites, s_lon, s_lat, strict=True))
     if not sites:
         issues.items.append(InputIssue(frames["sites"].attrs["file"], None, "(file)", "0 rows",
                                        "list at least one sampling site"))
     if issues.items:
         raise InputError(issues.items)
-    hashes = {kind: _sha256(scenario.path_of(kind)) for kind in ("households", "buildings", "sites")}
-    return Registry(households=households, buildings=buildings, sites=sites, hashes=hashes)
+    hashes = {kind: _sha256(scenario.path_of(kind)) for kind in scenario.registry.kinds}
+    return Registry(households=households, buildings=buildings, sites=sites, hashes=hashes,
+                    warnings=tuple(warnings.items))

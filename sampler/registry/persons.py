@@ -1,0 +1,285 @@
+"""Person-level rosters (花名册): one row per resident, grouped into households and buildings.
+
+    buildings, households = read_persons(persons_frame, compounds_frame, on, issues, warnings)
+
+A street office's roster has one row per resident (姓名, 身份证号, 性别, 与户主关系, 住址, 联系电话,
+网格, optionally 户号, 小区, 楼栋, 单元, 房号, 特殊人群, 备注). It becomes the same `BuildingTable` and
+`HouseholdTable` the household-level files give, so planning, simulation, SMS and notices are
+unchanged:
+
+* **Address.** 小区/楼栋/单元/房号 columns are used where filled; otherwise the 住址 text is split
+  (`sampler.registry.address`: 湖绣家园3号楼2单元501室, 3栋2单元501, 3-2-501) and the compound is the
+  longest compound name of the compounds file found in the text before the building (when the
+  compounds file lists a single compound, addresses without one are in it). An address
+  that names no building, or no known compound, is an issue naming its row and value.
+* **Households.** Residents sharing a 户号 are one household. Without a 户号, residents at one
+  address (compound, building, unit, room) are one household per 户主 (与户主关系 户主/本人), in file
+  order: residents listed before an address's first 户主 join it; an address without a 户主 is one
+  household. Its contact is the 户主 (or the first resident); its phone the 户主's mobile, else the
+  first mobile of a member, else the 户主's cell as written (the household is then on the no-SMS
+  call list, with a warning).
+* **Ages.** From 身份证号 (`sampler.registry.idcard`, GB 11643; age on the window's first day), or a
+  年龄 column where the number is blank or unreadable. A failed check digit or an unreadable number
+  is a warning naming the row, never showing the number; the column is dropped as soon as the ages
+  are known and reaches no output, database or log. elderly = members aged 60+, children = under 6.
+* **Special needs.** 独居老人 for a one-person household aged 60+; 婴幼儿 when a member is under 3;
+  孕产妇, 失能, 卧床 (and 独居, 婴幼儿) when 特殊人群 or 备注 mentions them (孕, 残疾, 失能, 卧床, 瘫痪, …).
+* **Buildings.** One per (compound, building), named 3号楼 (or 3栋 for a letter), id
+  ``<compound>-<building>``; grid from the 网格 of its first resident, else its compound's; risk zone
+  and coordinates from its compound, or from a building row of the compounds file (a row with 楼栋).
+  A building without a row of its own is placed on a sunflower (Vogel) spiral around the compound's
+  point: the k-th building of the compound in natural order (2 before 10) at ``SPREAD_M·√k``
+  metres, angle ``k·137.5°``, so buildings are about ``SPREAD_M`` apart and the same roster always
+  gives the same coordinates.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from sampler.model import SPECIAL_NEEDS, BuildingTable, HouseholdTable
+from sampler.registry.address import compound_in, natural_key, parse_address
+from sampler.registry.idcard import parse_ids
+
+__all__ = ["HEAD_WORDS", "NEED_WORDS", "SPREAD_M", "read_persons"]
+
+SPREAD_M = 30.0  # metres between buildings spread around a compound's point
+HEAD_WORDS = ("户主", "本人", "户主本人")
+# Words of 特殊人群/备注 that set a special need (substring match), by need.
+NEED_WORDS: dict[str, tuple[str, ...]] = {
+    "elderly_alone": ("独居", "空巢", "elderly_alone"),
+    "disabled": ("失能", "残疾", "残障", "disabled"),
+    "bedridden": ("卧床", "瘫痪", "bedridden"),
+    "pregnant": ("孕", "pregnant"),
+    "infant": ("婴", "infant"),
+}
+_NONE_WORDS = {"", "无", "否", "没有", "-", "/", "none", "no"}
+_M_PER_DEG = 111_320.0
+_GOLDEN = np.pi * (3.0 - np.sqrt(5.0))  # 137.5° in radians
+
+
+def _needs_of(text: pd.Series) -> tuple[np.ndarray, np.ndarray]:
+    """Special-need bits of each cell (substring words) and a mask of cells that named none."""
+    codes, uniques = pd.factorize(text.str.lower(), sort=False)
+    bits, unknown = [], []
+    for u in uniques:
+        mask = 0
+        for i, need in enumerate(SPECIAL_NEEDS):
+            if any(w in u for w in NEED_WORDS[need]):
+                mask |= 1 << i
+        bits.append(mask)
+        unknown.append(mask == 0 and u.strip() not in _NONE_WORDS)
+    if not len(codes):
+        return np.zeros(0, np.int64), np.zeros(0, bool)
+    return np.array(bits, dtype=np.int64)[codes], np.array(unknown, dtype=bool)[codes]
+
+
+def _spiral(lon: float, lat: float, k: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    r = SPREAD_M * np.sqrt(k.astype(np.float64))
+    theta = k * _GOLDEN
+    d_lat = r * np.sin(theta) / _M_PER_DEG
+    d_lon = r * np.cos(theta) / (_M_PER_DEG * max(np.cos(np.radians(lat)), 1e-6))
+    return lon + d_lon, lat + d_lat
+
+
+def read_persons(frame: pd.DataFrame, compounds: pd.DataFrame, comp_lon: np.ndarray, comp_lat: np.ndarray,
+                 comp_zone: np.ndarray, on: dt.date, issues: Any, warnings: Any,
+                 checked_phones: Callable[[pd.DataFrame, Any], np.ndarray | None]) -> tuple[BuildingTable, HouseholdTable]:
+    """Households and buildings of a person-level roster (module docstring).
+
+    ``frame`` is the roster as `read_table` gives it (kind ``persons``), ``compounds`` the
+    compounds file (kind ``compounds``) with its coordinates already in WGS-84 and risk-zone codes;
+    issues and warnings are `sampler.registry.read._Issues` collectors. The identity-number column
+    is dropped from ``frame`` here.
+    """
+    n = len(frame)
+    given = set(frame.attrs["given"])
+    if "address" not in given and "building" not in given:
+        issues.items.append(_missing(frame))
+        return _empty()
+    # --- ages and sex, then the identity numbers are gone ---------------------------------------
+    import pyarrow as pa
+
+    facts = parse_ids(pa.array(frame["id_number"].to_numpy(dtype=object), type=pa.large_string()), on)
+    frame["id_number"] = ""  # dropped: nothing below (or after) sees a number
+    hidden = pd.Series(np.full(n, "(not shown)", dtype=object))
+    warnings.rows(frame, facts.malformed, "id_number",
+                  "not an 18-character identity number (17 digits and a digit or X) with a valid birth date: "
+                  "the age is taken from the age column if any; check the number", values=hidden)
+    warnings.rows(frame, facts.bad_check, "id_number",
+                  "the check digit (the 18th character) does not match the other 17 (GB 11643): the number is "
+                  "mistyped; the age is still read from it — check the number", values=hidden)
+    age = facts.age.copy()
+    if "age" in given:
+        stated = pd.to_numeric(frame["age"].where(frame["age"] != "", None), errors="coerce").to_numpy(dtype=float)
+        use = (age < 0) & ~np.isnan(stated)
+        age[use] = stated[use].astype(np.int64)
+    # --- addresses ---------------------------------------------------------------------------------
+    names = [c for c in compounds["compound"].tolist() if c]
+    comp_index = {c: i for i, c in enumerate(compounds["compound"].tolist()) if c and compounds["building"].iat[i] == ""}
+    addr = frame["address"]
+    codes, uniques = pd.factorize(addr, sort=False)
+    parsed = [parse_address(u) for u in uniques]
+    pre = np.array([p[0] if p else "" for p in parsed], dtype=object)
+    pb = np.array([p[1] if p else "" for p in parsed], dtype=object)
+    pu = np.array([p[2] if p else "" for p in parsed], dtype=object)
+    pr = np.array([p[3] if p else "" for p in parsed], dtype=object)
+    pc_ = np.array([compound_in(str(p), names) or "" for p in pre], dtype=object)
+    if not len(codes):
+        codes = np.zeros(0, dtype=np.int64)
+
+    def pick(column: str, from_address: np.ndarray) -> np.ndarray:
+        own = frame[column].to_numpy(dtype=object)
+        parsed_col = from_address[codes] if len(from_address) else np.full(n, "", dtype=object)
+        return np.where(own != "", own, parsed_col)
+
+    own_b = np.array([str(b).upper().removesuffix("号楼").removesuffix("栋").removesuffix("幢").removesuffix("座")
+                      for b in frame["building"]], dtype=object)
+    building = np.where(own_b != "", own_b, pb[codes] if len(pb) else np.full(n, "", dtype=object))
+    unit = np.array([str(u).removesuffix("单元") for u in pick("unit", pu)], dtype=object)
+    room = np.array([str(r).removesuffix("室") for r in pick("room", pr)], dtype=object)
+    compound = pick("compound", pc_)
+    if len(comp_index) == 1:  # one compound only: every address is in it
+        compound = np.where(compound == "", next(iter(comp_index)), compound)
+    no_building = building == ""
+    issues.rows(frame, no_building, "address" if "address" in given else "building",
+                "write the address as compound + building + unit + room, e.g. 湖绣家园3号楼2单元501室, 3栋2单元501 or "
+                "3-2-501 (or fill the 楼栋/单元/房号 columns)")
+    known = np.array([c in comp_index for c in compound], dtype=bool)
+    field = "compound" if "compound" in given and "address" not in given else "address"
+    shown = addr.where(addr != "", frame["compound"]) if "compound" in given else addr
+    issues.rows(frame, ~no_building & ~known, field,
+                "no compound of the compounds file is named in this address: write the 小区/村 as the compounds "
+                "file names it (or fill the 小区 column), or add the compound to the compounds file", values=shown)
+    if issues.items:
+        return _empty()
+    # --- households ----------------------------------------------------------------------------------
+    relation = frame["relation"].str.strip()
+    is_head = relation.isin(HEAD_WORDS).to_numpy()
+    address_key = pd.Series(compound, dtype=object) + "\x1f" + building + "\x1f" + unit + "\x1f" + room
+    hid = frame["household_id"].to_numpy(dtype=object)
+    has_hid = hid != ""
+    order = pd.DataFrame({"key": address_key.to_numpy(), "head": is_head.astype(np.int64)})
+    ordinal = order.groupby("key", sort=False)["head"].cumsum().to_numpy()
+    ordinal = np.maximum(ordinal, 1)
+    group_key = np.where(has_hid, "H\x1f" + hid.astype(str),
+                         "A\x1f" + address_key.to_numpy().astype(str) + "\x1f" + ordinal.astype(str))
+    member_of, keys = pd.factorize(pd.Series(group_key, dtype=object), sort=False)
+    n_hh = len(keys)
+    size = np.bincount(member_of, minlength=n_hh).astype(np.int64)
+    elderly = np.bincount(member_of, weights=age >= 60, minlength=n_hh).astype(np.int64)
+    children = np.bincount(member_of, weights=(age >= 0) & (age < 6), minlength=n_hh).astype(np.int64)
+    infants = np.bincount(member_of, weights=(age >= 0) & (age < 3), minlength=n_hh) > 0
+    rows = np.arange(n)
+    # the representative of each household: its first 户主, else its first member
+    rank = np.where(is_head, rows, rows + n)
+    rep = np.full(n_hh, 2 * n, dtype=np.int64)
+    np.minimum.at(rep, member_of, rank)
+    rep = np.where(rep >= n, rep - n, rep)
+    needs_bits, needs_unknown = _needs_of(frame["needs"])
+    notes_bits, _ = _needs_of(frame["notes"])
+    warnings.rows(frame, needs_unknown, "needs",
+                  "no special need recognised (孕, 失能/残疾, 卧床, 独居, 婴幼儿): the cell is ignored; use those words "
+                  "or leave it blank")
+    needs = np.zeros(n_hh, dtype=np.int64)
+    np.bitwise_or.at(needs, member_of, needs_bits | notes_bits)
+    alone = (size == 1) & (elderly == 1)
+    needs |= np.where(alone, 1 << SPECIAL_NEEDS.index("elderly_alone"), 0)
+    needs |= np.where(infants, 1 << SPECIAL_NEEDS.index("infant"), 0)
+    # phones: the representative's mobile, else any member's, else the representative's cell as written
+    phone_clean = checked_phones(frame, warnings)
+    phones = frame["phone"].to_numpy(dtype=object) if phone_clean is None else phone_clean
+    mobile = pd.Series(phones, dtype=object).astype(str).str.fullmatch(r"1[3-9]\d{9}").to_numpy()
+    first_mobile = np.full(n_hh, n, dtype=np.int64)
+    np.minimum.at(first_mobile, member_of[mobile], rows[mobile])
+    hh_phone = np.where(mobile[rep], phones[rep],
+                        np.where(first_mobile < n, phones[np.minimum(first_mobile, max(n - 1, 0))], phones[rep]))
+    no_mobile = np.zeros(n, dtype=bool)
+    no_mobile[rep[first_mobile >= n]] = True
+    warnings.rows(frame, no_mobile, "phone",
+                  "no member of this household has a mobile number: it is on the no-SMS call list (sms_invalid.csv) "
+                  "for its grid worker", values=pd.Series(np.where(phones == "", "(blank)", "(not a mobile)"), dtype=object))
+    # --- buildings -----------------------------------------------------------------------------------
+    b_comp, b_label = compound[rep], building[rep]
+    b_key = pd.Series(b_comp, dtype=object) + "\x1f" + b_label
+    b_of_hh, b_keys = pd.factorize(b_key, sort=False)
+    b_compound = np.array([k.split("\x1f")[0] for k in b_keys], dtype=object)
+    b_name = np.array([k.split("\x1f")[1] for k in b_keys], dtype=object)
+    ordered = sorted(range(len(b_keys)), key=lambda i: (comp_index[b_compound[i]], natural_key(b_name[i])))
+    remap = np.empty(len(b_keys), dtype=np.int64)
+    remap[ordered] = np.arange(len(b_keys))
+    b_of_hh = remap[b_of_hh]
+    b_compound, b_name = b_compound[ordered], b_name[ordered]
+    nb = len(b_keys)
+    lon, lat, zone = np.zeros(nb), np.zeros(nb), np.zeros(nb, dtype=np.int64)
+    grid = np.full(nb, "", dtype=object)
+    district = np.full(nb, "", dtype=object)
+    own_rows = {(compounds["compound"].iat[i], compounds["building"].iat[i].upper().removesuffix("号楼")
+                 .removesuffix("栋")): i for i in range(len(compounds)) if compounds["building"].iat[i] != ""}
+    k_in_compound: dict[str, int] = {}
+    for j in range(nb):
+        c = comp_index[b_compound[j]]
+        own = own_rows.get((b_compound[j], b_name[j]))
+        zone[j] = comp_zone[own if own is not None else c]
+        grid[j] = compounds["grid"].iat[own if own is not None and compounds["grid"].iat[own] else c]
+        district[j] = compounds["district"].iat[c]
+        if own is not None:
+            lon[j], lat[j] = comp_lon[own], comp_lat[own]
+        else:
+            k = k_in_compound.get(b_compound[j], 0)
+            k_in_compound[b_compound[j]] = k + 1
+            x, y = _spiral(float(comp_lon[c]), float(comp_lat[c]), np.array([k]))
+            lon[j], lat[j] = float(x[0]), float(y[0])
+    person_grid = frame["grid"].to_numpy(dtype=object)[rep]
+    first_grid = pd.Series(person_grid).groupby(b_of_hh).agg(lambda g: next((x for x in g if x), ""))
+    for j, g in first_grid.items():
+        if g:
+            grid[int(j)] = g
+    b_id = np.array([f"{c}-{b}" for c, b in zip(b_compound, b_name, strict=True)], dtype=object)
+    label = np.array([b if b.endswith("号") else f"{b}号楼" if b[:1].isdigit() else f"{b}栋" for b in b_name],
+                     dtype=object)
+    given_district = bool((district != "").any())
+    buildings = BuildingTable(id=b_id, name=label, grid=grid, compound=b_compound, lon=lon, lat=lat, zone=zone,
+                              district=district if given_district else None)
+    # household ids: the 户号, else building-unit-room (-2, -3 … for further households at one address)
+    made = np.array([f"{b_id[b]}-{unit[r]}-{room[r]}".rstrip("-") for b, r in zip(b_of_hh, rep, strict=True)],
+                    dtype=object)
+    ids = np.where(has_hid[rep], hid[rep], made)
+    dup = pd.Series(ids).groupby(ids).cumcount().to_numpy()
+    ids = np.where(dup > 0, ids.astype(str) + "~" + (dup + 1).astype(str), ids).astype(object)
+    contact = frame["name"].to_numpy(dtype=object)[rep]
+    preferred = np.zeros(n_hh, dtype=np.int64)
+    if "preferred" in given:
+        from sampler.registry.read import _PERIODS, _coded
+
+        codes_p, bad_p = _coded(frame["preferred"], _PERIODS)
+        issues.rows(frame, bad_p, "preferred", "use morning/上午, afternoon/下午, evening/晚上 or leave it blank")
+        preferred = codes_p[rep]
+    households = HouseholdTable(
+        id=ids, building=b_of_hh.astype(np.int64), unit=unit[rep].astype(object), room=room[rep].astype(object),
+        size=size, elderly=elderly, children=children, contact=contact, phone=hh_phone.astype(object),
+        needs=needs, preferred=preferred,
+    )
+    return buildings, households
+
+
+def _missing(frame: pd.DataFrame) -> Any:
+    from sampler.errors import InputIssue
+    from sampler.registry.headers import ALIASES
+
+    return InputIssue(frame.attrs["file"], int(frame.attrs.get("first_row", 2)) - 1, "address", "(missing column)",
+                      f"add a column headed one of: {', '.join(ALIASES['persons']['address'])} (or 楼栋, 单元, 房号 "
+                      "columns); the header is looked for in the first 10 rows")
+
+
+def _empty() -> tuple[BuildingTable, HouseholdTable]:
+    e, s = np.zeros(0, dtype=np.int64), np.zeros(0, dtype=object)
+    return (BuildingTable(id=s, name=s, grid=s, compound=s, lon=np.zeros(0), lat=np.zeros(0), zone=e),
+            HouseholdTable(id=s, building=e, unit=s, room=s, size=e, elderly=e, children=e, contact=s, phone=s,
+                           needs=e, preferred=e))
+
