@@ -500,6 +500,10 @@ class Scenario:
 def _coerce(value: Any, hint: Any, file: str, name: str) -> Any:
     """Convert a YAML/TOML value to the annotated type, or raise InputError naming the field."""
     origin = typing.get_origin(hint)
+    if isinstance(value, Sexagesimal):
+        raise InputError([InputIssue(file, None, name, value.text,
+                                     f"YAML reads an unquoted {value.text} as the number {int(value)} (base 60): "
+                                     f"quote the time, e.g. \"{value.text}\" (night: [\"22:00\", \"06:00\"])")])
     try:
         if hint is bool:
             if isinstance(value, bool):
@@ -636,6 +640,12 @@ def _bounded_loader() -> type:
     import yaml
 
     class BoundedLoader(yaml.SafeLoader):
+        def construct_yaml_int(self, node: Any) -> Any:
+            value = super().construct_yaml_int(node)
+            if ":" in str(node.value):  # YAML 1.1 reads 22:00 as 1320 (base 60)
+                return Sexagesimal(value, str(node.value))
+            return value
+
         def compose_node(self, parent: Any, index: Any) -> Any:
             event = self.peek_event()
             if isinstance(event, yaml.AliasEvent) or getattr(event, "anchor", None) is not None:
@@ -649,7 +659,21 @@ def _bounded_loader() -> type:
             finally:
                 self._depth -= 1
 
+    BoundedLoader.add_constructor("tag:yaml.org,2002:int", BoundedLoader.construct_yaml_int)
     return BoundedLoader
+
+
+class Sexagesimal(int):
+    """An unquoted time such as ``22:00``, which YAML 1.1 reads as the base-60 number 1320: kept as
+    that number (JSON and arithmetic see an int) with the text as written, so that `_coerce` can
+    tell the user to quote it."""
+
+    text: str
+
+    def __new__(cls, value: int, text: str) -> Sexagesimal:
+        obj = super().__new__(cls, value)
+        obj.text = text
+        return obj
 
 
 def _control_issue(data: Any, name: str, where: str = "") -> InputIssue | None:

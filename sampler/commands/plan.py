@@ -9,7 +9,7 @@ from typing import Annotated
 import typer
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
-from sampler.commands.ui import console, fail_on_input_error, summary_table
+from sampler.commands.ui import console, fail_on_input_error, print_warnings, summary_table
 
 __all__ = ["register"]
 
@@ -59,6 +59,7 @@ def plan_command(
                       console=console, transient=True) as bar:
             task = bar.add_task("reading", total=1.0)
             registry = load_registry(sc)
+            print_warnings(registry.warnings)
             bar.update(task, description="planning", completed=0.05)
 
             def step(stage: str, done: float) -> None:

@@ -13,7 +13,8 @@ from rich.text import Text
 
 from sampler.errors import COMMAND_LINE, InputError, InputIssue
 
-__all__ = ["console", "err_console", "fail_on_input_error", "seed_and_workers_issues", "summary_table"]
+__all__ = ["console", "err_console", "fail_on_input_error", "print_warnings", "seed_and_workers_issues",
+           "summary_table"]
 
 console = Console(stderr=False, highlight=False)
 err_console = Console(stderr=True, highlight=False)
@@ -34,17 +35,30 @@ def fail_on_input_error() -> Iterator[None]:
     try:
         yield
     except InputError as exc:
-        table = Table(title=f"{len(exc.issues)} input issue(s); nothing was written", show_lines=False)
-        for col in ("file", "row", "field", "value", "what to do"):
-            table.add_column(col, overflow="fold")
-        for issue in exc.issues[:200]:
-            # Text, not markup: a fix such as "tuple[float, float]" or a value "[bold]" is shown as is.
-            cells = (issue.file, "" if issue.row is None else str(issue.row), issue.field, issue.value, issue.fix)
-            table.add_row(*(Text(cell) for cell in cells))
-        err_console.print(table)
+        err_console.print(_issue_table(f"{len(exc.issues)} input issue(s); nothing was written", exc.issues))
         if len(exc.issues) > 200:
             err_console.print(f"... and {len(exc.issues) - 200} more")
         raise typer.Exit(code=2) from None
+
+
+def _issue_table(title: str, issues: list[InputIssue], limit: int = 200) -> Table:
+    table = Table(title=title, show_lines=False)
+    for col in ("file", "row", "field", "value", "what to do"):
+        table.add_column(col, overflow="fold")
+    for issue in issues[:limit]:
+        # Text, not markup: a fix such as "tuple[float, float]" or a value "[bold]" is shown as is.
+        cells = (issue.file, "" if issue.row is None else str(issue.row), issue.field, issue.value, issue.fix)
+        table.add_row(*(Text(cell) for cell in cells))
+    return table
+
+
+def print_warnings(warnings: tuple[InputIssue, ...] | list[InputIssue], limit: int = 50) -> None:
+    """Print a registry's warnings (problems that do not stop the run) as a table on stderr."""
+    if not warnings:
+        return
+    err_console.print(_issue_table(f"{len(warnings)} warning(s); the run goes on", list(warnings), limit))
+    if len(warnings) > limit:
+        err_console.print(f"... and {len(warnings) - limit} more warnings")
 
 
 def summary_table(title: str, rows: list[tuple[str, object]]) -> Table:

@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from sampler.commands.ui import console, fail_on_input_error, summary_table
+from sampler.commands.ui import console, fail_on_input_error, print_warnings, summary_table
 
 __all__ = ["register"]
 
@@ -26,6 +26,7 @@ def validate_command(
         sc = load_scenario(scenario)
         with console.status("reading and checking the registry…"):
             reg = load_registry(sc)
+    print_warnings(reg.warnings)
     hh, b = reg.households, reg.buildings
     zone = b.zone[hh.building]
     home_needs = needs_mask(list(sc.home_visits.needs))
@@ -38,6 +39,7 @@ def validate_command(
         *[(f"households in {z.label} ({z.key})", int((zone == z).sum())) for z in RiskZone],
         ("households with home-visit needs", int(((hh.needs & home_needs) != 0).sum())),
         ("phones missing", int((hh.phone == "").sum())),
+        ("warnings (the run goes on)", len(reg.warnings)),
         ("mean household size", f"{float(np.mean(hh.size)) if len(hh) else 0:.2f}"),
         ("window", f"{sc.window.start} + {sc.window.hours:g} h in {sc.window.n_slots} slots"),
         ("component sections checked", ", ".join(sc.sections) or "none"),
