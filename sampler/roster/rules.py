@@ -103,8 +103,9 @@ def staff_from_frame(frame: pd.DataFrame, scenario: Scenario, site_ids: Sequence
     def cell(field: str, i: int) -> str:
         return str(frame[field].iat[i]).strip() if field in frame else ""
 
+    first_row = int(frame.attrs.get("first_row", 1))  # rows as Excel shows them (a frame not from a file: data rows)
     for i in range(len(frame)):
-        row = i + 1
+        row = first_row + i
         sid = cell("staff_id", i)
         if not sid:
             issues.append(InputIssue(file, row, "staff_id", "", "give every person an id (工号)"))

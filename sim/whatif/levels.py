@@ -74,8 +74,8 @@ def read_base_staffing(path: Path, registry: Registry) -> tuple[list[int], list[
     registrars: list[int] | None = [0] * len(tables) if has_registrars else None
     issues: list[InputIssue] = []
     seen: set[str] = set()
-    for row, (sid, t_text, r_text) in enumerate(
-            zip(frame["site_id"], frame["tables"], frame["registrars"], strict=True), start=1):
+    for row, (sid, t_text, r_text) in enumerate(  # rows as Excel shows them
+            zip(frame["site_id"], frame["tables"], frame["registrars"], strict=True), start=int(frame.attrs["first_row"])):
         if sid not in index:
             issues.append(InputIssue(file, row, headers["site_id"], sid,
                                      "use a site id from the scenario's sites file"))

@@ -54,7 +54,7 @@ def test_missing_column_names_file_and_field(client: TestClient) -> None:
 
 
 def test_bad_row_value_names_the_row(client: TestClient) -> None:
-    """A bad size in data row 3 is reported with row 3."""
+    """A bad size in data row 3 is reported with row 4, as Excel shows it (the header is row 1)."""
     lines = households_csv().decode().splitlines()
     cells = lines[3].split(",")
     cells[4] = "many"
@@ -62,15 +62,18 @@ def test_bad_row_value_names_the_row(client: TestClient) -> None:
     code, body = _upload(client, ("\n".join(lines) + "\n").encode())
     assert code == 422
     assert isinstance(body, dict)
-    assert any(i["row"] == 3 and i["field"] == "size" for i in body["detail"])
+    assert any(i["row"] == 4 and i["field"] == "size" for i in body["detail"])
     assert _stored(client) == 0
 
 
 def test_wrong_encoding_is_a_4xx(client: TestClient) -> None:
-    """A UTF-16 file is refused with a 4xx and nothing is stored."""
-    code, _ = _upload(client, households_csv().decode().encode("utf-16"))
+    """UTF-16 without a byte-order mark is refused with a 4xx and nothing is stored; with one (Excel's
+    "Unicode 文本") it is read."""
+    code, _ = _upload(client, households_csv().decode().encode("utf-16-le"))
     assert 400 <= code < 500
     assert _stored(client) == 0
+    code, _ = _upload(client, households_csv().decode().encode("utf-16"))
+    assert code == 201 and _stored(client) == 1
 
 
 def test_ten_megabytes_of_garbage_is_a_4xx(client: TestClient) -> None:

@@ -145,7 +145,7 @@ def test_nul_byte_in_a_text_cell_names_row_and_field(tmp_path: Path):
     with pytest.raises(InputError) as exc:
         read_table(tmp_path / "households.csv", "households")
     (issue,) = exc.value.issues
-    assert (issue.row, issue.field) == (2, "contact")
+    assert (issue.row, issue.field) == (3, "contact")  # data row 2 is Excel row 3 (the header is row 1)
 
 
 def test_nul_byte_in_a_header(tmp_path: Path):
@@ -178,7 +178,7 @@ def test_row_column_and_cell_limits(tmp_path: Path):
         assert "rows" in _issues(path, limits=FileLimits(max_rows=3))
         assert "11 columns" in _issues(path, limits=FileLimits(max_columns=10))
         text = _issues(path, limits=FileLimits(max_cell_chars=4))
-        assert "at most 4 characters" in text and "row 1" in text
+        assert "at most 4 characters" in text and "row 2" in text
         read_table(path, "households", limits=FileLimits(max_rows=4, max_columns=11, max_cell_chars=14))
     assert "cells" in _issues(xlsx_path, limits=FileLimits(max_cells=20))
     assert "larger than the limit" in _issues(csv_path, limits=FileLimits(max_bytes=100))

@@ -123,7 +123,7 @@ def test_bad_staff_rows_exit_two_and_write_nothing(tmp_path: Path, row: list[str
     staff = _staff_file(tmp_path, [*STAFF, row])
     with pytest.raises(InputError) as info:
         read_staff(staff, load_scenario(scenario), ["S1", "S2"])
-    assert [(i.row, i.field) for i in info.value.issues] == [(len(STAFF), field)]
+    assert [(i.row, i.field) for i in info.value.issues] == [(len(STAFF) + 1, field)]  # Excel's row (header = 1)
     out = tmp_path / "roster"
     result = runner.invoke(app, ["roster", str(scenario), "--staff", str(staff), "-o", str(out)])
     assert result.exit_code == 2 and "nothing was written" in result.output

@@ -75,7 +75,7 @@ def test_base_staffing_file_sets_tables_and_names_bad_rows(city, tmp_path):
     with pytest.raises(InputError) as err:
         read_base_staffing(bad, city)
     got = {(i.row, i.field, i.value) for i in err.value.issues}
-    assert got == {(1, "site_id", "S9"), (2, "tables", "-1"), (4, "site_id", "S1")}
+    assert got == {(2, "site_id", "S9"), (3, "tables", "-1"), (5, "site_id", "S1")}  # rows as Excel shows them
     assert all(i.file == str(bad) for i in err.value.issues)
 
 
