@@ -9,8 +9,9 @@ unchanged:
 
 * **Address.** 小区/楼栋/单元/房号 columns are used where filled; otherwise the 住址 text is split
   (`sampler.registry.address`: 湖绣家园3号楼2单元501室, 3栋2单元501, 3-2-501) and the compound is the
-  longest compound name of the compounds file found in the text before the building (when the
-  compounds file lists a single compound, addresses without one are in it). An address
+  longest compound name of the compounds file found in the text before the building; an address
+  without one is in the compound whose grid is the resident's 网格 (when exactly one compound has
+  that grid), or in the only compound of a compounds file listing one. An address
   that names no building, or no known compound, is an issue naming its row and value.
 * **Households.** Residents sharing a 户号 are one household. Without a 户号, residents at one
   address (compound, building, unit, room) are one household per 户主 (与户主关系 户主/本人), in file
@@ -138,14 +139,20 @@ def read_persons(frame: pd.DataFrame, compounds: pd.DataFrame, comp_lon: np.ndar
         parsed_col = from_address[codes] if len(from_address) else np.full(n, "", dtype=object)
         return np.where(own != "", own, parsed_col)
 
-    own_b = np.array([str(b).upper().removesuffix("号楼").removesuffix("栋").removesuffix("幢").removesuffix("座")
-                      for b in frame["building"]], dtype=object)
+    own_b = np.array([_label(b) for b in frame["building"].tolist()], dtype=object)
     building = np.where(own_b != "", own_b, pb[codes] if len(pb) else np.full(n, "", dtype=object))
     unit = np.array([str(u).removesuffix("单元") for u in pick("unit", pu)], dtype=object)
     room = np.array([str(r).removesuffix("室") for r in pick("room", pr)], dtype=object)
     compound = pick("compound", pc_)
-    if len(comp_index) == 1:  # one compound only: every address is in it
-        compound = np.where(compound == "", next(iter(comp_index)), compound)
+    unnamed = (compound == "") & ((pre[codes] if len(pre) else np.full(n, "", dtype=object)) == "")
+    if len(comp_index) == 1:  # one compound only: every address naming none is in it
+        compound = np.where(unnamed, next(iter(comp_index)), compound)
+    elif unnamed.any():  # the resident's 网格 when it is the grid of exactly one compound
+        grids = pd.Series(list(comp_index), dtype=object).groupby(
+            [compounds["grid"].iat[i] for i in comp_index.values()]).agg(list)
+        of_grid = {g: c[0] for g, c in grids.items() if g and len(c) == 1}
+        by_grid = np.array([of_grid.get(g, "") for g in frame["grid"]], dtype=object)
+        compound = np.where(unnamed, by_grid, compound)
     no_building = building == ""
     issues.rows(frame, no_building, "address" if "address" in given else "building",
                 "write the address as compound + building + unit + room, e.g. 湖绣家园3号楼2单元501室, 3栋2单元501 or "
@@ -206,11 +213,11 @@ def read_persons(frame: pd.DataFrame, compounds: pd.DataFrame, comp_lon: np.ndar
                   "for its grid worker", values=pd.Series(np.where(phones == "", "(blank)", "(not a mobile)"), dtype=object))
     # --- buildings -----------------------------------------------------------------------------------
     b_comp, b_label = compound[rep], building[rep]
-    b_key = pd.Series(b_comp, dtype=object) + "\x1f" + b_label
+    b_key: pd.Series = pd.Series(b_comp, dtype=object) + "\x1f" + b_label
     b_of_hh, b_keys = pd.factorize(b_key, sort=False)
-    b_compound = np.array([k.split("\x1f")[0] for k in b_keys], dtype=object)
-    b_name = np.array([k.split("\x1f")[1] for k in b_keys], dtype=object)
-    ordered = sorted(range(len(b_keys)), key=lambda i: (comp_index[b_compound[i]], natural_key(b_name[i])))
+    b_compound = np.array([str(k).split("\x1f")[0] for k in b_keys], dtype=object)
+    b_name = np.array([str(k).split("\x1f")[1] for k in b_keys], dtype=object)
+    ordered = sorted(range(len(b_keys)), key=lambda i: (comp_index[str(b_compound[i])], natural_key(str(b_name[i]))))
     remap = np.empty(len(b_keys), dtype=np.int64)
     remap[ordered] = np.arange(len(b_keys))
     b_of_hh = remap[b_of_hh]
@@ -219,8 +226,8 @@ def read_persons(frame: pd.DataFrame, compounds: pd.DataFrame, comp_lon: np.ndar
     lon, lat, zone = np.zeros(nb), np.zeros(nb), np.zeros(nb, dtype=np.int64)
     grid = np.full(nb, "", dtype=object)
     district = np.full(nb, "", dtype=object)
-    own_rows = {(compounds["compound"].iat[i], compounds["building"].iat[i].upper().removesuffix("号楼")
-                 .removesuffix("栋")): i for i in range(len(compounds)) if compounds["building"].iat[i] != ""}
+    comp_names, comp_buildings = compounds["compound"].tolist(), compounds["building"].tolist()
+    own_rows = {(comp_names[i], _label(comp_buildings[i])): i for i in range(len(compounds)) if comp_buildings[i] != ""}
     k_in_compound: dict[str, int] = {}
     for j in range(nb):
         c = comp_index[b_compound[j]]
@@ -237,7 +244,7 @@ def read_persons(frame: pd.DataFrame, compounds: pd.DataFrame, comp_lon: np.ndar
             lon[j], lat[j] = float(x[0]), float(y[0])
     person_grid = frame["grid"].to_numpy(dtype=object)[rep]
     first_grid = pd.Series(person_grid).groupby(b_of_hh).agg(lambda g: next((x for x in g if x), ""))
-    for j, g in first_grid.items():
+    for j, g in zip(first_grid.index.tolist(), first_grid.tolist(), strict=True):
         if g:
             grid[int(j)] = g
     b_id = np.array([f"{c}-{b}" for c, b in zip(b_compound, b_name, strict=True)], dtype=object)
@@ -266,6 +273,14 @@ def read_persons(frame: pd.DataFrame, compounds: pd.DataFrame, comp_lon: np.ndar
         needs=needs, preferred=preferred,
     )
     return buildings, households
+
+
+def _label(text: object) -> str:
+    """A building as a 楼栋 cell writes it (3, 3号楼, 3栋, 3幢, 3座) as the address parser gives it (3)."""
+    label = str(text).strip().upper()
+    for suffix in ("号楼", "栋", "幢", "座"):
+        label = label.removesuffix(suffix)
+    return label
 
 
 def _missing(frame: pd.DataFrame) -> Any:

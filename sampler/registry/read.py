@@ -32,7 +32,13 @@ import pandas as pd
 from sampler.errors import InputError, InputIssue
 from sampler.io.text import text_series
 from sampler.io.timefmt import parse_clock
-from sampler.io.workbook import DEFAULT_LIMITS, FileLimits, check_cells, read_xls_frame, read_xlsx_frame
+from sampler.io.workbook import (
+    DEFAULT_LIMITS,
+    FileLimits,
+    check_cells,
+    read_xls_frame,
+    read_xlsx_frame,
+)
 from sampler.model import (
     PERIODS,
     PERIODS_ZH,
@@ -461,7 +467,7 @@ def _checked_phones(frame: pd.DataFrame, warnings: _Issues, field: str = "phone"
     phone, masks = clean_phones(frame[field])
     if phone is not None:
         shown = pd.Series(np.full(len(frame), "", dtype=object))
-        for i in np.flatnonzero(np.logical_or.reduce(list(masks.values()))):
+        for i in np.flatnonzero(np.logical_or.reduce(list(masks.values()))).tolist():
             shown.iat[i] = mask_phone(str(frame[field].iat[i]))
         for kind, mask in masks.items():
             warnings.rows(frame, mask, field, PHONE_WARNINGS[kind], values=shown)
