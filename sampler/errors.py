@@ -19,7 +19,9 @@ class InputIssue:
     file
         The file the problem is in (as the user named it).
     row
-        1-based data row (the header is row 0), or ``None`` for whole-file or parameter problems.
+        The row as a spreadsheet (or text editor) shows it: the header is its own row (1 when
+        nothing is above it) and the first data row the next; ``None`` for whole-file or
+        parameter problems. (Plan files and check-in files still count 1-based data rows.)
     field
         Column or parameter name as it appears in the file.
     value

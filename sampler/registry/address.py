@@ -14,8 +14,11 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from typing import Any
 
-__all__ = ["compound_in", "natural_key", "normalise", "parse_address"]
+import numpy as np
+
+__all__ = ["compound_in", "natural_key", "normalise", "parse_address", "parse_addresses"]
 
 _ZH_DIGITS = {"一": "1", "二": "2", "三": "3", "四": "4", "五": "5", "六": "6", "七": "7", "八": "8", "九": "9",
               "十": "10"}
@@ -25,7 +28,8 @@ _ROOM = r"(?P<r>[0-9]+[A-Za-z]?)"
 _PATTERNS = (
     # 湖绣家园3号楼2单元501室, 3栋2单元501, 3幢501室, 3#2单元501
     re.compile(rf"(?P<pre>.*?){_BUILDING}(?:号楼|号栋|号幢|栋|幢|座|号?楼|#)-?{_UNIT}?-?(?:{_ROOM}(?:室|号|户)?)?"),
-    # 3号2单元501室 (号 as the building's mark only when a unit follows)
+    # 3号2单元501室, 3号501室 (号 as the building's mark only when a room follows)
+    re.compile(rf"(?P<pre>.*?){_BUILDING}号{_UNIT}?{_ROOM}(?:室|户)"),
     re.compile(rf"(?P<pre>.*?){_BUILDING}号{_UNIT}{_ROOM}(?:室|号|户)?"),
     # 3-2-501, 湖绣家园3-2-501室
     re.compile(rf"(?P<pre>.*?[^0-9A-Za-z-])?{_BUILDING}-(?P<u>[0-9]+)-{_ROOM}(?:室|号)?"),
@@ -56,6 +60,51 @@ def parse_address(text: str) -> tuple[str, str, str, str] | None:
             return ((groups.get("pre") or "").strip("-,，"), groups["b"].upper() + ("号" if house else ""),
                     groups.get("u") or "", groups.get("r") or "")
     return None
+
+
+def _normalise_arrow(values: Any) -> Any:
+    """`normalise` of an Arrow string array, in Arrow's kernels."""
+    import pyarrow.compute as pc
+
+    text = pc.utf8_normalize(values, "NFKC")
+    for old, new in ((" ", ""), ("—", "-"), ("－", "-"), ("–", "-"), ("_", "-")):
+        text = pc.replace_substring(text, old, new)
+    for zh, digit in _ZH_DIGITS.items():
+        text = pc.replace_substring(text, zh + "单元", digit + "单元")
+    return text
+
+
+def parse_addresses(values: Any) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """`parse_address` of every value of an Arrow string array at once (RE2 in Arrow, linear time):
+    prefix, building, unit and room as object arrays ('' where absent) and a mask of the values
+    that name a building. Same results as `parse_address` value by value."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    text = _normalise_arrow(pa.array(values, type=pa.string()) if not isinstance(values, pa.Array) else values)
+    n = len(text)
+    out = [np.full(n, "", dtype=object) for _ in range(4)]
+    done = np.zeros(n, dtype=bool)
+    blank = pc.equal(text, "").to_numpy(zero_copy_only=False)
+    for k, pattern in enumerate(_PATTERNS):
+        todo = np.flatnonzero(~done & ~blank)
+        if not len(todo):
+            break
+        found = pc.extract_regex(text.take(pa.array(todo)), "^" + pattern.pattern + "$")
+        ok = found.is_valid().to_numpy(zero_copy_only=False)
+        rows = todo[ok]
+        names = [found.type.field(i).name for i in range(found.type.num_fields)]
+        for j, name in enumerate(("pre", "b", "u", "r")):
+            if name not in names:
+                continue
+            col = np.asarray(found.field(names.index(name)).to_numpy(zero_copy_only=False), dtype=object)[ok]
+            if name == "b":
+                col = np.array([c.upper() + ("号" if k == len(_PATTERNS) - 1 else "") for c in col], dtype=object)
+            if name == "pre":
+                col = np.array([c.strip("-,，") for c in col], dtype=object)
+            out[j][rows] = col
+        done[rows] = True
+    return out[0], out[1], out[2], out[3], done
 
 
 def compound_in(prefix: str, names: list[str]) -> str | None:

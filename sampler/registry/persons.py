@@ -44,7 +44,7 @@ import numpy as np
 import pandas as pd
 
 from sampler.model import SPECIAL_NEEDS, BuildingTable, HouseholdTable
-from sampler.registry.address import compound_in, natural_key, parse_address
+from sampler.registry.address import compound_in, natural_key, parse_addresses
 from sampler.registry.idcard import parse_ids
 
 __all__ = ["HEAD_WORDS", "NEED_WORDS", "SPREAD_M", "read_persons"]
@@ -121,37 +121,41 @@ def read_persons(frame: pd.DataFrame, compounds: pd.DataFrame, comp_lon: np.ndar
         use = (age < 0) & ~np.isnan(stated)
         age[use] = stated[use].astype(np.int64)
     # --- addresses ---------------------------------------------------------------------------------
-    names = [c for c in compounds["compound"].tolist() if c]
-    comp_index = {c: i for i, c in enumerate(compounds["compound"].tolist()) if c and compounds["building"].iat[i] == ""}
+    comp_names, comp_buildings = compounds["compound"].tolist(), compounds["building"].tolist()
+    comp_grids, comp_districts = compounds["grid"].tolist(), compounds["district"].tolist()
+    names = [c for c in comp_names if c]
+    comp_index = {c: i for i, c in enumerate(comp_names) if c and comp_buildings[i] == ""}
     addr = frame["address"]
     codes, uniques = pd.factorize(addr, sort=False)
-    parsed = [parse_address(u) for u in uniques]
-    pre = np.array([p[0] if p else "" for p in parsed], dtype=object)
-    pb = np.array([p[1] if p else "" for p in parsed], dtype=object)
-    pu = np.array([p[2] if p else "" for p in parsed], dtype=object)
-    pr = np.array([p[3] if p else "" for p in parsed], dtype=object)
-    pc_ = np.array([compound_in(str(p), names) or "" for p in pre], dtype=object)
+    pre, pb, pu, pr, _ = parse_addresses(pa.array(np.asarray(uniques, dtype=object), type=pa.string()))
+    pre_codes, pre_uniques = pd.factorize(pd.Series(pre, dtype=object), sort=False)
+    named = np.array([compound_in(str(p), names) or "" for p in pre_uniques], dtype=object)
+    pc_ = named[pre_codes] if len(pre_codes) else np.zeros(0, dtype=object)
     if not len(codes):
         codes = np.zeros(0, dtype=np.int64)
 
-    def pick(column: str, from_address: np.ndarray) -> np.ndarray:
-        own = frame[column].to_numpy(dtype=object)
+    def cleaned(column: str, clean: Callable[[str], str]) -> np.ndarray:
+        """A column with ``clean`` applied to each distinct value (a few thousand, not a million)."""
+        col_codes, col_uniques = pd.factorize(frame[column], sort=False)
+        mapped = np.array([clean(str(u)) for u in col_uniques], dtype=object)
+        return mapped[col_codes] if len(col_codes) else np.zeros(0, dtype=object)
+
+    def pick(own: np.ndarray, from_address: np.ndarray) -> np.ndarray:
         parsed_col = from_address[codes] if len(from_address) else np.full(n, "", dtype=object)
         return np.where(own != "", own, parsed_col)
 
-    own_b = np.array([_label(b) for b in frame["building"].tolist()], dtype=object)
-    building = np.where(own_b != "", own_b, pb[codes] if len(pb) else np.full(n, "", dtype=object))
-    unit = np.array([str(u).removesuffix("单元") for u in pick("unit", pu)], dtype=object)
-    room = np.array([str(r).removesuffix("室") for r in pick("room", pr)], dtype=object)
-    compound = pick("compound", pc_)
+    building = pick(cleaned("building", _label), pb)
+    unit = pick(cleaned("unit", lambda u: u.removesuffix("单元")), pu)
+    room = pick(cleaned("room", lambda r: r.removesuffix("室")), pr)
+    compound = pick(frame["compound"].to_numpy(dtype=object), pc_)
     unnamed = (compound == "") & ((pre[codes] if len(pre) else np.full(n, "", dtype=object)) == "")
     if len(comp_index) == 1:  # one compound only: every address naming none is in it
         compound = np.where(unnamed, next(iter(comp_index)), compound)
     elif unnamed.any():  # the resident's 网格 when it is the grid of exactly one compound
         grids = pd.Series(list(comp_index), dtype=object).groupby(
-            [compounds["grid"].iat[i] for i in comp_index.values()]).agg(list)
+            [comp_grids[i] for i in comp_index.values()]).agg(list)
         of_grid = {g: c[0] for g, c in grids.items() if g and len(c) == 1}
-        by_grid = np.array([of_grid.get(g, "") for g in frame["grid"]], dtype=object)
+        by_grid = cleaned("grid", lambda g: of_grid.get(g, ""))
         compound = np.where(unnamed, by_grid, compound)
     no_building = building == ""
     issues.rows(frame, no_building, "address" if "address" in given else "building",
@@ -168,15 +172,18 @@ def read_persons(frame: pd.DataFrame, compounds: pd.DataFrame, comp_lon: np.ndar
     # --- households ----------------------------------------------------------------------------------
     relation = frame["relation"].str.strip()
     is_head = relation.isin(HEAD_WORDS).to_numpy()
-    address_key = pd.Series(compound, dtype=object) + "\x1f" + building + "\x1f" + unit + "\x1f" + room
+    parts = pd.DataFrame({name: pd.factorize(pd.Series(col, dtype=object), sort=False)[0]
+                          for name, col in (("c", compound), ("b", building), ("u", unit), ("r", room))})
+    address_key = parts.groupby(["c", "b", "u", "r"], sort=False).ngroup().to_numpy()
     hid = frame["household_id"].to_numpy(dtype=object)
     has_hid = hid != ""
-    order = pd.DataFrame({"key": address_key.to_numpy(), "head": is_head.astype(np.int64)})
-    ordinal = order.groupby("key", sort=False)["head"].cumsum().to_numpy()
-    ordinal = np.maximum(ordinal, 1)
-    group_key = np.where(has_hid, "H\x1f" + hid.astype(str),
-                         "A\x1f" + address_key.to_numpy().astype(str) + "\x1f" + ordinal.astype(str))
-    member_of, keys = pd.factorize(pd.Series(group_key, dtype=object), sort=False)
+    order = pd.DataFrame({"key": address_key, "head": is_head.astype(np.int64)})
+    ordinal = np.maximum(order.groupby("key", sort=False)["head"].cumsum().to_numpy(), 1)
+    hid_code = pd.factorize(frame["household_id"], sort=False)[0]
+    group = pd.DataFrame({"h": has_hid, "k": np.where(has_hid, hid_code, address_key),
+                          "o": np.where(has_hid, 0, ordinal)})
+    member_of = group.groupby(["h", "k", "o"], sort=False).ngroup().to_numpy()
+    keys = np.unique(member_of) if n else np.zeros(0, dtype=np.int64)
     n_hh = len(keys)
     size = np.bincount(member_of, minlength=n_hh).astype(np.int64)
     elderly = np.bincount(member_of, weights=age >= 60, minlength=n_hh).astype(np.int64)
@@ -226,15 +233,14 @@ def read_persons(frame: pd.DataFrame, compounds: pd.DataFrame, comp_lon: np.ndar
     lon, lat, zone = np.zeros(nb), np.zeros(nb), np.zeros(nb, dtype=np.int64)
     grid = np.full(nb, "", dtype=object)
     district = np.full(nb, "", dtype=object)
-    comp_names, comp_buildings = compounds["compound"].tolist(), compounds["building"].tolist()
     own_rows = {(comp_names[i], _label(comp_buildings[i])): i for i in range(len(compounds)) if comp_buildings[i] != ""}
     k_in_compound: dict[str, int] = {}
     for j in range(nb):
         c = comp_index[b_compound[j]]
         own = own_rows.get((b_compound[j], b_name[j]))
         zone[j] = comp_zone[own if own is not None else c]
-        grid[j] = compounds["grid"].iat[own if own is not None and compounds["grid"].iat[own] else c]
-        district[j] = compounds["district"].iat[c]
+        grid[j] = comp_grids[own if own is not None and comp_grids[own] else c]
+        district[j] = comp_districts[c]
         if own is not None:
             lon[j], lat[j] = comp_lon[own], comp_lat[own]
         else:

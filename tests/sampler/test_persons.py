@@ -381,3 +381,22 @@ def test_template_command_writes_workbooks_with_drop_downs(tmp_path: Path) -> No
         "registry: {persons: persons.xlsx, compounds: compounds.xlsx, sites: sites.xlsx}\n", encoding="utf-8")
     reg = load_registry(load_scenario(tmp_path / "in" / "scenario.yaml"))
     assert reg.people == 1 and reg.households.contact.tolist() == ["张伟"]
+
+
+ADDRESSES = ["湖绣家园3号楼2单元501室", "3栋2单元501", "3-2-501", "湖绣家园3-2-501", "3幢501室", "3#2单元501",
+             "芝山村12号", "明林村12号101室", "吴兴区湖绣家园１２幢一单元３０２", "3-501", "湖绣家园", "", "abc",
+             "Ａ栋１单元１０１", "3号2单元501室", "幸福2期3号楼201", "B座1门302"]
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.lists(st.sampled_from(ADDRESSES) | st.text(alphabet="0123456789-号楼栋单元室村家园#Ａ１ ", max_size=14),
+                max_size=30))
+def test_vectorised_address_parser_agrees_with_the_one_by_one_parser(values: list[str]) -> None:
+    from sampler.registry.address import parse_addresses
+
+    pre, b, u, r, ok = parse_addresses(pa.array(values, type=pa.string()))
+    for i, value in enumerate(values):
+        one = parse_address(value)
+        assert (one is not None) == bool(ok[i]), value
+        if one is not None:
+            assert one == (pre[i], b[i], u[i], r[i]), value
