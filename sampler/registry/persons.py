@@ -80,11 +80,12 @@ def _needs_of(text: pd.Series) -> tuple[np.ndarray, np.ndarray]:
     return np.array(bits, dtype=np.int64)[codes], np.array(unknown, dtype=bool)[codes]
 
 
-def _spiral(lon: float, lat: float, k: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def _spiral(lon: np.ndarray, lat: np.ndarray, k: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The k-th point of a sunflower spiral around (lon, lat), element by element."""
     r = SPREAD_M * np.sqrt(k.astype(np.float64))
     theta = k * _GOLDEN
     d_lat = r * np.sin(theta) / _M_PER_DEG
-    d_lon = r * np.cos(theta) / (_M_PER_DEG * max(np.cos(np.radians(lat)), 1e-6))
+    d_lon = r * np.cos(theta) / (_M_PER_DEG * np.maximum(np.cos(np.radians(lat)), 1e-6))
     return lon + d_lon, lat + d_lat
 
 
@@ -230,29 +231,28 @@ def read_persons(frame: pd.DataFrame, compounds: pd.DataFrame, comp_lon: np.ndar
     b_of_hh = remap[b_of_hh]
     b_compound, b_name = b_compound[ordered], b_name[ordered]
     nb = len(b_keys)
-    lon, lat, zone = np.zeros(nb), np.zeros(nb), np.zeros(nb, dtype=np.int64)
-    grid = np.full(nb, "", dtype=object)
-    district = np.full(nb, "", dtype=object)
     own_rows = {(comp_names[i], _label(comp_buildings[i])): i for i in range(len(compounds)) if comp_buildings[i] != ""}
-    k_in_compound: dict[str, int] = {}
-    for j in range(nb):
-        c = comp_index[b_compound[j]]
-        own = own_rows.get((b_compound[j], b_name[j]))
-        zone[j] = comp_zone[own if own is not None else c]
-        grid[j] = comp_grids[own if own is not None and comp_grids[own] else c]
-        district[j] = comp_districts[c]
-        if own is not None:
-            lon[j], lat[j] = comp_lon[own], comp_lat[own]
-        else:
-            k = k_in_compound.get(b_compound[j], 0)
-            k_in_compound[b_compound[j]] = k + 1
-            x, y = _spiral(float(comp_lon[c]), float(comp_lat[c]), np.array([k]))
-            lon[j], lat[j] = float(x[0]), float(y[0])
+    c_of_b = np.array([comp_index[str(c)] for c in b_compound], dtype=np.int64)
+    own = np.array([own_rows.get((str(c), str(x)), -1) for c, x in zip(b_compound, b_name, strict=True)],
+                   dtype=np.int64)
+    has_own = own >= 0
+    at = np.where(has_own, own, c_of_b)
+    zone = np.asarray(comp_zone, dtype=np.int64)[at] if nb else np.zeros(0, dtype=np.int64)
+    grids_arr, districts_arr = np.array(comp_grids, dtype=object), np.array(comp_districts, dtype=object)
+    grid = np.where(has_own & (grids_arr[np.maximum(own, 0)] != ""), grids_arr[np.maximum(own, 0)], grids_arr[c_of_b]) \
+        if nb else np.zeros(0, dtype=object)
+    district = districts_arr[c_of_b] if nb else np.zeros(0, dtype=object)
+    # the k-th building (in order) of its compound without a row of its own: k = 0, 1, 2, ...
+    k = pd.Series(np.where(has_own, -1, c_of_b)).groupby(np.where(has_own, -1, c_of_b)).cumcount().to_numpy() \
+        if nb else np.zeros(0, np.int64)
+    lon, lat = _spiral(np.asarray(comp_lon, dtype=np.float64)[c_of_b], np.asarray(comp_lat, dtype=np.float64)[c_of_b], k)
+    lon = np.where(has_own, np.asarray(comp_lon, dtype=np.float64)[np.maximum(own, 0)], lon)
+    lat = np.where(has_own, np.asarray(comp_lat, dtype=np.float64)[np.maximum(own, 0)], lat)
     person_grid = frame["grid"].to_numpy(dtype=object)[rep]
-    first_grid = pd.Series(person_grid).groupby(b_of_hh).agg(lambda g: next((x for x in g if x), ""))
-    for j, g in zip(first_grid.index.tolist(), first_grid.tolist(), strict=True):
-        if g:
-            grid[int(j)] = g
+    filled = np.flatnonzero(person_grid != "")
+    if len(filled):
+        first_b, first_at = np.unique(b_of_hh[filled], return_index=True)
+        grid[first_b] = person_grid[filled[first_at]]
     b_id = np.array([f"{c}-{b}" for c, b in zip(b_compound, b_name, strict=True)], dtype=object)
     label = np.array([b if b.endswith("号") else f"{b}号楼" if b[:1].isdigit() else f"{b}栋" for b in b_name],
                      dtype=object)
