@@ -229,7 +229,11 @@ def read_table(path: Path, kind: str, name: str | None = None, limits: FileLimit
             raise
         raise InputError([InputIssue(name, None, "(file)", type(exc).__name__,
                                      f"the file is not a readable table ({str(exc)[:120]}); re-export it from Excel")]) from exc
-    check_cells(raw, name, limits, has_nul=has_nul, first_row=first_row)
+    try:
+        check_cells(raw, name, limits, has_nul=has_nul, first_row=first_row)
+    except InputError as exc:  # an identity number is never shown, not even in a bad cell
+        raise InputError([dataclasses.replace(i, value="(not shown)") if canonical_name(kind, i.field) == "id_number"
+                          else i for i in exc.issues]) from None
     headers: dict[str, str] = {}
     columns: dict[str, pd.Series] = {}
     for col in raw.columns:

@@ -27,7 +27,8 @@ def test_validate_lists_every_issue_and_exits_two(tmp_path: Path):
     """Two bad cells give exit status 2 and a table naming both rows."""
     rows = [list(r) for r in HOUSEHOLDS]
     rows[1][4] = "0"
-    rows[3][8] = "99"
+    rows[3][5] = "x"
+    rows[2][8] = "99"  # a phone that is not a mobile is a warning, not an issue
     result = runner.invoke(app, ["validate", str(write_city(tmp_path, households=rows))])
     assert result.exit_code == 2
     assert "2 input issue(s)" in result.output

@@ -400,3 +400,15 @@ def test_vectorised_address_parser_agrees_with_the_one_by_one_parser(values: lis
         assert (one is not None) == bool(ok[i]), value
         if one is not None:
             assert one == (pre[i], b[i], u[i], r[i]), value
+
+
+def test_a_bad_identity_number_cell_is_named_without_its_value(tmp_path: Path) -> None:
+    """A NUL in an identity-number cell is refused at its row, the number not shown."""
+    rows = [list(r) for r in ROSTER]
+    number = rows[1][1]
+    rows[1][1] = number + "\x00"
+    with pytest.raises(InputError) as err:
+        load_registry(load_scenario(write_roster(tmp_path, rows)))
+    (issue,) = err.value.issues
+    assert (issue.row, issue.field, issue.value) == (3, "身份证号", "(not shown)")
+    assert number[:17] not in str(err.value)
