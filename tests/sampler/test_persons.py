@@ -412,3 +412,12 @@ def test_a_bad_identity_number_cell_is_named_without_its_value(tmp_path: Path) -
     (issue,) = err.value.issues
     assert (issue.row, issue.field, issue.value) == (3, "身份证号", "(not shown)")
     assert number[:17] not in str(err.value)
+
+
+def test_the_example_person_level_scenario_reads() -> None:
+    """configs/persons_street (make_roster.py): 501 residents, GCJ-02 compounds, one mistyped number."""
+    root = Path(__file__).resolve().parents[2]
+    reg = load_registry(load_scenario(root / "configs" / "persons_street" / "scenario.yaml"))
+    assert (reg.people, len(reg.households), len(reg.buildings)) == (501, 174, 22)
+    assert [w.row for w in reg.warnings if "check digit" in w.fix] == [9]
+    assert len(set(reg.buildings.compound.tolist())) == 4
