@@ -29,10 +29,10 @@ _WEIGHTS = np.array([7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2])
 
 
 def _ids(years: np.ndarray, seq: np.ndarray) -> np.ndarray:
-    """Identity numbers (region 330502, born 1 March of ``years``) with valid check digits."""
+    """Made-up identity numbers (region 990101, born 1 March of ``years``) with valid check digits."""
     n = len(years)
     digits = np.zeros((n, 17), dtype=np.int64)
-    digits[:, :6] = [3, 3, 0, 5, 0, 2]
+    digits[:, :6] = [9, 9, 0, 1, 0, 1]  # region 99: no such province, so no real person's number
     for k, p in enumerate((1000, 100, 10, 1)):
         digits[:, 6 + k] = years // p % 10
     digits[:, 10:14] = [0, 3, 0, 1]

@@ -5,7 +5,7 @@
 Three compounds and a village of 湖绣社区 (made-up names and people): a title and a notes row above
 the header, addresses in the three styles (湖绣家园3号楼2单元501室, 3栋2单元501, 3-2-501) and village
 houses (东风村12号), phones as Excel leaves them (some saved as 13812345678.0, a landline, blanks),
-made-up identity numbers with valid check digits (one mistyped), 孕妇 and 卧床 in 特殊人群; the compounds'
+made-up identity numbers (region 99, no such province) with valid check digits (one mistyped), 孕妇 and 卧床 in 特殊人群; the compounds'
 coordinates are GCJ-02 (as copied from Amap), the scenario says `crs: gcj02`. Same bytes every run.
 """
 
@@ -40,7 +40,7 @@ def main() -> None:
         nonlocal seq
         seq += 1
         year = 2022 - int(rng.integers(*age_range))
-        body = f"330502{year}{1 + int(rng.integers(0, 12)):02d}{1 + int(rng.integers(0, 28)):02d}{seq % 1000:03d}"
+        body = f"990101{year}{1 + int(rng.integers(0, 12)):02d}{1 + int(rng.integers(0, 28)):02d}{seq % 1000:03d}"
         name = SURNAMES[int(rng.integers(0, len(SURNAMES)))] + GIVEN[int(rng.integers(0, len(GIVEN)))]
         sex = "男" if int(body[16]) % 2 else "女"
         rows.append([name, body + check_char(body), sex, relation, address, phone, grid, needs, compound])

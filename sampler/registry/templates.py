@@ -17,7 +17,7 @@ from sampler.registry.idcard import check_char
 __all__ = ["TEMPLATES", "write_templates"]
 
 _ZONES = ("防范区", "管控区", "封控区")
-_EXAMPLE_ID = "33050219800101001" + check_char("33050219800101001")
+_EXAMPLE_ID = "99010119800101001" + check_char("99010119800101001")  # region 99: no such province
 
 # file name → (sheet title, [(header, example, width, text?, drop-down)])
 TEMPLATES: dict[str, tuple[str, list[tuple[str, str, float, bool, tuple[str, ...] | None]]]] = {

@@ -35,8 +35,8 @@ runner = CliRunner()
 HEADER = ["姓名", "身份证号", "性别", "与户主关系", "住址", "联系电话", "网格", "特殊人群"]
 
 
-def idn(birth: str, seq: str = "001", region: str = "330502") -> str:
-    """A made-up identity number with a valid check digit."""
+def idn(birth: str, seq: str = "001", region: str = "990101") -> str:
+    """A made-up identity number with a valid check digit (region 99: no such province)."""
     body = region + birth + seq
     return body + check_char(body)
 
