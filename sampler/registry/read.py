@@ -2,7 +2,13 @@
 
     registry = load_registry(scenario)      # raises InputError listing every issue at once
 
-CSV encodings UTF-8, UTF-8 with BOM and GB18030 (Excel in China saves GBK, a subset) are detected.
+CSV encodings UTF-8, UTF-8 with BOM and GB18030 (Excel in China saves GBK, a subset) are detected,
+as is UTF-16 with BOM (Excel's tab-separated "Unicode 文本"); ``.xls`` is read by python-calamine.
+The header may sit below a title or notes (`header_index`); rows in messages are numbered as
+Excel shows them (`excel_row`). A scenario may give a person-level roster and its compounds
+instead of households and buildings (`sampler.registry.persons`), and coordinates in GCJ-02 or
+BD-09 (`registry.crs`, `sampler.registry.crs`). Problems that need not stop planning (a landline,
+a bad identity-number check digit) are the Registry's warnings.
 All checks are vectorised, so a million households validate in about a second; only bad rows are
 visited one by one, and at most `MAX_PER_RULE` of them per rule are listed.
 

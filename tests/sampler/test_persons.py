@@ -319,13 +319,15 @@ def test_person_level_scenario_plans_end_to_end_and_no_id_number_is_written(tmp_
                     style = (f"湖绣家园{b}号楼{u}单元{room}室", f"{b}栋{u}单元{room}", f"{b}-{u}-{room}")[len(rows) % 3]
                     rows.append([f"居民{len(rows)}", number, "男", "户主" if k == 0 else "子女", style,
                                  f"139{len(rows):08d}" if k == 0 else "", "网格一", ""])
+    rows[3][5] = "0572-2345678"  # a landline: the household is on the no-SMS call list
     compounds = [COMPOUNDS[0], COMPOUNDS[1]]  # one compound: addresses without its name are in it
     scenario = write_roster(tmp_path / "in", rows, titles=1, form="xlsx", compounds=compounds)
     reg = load_registry(load_scenario(scenario))
     assert reg.people == len(rows) and len(reg.buildings) == 8
-    for name in ("id", "unit", "room", "contact", "phone"):
-        values = set(map(str, getattr(reg.households, name).tolist()))
-        assert not values & set(numbers)
+    import pickle
+
+    everything = pickle.dumps(reg)  # households (Arrow columns included), buildings, sites, warnings
+    assert not any(n.encode() in everything or n[:17].encode() in everything for n in numbers)
     assert not any(n in str(w) for w in reg.warnings for n in numbers)
     plan, sms, notices = tmp_path / "plan", tmp_path / "sms.csv", tmp_path / "notices"
     result = runner.invoke(app, ["plan", str(scenario), "-o", str(plan)])
@@ -336,6 +338,8 @@ def test_person_level_scenario_plans_end_to_end_and_no_id_number_is_written(tmp_
     assert summary["people"] == len(rows) and summary["unplaced_households"] == 0
     assert runner.invoke(app, ["sms", str(plan), "-o", str(sms)]).exit_code == 0
     assert runner.invoke(app, ["notices", str(plan), "-o", str(notices)]).exit_code == 0
+    call_list = (tmp_path / "sms_invalid.csv").read_text(encoding="utf-8-sig")
+    assert "0572-2345678" in call_list and "号码无效" in call_list
     written = [p for p in tmp_path.rglob("*") if p.is_file() and "in" not in p.relative_to(tmp_path).parts[:1]]
     assert len(written) > 10
     for path in written:
