@@ -41,10 +41,10 @@ HEADER = HOUSEHOLDS[0]
 def wide_console() -> Iterator[None]:
     from sampler.commands import ui
 
-    before = ui.err_console.width
+    before = ui.err_console._width  # None: the console follows the terminal (setting .width back would freeze it)
     ui.err_console.width = 1000
     yield
-    ui.err_console.width = before
+    ui.err_console._width = before
 
 
 def _city(tmp_path: Path, households: str) -> Path:

@@ -70,10 +70,10 @@ def wide_console() -> Iterator[None]:
     """Print the issue table without wrapping, so that whole sentences can be looked for."""
     from sampler.commands import ui
 
-    before = ui.err_console.width
+    before = ui.err_console._width  # None: the console follows the terminal (setting .width back would freeze it)
     ui.err_console.width = 1000
     yield
-    ui.err_console.width = before
+    ui.err_console._width = before
 
 
 @pytest.fixture
