@@ -21,7 +21,8 @@ class InputIssue:
     row
         The row as a spreadsheet (or text editor) shows it: the header is its own row (1 when
         nothing is above it) and the first data row the next; ``None`` for whole-file or
-        parameter problems. (Plan files and check-in files still count 1-based data rows.)
+        parameter problems. (Plan files, which sampler writes, count 1-based data rows, and a
+        check-in keeps its data row as its position in the file.)
     field
         Column or parameter name as it appears in the file.
     value

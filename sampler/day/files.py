@@ -15,7 +15,7 @@ from typing import Any
 
 from sampler.day.ledger import CHINA
 from sampler.errors import InputError, InputIssue
-from sampler.registry.read import read_table
+from sampler.registry.read import excel_row, read_table
 
 __all__ = ["read_checkins"]
 
@@ -54,10 +54,10 @@ def read_checkins(path: Path, tz: dt.tzinfo = CHINA) -> list[dict[str, Any]]:
     rows: list[dict[str, Any]] = []
     records = frame.to_dict("records")
     for i, rec in enumerate(records):
-        data_row = i + 1  # 1-based data rows, as every registry message counts them
+        data_row = i + 1  # 1-based data rows: the row's id and position (unchanged, so re-imports match)
         at = _time(str(rec.get("at", "")), tz)
         if at is None:
-            problems.append(InputIssue(name, data_row, "at", str(rec.get("at", "")),
+            problems.append(InputIssue(name, excel_row(frame, i), "at", str(rec.get("at", "")),  # as Excel shows it
                                        "write the time as 2022-11-23 09:30 or 2022-11-23T09:30:00+08:00"))
             continue
         people = str(rec.get("people", "")).strip()

@@ -216,7 +216,7 @@ def test_checkin_file_errors_name_row_and_fix(tmp_path):
     with pytest.raises(InputError) as exc:
         read_checkins(path)
     issue = exc.value.issues[0]
-    assert (issue.row, issue.field, issue.value) == (1, "at", "昨天上午")
+    assert (issue.row, issue.field, issue.value) == (2, "at", "昨天上午")  # the row Excel shows (header = 1)
     path.write_text("采样点编号,采样时间\nS1,2022-11-23 07:00\n", encoding="utf-8")
     with pytest.raises(InputError, match="code"):
         read_checkins(path)
