@@ -106,8 +106,9 @@ def read_persons(frame: pd.DataFrame, compounds: pd.DataFrame, comp_lon: np.ndar
         return _empty()
     # --- ages and sex, then the identity numbers are gone ---------------------------------------
     import pyarrow as pa
+    import pyarrow.compute as pc
 
-    facts = parse_ids(pa.array(frame["id_number"].to_numpy(dtype=object), type=pa.large_string()), on)
+    facts = parse_ids(_arrow(frame["id_number"]), on)
     frame["id_number"] = ""  # dropped: nothing below (or after) sees a number
     hidden = pd.Series(np.full(n, "(not shown)", dtype=object))
     warnings.rows(frame, facts.malformed, "id_number",
@@ -148,7 +149,7 @@ def read_persons(frame: pd.DataFrame, compounds: pd.DataFrame, comp_lon: np.ndar
     building = pick(cleaned("building", _label), pb)
     unit = pick(cleaned("unit", lambda u: u.removesuffix("单元")), pu)
     room = pick(cleaned("room", lambda r: r.removesuffix("室")), pr)
-    compound = pick(frame["compound"].to_numpy(dtype=object), pc_)
+    compound = pick(cleaned("compound", str), pc_)
     unnamed = (compound == "") & ((pre[codes] if len(pre) else np.full(n, "", dtype=object)) == "")
     if len(comp_index) == 1:  # one compound only: every address naming none is in it
         compound = np.where(unnamed, next(iter(comp_index)), compound)
@@ -176,8 +177,7 @@ def read_persons(frame: pd.DataFrame, compounds: pd.DataFrame, comp_lon: np.ndar
     parts = pd.DataFrame({name: pd.factorize(pd.Series(col, dtype=object), sort=False)[0]
                           for name, col in (("c", compound), ("b", building), ("u", unit), ("r", room))})
     address_key = parts.groupby(["c", "b", "u", "r"], sort=False).ngroup().to_numpy()
-    hid = frame["household_id"].to_numpy(dtype=object)
-    has_hid = hid != ""
+    has_hid = (frame["household_id"] != "").to_numpy()
     order = pd.DataFrame({"key": address_key, "head": is_head.astype(np.int64)})
     ordinal = np.maximum(order.groupby("key", sort=False)["head"].cumsum().to_numpy(), 1)
     hid_code = pd.factorize(frame["household_id"], sort=False)[0]
@@ -208,17 +208,18 @@ def read_persons(frame: pd.DataFrame, compounds: pd.DataFrame, comp_lon: np.ndar
     needs |= np.where(infants, 1 << SPECIAL_NEEDS.index("infant"), 0)
     # phones: the representative's mobile, else any member's, else the representative's cell as written
     phone_clean = checked_phones(frame, warnings)
-    phones = frame["phone"].to_numpy(dtype=object) if phone_clean is None else phone_clean
-    mobile = pd.Series(phones, dtype=object).astype(str).str.fullmatch(r"1[3-9]\d{9}").to_numpy()
+    phone_arrow = _arrow(frame["phone"]) if phone_clean is None else pa.array(phone_clean, type=pa.large_string())
+    mobile = pc.match_substring_regex(phone_arrow, r"^1[3-9]\d{9}$").to_numpy(zero_copy_only=False)
     first_mobile = np.full(n_hh, n, dtype=np.int64)
     np.minimum.at(first_mobile, member_of[mobile], rows[mobile])
-    hh_phone = np.where(mobile[rep], phones[rep],
-                        np.where(first_mobile < n, phones[np.minimum(first_mobile, max(n - 1, 0))], phones[rep]))
+    chosen = np.where(mobile[rep] | (first_mobile >= n), rep, np.minimum(first_mobile, max(n - 1, 0)))
+    hh_phone = _taken(phone_arrow, chosen)
     no_mobile = np.zeros(n, dtype=bool)
     no_mobile[rep[first_mobile >= n]] = True
     warnings.rows(frame, no_mobile, "phone",
                   "no member of this household has a mobile number: it is on the no-SMS call list (sms_invalid.csv) "
-                  "for its grid worker", values=pd.Series(np.where(phones == "", "(blank)", "(not a mobile)"), dtype=object))
+                  "for its grid worker", values=pd.Series(np.where(frame["phone"] == "", "(blank)", "(not a mobile)"),
+                                                          dtype=object))
     # --- buildings -----------------------------------------------------------------------------------
     b_comp, b_label = compound[rep], building[rep]
     b_key: pd.Series = pd.Series(b_comp, dtype=object) + "\x1f" + b_label
@@ -248,7 +249,7 @@ def read_persons(frame: pd.DataFrame, compounds: pd.DataFrame, comp_lon: np.ndar
     lon, lat = _spiral(np.asarray(comp_lon, dtype=np.float64)[c_of_b], np.asarray(comp_lat, dtype=np.float64)[c_of_b], k)
     lon = np.where(has_own, np.asarray(comp_lon, dtype=np.float64)[np.maximum(own, 0)], lon)
     lat = np.where(has_own, np.asarray(comp_lat, dtype=np.float64)[np.maximum(own, 0)], lat)
-    person_grid = frame["grid"].to_numpy(dtype=object)[rep]
+    person_grid = _taken(frame["grid"], rep)
     filled = np.flatnonzero(person_grid != "")
     if len(filled):
         first_b, first_at = np.unique(b_of_hh[filled], return_index=True)
@@ -262,10 +263,12 @@ def read_persons(frame: pd.DataFrame, compounds: pd.DataFrame, comp_lon: np.ndar
     # household ids: the 户号, else building-unit-room (-2, -3 … for further households at one address)
     made = np.array([f"{b_id[b]}-{unit[r]}-{room[r]}".rstrip("-") for b, r in zip(b_of_hh, rep, strict=True)],
                     dtype=object)
-    ids = np.where(has_hid[rep], hid[rep], made)
+    ids = np.where(has_hid[rep], _taken(frame["household_id"], rep), made)
     dup = pd.Series(ids).groupby(ids).cumcount().to_numpy()
-    ids = np.where(dup > 0, ids.astype(str) + "~" + (dup + 1).astype(str), ids).astype(object)
-    contact = frame["name"].to_numpy(dtype=object)[rep]
+    ids = ids.astype(object)
+    for i in np.flatnonzero(dup > 0).tolist():  # only further households at one address
+        ids[i] = f"{ids[i]}~{int(dup[i]) + 1}"
+    contact = _taken(frame["name"], rep)
     preferred = np.zeros(n_hh, dtype=np.int64)
     if "preferred" in given:
         from sampler.registry.read import _PERIODS, _coded
@@ -279,6 +282,23 @@ def read_persons(frame: pd.DataFrame, compounds: pd.DataFrame, comp_lon: np.ndar
         needs=needs, preferred=preferred,
     )
     return buildings, households
+
+
+def _arrow(column: pd.Series) -> Any:
+    """A text column as an Arrow array (no copy when pandas holds it in Arrow)."""
+    from sampler.registry.read import _arrow_text
+
+    return _arrow_text(column)
+
+
+def _taken(column: Any, rows: np.ndarray) -> np.ndarray:
+    """Some rows of a text column (pandas or Arrow) as an object array, converting only those rows."""
+    import pyarrow as pa
+
+    arr = _arrow(column) if isinstance(column, pd.Series) else column
+    if not len(rows):
+        return np.zeros(0, dtype=object)
+    return np.asarray(arr.take(pa.array(rows)).to_numpy(zero_copy_only=False), dtype=object)
 
 
 def _label(text: object) -> str:
