@@ -425,3 +425,14 @@ def test_the_example_person_level_scenario_reads() -> None:
     assert (reg.people, len(reg.households), len(reg.buildings)) == (501, 174, 22)
     assert [w.row for w in reg.warnings if "check digit" in w.fix] == [9]
     assert len(set(reg.buildings.compound.tolist())) == 4
+
+
+def test_xls_without_python_calamine_names_the_package(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import sys
+
+    scenario = write_roster(tmp_path, form="xls")
+    monkeypatch.setitem(sys.modules, "python_calamine", None)  # as if it were not installed
+    with pytest.raises(InputError) as err:
+        load_registry(load_scenario(scenario))
+    (issue,) = err.value.issues
+    assert issue.file.endswith("persons.xls") and "python-calamine" in issue.fix and ".xlsx" in issue.fix
