@@ -40,6 +40,7 @@ from api.routers import (
     replan,
     scenarios,
     simulations,
+    templates,
     whatif,
 )
 from api.routers.lookup import PublishedPlans
@@ -180,7 +181,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     api = APIRouter(prefix=API_PREFIX)
     for module in (scenarios, purge, plans, jobs, simulations, forecasts, replan, exports, keys, audit, day,
-                   coverage, whatif):
+                   coverage, whatif, templates):
         api.include_router(module.router, responses=ERROR_RESPONSES)
     api.include_router(lookup.router, responses=_LOOKUP_ERRORS)
     api.include_router(day.public_router, responses=_LOOKUP_ERRORS)

@@ -107,7 +107,8 @@ def _csv_issues(name: str, path: Path, limits: UploadLimits) -> list[InputIssue]
 
 
 def _text_issues(name: str, fields: dict[str, Any], limits: UploadLimits) -> list[InputIssue]:
-    """NUL bytes and over-long cells in the text the plan will store (Arrow or numpy object columns)."""
+    """NUL bytes and over-long cells in the text the plan will store (Arrow or numpy object columns),
+    rows numbered as Excel shows them (the header on row 1, as the registry reader numbers them)."""
     import numpy as np
     import pyarrow as pa
     import pyarrow.compute as pc
@@ -120,14 +121,14 @@ def _text_issues(name: str, fields: dict[str, Any], limits: UploadLimits) -> lis
             continue
         nul = pc.match_substring(arr, "\x00")
         if pc.any(nul).as_py():
-            row = int(pc.index(nul, True).as_py()) + 1
-            issues.append(InputIssue(name, row, field, repr(str(arr[row - 1].as_py())[:40]),
+            i = int(pc.index(nul, True).as_py())
+            issues.append(InputIssue(name, i + 2, field, repr(str(arr[i].as_py())[:40]),
                                      "remove the NUL (\\0) characters from this cell"))
         lengths = pc.utf8_length(arr)
         longest = pc.max(lengths).as_py() or 0
         if longest > limits.cell_chars:
-            row = int(pc.index(lengths, longest).as_py()) + 1
-            issues.append(InputIssue(name, row, field, f"{longest} characters",
+            i = int(pc.index(lengths, longest).as_py())
+            issues.append(InputIssue(name, i + 2, field, f"{longest} characters",
                                      f"a cell holds at most {limits.cell_chars} characters; shorten it"))
     return issues
 

@@ -9,12 +9,14 @@ the special needs. The example identity number is made up (its check digit is va
 
 from __future__ import annotations
 
+import io
 from pathlib import Path
+from typing import BinaryIO
 
 from sampler.model import SPECIAL_NEEDS_ZH
 from sampler.registry.idcard import check_char
 
-__all__ = ["TEMPLATES", "write_templates"]
+__all__ = ["TEMPLATES", "template_bytes", "write_templates"]
 
 _ZONES = ("防范区", "管控区", "封控区")
 _EXAMPLE_ID = "99010119800101001" + check_char("99010119800101001")  # region 99: no such province
@@ -52,7 +54,8 @@ TEMPLATES: dict[str, tuple[str, list[tuple[str, str, float, bool, tuple[str, ...
 _ROWS = 5000  # rows the drop-downs and text formats cover
 
 
-def _workbook(title: str, columns: list[tuple[str, str, float, bool, tuple[str, ...] | None]], path: Path) -> None:
+def _workbook(title: str, columns: list[tuple[str, str, float, bool, tuple[str, ...] | None]],
+              path: Path | BinaryIO) -> None:
     from openpyxl import Workbook
     from openpyxl.styles import Font
     from openpyxl.utils import get_column_letter
@@ -95,3 +98,12 @@ def write_templates(out: Path, force: bool = False) -> list[str]:
         for name, (title, columns) in TEMPLATES.items():
             _workbook(title, columns, tmp / name)
     return list(TEMPLATES)
+
+
+def template_bytes(name: str) -> bytes:
+    """One template (a key of `TEMPLATES`, e.g. ``persons.xlsx``) as the bytes of its workbook;
+    KeyError for another name."""
+    title, columns = TEMPLATES[name]
+    out = io.BytesIO()
+    _workbook(title, columns, out)
+    return out.getvalue()

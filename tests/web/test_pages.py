@@ -184,6 +184,12 @@ def test_planner_uploads_plans_publishes_and_downloads_sms(live: Live, desktop: 
     page.fill("#key", PLANNER_KEY)
     page.click("#signin button[type=submit]")
     page.wait_for_selector("#app:not([hidden])")
+    with page.expect_download() as template:  # the blank 花名册 to fill in
+        page.click("#templates a >> nth=0")
+    import openpyxl
+
+    sheet = openpyxl.load_workbook(template.value.path()).active
+    assert sheet.title == "人员花名册" and sheet.cell(1, 1).value == "姓名"
     bad = households_csv().replace(b"H004,B2,1,", b"H004,B9,1,")  # a building that is not in the buildings file
     _files(page, bad)
     page.fill("#u-params", PARAMETERS)
