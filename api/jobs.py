@@ -147,9 +147,9 @@ def restore_scenario(engine: Engine, scenario_id: int, directory: Path) -> Any:
             (directory / file.filename).write_bytes(file.content)
             names[file.role] = file.filename
         mapping = json.loads(row.parameters)
-    mapping.pop("registry", None)
+    crs = (mapping.pop("registry", None) or {}).get("crs", "wgs84")  # the files' coordinate system stays
     scenario = scenario_from_mapping(mapping, f"scenario {scenario_id}", directory)
-    return scenario.replace(registry=RegistryFiles(**names))
+    return scenario.replace(registry=RegistryFiles(**names, crs=crs))
 
 
 class JobProgress:

@@ -192,7 +192,7 @@ def parse_uploaded(directory: Path, mapping: dict[str, Any], names: dict[str, st
     if issues:
         raise InputError(issues)
     scenario = scenario_from_mapping(mapping, source, directory)
-    scenario = scenario.replace(registry=RegistryFiles(**names))
+    scenario = scenario.replace(registry=RegistryFiles(**names, crs=scenario.registry.crs))
     prefix = str(directory) + os.sep
     try:
         registry = load_registry(scenario)

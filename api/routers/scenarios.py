@@ -165,7 +165,10 @@ async def create_scenario(
                 raise unprocessable(exc.issues) from None
             except UploadTooCostly as exc:
                 raise unprocessable(exc.issues, status.HTTP_413_CONTENT_TOO_LARGE) from None
-        mapping.pop("registry", None)  # the uploaded files are the registry
+        # The uploaded files are the registry; only the coordinate system they are in is kept.
+        crs = (mapping.pop("registry", None) or {}).get("crs")
+        if crs:
+            mapping["registry"] = {"crs": crs}
         row = await run_in_threadpool(_store, request, name, mapping, result, tmp, names)
     return scenario_public(row)
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+import numpy as np
 import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine, insert, select
@@ -150,3 +151,29 @@ def test_deleting_a_plan_deletes_its_forecasts(inline: TestClient, settings: Set
     fid = client.post(f"/api/v1/plans/{plan_id}/forecasts", json={"replications": 1}, headers=auth()).json()["forecast_id"]
     assert client.delete(f"/api/v1/plans/{plan_id}", headers=auth()).status_code == 200
     assert client.get(f"/api/v1/forecasts/{fid}", headers=auth()).status_code == 404
+
+
+def test_upload_keeps_the_registrys_coordinate_system(inline: TestClient, settings: Settings) -> None:
+    """`registry: {crs: gcj02}` in the parameters: the plan job reads the stored files as GCJ-02
+    (Amap) and its sites are in WGS-84, as `sampler plan` gives for the same files."""
+    from api.storage import read_plan_files
+    from sampler.registry.crs import gcj02_to_wgs84
+
+    client = inline
+    files = {"households": ("households.csv", households_csv(30)), "buildings": ("buildings.csv", buildings_csv()),
+             "sites": ("sites.csv", sites_csv())}
+    r = client.post("/api/v1/scenarios", files=files, data={"parameters": PARAMETERS + "registry: {crs: gcj02}\n"},
+                    headers=auth())
+    assert r.status_code == 201, r.text
+    engine: Engine = client.app.state.engine  # type: ignore[attr-defined]
+    with engine.begin() as conn:
+        job_id = conn.execute(insert(Job).values(kind="plan", status="queued", stage="queued",
+                                                 scenario_id=r.json()["id"], params="{}", owner="test")
+                              .returning(Job.id)).scalar_one()
+    run_plan_job(settings.database_url, job_id, str(settings.data_dir))
+    with engine.connect() as conn:
+        plan_id = int(conn.execute(select(Plan.id).where(Plan.job_id == job_id)).scalar_one())
+    sites = read_plan_files(engine, plan_id).sites.set_index("site_id")
+    lon, lat = (float(v[0]) for v in gcj02_to_wgs84(np.array([118.3205]), np.array([27.0302])))
+    assert abs(float(sites.loc["S1", "lon"]) - lon) < 1e-6 and abs(float(sites.loc["S1", "lat"]) - lat) < 1e-6
+    assert abs(float(sites.loc["S1", "lon"]) - 118.3205) > 1e-3  # converted, not taken as WGS-84
