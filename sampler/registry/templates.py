@@ -81,7 +81,8 @@ def _workbook(title: str, columns: list[tuple[str, str, float, bool, tuple[str, 
     sheet.freeze_panes = "A2"
     sheet.print_title_rows = "1:1"
     sheet.page_setup.paperSize = sheet.PAPERSIZE_A4
-    sheet.page_setup.orientation = "landscape"
+    # landscape only when the columns are wider than an A4 page stood upright (as every workbook)
+    sheet.page_setup.orientation = "landscape" if sum(c[2] for c in columns) > 105 else "portrait"
     sheet.page_setup.fitToWidth = 1
     sheet.page_setup.fitToHeight = 0
     sheet.sheet_properties.pageSetUpPr.fitToPage = True

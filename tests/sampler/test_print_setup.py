@@ -84,7 +84,18 @@ def test_no_other_module_writes_a_workbook() -> None:
         if re.search(r"\bwrite_xlsx\(|openpyxl\.Workbook\(|Workbook\(\)|xlsxwriter", text):
             writers.add(path.relative_to(ROOT).as_posix())
     assert writers == {"sampler/io/xlsx.py", "sampler/planfiles/write.py", "sampler/roster/rules.py",
-                       "sampler/notify/notices.py"}
+                       "sampler/notify/notices.py", "sampler/registry/templates.py"}
+
+
+@pytest.mark.parametrize("name", ["persons.xlsx", "households.xlsx", "compounds.xlsx", "sites.xlsx"])
+def test_templates_print_on_a4(name: str) -> None:
+    """The blank registry templates (`sampler template`) print like every other workbook."""
+    import io
+
+    from sampler.registry.templates import template_bytes
+
+    for ws in load_workbook(io.BytesIO(template_bytes(name))).worksheets:
+        assert_prints_on_a4(ws, f"{name}[{ws.title}]")
 
 
 def test_plan_summary_reads_in_chinese(books: dict[str, Path]) -> None:

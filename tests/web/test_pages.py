@@ -188,7 +188,7 @@ def test_planner_uploads_plans_publishes_and_downloads_sms(live: Live, desktop: 
         page.click("#templates a >> nth=0")
     import openpyxl
 
-    sheet = openpyxl.load_workbook(template.value.path()).active
+    sheet = openpyxl.load_workbook(io.BytesIO(Path(template.value.path()).read_bytes())).active
     assert sheet.title == "人员花名册" and sheet.cell(1, 1).value == "姓名"
     bad = households_csv().replace(b"H004,B2,1,", b"H004,B9,1,")  # a building that is not in the buildings file
     _files(page, bad)
