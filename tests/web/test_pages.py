@@ -198,7 +198,7 @@ def test_planner_uploads_plans_publishes_and_downloads_sms(live: Live, desktop: 
     headers = page.locator("#issues th").all_text_contents()
     assert headers == ["文件", "行", "字段", "值", "如何修改"]
     cells = page.locator("#issues tbody tr").first.locator("td").all_text_contents()
-    assert cells[0] == "households.csv" and cells[1] == "5"  # 1-based data rows (docs/formats.md) and cells[3] == "B9" and cells[4]
+    assert cells[0] == "households.csv" and cells[1] == "6" and cells[3] == "B9" and cells[4]  # the row Excel shows (header = 1)
     _shot(page, "console-upload-error")
     _files(page, households_csv())
     page.click("#upload button[type=submit]")
