@@ -38,6 +38,7 @@ from scipy import stats as sps
 from sampler.day.ledger import CHINA, DayPlan, Ledger, validate_checkins
 from sampler.errors import COMMAND_LINE, InputError, InputIssue
 from sampler.executors import Executor, SerialExecutor
+from sampler.io.timefmt import window_minute
 from sampler.model import CountProgress, FloatArray, IntArray, Registry, StrArray
 from sampler.params import Scenario
 from sampler.planfiles.read import PlanFiles
@@ -239,28 +240,8 @@ def checkins_from_rows(day: ForecastDay, rows: Sequence[Mapping[str, Any]], file
 
 def parse_at(text: str, day: ForecastDay, source: str = COMMAND_LINE, name: str = "--at") -> float:
     """Minute of the window of a time (``2022-11-23 12:00``, ``12:00`` on the window's first day, or
-    RFC 3339); InputError when unreadable or outside the window."""
-    text = text.strip()
-    when: dt.datetime | None = None
-    try:
-        when = dt.datetime.fromisoformat(text.replace("Z", "+00:00"))
-    except ValueError:
-        try:
-            clock = dt.datetime.strptime(text, "%H:%M")
-            when = day.start.replace(hour=clock.hour, minute=clock.minute, tzinfo=None)
-        except ValueError:
-            when = None
-    if when is None:
-        raise InputError([InputIssue(source, None, name, text,
-                                     "write the time as 2022-11-23 12:00, 12:00 or 2022-11-23T12:00:00+08:00")])
-    if when.tzinfo is None:
-        when = when.replace(tzinfo=day.start.tzinfo)
-    minute = (when - day.start).total_seconds() / 60.0
-    if minute < 0 or minute > day.end_minute:
-        end = day.clock(day.end_minute)
-        raise InputError([InputIssue(source, None, name, text,
-                                     f"give a time inside the window {day.start:%Y-%m-%d %H:%M} – {end:%Y-%m-%d %H:%M}")])
-    return minute
+    RFC 3339); InputError when unreadable or outside the window (`sampler.io.timefmt.window_minute`)."""
+    return window_minute(text, day.start, day.end_minute, source, name)
 
 
 @dataclass(frozen=True)

@@ -26,6 +26,7 @@ __all__ = [
     "run_text",
     "slot_labels",
     "span_zh",
+    "window_minute",
 ]
 
 SLOT_FORMAT = "%Y-%m-%d %H:%M"
@@ -92,3 +93,32 @@ def run_text(start: str, end: str) -> str:
     if start[:10] == end[:10] or clock_of(end) == "00:00":
         return f"{clock_of(start)}-{clock_of(end)}"
     return f"{start[5:]}-{end[5:]}"
+
+
+def window_minute(text: str, start: dt.datetime, end_minute: float, source: str, name: str) -> float:
+    """Minute of the window (from ``start``, timezone-aware) of a time given as ``2022-11-23 12:00``,
+    ``12:00`` (on the window's first day) or RFC 3339; InputError naming ``source`` and ``name``
+    when unreadable or outside [0, ``end_minute``]."""
+    from sampler.errors import InputError, InputIssue
+
+    text = text.strip()
+    when: dt.datetime | None = None
+    try:
+        when = dt.datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        try:
+            clock = dt.datetime.strptime(text, "%H:%M")
+            when = start.replace(hour=clock.hour, minute=clock.minute, tzinfo=None)
+        except ValueError:
+            when = None
+    if when is None:
+        raise InputError([InputIssue(source, None, name, text,
+                                     "write the time as 2022-11-23 12:00, 12:00 or 2022-11-23T12:00:00+08:00")])
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=start.tzinfo)
+    minute = (when - start).total_seconds() / 60.0
+    if minute < 0 or minute > end_minute:
+        end = start + dt.timedelta(minutes=end_minute)
+        raise InputError([InputIssue(source, None, name, text,
+                                     f"give a time inside the window {start:%Y-%m-%d %H:%M} – {end:%Y-%m-%d %H:%M}")])
+    return minute

@@ -20,15 +20,17 @@ def home_capacity(params: HomeVisitParams, slot_minutes: int, n_slots: int) -> I
 
 
 def schedule_home_visits(
-    n_households: int, params: HomeVisitParams, slot_minutes: int, night: npt.NDArray[np.bool_]
+    n_households: int, params: HomeVisitParams, slot_minutes: int, night: npt.NDArray[np.bool_],
+    capacity: IntArray | None = None,
 ) -> tuple[IntArray, IntArray]:
     """Slot and team (1-based) of each household, in the order given; −1 where capacity ran out.
 
     Day slots are filled in time order first; night slots only when the day is full. Within a slot
-    each team takes a consecutive run of households, so a team stays in one building.
+    each team takes a consecutive run of households, so a team stays in one building. ``capacity``
+    (visits per slot) replaces the teams' full `home_capacity`, e.g. the time a re-plan has left.
     """
     n_slots = len(night)
-    cap = home_capacity(params, slot_minutes, n_slots)
+    cap = home_capacity(params, slot_minutes, n_slots) if capacity is None else np.asarray(capacity, dtype=np.int64)
     order = np.concatenate([np.flatnonzero(~night), np.flatnonzero(night)])
     cap_in_order = cap[order]
     ends = np.cumsum(cap_in_order)

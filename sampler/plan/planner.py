@@ -55,6 +55,9 @@ class Plan:
         Home visits: stop of the team's route (1-based; households of one building share it) and
         expected arrival in minutes from the window start; None for plans made without them
         (`visit_order` then derives the building order and the slot starts).
+    change
+        Re-plans and rounds (`sampler.plan.replan`): per household what became of its previous
+        booking (``sampled``, ``kept``, ``moved``, ``home``, ``new``, ``unplaced``); None otherwise.
     """
 
     scenario: Scenario
@@ -69,6 +72,7 @@ class Plan:
     summary: dict[str, Any] = field(default_factory=dict)
     stop: IntArray | None = None
     arrival: npt.NDArray[np.float64] | None = None
+    change: npt.NDArray[np.object_] | None = None
 
     def visit_order(self) -> tuple[IntArray, IntArray, npt.NDArray[np.float64]]:
         """Home-visit households in visiting order (by slot, team, stop, arrival, registry order),
@@ -106,12 +110,18 @@ class Plan:
         return load
 
 
-def make_plan(scenario: Scenario, registry: Registry, progress: Progress | None = None) -> Plan:
-    """Plan the area; see the module docstring. Never raises for capacity shortfalls: it reports them."""
+def make_plan(scenario: Scenario, registry: Registry, progress: Progress | None = None, *,
+              capacity: IntArray | None = None, home_capacity: IntArray | None = None) -> Plan:
+    """Plan the area; see the module docstring. Never raises for capacity shortfalls: it reports them.
+
+    ``capacity`` (people per site and slot) and ``home_capacity`` (home visits per slot) replace
+    what the sites' tables and the teams give (`build_problem`): a re-plan plans into what is left,
+    with 0 before its cutoff (`sampler.plan.replan`).
+    """
     progress = progress or no_progress
     clock0 = time.perf_counter()
     timing: dict[str, float] = {}
-    problem = build_problem(scenario, registry)
+    problem = build_problem(scenario, registry, capacity, home_capacity)
     hh = registry.households
     progress("candidates", 0.1)
 
@@ -258,7 +268,10 @@ def complete_plan(
     stop: IntArray | None = None
     arrival: npt.NDArray[np.float64] | None = None
     routes = None
-    if scenario.home_visits.routing:
+    if problem.home_capacity is not None:  # the teams' time left (a re-plan): per slot, in time order
+        h_slot, h_team = schedule_home_visits(len(home_q), scenario.home_visits, grid.minutes, grid.night,
+                                              problem.home_capacity)
+    elif scenario.home_visits.routing:
         routes = route_home_visits(registry, home_q, scenario.home_visits, scenario.walk, grid.minutes, grid.night)
         h_slot, h_team = routes.slot, np.where(routes.slot >= 0, routes.team, -1)
         stop = np.zeros(n, dtype=np.int64)

@@ -5,7 +5,7 @@ Built once per plan and shared by the planner and the baselines, so all are scor
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
@@ -41,6 +41,10 @@ class Problem:
         Integer cost per person of each (class, slot).
     unplaced_cost
         Integer cost per unplaced person.
+    home_capacity
+        Home visits all teams can still make per slot, when the caller fixed it (a re-plan: the
+        teams' time left after the visits kept; `sampler.plan.replan`); None = the teams' full day,
+        routed as ``home_visits.routing`` says.
     """
 
     scenario: Scenario
@@ -53,6 +57,7 @@ class Problem:
     arc_cost: IntArray
     slot_cost: IntArray
     unplaced_cost: int
+    home_capacity: IntArray | None = None
 
     @property
     def site_queue(self) -> IntArray:
@@ -133,10 +138,25 @@ def _home_mask(
     return reason != "", reason
 
 
-def build_problem(scenario: Scenario, registry: Registry) -> Problem:
-    """Grid, candidates, costs, home-visit households and the queue order."""
+def build_problem(scenario: Scenario, registry: Registry, capacity: IntArray | None = None,
+                  home_capacity: IntArray | None = None) -> Problem:
+    """Grid, candidates, costs, home-visit households and the queue order.
+
+    ``capacity`` (sites × slots) replaces the people per site and slot the sites' tables give, and
+    ``home_capacity`` (one count per slot) the home visits the teams can make: a re-plan passes
+    what is left after the bookings it keeps, 0 in slots before its cutoff (`sampler.plan.replan`).
+    """
     hh, pp = registry.households, scenario.planner
     grid = slot_grid(scenario.window, scenario.capacity, pp, registry.sites)
+    if capacity is not None:
+        capacity = np.asarray(capacity, dtype=np.int64)
+        if capacity.shape != grid.capacity.shape or (capacity < 0).any():
+            raise ValueError(f"capacity must be {grid.capacity.shape} people ≥ 0 (sites × slots), got {capacity.shape}")
+        grid = replace(grid, capacity=capacity)
+    if home_capacity is not None:
+        home_capacity = np.asarray(home_capacity, dtype=np.int64)
+        if home_capacity.shape != (grid.n,) or (home_capacity < 0).any():
+            raise ValueError(f"home_capacity must be {grid.n} visits ≥ 0 (one per slot), got {home_capacity.shape}")
     cand = candidate_sites(registry.buildings, registry.sites, scenario.walk, pp.candidate_sites)
     home, reason = _home_mask(scenario, registry, cand)
     room, unit = hh.arrow("room"), hh.arrow("unit")
@@ -150,4 +170,5 @@ def build_problem(scenario: Scenario, registry: Registry) -> Problem:
     return Problem(
         scenario=scenario, registry=registry, grid=grid, cand=cand, home=home, reason=reason, queue=queue,
         arc_cost=arc_cost, slot_cost=slot_cost, unplaced_cost=round(pp.unplaced_penalty * COST_SCALE),
+        home_capacity=home_capacity,
     )

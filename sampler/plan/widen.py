@@ -23,6 +23,8 @@ Plans with nothing to widen keep the original problem and bound unchanged.
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 
 from sampler.model import IntArray, RiskZone
@@ -167,11 +169,7 @@ def extend_problem(problem: Problem, b: IntArray, s: IntArray, w: np.ndarray) ->
     order = np.lexsort((all_s, all_w, all_b))
     wide = Candidates(building=all_b[order], site=all_s[order], walk=all_w[order], home_reason=cand.home_reason)
     cost = np.concatenate([problem.arc_cost, _arc_cost(problem, w[new])])[order]
-    return Problem(
-        scenario=problem.scenario, registry=problem.registry, grid=problem.grid, cand=wide, home=problem.home,
-        reason=problem.reason, queue=problem.queue, arc_cost=cost, slot_cost=problem.slot_cost,
-        unplaced_cost=problem.unplaced_cost,
-    )
+    return replace(problem, cand=wide, arc_cost=cost)
 
 
 def shortfall(problem: Problem, households: IntArray) -> list[dict[str, object]]:

@@ -49,15 +49,17 @@ def read_table(path: Path, table: PlanTable) -> pd.DataFrame:
     missing = [c for c in table.names if c not in header]
     if missing:
         raise InputError([InputIssue(file, 0, c, "(missing column)", _AGAIN) for c in missing])
-    blank = {c.name: [""] for c in table.columns if c.may_be_blank}
+    optional = [c for c in table.optional if c.name in header]  # e.g. a re-plan's `change`
+    names = table.names + [c.name for c in optional]
+    blank = {c.name: [""] for c in (*table.columns, *optional) if c.may_be_blank}
     try:
-        frame = pd.read_csv(path, usecols=table.names, dtype=table.dtypes, keep_default_na=False,
-                            na_values=blank, encoding="utf-8")[table.names]
+        frame = pd.read_csv(path, usecols=names, dtype={**table.dtypes, **{c.name: c.dtype for c in optional}},
+                            keep_default_na=False, na_values=blank, encoding="utf-8")[names]
     except (ValueError, TypeError, UnicodeDecodeError, pd.errors.ParserError):
         pass
     else:
         # Text cells that were given a quote against formula injection get it back off.
-        return restore_frame(frame, [c.name for c in table.columns if c.kind == TEXT])
+        return restore_frame(frame, [c.name for c in (*table.columns, *optional) if c.kind == TEXT])
     # Something does not parse: read it all as text to say where.
     try:
         raw = pd.read_csv(path, usecols=table.names, dtype=str, keep_default_na=False, encoding="utf-8")

@@ -99,11 +99,16 @@ class PlanTable:
         What a row is and in which order rows come (Markdown, for docs/formats.md).
     columns
         In file order.
+    optional
+        Columns only some plans have, after ``columns`` in this order (a re-plan's ``change``):
+        written when the plan has them, read when the file has them, and absent from older plans,
+        which read as before. The service's database tables hold only ``columns``.
     """
 
     name: str
     doc: str
     columns: tuple[PlanColumn, ...]
+    optional: tuple[PlanColumn, ...] = ()
 
     @property
     def file(self) -> str:
@@ -129,14 +134,16 @@ class PlanTable:
 
         Columns already of the right dtype are not copied (text columns of a million rows stay as built).
         """
-        if list(frame.columns) != self.names:
+        extra_names = [c.name for c in self.optional if c.name in frame.columns]
+        if list(frame.columns) != self.names + extra_names:
             missing = [c for c in self.names if c not in frame.columns]
             extra = [c for c in frame.columns if c not in self.names]
             raise ValueError(f"{self.file}: columns {list(frame.columns)} are not the schema's {self.names} "
                              f"(missing {missing}, not in the schema {extra}); edit sampler/planfiles/schema.py "
                              "and the writer together")
         current = frame.dtypes
-        casts = {c.name: c.dtype for c in self.columns if current[c.name] != c.dtype}
+        casts = {c.name: c.dtype for c in (*self.columns, *self.optional)
+                 if c.name in frame.columns and current[c.name] != c.dtype}
         return frame.astype(casts) if casts else frame
 
 
@@ -186,6 +193,11 @@ _TABLES = (
         _col("over_max_walk", INT, "1 when the walk is longer than `walk.max_minutes`, else 0"),
         _col("extra_walk_minutes", FLOAT, "minutes the walk exceeds `walk.max_minutes` (`walk_minutes` − "
                                           "`walk.max_minutes`); 0 within the limit and for home visits"),
+    ), optional=(
+        _col("change", TEXT, "re-plans and rounds only (`sampler replan`, `sampler plan --previous`; docs/replan.md): "
+                             "`sampled` (already sampled, untouched), `kept` (same site or home visit and slot as "
+                             "the previous plan), `moved` (new site or slot), `home` (newly a home visit or a home "
+                             "visit at a new time), `new` (not in the previous plan)"),
     )),
     PlanTable("site_load", "Every slot of every site: sites in `sites.csv` order, slots in time order.", (
         _col("site_id", TEXT, "the site"),
@@ -260,6 +272,7 @@ def markdown(tables: Mapping[str, PlanTable] | None = None) -> str:
     for table in (TABLES if tables is None else tables).values():
         lines += ["", f"### {table.file}", table.doc, "", "| column | type | meaning |", "| --- | --- | --- |"]
         lines += [f"| {c.name} | {c.type_text} | {c.doc} |" for c in table.columns]
+        lines += [f"| {c.name} | {c.type_text} (optional) | {c.doc} |" for c in table.optional]
     lines += ["", END]
     return "\n".join(lines) + "\n"
 

@@ -83,6 +83,8 @@ def plan_frames(plan: Plan) -> dict[str, pd.DataFrame]:
         "over_max_walk": (plan.walk[placed] > plan.scenario.walk.max_minutes).astype(np.int64),
         "extra_walk_minutes": np.round(np.maximum(plan.walk[placed] - plan.scenario.walk.max_minutes, 0.0), 1),
     })
+    if plan.change is not None:  # a re-plan or a round: the schema's optional column
+        assignments["change"] = _text(plan.change, placed)
 
     n_sites, n_slots = plan.grid.capacity.shape
     load = plan.load()

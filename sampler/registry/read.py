@@ -60,7 +60,7 @@ from sampler.params import Scenario
 from sampler.registry.crs import to_wgs84
 from sampler.registry.headers import ALIASES, REQUIRED, canonical_name
 
-__all__ = ["MAX_PER_RULE", "FileLimits", "load_registry", "read_table"]
+__all__ = ["MAX_PER_RULE", "FileLimits", "load_registry", "read_sites", "read_table"]
 
 MAX_PER_RULE = 1000
 REGISTRY_KINDS = ("households", "buildings", "sites", "persons", "compounds")  # the files a scenario's registry section names
@@ -652,3 +652,22 @@ def load_registry(scenario: Scenario, limits: FileLimits = DEFAULT_LIMITS) -> Re
     hashes = {kind: _sha256(scenario.path_of(kind)) for kind in scenario.registry.kinds}
     return Registry(households=households, buildings=buildings, sites=sites, hashes=hashes,
                     warnings=tuple(warnings.items))
+
+
+def read_sites(path: Path, scenario: Scenario, buildings: BuildingTable,
+               limits: FileLimits = DEFAULT_LIMITS) -> tuple[Site, ...]:
+    """Sites of one more sites file (the registry's columns and checks, coordinates converted from
+    ``registry.crs`` as the registry's are), e.g. the sites a re-plan opens (`sampler replan
+    --sites`); InputError naming every bad cell."""
+    issues = _Issues()
+    frame = read_table(Path(path), "sites", limits=limits)
+    sites = _sites(frame, scenario, set(buildings.compound.tolist()), issues)
+    crs = scenario.registry.crs
+    if crs != "wgs84" and sites and not issues.items:
+        s_lon, s_lat = to_wgs84(np.array([s.lon for s in sites]), np.array([s.lat for s in sites]), crs)
+        sites = tuple(dataclasses.replace(s, lon=float(x), lat=float(y)) for s, x, y in zip(sites, s_lon, s_lat, strict=True))
+    if not sites and not issues.items:
+        issues.items.append(InputIssue(frame.attrs["file"], None, "(file)", "0 rows", "list at least one sampling site"))
+    if issues.items:
+        raise InputError(issues.items)
+    return sites

@@ -1,0 +1,514 @@
+"""Re-plan the rest of a sampling day, or plan the next round, from a previous plan (docs/replan.md).
+
+    plan = replan(scenario, registry, previous, sampled, at=180, close={"S03"})   # same day, at minute 180
+    plan = plan_round(scenario, registry, previous)                              # the next round
+
+Both lay the previous plan (`sampler.planfiles.read.PlanFiles`) onto the registry (`previous_plan`)
+and call `reassign`, which
+
+1. leaves sampled households as they are (``sampled``; a re-plan only);
+2. keeps every other booking that is still feasible: a site booking whose slot starts at or after
+   the cutoff, at a site still open in that slot and not now a home visit (a compound newly
+   sealed), while the slot has room counting the sampled and those kept before it (call-down order
+   within the slot: when tables were taken away the last called lose their place); a home visit at
+   or after the cutoff whose household still stays at home;
+3. plans everyone else — slot passed, site closed, overflow, newly sealed or lifted, new — with the
+   planner itself (`sampler.plan.planner.make_plan` on those households only) into the capacity
+   left: per site and slot the capacity less what is kept, per slot the home visits the teams have
+   left, both 0 before the cutoff. The flow, packing, repair, widening and bound are the planner's,
+   so the plan's guarantees hold: no slot over its capacity counting the bookings, no split
+   household, sealed zones at home, buildings together where capacity allows.
+
+Kept households are never moved to make room: who cannot be placed is listed unplaced with the
+reason (the sites within reach and their slots are full), which is what staff can act on (more
+tables, another site, a later round). The bound and gap in plan.json's ``replan``/``round`` block
+are the planner's proof for the re-planned households given the kept ones.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import math
+import time
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, replace
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+import pandas as pd
+
+from sampler.errors import COMMAND_LINE, InputError, InputIssue
+from sampler.io.timefmt import SLOT_FORMAT, format_slot, parse_clock
+from sampler.model import (
+    FloatArray,
+    HouseholdTable,
+    IntArray,
+    Progress,
+    Registry,
+    Site,
+    StrArray,
+    no_progress,
+)
+from sampler.params import Scenario
+from sampler.plan.homevisit import home_capacity
+from sampler.plan.planner import MODE_HOME, MODE_SITE, MODE_UNPLACED, Plan, make_plan
+from sampler.plan.problem import build_problem
+from sampler.plan.slots import slot_grid
+from sampler.plan.summary import summarise
+from sampler.plan.widen import extend_problem
+from sampler.planfiles.read import PlanFiles
+
+__all__ = [
+    "CHANGES",
+    "NOT_IN_PLAN",
+    "Previous",
+    "changed_households",
+    "parent_record",
+    "plan_round",
+    "previous_plan",
+    "reassign",
+    "replan",
+    "replan_sites",
+    "sampled_from_checkins",
+]
+
+CHANGES = ("sampled", "kept", "moved", "home", "new", "unplaced")
+"""Values of a re-plan's ``change`` per household (assignments.csv column ``change``)."""
+NOT_IN_PLAN = -1
+"""`Previous.mode` of a household the previous plan did not have."""
+BoolArray = npt.NDArray[np.bool_]
+
+
+@dataclass(frozen=True, eq=False)
+class Previous:
+    """A previous plan laid onto the registry being planned; arrays per household in registry order.
+
+    Attributes
+    ----------
+    mode
+        MODE_SITE, MODE_HOME, MODE_UNPLACED, or NOT_IN_PLAN.
+    site
+        Index into the registry's sites (−1: home visit, unplaced, or a site no longer listed).
+    slot
+        Slot index counted from the previous plan's window start (−1: none).
+    team, stop, arrival
+        Home visits: team, stop and expected arrival (minutes from the window start; NaN: none).
+    walk
+        Walking minutes to the previous site.
+    capacity
+        People per (site, slot) of the previous plan, registry sites × its slots (0 for sites it did
+        not have).
+    parent
+        What plan.json records of it (`parent_record`).
+    """
+
+    mode: IntArray
+    site: IntArray
+    slot: IntArray
+    team: IntArray
+    stop: IntArray
+    arrival: FloatArray
+    walk: FloatArray
+    capacity: IntArray
+    parent: dict[str, Any]
+
+
+def parent_record(files: PlanFiles) -> dict[str, Any]:
+    """The ``parent`` block of plan.json: the previous plan's directory, area, window and the
+    SHA-256 of its plan.json (or the checksum its plan.json records, when it has one)."""
+    path = files.directory / "plan.json"
+    record: dict[str, Any] = {"directory": str(files.directory), "area": files.summary.get("area")}
+    window = files.summary.get("window") or {}
+    record["window_start"] = window.get("start")
+    if "checksum" in files.summary:
+        record["checksum"] = files.summary["checksum"]
+    elif path.is_file():
+        record["plan_json_sha256"] = hashlib.sha256(path.read_bytes()).hexdigest()
+    if "id" in files.summary:
+        record["id"] = files.summary["id"]
+    return record
+
+
+def _slot_index(labels: pd.Series, start: dt.datetime, minutes: int) -> IntArray:
+    """Slot index (from ``start``) of `YYYY-MM-DD HH:MM` labels; −1 for blanks and unreadable ones."""
+    text = labels.astype(str)
+    values, inverse = np.unique(text.to_numpy(dtype=str), return_inverse=True)
+    out = np.full(len(values), -1, dtype=np.int64)
+    base = start.replace(tzinfo=None)
+    for i, v in enumerate(values.tolist()):
+        try:
+            when = dt.datetime.strptime(v, SLOT_FORMAT)
+        except ValueError:
+            continue
+        out[i] = int((when - base).total_seconds() // 60) // minutes
+    return out[inverse] if len(text) else np.zeros(0, dtype=np.int64)
+
+
+def _minutes(labels: pd.Series, start: dt.datetime) -> FloatArray:
+    """Minutes from ``start`` of `YYYY-MM-DD HH:MM` labels (NaN where blank)."""
+    when = pd.to_datetime(labels.astype(str), format=SLOT_FORMAT, errors="coerce")
+    delta = (when - pd.Timestamp(start.replace(tzinfo=None))).dt.total_seconds() / 60.0
+    return np.asarray(delta.to_numpy(dtype=np.float64), dtype=np.float64)
+
+
+def previous_plan(files: PlanFiles, registry: Registry) -> Previous:
+    """Lay a previous plan onto ``registry`` by household and site id (households or sites it does
+    not list are NOT_IN_PLAN / −1); slots are counted from the previous window's start."""
+    hh = registry.households
+    n = len(hh)
+    window = files.summary.get("window") or {}
+    try:
+        start = dt.datetime.strptime(str(window["start"]), SLOT_FORMAT)
+        minutes = int(window["slot_minutes"])
+        n_slots = int(window["slots"])
+    except (KeyError, ValueError, TypeError):
+        raise InputError([InputIssue(str(files.directory / "plan.json"), None, "window", str(window)[:120],
+                                     "give a plan directory written by `sampler plan` (its plan.json names the window)")]) from None
+    ids = pd.Index(np.asarray(hh.id, dtype=object).astype(str))
+    site_ids = pd.Index([s.id for s in registry.sites])
+    mode = np.full(n, NOT_IN_PLAN, dtype=np.int64)
+    site = np.full(n, -1, dtype=np.int64)
+    slot = np.full(n, -1, dtype=np.int64)
+    team = np.full(n, -1, dtype=np.int64)
+    stop = np.zeros(n, dtype=np.int64)
+    arrival = np.full(n, np.nan)
+    walk = np.zeros(n, dtype=np.float64)
+    a = files.assignments
+    row = ids.get_indexer(a["household_id"].astype(str).to_numpy())
+    ok = row >= 0
+    r = row[ok]
+    is_site = (a["mode"].astype(str) == "site").to_numpy()[ok]
+    mode[r] = np.where(is_site, MODE_SITE, MODE_HOME)
+    site[r] = np.where(is_site, site_ids.get_indexer(pd.Index(a["site_id"].astype(str)))[ok], -1)
+    mode[r[is_site & (site[r] < 0)]] = MODE_UNPLACED  # its site is gone: to be planned again
+    slot[r] = _slot_index(a["slot_start"], start, minutes)[ok]
+    team[r] = np.where(is_site, -1, a["team"].fillna(-1).to_numpy(dtype=np.int64)[ok])
+    walk[r] = a["walk_minutes"].to_numpy(dtype=np.float64)[ok]
+    hv = files.home_visits
+    hrow = ids.get_indexer(hv["household_id"].astype(str).to_numpy())
+    hok = hrow >= 0
+    stop[hrow[hok]] = hv["stop"].to_numpy(dtype=np.int64)[hok]
+    arrival[hrow[hok]] = _minutes(hv["arrival"], start)[hok]
+    un = ids.get_indexer(files.unplaced["household_id"].astype(str))
+    mode[un[un >= 0]] = MODE_UNPLACED
+    capacity = np.zeros((len(registry.sites), n_slots), dtype=np.int64)
+    sl = files.site_load
+    s_of = site_ids.get_indexer(pd.Index(sl["site_id"].astype(str)))
+    t_of = _slot_index(sl["slot_start"], start, minutes)
+    good = (s_of >= 0) & (t_of >= 0) & (t_of < n_slots)
+    capacity[s_of[good], t_of[good]] = sl["capacity"].to_numpy(dtype=np.int64)[good]
+    return Previous(mode, site, slot, team, stop, arrival, walk, capacity, parent_record(files))
+
+
+def _subset(hh: HouseholdTable, rows: IntArray) -> HouseholdTable:
+    """The households ``rows`` as a table (text columns held as Arrow stay Arrow: `HouseholdTable.with_text`)."""
+    import pyarrow as pa
+
+    from sampler.model import TEXT_COLUMNS
+
+    names = ["id", "building", "unit", "room", "size", "elderly", "children", "contact", "phone", "needs", "preferred"]
+    text: dict[str, Any] = {}
+    columns: dict[str, Any] = {}
+    take = pa.array(rows, type=pa.int64())
+    for name in names:
+        arrow = hh.arrow(name) if name in TEXT_COLUMNS else None
+        if arrow is not None:
+            text[name] = arrow.take(take)
+        else:
+            columns[name] = np.asarray(getattr(hh, name))[rows]
+    return HouseholdTable.with_text(text, **columns)
+
+
+def _within_cell_prefix(cell: IntArray, size: IntArray, room: IntArray) -> BoolArray:
+    """For items sorted by cell (then priority): whether each fits, whole, in its cell's ``room``
+    counting those before it in the cell (a prefix: once one does not fit, none after it does)."""
+    if not len(cell):
+        return np.zeros(0, dtype=bool)
+    cum = np.cumsum(size)
+    first = np.r_[True, cell[1:] != cell[:-1]]
+    start = np.maximum.accumulate(np.where(first, np.arange(len(cell)), 0))
+    before = np.r_[0, cum][start]
+    return np.asarray(cum - before <= room)
+
+
+def reassign(scenario: Scenario, registry: Registry, previous: Previous, *, sampled: BoolArray, cutoff: int,
+             capacity: IntArray, progress: Progress | None = None) -> tuple[Plan, dict[str, Any]]:
+    """Keep what is still feasible of ``previous``, plan the rest into what is left (module docstring).
+
+    ``capacity`` is people per (site, slot) of the new plan (registry sites × the window's slots);
+    nobody re-planned gets a slot before ``cutoff`` (a slot index). Returns the plan (with its
+    ``change`` per household and the whole plan's summary, not yet the caller's block) and the
+    counts and bound of the re-planned part for that block.
+    """
+    progress = progress or no_progress
+    clock0 = time.perf_counter()
+    hh = registry.households
+    n = len(hh)
+    full = build_problem(scenario, registry, capacity)
+    grid = full.grid
+    size = hh.size.astype(np.int64)
+    pm, ps, pt = previous.mode, previous.site, previous.slot
+    in_grid = (pt >= 0) & (pt < grid.n)
+    fixed = np.asarray(sampled, dtype=bool) & (pm != NOT_IN_PLAN)
+    fixed_site = fixed & (pm == MODE_SITE) & (ps >= 0) & in_grid
+    load = np.zeros_like(grid.capacity)
+    np.add.at(load, (ps[fixed_site], pt[fixed_site]), size[fixed_site])
+
+    # Site bookings still feasible, in call-down order within each (site, slot).
+    could = ~fixed & (pm == MODE_SITE) & (ps >= 0) & in_grid & (pt >= cutoff) & ~full.home
+    could[could] = grid.capacity[ps[could], pt[could]] > 0
+    rank = np.empty(n, dtype=np.int64)
+    rank[full.queue] = np.arange(n)
+    idx = np.flatnonzero(could)
+    cell = ps[idx] * grid.n + pt[idx]
+    order = np.lexsort((rank[idx], cell))
+    idx, cell = idx[order], cell[order]
+    room = (grid.capacity - load).ravel()[cell]
+    kept_site = idx[_within_cell_prefix(cell, size[idx], room)]
+    kept = np.zeros(n, dtype=bool)
+    kept[kept_site] = True
+    kept |= ~fixed & (pm == MODE_HOME) & in_grid & (pt >= cutoff) & full.home
+    booked = fixed_site | (kept & (pm == MODE_SITE))
+    load = np.zeros_like(grid.capacity)
+    np.add.at(load, (ps[booked], pt[booked]), size[booked])
+    residual = np.maximum(grid.capacity - load, 0)
+    residual[:, :cutoff] = 0
+    home_booked = (fixed | kept) & (pm == MODE_HOME) & in_grid
+    home_left = home_capacity(scenario.home_visits, grid.minutes, grid.n) - np.bincount(pt[home_booked], minlength=grid.n)
+    home_left = np.maximum(home_left, 0)
+    home_left[:cutoff] = 0
+
+    todo = np.flatnonzero(~fixed & ~kept)
+    progress("re-planning", 0.1)
+
+    def step(stage: str, done: float) -> None:
+        progress(stage, 0.1 + 0.8 * done)
+
+    sub_registry = replace(registry, households=_subset(hh, todo))
+    sub = make_plan(scenario, sub_registry, step, capacity=residual, home_capacity=home_left)
+    progress("checks", 0.9)
+
+    # Merge: sampled and kept as they were, the rest from the sub-plan.
+    keep = fixed | kept
+    mode = np.where(keep, np.where(pm < 0, MODE_UNPLACED, pm), MODE_UNPLACED).astype(np.int64)
+    site = np.where(keep & (pm == MODE_SITE), ps, -1).astype(np.int64)
+    slot = np.where(keep & (pm != MODE_UNPLACED), pt, -1).astype(np.int64)
+    team = np.where(keep & (pm == MODE_HOME), previous.team, -1).astype(np.int64)
+    walk = np.where(keep & (pm == MODE_SITE), previous.walk, 0.0)
+    reason = np.where(keep & (pm == MODE_HOME), full.reason, "").astype(object)
+    mode[todo], site[todo], slot[todo], team[todo] = sub.mode, sub.site, sub.slot, sub.team
+    walk[todo], reason[todo] = sub.walk, sub.reason
+    stop = np.where(keep & (pm == MODE_HOME), previous.stop, 0).astype(np.int64)
+    arrival = np.where(keep & (pm == MODE_HOME), previous.arrival, np.nan)
+    new_home = todo[sub.mode == MODE_HOME]
+    stop[new_home], arrival[new_home] = _stops_after(team, stop, slot, rank, new_home, home_booked, grid.minutes)
+    arrival = np.where((mode == MODE_HOME) & np.isnan(arrival), slot * grid.minutes, arrival)
+
+    change = np.full(n, "moved", dtype=object)
+    same = (mode == pm) & (slot == pt) & ((mode != MODE_SITE) | (site == ps))
+    change[(mode == MODE_HOME) & ~same] = "home"
+    change[same & (mode != MODE_UNPLACED)] = "kept"
+    change[(pm == NOT_IN_PLAN) & (mode != MODE_UNPLACED)] = "new"
+    change[mode == MODE_UNPLACED] = "unplaced"
+    change[fixed] = "sampled"
+
+    # Score the whole plan with the arcs it uses (kept walks may be arcs the candidates lack now).
+    at = np.flatnonzero(mode == MODE_SITE)
+    scored = extend_problem(full, hh.building[at], site[at], walk[at]) if len(at) else full
+    arc_of = scored.arc_index(hh.building[at], site[at])
+    summary = summarise(scored, mode, site, slot, walk, arc_of, lower_cost=None,
+                        repair_method=str(sub.summary["repair"]))
+    counts = {k: int((change == k).sum()) for k in CHANGES}
+    s = sub.summary
+    block = {
+        "households": n,
+        **{k: counts[k] for k in ("sampled", "kept", "moved", "home", "new", "unplaced")},
+        "moved_people": int(size[(change == "moved") | (change == "home")].sum()),
+        "replanned": {
+            "households": len(todo), "objective": s["objective"], "lower_bound": s["lower_bound"],
+            "gap": s["gap"], "violations": s["violations"], "repair": s["repair"],
+        },
+    }
+    plan = Plan(scenario, registry, grid, mode, site, slot, team, walk, reason, summary, stop, arrival, change)
+    summary["timing"] = {**(s.get("timing") or {}),
+                         "solve_seconds": round(time.perf_counter() - clock0, 3)}
+    progress("done", 1.0)
+    return plan, block
+
+
+def _stops_after(team: IntArray, stop: IntArray, slot: IntArray, rank: IntArray, new: IntArray,
+                 booked: BoolArray, minutes: int) -> tuple[IntArray, FloatArray]:
+    """Stops of newly scheduled home visits: after each team's kept stops, by slot and call-down
+    order (a new stop per building), arriving at the slot's start."""
+    if not len(new):
+        return np.zeros(0, dtype=np.int64), np.zeros(0)
+    n_teams = int(max(team.max(initial=0), 0)) + 1
+    last = np.zeros(n_teams + 1, dtype=np.int64)
+    b = np.flatnonzero(booked & (team >= 0))
+    np.maximum.at(last, team[b], stop[b])
+    t = team[new]
+    order = np.lexsort((rank[new], slot[new], t))
+    tt, ss = t[order], slot[new][order]
+    first = np.r_[True, tt[1:] != tt[:-1]]
+    newstop = np.r_[True, (tt[1:] != tt[:-1]) | (ss[1:] != ss[:-1])]  # a slot's households of one team: one run
+    run = np.cumsum(newstop)
+    within = run - np.maximum.accumulate(np.where(first, run - 1, 0))
+    out = np.empty(len(new), dtype=np.int64)
+    out[order] = last[np.maximum(tt, 0)] + within
+    return out, (slot[new] * minutes).astype(np.float64)
+
+
+def replan_sites(registry: Registry, files: PlanFiles, *, close: Iterable[str] = (), tables: Mapping[str, int] | None = None,
+                 extra: Sequence[Site] = (), source: str = COMMAND_LINE) -> tuple[Site, ...]:
+    """The sites of a re-plan: the previous plan's (as its sites.csv lists them; the registry's
+    when the same ids), tables changed, ``extra`` appended; InputError naming the option and value
+    for an unknown site in ``close``/``tables``, a bad table count or a duplicate new site id."""
+    tables = dict(tables or {})
+    by_id = {s.id: s for s in registry.sites}
+    listed = files.sites
+    sites: list[Site] = []
+    for rec in listed.to_dict("records"):
+        sid = str(rec["site_id"])
+        if sid in by_id:
+            sites.append(by_id[sid])
+            continue
+        sites.append(Site(sid, str(rec["name"]), float(rec["lon"]), float(rec["lat"]), int(rec["tables"]),
+                          float(rec["rate"]), parse_clock(str(rec["open"])), parse_clock(str(rec["close"])),
+                          tuple(x for x in str(rec["serves"]).split(";") if x), float(rec["queue_m"])))
+    known = {s.id for s in sites}
+    problems = [InputIssue(source, None, "--close", sid, f"no site {sid!r} in the plan; give ids from its sites.csv")
+                for sid in close if sid not in known]
+    for sid, count in tables.items():
+        if sid not in known:
+            problems.append(InputIssue(source, None, "--tables", f"{sid}={count}",
+                                       f"no site {sid!r} in the plan; give ids from its sites.csv"))
+        elif count < 1:
+            problems.append(InputIssue(source, None, "--tables", f"{sid}={count}",
+                                       "give at least 1 table (close a site with --close)"))
+    for s in extra:
+        if s.id in known:
+            problems.append(InputIssue(source, None, "--sites", s.id,
+                                       "a site of that id is in the plan already; give new sites new ids"))
+    if problems:
+        raise InputError(problems)
+    sites = [replace(s, tables=tables[s.id]) if s.id in tables else s for s in sites]
+    return (*sites, *extra)
+
+
+def sampled_from_checkins(files: PlanFiles, registry: Registry, rows: Sequence[Mapping[str, Any]], at: float,
+                          file: str) -> tuple[BoolArray, int]:
+    """Households with a check-in at or before minute ``at`` (registry order), and how many rows
+    were later; InputError naming every row that matches nothing of the plan (file, row, field,
+    value). A household partly sampled counts as sampled (the rest of it is on the missed list)."""
+    from sampler.day.ledger import CHINA, DayPlan, Ledger, validate_checkins
+
+    hh = registry.households
+    n = len(hh)
+    ids = np.asarray(hh.id, dtype=object).astype(str)
+    codes = np.full(n, "", dtype=object)
+    c = files.contacts
+    if "code" in c.columns and len(c):
+        where = pd.Index(ids).get_indexer(c["household_id"].astype(str).to_numpy())
+        ok = where >= 0
+        codes[where[ok]] = c["code"].astype(str).to_numpy()[ok]
+    window = files.summary.get("window") or {}
+    start = dt.datetime.strptime(str(window.get("start")), SLOT_FORMAT).replace(tzinfo=CHINA)
+    hours = int(window.get("slots", 0)) * int(window.get("slot_minutes", 0)) / 60.0
+    no = np.zeros(1, dtype=object)
+    day = DayPlan(area=str(files.summary.get("area", "")), household_ids=ids.astype(object), codes=codes,
+                  size=np.asarray(hh.size, dtype=np.int64), site=np.full(n, -1, np.int64), slot_end=np.zeros(n, np.int64),
+                  building=np.zeros(n, np.int64), building_ids=no, building_grid=no, building_compound=no,
+                  site_ids=files.sites["site_id"].astype(str).tolist(), site_names=files.sites["name"].astype(str).tolist(),
+                  start=start, hours=hours)
+    outcome = validate_checkins(day, Ledger.empty(day), rows)
+    if outcome.rejected:
+        problems = []
+        for r in outcome.rejected[:200]:
+            row = rows[r.index]
+            field = next((k for k in ("code", "household_id", "phone", "site_id", "at", "people")
+                          if r.reason.startswith(k.split("_")[0])), "(row)")
+            problems.append(InputIssue(file, int(row.get("row", r.index + 1)), field, str(row.get(field, "")), r.reason))
+        raise InputError(problems)
+    sampled = np.zeros(n, dtype=bool)
+    later = 0
+    for acc in outcome.accepted:
+        if acc["minute"] <= at + 1e-9:
+            sampled[int(acc["household"])] = True
+        else:
+            later += 1
+    return sampled, later
+
+
+def _capacity(scenario: Scenario, sites: Sequence[Site], previous: Previous, cutoff: int, close: set[str],
+              changed: set[str], new: set[str]) -> IntArray:
+    """People per (site, slot) of a re-plan: the previous plan's, except from the cutoff on: 0 at
+    closed sites, what the tables give at sites with changed tables and at new sites."""
+    fresh = slot_grid(scenario.window, scenario.capacity, scenario.planner, tuple(sites)).capacity
+    cap = np.zeros_like(fresh)
+    width = min(previous.capacity.shape[1], fresh.shape[1])
+    cap[:, :width] = previous.capacity[:, :width]
+    for i, sid in enumerate(s.id for s in sites):
+        if sid in new or sid in changed:
+            cap[i, cutoff:] = fresh[i, cutoff:]
+        if sid in close:
+            cap[i, cutoff:] = 0
+    return cap
+
+
+def replan(scenario: Scenario, registry: Registry, files: PlanFiles, sampled: BoolArray, at: float, *,
+           lead_minutes: float = 30.0, close: Iterable[str] = (), tables: Mapping[str, int] | None = None,
+           extra_sites: Sequence[Site] = (), progress: Progress | None = None) -> Plan:
+    """Re-plan the rest of the day of plan ``files`` at minute ``at`` of its window (module docstring).
+
+    ``sampled``: per registry household, checked in by ``at`` (`sampled_from_checkins`). Nobody
+    moved gets a slot starting before ``at + lead_minutes``. ``close``: site ids that close from
+    the cutoff; ``tables``: site id → tables from the cutoff; ``extra_sites``: sites that open.
+    plan.json gets a ``replan`` block (parent, at, lead, counts, the re-planned part's bound and gap).
+    """
+    close = set(close)
+    tables = dict(tables or {})
+    sites = replan_sites(registry, files, close=close, tables=tables, extra=extra_sites)
+    previous = previous_plan(files, replace(registry, sites=sites))
+    grid_minutes = scenario.window.slot_minutes
+    cutoff_minute = at + lead_minutes
+    cutoff = min(int(math.ceil(cutoff_minute / grid_minutes - 1e-9)), scenario.window.n_slots)
+    reg = replace(registry, sites=sites)
+    capacity = _capacity(scenario, sites, previous, cutoff, close, set(tables), {s.id for s in extra_sites})
+    plan, block = reassign(scenario, reg, previous, sampled=sampled, cutoff=cutoff, capacity=capacity,
+                           progress=progress)
+    start = scenario.window.start_time
+    plan.summary["replan"] = {
+        "parent": previous.parent,
+        "at": format_slot(start + dt.timedelta(minutes=at)),
+        "lead_minutes": lead_minutes,
+        "cutoff": format_slot(start + dt.timedelta(minutes=cutoff * grid_minutes)),
+        "closed_sites": sorted(close), "tables": dict(sorted(tables.items())),
+        "new_sites": [s.id for s in extra_sites],
+        **block,
+    }
+    return plan
+
+
+def plan_round(scenario: Scenario, registry: Registry, files: PlanFiles, progress: Progress | None = None) -> Plan:
+    """Plan the next round from the previous round's plan ``files`` (module docstring): each
+    household keeps its site and slot (slot index from the window start, e.g. 08:00 the day
+    before → 08:00) where still feasible; what changed — zones sealed or lifted, sites opened or
+    closed, tables — is applied. plan.json gets ``stability`` (share of households unchanged) and
+    a ``round`` block (parent and counts)."""
+    previous = previous_plan(files, registry)
+    grid = slot_grid(scenario.window, scenario.capacity, scenario.planner, registry.sites)
+    plan, block = reassign(scenario, registry, previous, sampled=np.zeros(len(registry.households), dtype=bool),
+                           cutoff=0, capacity=grid.capacity, progress=progress)
+    n = len(registry.households)
+    stability = block["kept"] / n if n else 1.0
+    plan.summary["stability"] = round(stability, 6)
+    plan.summary["round"] = {"parent": previous.parent, "stability": round(stability, 6), **block}
+    return plan
+
+
+def changed_households(change: pd.Series | StrArray) -> BoolArray:
+    """Households a re-plan has news for: a new slot, site or home visit (``moved``, ``home``, ``new``)."""
+    values = pd.Series(change).astype(str)
+    return values.isin(["moved", "home", "new"]).to_numpy()
