@@ -29,13 +29,13 @@ def notices_command(
     from sampler.io.atomic import check_output_directory
     from sampler.notify.notices import NoticesParams, check_grid_workers, write_notices
     from sampler.params import load_scenario
-    from sampler.planfiles.read import read_plan
+    from sampler.planfiles.read import news_only, read_plan
 
     inputs = [plandir, *([scenario] if scenario else []), *([templates] if templates else [])]
     with fail_on_input_error():
         check_output_directory(out, "notices", force=force, inputs=inputs)
         params = load_scenario(scenario).section("notices", NoticesParams) if scenario else NoticesParams()
-        plan = read_plan(plandir)
+        plan = news_only(read_plan(plandir), whole_buildings=True)  # a re-plan: only the affected buildings
         check_grid_workers(plan, params, str(scenario))
         if resident_url and not resident_url.startswith(("http://", "https://")):
             from sampler.errors import COMMAND_LINE, InputError, InputIssue

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import time
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
@@ -31,11 +31,16 @@ def plan_command(
         "--dask-timeout", help="Seconds to wait for the Dask scheduler.")] = 10.0,
     force: Annotated[bool, typer.Option(
         "--force", help="Replace an earlier output of another sampler command there (never files sampler did not write).")] = False,
+    previous: Annotated[Path | None, typer.Option(
+        "--previous", help="Plan of the previous round: keep each household's site and slot where still feasible.")] = None,
 ) -> None:
     """Assign every household to a site and slot, or a home visit; write PLANDIR.
 
     A city too large for one run is split with --parts N or --split-by COLUMN and the parts are
     planned in parallel (--workers N, or --dask tcp://host:8786), then merged into one plan.
+    With --previous PLANDIR the next round keeps each household's site and slot where still
+    feasible and applies what changed (zones sealed or lifted, sites, tables); plan.json reports
+    the share unchanged (`stability`).
     """
     from dataclasses import replace
 
@@ -51,10 +56,13 @@ def plan_command(
     with fail_on_input_error():
         column = check_options(parts, split_by, workers, dask)
         split = parts is not None or column is not None
+        if previous is not None:
+            _check_previous(previous, split)
         sc = load_scenario(scenario)
         if seed is not None:
             sc = sc.replace(planner=replace(sc.planner, seed=seed))
-        check_output_directory(out, "plan", force=force, inputs=scenario_inputs(sc))
+        inputs = [*scenario_inputs(sc), *([previous] if previous else [])]
+        check_output_directory(out, "plan", force=force, inputs=inputs)
         with Progress(TextColumn("{task.description:<12}"), BarColumn(), TimeElapsedColumn(),
                       console=console, transient=True) as bar:
             task = bar.add_task("reading", total=1.0)
@@ -65,7 +73,12 @@ def plan_command(
             def step(stage: str, done: float) -> None:
                 bar.update(task, description=stage, completed=0.05 + 0.75 * done)
 
-            if split:
+            if previous is not None:
+                from sampler.plan.replan import plan_round
+                from sampler.planfiles.read import read_plan
+
+                plan = plan_round(sc, registry, read_plan(previous), progress=step)
+            elif split:
                 bar.update(task, description="splitting")
                 part = partition(sc, registry, parts=parts, column=column)
                 with opened_executor(workers, dask, dask_timeout) as executor:
@@ -73,7 +86,7 @@ def plan_command(
             else:
                 plan = make_plan(sc, registry, progress=step)
             bar.update(task, description="writing", completed=0.85)
-            write_plan(plan, out, xlsx=xlsx, force=force)
+            write_plan(plan, out, xlsx=xlsx, force=force, inputs=inputs)
             bar.update(task, completed=1.0)
     s = plan.summary
     rows: list[tuple[str, object]] = [
@@ -85,8 +98,7 @@ def plan_command(
         ("walk > max", s["over_max_walk_households"]),
         ("walk mean / p95 (min)", f"{s['walk_minutes']['mean']} / {s['walk_minutes']['p95']}"),
         ("last slot ends", s["window"]["last_slot_used"] or "-"),
-        ("objective / bound", f"{s['objective']:,.1f} / {s['lower_bound']:,.1f}"),
-        ("gap", f"{100 * s['gap']:.3f} %"),
+        *_bound_rows(s),
         ("capacity violations", s["violations"]),
     ]
     if "split" in s:
@@ -117,6 +129,32 @@ def plan_command(
         console.print(
             f"[bold red]{s['unplaced_households']:,} households could not be placed[/] — see {out / 'unplaced.csv'}"
         )
+
+
+def _check_previous(previous: Path, split: bool) -> None:
+    from sampler.errors import COMMAND_LINE, InputError, InputIssue
+
+    if split:
+        raise InputError([InputIssue(COMMAND_LINE, None, "--previous", str(previous),
+                                     "plan a round in one run: --previous cannot be combined with --parts/--split-by")])
+    if not previous.is_dir():
+        raise InputError([InputIssue(str(previous), None, "--previous", str(previous),
+                                     "point at the previous round's plan directory (written by `sampler plan`)")])
+
+
+def _bound_rows(s: dict[str, Any]) -> list[tuple[str, object]]:
+    """Objective, bound and gap; a round reports the bound of its re-planned part and its stability."""
+    if "round" not in s:
+        return [("objective / bound", f"{s['objective']:,.1f} / {s['lower_bound']:,.1f}"),
+                ("gap", f"{100 * s['gap']:.3f} %")]
+    r, part = s["round"], s["round"]["replanned"]
+    gap = "-" if part["gap"] is None else f"{100 * part['gap']:.3f} %"
+    return [
+        ("stability (unchanged)", f"{100 * s['stability']:.2f} % ({r['kept']:,} of {r['households']:,})"),
+        ("moved / home / new", f"{r['moved']:,} / {r['home']:,} / {r['new']:,}"),
+        ("objective (whole plan)", f"{s['objective']:,.1f}"),
+        ("re-planned: households / gap", f"{part['households']:,} / {gap}"),
+    ]
 
 
 def register(app: typer.Typer) -> None:

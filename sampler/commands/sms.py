@@ -54,7 +54,7 @@ def sms_command(
         check_plan_columns,
     )
     from sampler.params import load_scenario, with_overrides
-    from sampler.planfiles.read import read_plan
+    from sampler.planfiles.read import news_only, read_plan
 
     invalid = invalid or out.with_name(f"{out.stem}_invalid.csv")
     inputs = [plandir, *([scenario] if scenario else []), *([templates] if templates else [])]
@@ -72,7 +72,7 @@ def sms_command(
             "evening_at": evening_at, "hours_before": hours_before, "per_minute": per_minute,
         }.items() if v is not None}
         params = with_overrides(params, changes, "command line", "sms")
-        plan = read_plan(plandir)
+        plan = news_only(read_plan(plandir))  # a re-plan: only whose slot changed or who were missed
         check_plan_columns(plan)
         result = build_messages(plan, replace(params), templates=templates)
         with ExitStack() as stack:

@@ -65,6 +65,7 @@ __all__ = [
     "NOT_IN_PLAN",
     "Previous",
     "changed_households",
+    "check_window",
     "parent_record",
     "plan_round",
     "previous_plan",
@@ -151,6 +152,19 @@ def _minutes(labels: pd.Series, start: dt.datetime) -> FloatArray:
     when = pd.to_datetime(labels.astype(str), format=SLOT_FORMAT, errors="coerce")
     delta = (when - pd.Timestamp(start.replace(tzinfo=None))).dt.total_seconds() / 60.0
     return np.asarray(delta.to_numpy(dtype=np.float64), dtype=np.float64)
+
+
+def check_window(files: PlanFiles, scenario: Scenario) -> None:
+    """InputError unless the previous plan's window (plan.json) is the scenario's: a re-plan is of
+    the same day."""
+    window = files.summary.get("window") or {}
+    want = {"start": format_slot(scenario.window.start_time), "slots": scenario.window.n_slots,
+            "slot_minutes": scenario.window.slot_minutes}
+    for key, value in want.items():
+        if window.get(key) != value:
+            raise InputError([InputIssue(str(files.directory / "plan.json"), None, f"window.{key}",
+                                         str(window.get(key)), f"the scenario's window has {value}: re-plan a plan "
+                                         "of this scenario's day (for the next day use `sampler plan --previous`)")])
 
 
 def previous_plan(files: PlanFiles, registry: Registry) -> Previous:
@@ -467,6 +481,12 @@ def replan(scenario: Scenario, registry: Registry, files: PlanFiles, sampled: Bo
     the cutoff; ``tables``: site id → tables from the cutoff; ``extra_sites``: sites that open.
     plan.json gets a ``replan`` block (parent, at, lead, counts, the re-planned part's bound and gap).
     """
+    check_window(files, scenario)
+    end = scenario.window.n_slots * scenario.window.slot_minutes
+    if not 0 <= at <= end or lead_minutes < 0:
+        raise InputError([InputIssue(COMMAND_LINE, None, "at" if lead_minutes >= 0 else "lead_minutes",
+                                     f"{at:g}" if lead_minutes >= 0 else f"{lead_minutes:g}",
+                                     f"give a minute of the window, 0 – {end}, and a lead ≥ 0")])
     close = set(close)
     tables = dict(tables or {})
     sites = replan_sites(registry, files, close=close, tables=tables, extra=extra_sites)

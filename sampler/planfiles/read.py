@@ -14,11 +14,14 @@ from sampler.errors import InputError, InputIssue
 from sampler.io.csvsafe import restore_frame
 from sampler.planfiles.schema import INT, TABLES, TEXT, PlanTable
 
-__all__ = ["PlanFiles", "read_plan", "read_table"]
+__all__ = ["NEWS", "PlanFiles", "news_only", "read_plan", "read_table"]
 
 _FIX = "point at a directory written by `sampler plan`"
 _AGAIN = "write the plan again with `sampler plan`"
 _MAX_ISSUES = 20
+
+NEWS = ("moved", "home", "new")
+"""A re-plan's ``change`` values that residents must be told of (a new slot, site or home visit)."""
 
 
 @dataclass(frozen=True, eq=False)
@@ -104,3 +107,25 @@ def read_plan(directory: str | Path) -> PlanFiles:
     if issues:
         raise InputError(issues)
     return PlanFiles(directory=directory, summary=summary, **frames)
+
+
+def news_only(plan: PlanFiles, whole_buildings: bool = False) -> PlanFiles:
+    """A re-plan (plan.json ``replan``, assignments ``change``) cut to what residents must be told:
+    the households whose slot changed or who were missed (``whole_buildings``: every household of
+    a building that has one, with only those buildings, as notices print whole buildings). Any
+    other plan — a first plan or a round, where everyone needs the texts — is returned unchanged."""
+    from dataclasses import replace
+
+    a = plan.assignments
+    if "replan" not in plan.summary or "change" not in a.columns:
+        return plan
+    news = a["change"].isin(list(NEWS)).to_numpy()
+    if not whole_buildings:
+        return replace(plan, assignments=a[news].reset_index(drop=True))
+    affected = set(a["building_id"][news].tolist())
+    keep_a = a["building_id"].isin(affected).to_numpy()
+    keep_b = plan.buildings["building_id"].isin(affected).to_numpy()
+    keep_h = plan.home_visits["building_id"].isin(affected).to_numpy()
+    return replace(plan, assignments=a[keep_a].reset_index(drop=True),
+                   buildings=plan.buildings[keep_b].reset_index(drop=True),
+                   home_visits=plan.home_visits[keep_h].reset_index(drop=True))
