@@ -248,8 +248,12 @@ def _within_cell_prefix(cell: IntArray, size: IntArray, room: IntArray) -> BoolA
 
 
 def reassign(scenario: Scenario, registry: Registry, previous: Previous, *, sampled: BoolArray, cutoff: int,
-             capacity: IntArray, progress: Progress | None = None) -> tuple[Plan, dict[str, Any]]:
+             capacity: IntArray, keep_bookings: bool = True,
+             progress: Progress | None = None) -> tuple[Plan, dict[str, Any]]:
     """Keep what is still feasible of ``previous``, plan the rest into what is left (module docstring).
+
+    ``keep_bookings=False`` keeps only the sampled and plans every other household afresh (the
+    from-scratch baseline of benchmarks/replan.py: how many more residents it moves).
 
     ``capacity`` is people per (site, slot) of the new plan (registry sites × the window's slots);
     nobody re-planned gets a slot before ``cutoff`` (a slot index). Returns the plan (with its
@@ -271,7 +275,7 @@ def reassign(scenario: Scenario, registry: Registry, previous: Previous, *, samp
     np.add.at(load, (ps[fixed_site], pt[fixed_site]), size[fixed_site])
 
     # Site bookings still feasible, in call-down order within each (site, slot).
-    could = ~fixed & (pm == MODE_SITE) & (ps >= 0) & in_grid & (pt >= cutoff) & ~full.home
+    could = ~fixed & (pm == MODE_SITE) & (ps >= 0) & in_grid & (pt >= cutoff) & ~full.home & keep_bookings
     could[could] = grid.capacity[ps[could], pt[could]] > 0
     rank = np.empty(n, dtype=np.int64)
     rank[full.queue] = np.arange(n)
@@ -283,7 +287,7 @@ def reassign(scenario: Scenario, registry: Registry, previous: Previous, *, samp
     kept_site = idx[_within_cell_prefix(cell, size[idx], room)]
     kept = np.zeros(n, dtype=bool)
     kept[kept_site] = True
-    kept |= ~fixed & (pm == MODE_HOME) & in_grid & (pt >= cutoff) & full.home
+    kept |= ~fixed & (pm == MODE_HOME) & in_grid & (pt >= cutoff) & full.home & keep_bookings
     booked = fixed_site | (kept & (pm == MODE_SITE))
     load = np.zeros_like(grid.capacity)
     np.add.at(load, (ps[booked], pt[booked]), size[booked])
@@ -473,13 +477,14 @@ def _capacity(scenario: Scenario, sites: Sequence[Site], previous: Previous, cut
 
 def replan(scenario: Scenario, registry: Registry, files: PlanFiles, sampled: BoolArray, at: float, *,
            lead_minutes: float = 30.0, close: Iterable[str] = (), tables: Mapping[str, int] | None = None,
-           extra_sites: Sequence[Site] = (), progress: Progress | None = None) -> Plan:
+           extra_sites: Sequence[Site] = (), keep_bookings: bool = True, progress: Progress | None = None) -> Plan:
     """Re-plan the rest of the day of plan ``files`` at minute ``at`` of its window (module docstring).
 
     ``sampled``: per registry household, checked in by ``at`` (`sampled_from_checkins`). Nobody
     moved gets a slot starting before ``at + lead_minutes``. ``close``: site ids that close from
     the cutoff; ``tables``: site id → tables from the cutoff; ``extra_sites``: sites that open.
     plan.json gets a ``replan`` block (parent, at, lead, counts, the re-planned part's bound and gap).
+    ``keep_bookings=False``: plan every unsampled household afresh (a baseline; see `reassign`).
     """
     check_window(files, scenario)
     end = scenario.window.n_slots * scenario.window.slot_minutes
@@ -497,7 +502,7 @@ def replan(scenario: Scenario, registry: Registry, files: PlanFiles, sampled: Bo
     reg = replace(registry, sites=sites)
     capacity = _capacity(scenario, sites, previous, cutoff, close, set(tables), {s.id for s in extra_sites})
     plan, block = reassign(scenario, reg, previous, sampled=sampled, cutoff=cutoff, capacity=capacity,
-                           progress=progress)
+                           keep_bookings=keep_bookings, progress=progress)
     start = scenario.window.start_time
     plan.summary["replan"] = {
         "parent": previous.parent,
