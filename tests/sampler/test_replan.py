@@ -143,6 +143,53 @@ def test_bad_changes_name_the_option_and_value(tmp_path: Path) -> None:
     assert exc.value.issues[0].field == "window.slots"
 
 
+@pytest.mark.parametrize("variant", ["clean", "blank people", "by household id", "late rows", "unknown code"])
+def test_checkins_in_arrays_agree_with_the_row_by_row_validation(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                                 variant: str) -> None:
+    """The array path of sampled_from_checkins gives what validate_checkins gives, row by row."""
+    import sampler.plan.replan as rp
+
+    sc, reg = scenario(), random_city(4, 8, 2)
+    plan, files = planned(sc, reg, tmp_path)
+    a = files.assignments
+    rows = [{"id": f"c{i}", "code": r.code.lower() if i % 3 == 0 else r.code, "household_id": "", "phone": "",
+             "site_id": r.site_id or "home", "at": f"2022-11-23T{6 + i % 2:02d}:10:00+08:00",
+             "people": "" if variant == "blank people" and i % 2 else str(r.size), "tube": "", "row": i + 1}
+            for i, r in enumerate(a.itertuples())]
+    if variant == "by household id":
+        rows[0] = {**rows[0], "code": "", "household_id": a["household_id"].iloc[0]}
+    if variant == "late rows":
+        rows[1] = {**rows[1], "at": "2022-11-23T09:50:00+08:00"}
+    if variant == "unknown code":
+        rows[2] = {**rows[2], "code": "ZZZZZZZZ"}
+    rows.append({**rows[0], "people": "1"})  # the same id again: a duplicate, counted once
+
+    real, used = rp._sampled_fast, []
+    monkeypatch.setattr(rp, "_sampled_fast", lambda *args: used.append(real(*args)) or used[-1])
+
+    def both() -> list[object]:
+        out: list[object] = []
+        for fast in (True, False):
+            if not fast:
+                monkeypatch.setattr(rp, "_sampled_fast", lambda *args: None)
+            try:
+                sampled, later = rp.sampled_from_checkins(files, reg, rows, 120.0, "x.csv")
+                out.append((sampled.tolist(), later))
+            except InputError as exc:
+                out.append([(i.row, i.field, i.value) for i in exc.issues])
+        return out
+
+    fast, slow = both()
+    assert fast == slow
+    assert (used[0] is not None) == (variant in ("clean", "blank people", "late rows"))  # the array path ran
+    if variant == "unknown code":
+        assert fast == [(3, "code", "ZZZZZZZZ")]
+    elif variant == "late rows":
+        assert fast[1] == 1  # type: ignore[index]
+    else:
+        assert sum(fast[0]) > 0  # type: ignore[index, arg-type]
+
+
 # --- invariants over random cities and check-in sets ---------------------------------------------
 
 @settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
