@@ -126,6 +126,26 @@ def test_fewer_tables_drop_the_last_called_and_count_the_sampled(tmp_path: Path)
     assert (load <= new.grid.capacity).all() and new.grid.capacity[0, 0] == 4
 
 
+def test_a_new_site_takes_a_closed_sites_households_and_re_plans_chain(tmp_path: Path) -> None:
+    """S1 closes, S3 opens next to it: A's households move to S3 from the cutoff. The re-plan's
+    own plan directory re-plans again (its sites.csv has S3): nothing more to move, all kept."""
+    reg = registry([("A", 0, 0, P, "c")], [(f"h{i}", "A", 2) for i in range(4)],
+                   [site("S1", 0, 0, rate=40.0), site("S2", 900, 0, rate=40.0)])
+    sc = scenario()
+    plan, files = planned(sc, reg, tmp_path)
+    assert (plan.site == 0).all() and (plan.slot == 0).all()
+    new = replan(sc, reg, files, np.zeros(4, dtype=bool), 0.0, lead_minutes=30.0, close={"S1"},
+                 extra_sites=[site("S3", 100, 0, rate=40.0)])
+    assert [s.id for s in new.registry.sites] == ["S1", "S2", "S3"]
+    assert new.site.tolist() == [2] * 4 and new.slot.tolist() == [1] * 4
+    assert new.change.tolist() == ["moved"] * 4 and new.summary["replan"]["new_sites"] == ["S3"]
+    assert new.grid.capacity[2, 0] == 0 and new.grid.capacity[2, 1] == 20  # opens at the cutoff
+    write_plan(new, tmp_path / "new", xlsx=False)
+    again = replan(sc, reg, read_plan(tmp_path / "new"), np.zeros(4, dtype=bool), 30.0, lead_minutes=0.0)
+    assert again.change.tolist() == ["kept"] * 4 and again.site.tolist() == [2] * 4
+    assert again.grid.capacity[0, 1:].sum() == 0  # S1 stays closed: capacities come from the parent
+
+
 def test_bad_changes_name_the_option_and_value(tmp_path: Path) -> None:
     reg = registry([("A", 0, 0, P, "c")], [("h1", "A", 2)], [site("S1", 0, 0)])
     sc = scenario()
