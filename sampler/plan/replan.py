@@ -473,30 +473,37 @@ def _sampled_fast(day: Any, rows: Sequence[Mapping[str, Any]], at: float) -> tup
 
     if not rows:
         return np.zeros(len(day), dtype=bool), 0
-    frame = pd.DataFrame.from_records(rows, columns=["id", "code", "site_id", "at", "people"])
+    frame = pd.DataFrame({k: [r.get(k) for r in rows] for k in ("id", "code", "site_id", "at", "people")})
     cid = frame["id"].fillna("").astype(str).str.strip()
     if ((cid == "") | (cid.str.len() > 64)).any():
         return None
     frame = frame[~cid.duplicated().to_numpy()]
-    codes = frame["code"].fillna("").astype(str).tolist()
-    if not all(codes):
+    codes = frame["code"].fillna("").astype(str)
+    if (codes == "").any():
         return None
-    household = pd.Index(np.asarray(day.codes, dtype=object)).get_indexer([normalise_code(c) for c in codes])
-    sites = pd.Index(list(day.site_ids))
-    site_text = frame["site_id"].fillna("").astype(str).str.strip()
-    home = site_text.isin(["", "home"]).to_numpy()
-    text = frame["at"].astype(str).str.strip()
-    when = pd.to_datetime(text, utc=True, format="ISO8601", errors="coerce")
-    minute = ((when - pd.Timestamp(day.start)).dt.total_seconds() / 60.0).to_numpy(dtype=np.float64)
-    people_text = frame["people"].fillna("").astype(str).str.strip()
-    blank = (people_text == "").to_numpy()
-    people = pd.to_numeric(people_text.where(~blank, "0"), errors="coerce").to_numpy(dtype=np.float64)
+    known = pd.Index(np.asarray(day.codes, dtype=object))
+    household = known.get_indexer(codes)
+    typed = household < 0  # typed loosely (lower case, spaces): as `_household_of` reads them
+    household[typed] = known.get_indexer([normalise_code(c) for c in codes[typed].tolist()])
+    site_code, site_values = pd.factorize(frame["site_id"].fillna("").astype(str).str.strip())
+    site_ok = pd.Index(site_values).isin(["", "home"]) | (pd.Index(list(day.site_ids)).get_indexer(site_values) >= 0)
+    at_code, at_values = pd.factorize(frame["at"].astype(str).str.strip())
+    at_text = pd.Series(at_values, dtype=object)
+    when = pd.to_datetime(at_text, utc=True, format="ISO8601", errors="coerce")
+    at_minute = np.array((when - pd.Timestamp(day.start)).dt.total_seconds() / 60.0, dtype=np.float64)
+    at_minute[~at_text.str.contains(_OFFSET).to_numpy()] = np.nan  # no offset: refused row by row
+    minute = at_minute[at_code]
+    p_code, p_values = pd.factorize(frame["people"].fillna("").astype(str).str.strip())
+    p_text = pd.Series(p_values, dtype=object)
+    p_blank = (p_text == "").to_numpy()
+    p_ok = p_blank | p_text.str.fullmatch(r"\d+").to_numpy()
+    p_num = pd.to_numeric(p_text.where(p_ok & ~p_blank, "0"), errors="coerce").to_numpy(dtype=np.float64)
+    blank = p_blank[p_code]
     size = np.asarray(day.size)[np.maximum(household, 0)]
-    people = np.where(blank, size, people)
-    if ((household < 0).any() or ((sites.get_indexer(pd.Index(site_text)) < 0) & ~home).any()
-            or not text.str.contains(_OFFSET).all() or np.isnan(minute).any()
+    people = np.where(blank, size, p_num[p_code])
+    if ((household < 0).any() or not site_ok[site_code].all() or np.isnan(minute).any()
             or (minute < 0).any() or (minute > day.hours * 60.0).any()
-            or not (blank | people_text.str.fullmatch(r"\d+").to_numpy()).all() or (people < 1).any()):
+            or not p_ok[p_code].all() or (people < 1).any()):
         return None
     rows_per = np.bincount(household, minlength=len(day))
     if (blank & (rows_per[household] > 1)).any():  # a blank count beside other rows: counted row by row
