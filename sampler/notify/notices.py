@@ -156,7 +156,7 @@ def _public_frame(plan: PlanFiles, building_ids: list[str] | None) -> pd.DataFra
     visits = plan.home_visits
     if "reason" in visits and "household_id" in visits and "household_id" in a:
         reasons = visits.drop_duplicates("household_id").set_index("household_id")["reason"].astype(str)
-        zone_wide = a["household_id"].map(reasons).fillna("").str.contains("door-to-door", regex=False).to_numpy()
+        zone_wide = a["household_id"].map(reasons).astype(object).fillna("").astype(str).str.contains("door-to-door", regex=False).to_numpy()
     else:
         zone_wide = np.zeros(len(frame), dtype=bool)
     all_zone_home = pd.Series(home & zone_wide).groupby(frame["building_id"].to_numpy()).transform("all").to_numpy(

@@ -266,8 +266,10 @@ def test_replan_invariants(tmp_path_factory: pytest.TempPathFactory, seed: int, 
 
 @pytest.fixture(autouse=True)
 def _wide_console(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(ui.console, "width", 3000)
-    monkeypatch.setattr(ui.err_console, "width", 3000)
+    """Wide consoles, so error tables are not cut before their file and value; ``_width`` is put
+    back as it was (None: follow the terminal), where setting ``width`` back would freeze it."""
+    monkeypatch.setattr(ui.console, "_width", 3000)
+    monkeypatch.setattr(ui.err_console, "_width", 3000)
 
 
 HOUSES = [HOUSEHOLDS[0], *[[f"H{i}", ("B1", "B2", "B3")[i % 3], "1", str(100 + i), str(1 + i % 4),
