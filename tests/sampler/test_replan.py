@@ -215,9 +215,9 @@ def test_checkins_in_arrays_agree_with_the_row_by_row_validation(tmp_path: Path,
 @settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(seed=st.integers(0, 10_000), n_buildings=st.integers(2, 10), n_sites=st.integers(1, 4),
        at=st.integers(0, 240), lead=st.sampled_from([0, 15, 30, 45]), share=st.floats(0.0, 1.0),
-       n_close=st.integers(0, 2), sealed=st.sampled_from([0.0, 0.3]))
+       n_close=st.integers(0, 2), sealed=st.sampled_from([0.0, 0.3]), fewer=st.booleans())
 def test_replan_invariants(tmp_path_factory: pytest.TempPathFactory, seed: int, n_buildings: int, n_sites: int,
-                           at: int, lead: int, share: float, n_close: int, sealed: float) -> None:
+                           at: int, lead: int, share: float, n_close: int, sealed: float, fewer: bool) -> None:
     sc = scenario(hours=5.0)
     reg = random_city(seed, n_buildings, n_sites, sealed_share=sealed)
     plan, files = planned(sc, reg, tmp_path_factory.mktemp("p"))
@@ -225,8 +225,9 @@ def test_replan_invariants(tmp_path_factory: pytest.TempPathFactory, seed: int, 
     due = (plan.mode != MODE_UNPLACED) & ((plan.slot + 1) * 30 <= at)
     sampled = due & (rng.random(len(due)) < share)
     close = {s.id for s in rng.permutation(np.array(reg.sites, dtype=object))[:min(n_close, n_sites - 1)]}
-    new = replan(sc, reg, files, sampled, float(at), lead_minutes=float(lead), close=close)
-    again = replan(sc, reg, files, sampled, float(at), lead_minutes=float(lead), close=close)
+    tables = {reg.sites[-1].id: 1} if fewer and reg.sites[-1].id not in close else {}
+    new = replan(sc, reg, files, sampled, float(at), lead_minutes=float(lead), close=close, tables=tables)
+    again = replan(sc, reg, files, sampled, float(at), lead_minutes=float(lead), close=close, tables=tables)
     for name in ("mode", "site", "slot", "team"):
         assert np.array_equal(getattr(new, name), getattr(again, name)), name
     assert new.change.tolist() == again.change.tolist()
