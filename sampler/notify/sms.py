@@ -270,6 +270,10 @@ def build_messages(plan: PlanFiles, params: SmsParams | None = None,
             end=clock_of(end), site=site, team=team, code=code,
         ))
     nominal = _send_minutes(good["slot_start"], params) if len(good) else np.zeros(0, np.int64)
+    replanned_at = (plan.summary.get("replan") or {}).get("at")
+    if replanned_at:  # a re-plan's news goes out from its time on, never the evening before
+        floor = (pd.Timestamp(str(replanned_at)) - pd.Timestamp("1970-01-01")) // pd.Timedelta(minutes=1)
+        nominal = np.maximum(nominal, int(floor))
     order = np.lexsort((good["household_id"].to_numpy(), nominal))
     sent = _spread(nominal[order], params.per_minute)
     stamps = (pd.Timestamp("1970-01-01") + pd.to_timedelta(sent, unit="min")).strftime(SLOT_FORMAT)

@@ -327,6 +327,7 @@ def test_cli_replan_writes_a_plan_with_its_changes(city: dict[str, Path], tmp_pa
     texts = pd.read_csv(sms, dtype=str, encoding="utf-8-sig")
     invalid = pd.read_csv(tmp_path / "sms_invalid.csv", dtype=str, encoding="utf-8-sig")
     assert len(texts) + len(invalid) == len(moved)
+    assert (texts["send_at"] >= "2022-11-23 08:00").all()  # from the re-plan's time on, not the evening before
     notices = tmp_path / "notices"
     res = runner.invoke(app, ["notices", str(out), "-o", str(notices)])
     assert res.exit_code == 0, res.output
