@@ -57,6 +57,17 @@ def test_a_round_with_nothing_changed_keeps_every_household(tmp_path: Path, seed
     assert r["parent"]["directory"] == str(tmp_path / "plan")
 
 
+def test_the_next_day_keeps_the_same_clock_slots(tmp_path: Path) -> None:
+    """Round 2 is tomorrow: slots match by their index from the window start (06:00 → 06:00)."""
+    sc, reg = scenario(), random_city(9, 10, 3)
+    plan, files = planned(sc, reg, tmp_path)
+    tomorrow = sc.replace(window=replace(sc.window, start="2022-11-24 06:00"))
+    new = plan_round(tomorrow, reg, files)
+    assert new.summary["stability"] == 1.0 and np.array_equal(new.slot, plan.slot)
+    assert new.grid.labels()[0] == "2022-11-24 06:00"
+    assert new.summary["round"]["parent"]["window_start"] == "2022-11-23 06:00"
+
+
 @pytest.mark.parametrize("seed", [0, 1, 2, 3])
 def test_one_compound_sealed_moves_only_that_compounds_households(tmp_path: Path, seed: int) -> None:
     sc, reg = scenario(), random_city(seed, 12, 3)
