@@ -7,7 +7,7 @@ import typer.main
 
 from api.cli import build_app
 
-WRITERS = {"generate", "template", "plan", "simulate", "whatif", "forecast", "sms", "notices", "roster", "missed"}
+WRITERS = {"generate", "template", "plan", "replan", "simulate", "whatif", "forecast", "sms", "notices", "roster", "missed"}
 
 
 def _commands(group: click.Group, prefix: str = "") -> dict[str, click.Command]:
