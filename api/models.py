@@ -289,8 +289,10 @@ _INDEXES: dict[str, list[tuple[str, ...]]] = {
 
 
 def plan_columns(table: PlanTable) -> list[Column[Any]]:
-    """The SQLAlchemy columns of a plan-file table (`sampler.planfiles.schema`), in file order."""
-    return [Column(c.name, _TYPES[c.kind], nullable=c.kind != TEXT) for c in table.columns]
+    """The SQLAlchemy columns of a plan-file table (`sampler.planfiles.schema`), in file order, then
+    its optional columns."""
+    return [*(Column(c.name, _TYPES[c.kind], nullable=c.kind != TEXT) for c in table.columns),
+            *(Column(c.name, _TYPES[c.kind], nullable=True) for c in table.optional)]  # NULL: the plan has none
 
 
 def plan_table(table: PlanTable, metadata: MetaData) -> Table:

@@ -26,28 +26,41 @@ __all__ = ["delete_plan", "normalise_frame", "read_plan_files", "store_plan"]
 _CHUNK = 50_000
 
 
+def stored_columns(name: str) -> tuple[Any, ...]:
+    """The columns a plan table keeps in the database: the schema's, then its optional ones (a
+    re-plan's ``change``), which are NULL for plans without them."""
+    table = TABLES[name]
+    return (*table.columns, *table.optional)
+
+
 def normalise_frame(name: str, frame: pd.DataFrame) -> pd.DataFrame:
-    """The frame with exactly the plan-file columns, text as str ('' for blank), numbers or NaN."""
+    """The frame with exactly the stored columns, text as str ('' for blank; None for an optional
+    column the plan does not have), numbers or NaN."""
     table = TABLES[name]
     missing = [c for c in table.names if c not in frame.columns]
     if missing:
         raise InputError([InputIssue(table.file, None, c, "", "write the plan with `sampler plan`")
                           for c in missing])
     out = {}
-    for column in table.columns:
-        col, values = column.name, frame[column.name]
+    for column in stored_columns(name):
+        col = column.name
+        if col not in frame.columns:  # an optional column this plan does not have
+            out[col] = np.full(len(frame), None if column.kind == TEXT else np.nan, dtype=object if column.kind == TEXT
+                               else np.float64)
+            continue
+        values = frame[col]
         if column.kind == TEXT:
             out[col] = values.astype(object).where(values.notna(), "").astype(str).to_numpy(dtype=object)
         else:
             num = pd.to_numeric(values.replace("", np.nan), errors="coerce")
             out[col] = num.to_numpy(dtype=np.float64)
-    return pd.DataFrame(out)
+    return pd.DataFrame(out, index=pd.RangeIndex(len(frame)))
 
 
 def _rows(frame: pd.DataFrame, name: str, plan_id: int) -> Iterable[tuple[Any, ...]]:
     """Plain tuples (plan_id, row, *columns) with None for missing numbers, ints as int."""
     cols: list[list[Any]] = []
-    for column in TABLES[name].columns:
+    for column in stored_columns(name):
         arr, is_int = frame[column.name].to_numpy(), column.kind == INT
         if column.kind == TEXT:
             cols.append(arr.tolist())
@@ -63,7 +76,7 @@ def _rows(frame: pd.DataFrame, name: str, plan_id: int) -> Iterable[tuple[Any, .
 
 def _insert_sqlite(conn: Connection, name: str, frame: pd.DataFrame, plan_id: int) -> None:
     table = PLAN_TABLES[name]
-    names = ["plan_id", "row", *TABLES[name].names]
+    names = ["plan_id", "row", *(c.name for c in stored_columns(name))]
     sql = f'INSERT INTO {table.name} ({", ".join(f"{chr(34)}{c}{chr(34)}" for c in names)}) VALUES ({", ".join("?" * len(names))})'
     cursor = conn.connection.driver_connection.cursor()  # type: ignore[union-attr]
     rows = list(_rows(frame, name, plan_id))
@@ -75,7 +88,7 @@ def _insert_sqlite(conn: Connection, name: str, frame: pd.DataFrame, plan_id: in
 def _copy_postgres(conn: Connection, name: str, frame: pd.DataFrame, plan_id: int) -> None:
     """COPY the rows in (psycopg escapes every value; None is NULL)."""
     table = PLAN_TABLES[name]
-    quoted = ", ".join(f'"{c}"' for c in ["plan_id", "row", *TABLES[name].names])
+    quoted = ", ".join(f'"{c}"' for c in ["plan_id", "row", *(c.name for c in stored_columns(name))])
     raw = conn.connection.driver_connection
     with raw.cursor() as cur, cur.copy(f"COPY {table.name} ({quoted}) FROM STDIN") as copy:  # type: ignore[union-attr]
         for row in _rows(frame, name, plan_id):
@@ -83,7 +96,7 @@ def _copy_postgres(conn: Connection, name: str, frame: pd.DataFrame, plan_id: in
 
 
 def _insert_generic(conn: Connection, name: str, frame: pd.DataFrame, plan_id: int) -> None:
-    names = ["plan_id", "row", *TABLES[name].names]
+    names = ["plan_id", "row", *(c.name for c in stored_columns(name))]
     rows = [dict(zip(names, r, strict=True)) for r in _rows(frame, name, plan_id)]
     for start in range(0, len(rows), _CHUNK):
         conn.execute(insert(PLAN_TABLES[name]), rows[start:start + _CHUNK])
@@ -141,14 +154,21 @@ def delete_plan(conn: Connection, plan_id: int) -> None:
 
 
 def _frame(conn: Connection, name: str, plan_id: int, where: Any = None) -> pd.DataFrame:
-    """A stored plan table with the plan-file schema's columns and dtypes (as `read_plan` gives)."""
+    """A stored plan table with the plan-file schema's columns and dtypes (as `read_plan` gives);
+    an optional column only when the plan has it (not all NULL)."""
     table, schema = PLAN_TABLES[name], TABLES[name]
-    query = select(*(table.c[c] for c in schema.names)).where(table.c.plan_id == plan_id)
+    names = [c.name for c in stored_columns(name)]
+    query = select(*(table.c[c] for c in names)).where(table.c.plan_id == plan_id)
     if where is not None:
         query = query.where(where)
     result = conn.execute(query.order_by(table.c.row))
-    frame = pd.DataFrame(result.fetchall(), columns=schema.names)
-    for column in schema.columns:
+    frame = pd.DataFrame(result.fetchall(), columns=names)
+    for column in schema.optional:
+        if frame[column.name].isna().all():
+            frame = frame.drop(columns=column.name)
+    for column in stored_columns(name):
+        if column.name not in frame.columns:
+            continue
         values = frame[column.name]
         if column.kind == TEXT:
             frame[column.name] = values.astype(object).fillna("").astype(str)

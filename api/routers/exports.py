@@ -21,6 +21,7 @@ from api.storage import read_plan_files
 from sampler.errors import InputError
 from sampler.io.csvsafe import to_csv
 from sampler.notify.sms import SmsResult
+from sampler.planfiles.read import news_only
 
 __all__ = ["router"]
 
@@ -42,7 +43,8 @@ def _sms_result(session: SessionDep, engine: EngineDep, plan_id: int) -> SmsResu
         params = sms_params(section, f"scenario {plan.scenario_id}")
     except InputError as exc:
         raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, [i.as_dict() for i in exc.issues]) from None
-    return build_messages(read_plan_files(engine, plan.id), params)
+    # A re-plan texts only the households whose slot changed or who were missed (as `sampler sms`).
+    return build_messages(news_only(read_plan_files(engine, plan.id)), params)
 
 
 def _section(session: SessionDep, scenario_id: int | None, name: str) -> Any:
@@ -133,7 +135,7 @@ def export_notices_workbook(session: SessionDep, engine: EngineDep, caller: View
     from sampler.notify.notices import notices_workbook
 
     get_plan_row(session, plan_id)
-    files = read_plan_files(engine, plan_id)
+    files = news_only(read_plan_files(engine, plan_id), whole_buildings=True)  # a re-plan: affected buildings
     with tempfile.TemporaryDirectory() as tmp:
         path = FsPath(tmp) / "notices.xlsx"
         notices_workbook(files, path)

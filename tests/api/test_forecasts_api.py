@@ -30,7 +30,7 @@ class InlineJobs:
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
 
-    def submit(self, job_id: int, function: Callable[[str, int, str], None]) -> None:
+    def submit(self, job_id: int, function: Callable[[str, int, str], None] = run_plan_job) -> None:
         function(self.settings.database_url, job_id, str(self.settings.data_dir))
 
     def shutdown(self, grace: float = 5.0) -> None:

@@ -21,7 +21,8 @@ def test_plan_tables_are_the_schema_tables() -> None:
     assert list(PLAN_TABLES) == list(TABLES)
     for name, table in PLAN_TABLES.items():
         assert table.name == f"plan_{name}"
-        assert [c.name for c in table.columns] == ["plan_id", "row", *TABLES[name].names]
+        assert [c.name for c in table.columns] == ["plan_id", "row", *TABLES[name].names,
+                                                  *(c.name for c in TABLES[name].optional)]
         for column in TABLES[name].columns:
             sql = table.c[column.name]
             assert isinstance(sql.type, _SQL[column.kind]), (name, column.name)
