@@ -283,6 +283,20 @@ def _day_features(live: Live, page: Any) -> None:
         headers = page.locator("#forecast-sites th").all_text_contents()
         assert headers[0] == "采样点" and "时限内完成概率" in headers
         assert page.locator("#forecast-late p").count() == 1
+    if "/api/v1/plans/{plan_id}/replan" in paths:
+        # close 社区服务中心 from 10:00 (China time, as typed) with a 30-minute lead: a child plan
+        page.fill("#rp-at", "2022-11-23T10:00")
+        page.select_option("#rp-close", "S2")
+        page.click("#replan-run")
+        page.wait_for_function("document.querySelector('#replan-msg').textContent.startsWith('已生成调整方案')",
+                               timeout=180_000)
+        child = int(re.search(r"#(\d+)", page.text_content("#replan-msg") or "").group(1))  # type: ignore[union-attr]
+        plan = httpx.get(f"{live.url}/api/v1/plans/{child}", headers={"X-API-Key": PLANNER_KEY}).json()
+        block = plan["summary"]["replan"]
+        assert block["closed_sites"] == ["S2"] and block["at"] == "2022-11-23 10:00" and plan["parent_id"] < child
+        page.fill("#rp-tables", "S1=x")
+        page.click("#replan-run")
+        page.wait_for_function("document.querySelector('#replan-msg').textContent.includes('S1=4')")
 
 
 @pytest.mark.parametrize("path", ["/", "/r", "/site", "/grid"])

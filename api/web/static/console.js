@@ -512,8 +512,6 @@ function fillReplanSites(rows) {
   const sel = $("#rp-close"), keep = new Set([...sel.selectedOptions].map((o) => o.value));
   sel.textContent = "";
   for (const r of rows.filter((x) => x.key !== "home")) sel.append(el("option", { value: r.key, text: `${r.name}（${r.key}）`, selected: keep.has(r.key) }));
-  if (!$("#rp-at").value) { const d = new Date(Date.now() + 30 * 60e3), p2 = (n) => String(n).padStart(2, "0");
-    $("#rp-at").value = `${d.getFullYear()}-${p2(d.getMonth() + 1)}-${p2(d.getDate())}T${p2(d.getHours())}:${p2(d.getMinutes())}`; }
 }
 /* "S1=4, S2：2" -> {"S1": 4, "S2": 2}; null and a message when a part is not site=number. */
 function parseTables(text) {
@@ -530,9 +528,10 @@ $("#replan-form").addEventListener("submit", async (ev) => {
   const id = $("#day-plan").value; if (!id) return;
   const [tables, why] = parseTables($("#rp-tables").value);
   if (!tables) { show("#replan-msg", "bad", why); return; }
-  const at = $("#rp-at").value ? new Date($("#rp-at").value).toISOString() : new Date().toISOString();
-  const body = { at, close: [...$("#rp-close").selectedOptions].map((o) => o.value), tables,
+  // The time as typed is the plan's clock (China time: no offset sent); empty = now, held in the window.
+  const body = { close: [...$("#rp-close").selectedOptions].map((o) => o.value), tables,
                  lead_minutes: Math.max(0, parseInt($("#rp-lead").value, 10) || 0) };
+  if ($("#rp-at").value) body.at = $("#rp-at").value.length === 16 ? $("#rp-at").value + ":00" : $("#rp-at").value;
   $("#replan-run").disabled = true;
   try {
     const job = await poll(await api(`/plans/${id}/replan`, { method: "POST", body }), "#replan-msg", "重新编排");
