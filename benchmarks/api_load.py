@@ -98,6 +98,7 @@ def synth_plan(n: int, seed: int = 0) -> tuple[dict[str, Any], dict[str, pd.Data
         "slot_start": labels[slot[placed]], "slot_end": labels[slot[placed] + 1],
         "walk_minutes": np.where(home[placed], np.nan, rng.uniform(1, 14, placed.sum()).round(1)),
         "over_max_walk": np.zeros(placed.sum(), dtype=np.int64),
+        "extra_walk_minutes": np.zeros(placed.sum()),
     })
     assignments.loc[assignments["mode"] == "site", "team"] = np.nan
     at_site = placed & ~home
@@ -117,7 +118,7 @@ def synth_plan(n: int, seed: int = 0) -> tuple[dict[str, Any], dict[str, pd.Data
     })
     hv = assignments[assignments["mode"] == "home"]
     home_visits = hv[["household_id", "building_id", "unit", "room", "size", "team", "slot_start", "slot_end"]].assign(
-        reason="bedridden")
+        stop=1, arrival=hv["slot_start"], reason="bedridden")
     unplaced_frame = pd.DataFrame({"household_id": hid[unplaced], "building_id": bid[b_of[unplaced]],
                                    "size": size[unplaced], "reason": "no capacity within the window"})
     sites = pd.DataFrame({"site_id": sid, "name": [f"第{s + 1}采样点" for s in range(SITES)],
