@@ -318,6 +318,7 @@ class DayCache:
     def __init__(self, secret: bytes) -> None:
         self.secret = secret
         self._states: dict[int, DayState] = {}
+        self._loading: dict[int, threading.Lock] = {}  # plan → held while one thread loads its day
         self._lock = threading.Lock()
 
     def cached(self, plan_id: int) -> DayState | None:
@@ -327,26 +328,43 @@ class DayCache:
 
     def state(self, engine: Engine, plan_id: int, details: bool = False, catch_up: bool = True) -> DayState:
         """The plan's day, up to date with the database (``details``: with contacts and phones;
-        ``catch_up=False``: as loaded, for a writer that reads the new rows under its lock)."""
+        ``catch_up=False``: as loaded, for a writer that reads the new rows under its lock).
+
+        A plan's day is loaded by one thread only: requests that arrive meanwhile wait for it
+        without holding a database connection (a cold million-household day takes seconds to load;
+        every request loading its own copy exhausted the connection pool under a check-in wave)."""
         with self._lock:
             state = self._states.get(plan_id)
-        if state is not None and not details and not catch_up:
+        if state is None:
+            state = self._load(engine, plan_id)
+        if not details and not catch_up:
             return state
         with engine.connect() as conn:
-            if state is None:
-                day = load_day_plan(conn, plan_id, self.secret)
-                day.lookup("code")  # the indexes check-ins use, built now rather than by the first batch
-                day.lookup("household_id")
-                day.lookup("site")
-                state = DayState(plan_id, day, Ledger.empty(day))
-                with self._lock:
-                    state = self._states.setdefault(plan_id, state)
-                gc.freeze()  # a million-household day out of the collector's way: no long GC pauses
             if details:
                 state.with_details(conn)
             if catch_up:
                 with state.lock:
                     state.catch_up(conn)
+        return state
+
+    def _load(self, engine: Engine, plan_id: int) -> DayState:
+        with self._lock:
+            loading = self._loading.setdefault(plan_id, threading.Lock())
+        with loading:
+            with self._lock:
+                state = self._states.get(plan_id)
+            if state is not None:  # another thread loaded it while this one waited
+                return state
+            with engine.connect() as conn:
+                day = load_day_plan(conn, plan_id, self.secret)
+            day.lookup("code")  # the indexes check-ins use, built now rather than by the first batch
+            day.lookup("household_id")
+            day.lookup("site")
+            state = DayState(plan_id, day, Ledger.empty(day))
+            with self._lock:
+                state = self._states.setdefault(plan_id, state)
+                self._loading.pop(plan_id, None)
+            gc.freeze()  # a million-household day out of the collector's way: no long GC pauses
         return state
 
     def forget(self, plan_id: int) -> None:

@@ -10,6 +10,7 @@ import threading
 from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
+import pytest
 from sqlalchemy import Engine, func, select
 
 from api.day import DayCache, store_checkins
@@ -66,3 +67,29 @@ def test_two_workers_many_threads_agree_with_the_database(engine: Engine) -> Non
         assert int(state.bins.sum()) == int(stored[1])
     # Exact on both databases: PostgreSQL under the plan's writer lock, SQLite under BEGIN IMMEDIATE.
     assert max(int(n) for _, n in per_household) == 1
+
+
+def test_a_cold_day_is_loaded_once_however_many_requests_wait(engine: Engine, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Eight requests reach a worker whose cache does not hold the plan yet: one loads the day, the
+    others wait for it and get the same state (each loading its own copy exhausted PostgreSQL's
+    connection pool in benchmarks/checkin_load.py: 61 s latencies and timeouts)."""
+    import time
+
+    import api.day
+
+    summary = {"area": AREA, "households": N, "window": {"start": "2022-11-23 06:00", "hours": 24, "slot_minutes": 30}}
+    plan_id = store_plan(engine, summary, _plan_frames())
+    real = api.day.load_day_plan
+    calls: list[int] = []
+
+    def slow_load(*args: object, **kwargs: object) -> object:
+        calls.append(1)
+        time.sleep(0.3)  # long enough for every other request to arrive meanwhile
+        return real(*args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(api.day, "load_day_plan", slow_load)
+    cache = DayCache(CODE_SECRET.encode())
+    with ThreadPoolExecutor(8) as pool:
+        states = list(pool.map(lambda _: cache.state(engine, plan_id), range(8)))
+    assert len(calls) == 1
+    assert all(s is states[0] for s in states)
