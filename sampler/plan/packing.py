@@ -12,10 +12,10 @@ import numpy as np
 import numpy.typing as npt
 
 from sampler.model import IntArray
-from sampler.plan.flow import FlowSolution, GroupArcs
+from sampler.plan.flow import COST_SCALE, FlowSolution, GroupArcs
 from sampler.plan.problem import Problem
 
-__all__ = ["assign_slots", "split_groups"]
+__all__ = ["assign_slots", "split_groups", "tighten_cells"]
 
 
 
@@ -388,3 +388,222 @@ def assign_slots(
                 sq.release(p, size)
             load[s, t] = cap_s[t] - room
     return slot, load
+
+
+
+
+class _Tightener:
+    """State of `tighten_cells`: each household's current cell, cell loads, members by cell and by
+    building (Python lists: the moves touch a few households at a time, numpy scalars would be slow).
+
+    Cells are numbered site × slots + slot. Members of a cell are the households first placed there
+    and those moved in since, filtered by each household's current cell (read lazily, per cell)."""
+
+    def __init__(self, problem: Problem, at: IntArray, cell: IntArray, need: IntArray) -> None:
+        hh, grid = problem.registry.households, problem.grid
+        n_cells = grid.capacity.size
+        self.n_slots = grid.n
+        self.at = at
+        self.slot_cost: list[list[int]] = problem.slot_cost.tolist()
+        self.cap: list[int] = grid.capacity.ravel().tolist()
+        self.u = round(problem.scenario.planner.cohesion_penalty * COST_SCALE)
+        self.need: list[int] = need.tolist()
+        # Households are numbered by their position in ``at`` from here on.
+        self.size: list[int] = hh.size[at].astype(np.int64).tolist()
+        self.klass: list[int] = hh.preferred[at].tolist()
+        b_at = hh.building[at]
+        self.building: list[int] = b_at.tolist()
+        self.cur: list[int] = cell.tolist()
+        order = np.argsort(cell, kind="stable")
+        self._by_cell: list[int] = order.tolist()
+        self._cell_bounds: list[int] = np.searchsorted(cell[order], np.arange(n_cells + 1)).tolist()
+        order = np.argsort(b_at, kind="stable")
+        self._by_building: list[int] = order.tolist()
+        self._b_bounds = np.searchsorted(b_at[order], np.arange(len(need) + 1))
+        self._added: dict[int, list[int]] = {}
+        self.load: list[int] = np.bincount(cell, weights=hh.size[at], minlength=n_cells).astype(np.int64).tolist()
+
+    def members(self, c: int) -> list[int]:
+        """Households now in cell c, in order."""
+        cur = self.cur
+        base = self._by_cell[self._cell_bounds[c] : self._cell_bounds[c + 1]]
+        added = self._added.get(c)
+        if added is None:
+            return [h for h in base if cur[h] == c]
+        return sorted({h for h in base + added if cur[h] == c})
+
+    def cells_of(self, b: int) -> dict[int, list[int]]:
+        """Households of building b by the cell they are now in (cells in order)."""
+        out: dict[int, list[int]] = {}
+        cur = self.cur
+        for h in self._by_building[int(self._b_bounds[b]) : int(self._b_bounds[b + 1])]:
+            out.setdefault(cur[h], []).append(h)
+        return dict(sorted(out.items()))
+
+    def cost(self, hs: list[int], c: int) -> int:
+        """Slot cost of households ``hs`` in cell c (their walk does not change: same site)."""
+        t, sc, kl, sz = c % self.n_slots, self.slot_cost, self.klass, self.size
+        return sum(sc[kl[h]][t] * sz[h] for h in hs)
+
+    def people(self, hs: list[int]) -> int:
+        sz = self.size
+        return sum(sz[h] for h in hs)
+
+    def move(self, hs: list[int], to: int) -> None:
+        cur, load, sz = self.cur, self.load, self.size
+        for h in hs:
+            load[cur[h]] -= sz[h]
+            load[to] += sz[h]
+            cur[h] = to
+        self._added.setdefault(to, []).extend(hs)
+
+    def improve(self, b: int) -> tuple[int, int] | None:
+        """Make the best objective-lowering move that empties one of b's cells: the cells (x, y)
+        it changed, or None if there is none."""
+        mine = self.cells_of(b)
+        if len(mine) <= self.need[b]:
+            return None
+        best: tuple[int, int, int, list[int]] | None = None
+        people = {c: self.people(hs) for c, hs in mine.items()}
+        # The cells with fewest of b's people first: those are its stray calls.
+        for x in sorted(mine, key=lambda c: (people[c], c)):
+            s = x // self.n_slots
+            if _call_runs(set(mine) - {x}, s, self.n_slots) > _call_runs(set(mine), s, self.n_slots):
+                continue  # x inside one of b's runs at its site: that run would be cut in two
+            for y in mine:
+                if y == x or y // self.n_slots != s:
+                    continue
+                short = people[x] - (self.cap[y] - self.load[y])
+                if short > 0 and (short > self.cap[x] - self.load[x] + people[x]  # no room in x for evictees
+                                  or short > self.load[y] - people[y]):  # not enough others in y
+                    continue
+                found = self._plan_move(b, mine[x], people[x], x, y)
+                if found is not None and (best is None or found[0] < best[0]):
+                    best = (found[0], x, y, found[1])
+        if best is None:
+            return None
+        _, x, y, evict = best
+        self.move(mine[x], y)
+        if evict:
+            self.move(evict, x)
+        return x, y
+
+    def _plan_move(self, b: int, hs: list[int], moved: int, x: int, y: int) -> tuple[int, list[int]] | None:
+        """(change of the objective < 0, households evicted from y to x) for moving b's households
+        ``hs`` (``moved`` people) of x into y, or None when no such move fits or lowers the objective."""
+        size, u = self.size, self.u
+        delta = self.cost(hs, y) - self.cost(hs, x) - u  # b leaves x (it has more cells than it needs)
+        short = moved - (self.cap[y] - self.load[y])
+        evict: list[int] = []
+        if short > 0:
+            room_x = self.cap[x] - self.load[x] + moved
+            if delta + self._least_shift(short, x, y) >= 0:
+                return None  # even the cheapest people to evict cost more than the move saves
+            others: dict[int, list[int]] = {}
+            for h in self.members(y):
+                bh = self.building[h]
+                if bh != b:
+                    others.setdefault(bh, []).append(h)
+            in_x = {self.building[h] for h in self.members(x)}
+            # Households of buildings already in x go one by one (no new cell); other buildings only whole.
+            singles = [h for bh, lst in others.items() if bh in in_x for h in lst]
+            singles.sort(key=lambda h: (self.cost([h], x) - self.cost([h], y), -size[h], h))
+            got = 0
+            for h in singles:
+                if got >= short:
+                    break
+                if got + size[h] <= room_x:
+                    evict.append(h)
+                    got += size[h]
+            if got < short:
+                blocks = sorted(((self.people(lst), lst) for bh, lst in others.items() if bh not in in_x),
+                                key=lambda nl: (nl[0], nl[1][0]))
+                for n, lst in blocks:
+                    if got >= short:
+                        break
+                    if got + n <= room_x:
+                        evict.extend(lst)
+                        got += n
+            if got < short:
+                return None
+            cells = self._evict_cells(evict, x, y)
+            if cells is None:
+                return None
+            delta += self.cost(evict, x) - self.cost(evict, y) + cells
+        return (delta, evict) if delta < 0 else None
+
+    def _least_shift(self, people: int, x: int, y: int) -> int:
+        """A lower bound on the slot-cost change of moving ``people`` people from cell y to cell x."""
+        t_x, t_y = x % self.n_slots, y % self.n_slots
+        return people * min(row[t_x] - row[t_y] for row in self.slot_cost)
+
+    def _evict_cells(self, evict: list[int], x: int, y: int) -> int | None:
+        """Cohesion change of the buildings whose households ``evict`` leave cell y for cell x, or
+        None if one of them would be called in more runs of consecutive slots at the site."""
+        change = 0
+        gone = set(evict)
+        for bh in sorted({self.building[h] for h in evict}):
+            theirs = self.cells_of(bh)
+            before = len(theirs)
+            after_cells = set(theirs) | {x}
+            if all(h in gone for h in theirs[y]):
+                after_cells.discard(y)
+            s = x // self.n_slots
+            if _call_runs(after_cells, s, self.n_slots) > _call_runs(set(theirs), s, self.n_slots):
+                return None
+            after = len(after_cells)
+            change += self.u * (max(after - self.need[bh], 0) - max(before - self.need[bh], 0))
+        return change
+
+
+def _call_runs(cells: set[int], s: int, n_slots: int) -> int:
+    """Runs of consecutive slots among one building's cells at site s (cells numbered
+    site × n_slots + slot): the grid worker calls a building down once per run."""
+    slots = {c - s * n_slots for c in cells if c // n_slots == s}
+    return sum(1 for t in slots if t - 1 not in slots)
+
+
+def tighten_cells(problem: Problem, site: IntArray, slot: IntArray, max_rounds: int = 4) -> int:
+    """Move whole households so that buildings spread over more (site, slot) cells than their people
+    need use fewer, where that lowers the objective (in place on ``site``/``slot``); moves made.
+
+    For a building with extra cells, all its households in one of its cells x go to another cell y
+    it uses at the same site. If y has no room, households of other buildings leave y for x: those of
+    buildings already in x one by one, or all of a building's households in y (it then swaps one cell
+    for another). A move is made only if its exact change of the objective (slot costs and cohesion as
+    `sampler.plan.summary` counts them; walks do not change) is negative and no cell goes over its
+    capacity; households are never split. Buildings are visited in index order, cells in a fixed
+    order, so the result is deterministic. Later rounds revisit only buildings in the cells moved.
+    """
+    from sampler.plan.summary import _largest_slot
+
+    hh, grid = problem.registry.households, problem.grid
+    n_cells = grid.capacity.size
+    at = np.flatnonzero((site >= 0) & (slot >= 0))
+    if not len(at):
+        return 0
+    cell = site[at] * grid.n + slot[at]
+    n_b = len(problem.registry.buildings)
+    keys = np.unique(hh.building[at] * n_cells + cell)
+    spread = np.bincount(keys // n_cells, minlength=n_b)
+    people = np.bincount(hh.building[at], weights=hh.size[at], minlength=n_b)
+    need = np.ceil(people / _largest_slot(grid, problem.cand, n_b)).astype(np.int64)
+    extra = spread > need
+    todo = np.flatnonzero(extra).tolist()
+    if not todo:
+        return 0
+    state = _Tightener(problem, at, cell, need)
+    moves = 0
+    for _ in range(max_rounds):
+        touched: set[int] = set()
+        for b in todo:
+            while (changed := state.improve(b)) is not None:
+                moves += 1
+                touched.update(changed)
+        if not touched:
+            break
+        again = {state.building[h] for c in sorted(touched) for h in state.members(c)}
+        todo = sorted(b for b in again if extra[b])
+    new = np.asarray(state.cur, dtype=np.int64)
+    site[at], slot[at] = new // grid.n, new % grid.n
+    return moves

@@ -23,7 +23,7 @@ from sampler.plan.bound import lagrangian_bound
 from sampler.plan.flow import COST_SCALE, FlowSolution, GroupArcs, solve_flow
 from sampler.plan.homeroute import route_home_visits
 from sampler.plan.homevisit import schedule_home_visits
-from sampler.plan.packing import assign_slots, split_groups
+from sampler.plan.packing import assign_slots, split_groups, tighten_cells
 from sampler.plan.problem import Problem, build_problem
 from sampler.plan.repair import RepairProblem, repair
 from sampler.plan.slots import SlotGrid
@@ -192,6 +192,8 @@ def _pack(problem: Problem, ginv: IntArray, arcs: GroupArcs, flow: FlowSolution)
     # Repair: households the rounding left over (their site had no room) get another option.
     leftover = site_q[(site_of >= 0) & ~done]
     method = _repair_leftovers(problem, leftover, grid.capacity - load, site, slot)
+    # Buildings spread over more cells than they need: move stray households where that is cheaper.
+    tighten_cells(problem, site, slot)
     return site, slot, method
 
 

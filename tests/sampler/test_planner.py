@@ -143,7 +143,13 @@ def test_preferred_period_is_honoured_when_there_is_room():
                    preferred={"h2": 3})
     plan = make_plan(scenario(), reg)
     assert plan.grid.period[plan.slot[1]] == 3
-    assert plan.slot[0] == 0
+    # h1 (no preference) goes with its building's evening call: 2 people × 24 slots × 0.1 of lateness
+    # cost 4.8, less than the 5 a second call of the building would cost in cohesion.
+    assert plan.slot[0] == plan.slot[1] == 24
+    assert plan.summary["objective_parts"]["cohesion"] == 0
+    # When the wait costs more (2 × 24 × 0.5 = 24 > 5), h1 is called first thing on its own.
+    late = make_plan(scenario(lateness_per_slot=0.5), reg)
+    assert late.grid.period[late.slot[1]] == 3 and late.slot[0] == 0
 
 
 def test_far_building_is_assigned_but_flagged_over_max_walk():
