@@ -156,6 +156,7 @@ class _SiteQueues:
         self.hold = hold  # person-slots of lateness worth one extra call (cohesion ÷ lateness)
         self.spare = spare  # day capacity the flow left free at this site: room to hold people back
         self.last = 0  # last slot the flow fills at this site
+        self.residue = False  # whether large buildings join the subset sum by their last slot's share
 
     def _fill_plain(self, units: list[_Unit], want: int, room: int, t: int, slot: IntArray, size: IntArray) -> int:
         """Fill the rest of slot t with buildings called on their own, without splitting one if
@@ -167,6 +168,45 @@ class _SiteQueues:
         limit = min(want, room)
         if limit <= 0 or not units:
             return 0
+        if not self.residue:
+            return self._fill_plain_first(units, want, room, t, slot, size)
+        head = units[:LOOKAHEAD]
+        # A building larger than the room costs no extra call if its share in its last slot fits:
+        # it weighs that share (its people mod a slot, or a whole slot) in the subset sum; small
+        # buildings weigh their people. Small ones go in first, then one large one takes the rest.
+        full = self.full
+        pick: list[int] = []
+        weight: list[int] = []
+        for i, u in enumerate(head):
+            if u.remaining <= limit:
+                pick.append(i)
+                weight.append(u.remaining)
+            elif limit == room and (w := (u.remaining - 1) % full + 1) <= room:
+                pick.append(i)
+                weight.append(w)
+        got = 0
+        big: _Unit | None = None
+        if pick:
+            chosen = sorted(pick[i] for i in _subset_sum(weight, limit))
+            large = [i for i in chosen if head[i].remaining > limit]
+            first_large = large[0] if large else None
+            for i in sorted(chosen, reverse=True):
+                if i == first_large:
+                    big = units.pop(i)
+                elif i not in large:
+                    got += units.pop(i).take_all(t, slot)
+        if big is not None:
+            return got + self._start(big, want - got, room - got, t, slot, size)
+        rest = limit - got
+        if rest <= 0 or not units:
+            return got
+        return got + self._hold_or_split(units, want - got, room - got, rest, t, slot, size)
+
+    def _fill_plain_first(self, units: list[_Unit], want: int, room: int, t: int, slot: IntArray,
+                          size: IntArray) -> int:
+        """`_fill_plain` without the large buildings in the subset sum: a large building starts
+        at once in an empty slot; after the small ones, the first whose last slot's share fits."""
+        limit = min(want, room)
         if units[0].remaining > limit and room == self.full:
             return self._start(units.pop(0), want, room, t, slot, size)
         head = units[:LOOKAHEAD]
@@ -184,10 +224,16 @@ class _SiteQueues:
         for i, u in enumerate(units[:LOOKAHEAD]):
             if u.remaining > self.full and 0 < u.remaining % self.full <= rest:
                 return got + self._start(units.pop(i), want - got, room - got, t, slot, size)
+        return got + self._hold_or_split(units, want - got, room - got, rest, t, slot, size)
+
+    def _hold_or_split(self, units: list[_Unit], want: int, room: int, rest: int, t: int, slot: IntArray,
+                       size: IntArray) -> int:
+        """Hold ``rest`` people of room back when that costs less lateness than an extra call,
+        else split the first building into it."""
         if rest * max(1, self.last - t) < self.hold and rest <= self.spare:
             self.spare -= rest
-            return got
-        return got + self._start(units.pop(0), want - got, room - got, t, slot, size)
+            return 0
+        return self._start(units.pop(0), want, room, t, slot, size)
 
     def _start(self, u: _Unit, want: int, room: int, t: int, slot: IntArray, size: IntArray) -> int:
         got = u.take(want, room, t, slot, size)
@@ -313,8 +359,42 @@ def _site_queues(
     return sq
 
 
+def _fill_site(sq: _SiteQueues, s: int, slot: IntArray, size: IntArray, capacity: IntArray, period: IntArray,
+               target: npt.NDArray[np.int64], total_target: npt.NDArray[np.int64], last_of: dict[int, int]) -> list[int]:
+    """Fill site s's slots in time order from its calls ``sq`` (writing ``slot``); people per slot."""
+    n_classes, n_slots = target.shape[1], target.shape[2]
+    own = range(1, n_classes)
+    taken_c = [0] * n_classes
+    taken = 0
+    cap_s = capacity[s].tolist()
+    target_s = target[s].tolist()
+    total_s = total_target[s].tolist()
+    row = [0] * n_slots
+    for t in range(n_slots):
+        room = cap_s[t]
+        if room <= 0:
+            continue
+        if sq.empty():
+            break
+        p = int(period[t])
+        for c in own:  # preferring households called on their own, by their class's quota
+            units = sq.alone.get(c)
+            if units:
+                got = _fill_whole_first(units, target_s[c][t] - taken_c[c], room, t, slot, size)
+                taken_c[c] += got
+                taken += got
+                room -= got
+        got = sq.fill_calls(total_s[t] - taken, room, t, p, last_of.get(p, t), slot, size)
+        taken += got
+        room -= got
+        if p and last_of.get(p) == t and sq.merged.get(p):
+            sq.release(p, size)
+        row[t] = cap_s[t] - room
+    return row
+
+
 def assign_slots(
-    problem: Problem, queue: IntArray, site: IntArray, flow: FlowSolution, hold: float = 0.0,
+    problem: Problem, queue: IntArray, site: IntArray, flow: FlowSolution, hold: float = 0.0, cohesion: int = 0,
 ) -> tuple[IntArray, IntArray]:
     """Slot of each household of ``queue`` placed at a site (``site``, in queue order), filling each
     site's slots of ``problem.grid`` in time order by the quotas of ``flow``.
@@ -328,7 +408,11 @@ def assign_slots(
     day capacity the flow left free, ``night`` slots excluded) when holding them back costs less
     lateness than splitting a building would cost cohesion: ``hold`` is that exchange rate in
     person-slots per extra call (0 never holds back). The classes' own calls are served in class
-    order. Returns (slot per household of ``queue``, −1 where nothing fitted; load per site-slot).
+    order. With ``cohesion`` > 0 (integer cost of one extra call), a site whose fill spreads a
+    building over more cells than its people need is filled a second way — large buildings chosen
+    by the share of their last slot (`_SiteQueues._fill_plain`) — and the cheaper fill of the two
+    (slot costs, calls, people left over) is kept. Returns (slot per household of ``queue``, −1
+    where nothing fitted; load per site-slot).
     """
     hh, grid, quota = problem.registry.households, problem.grid, flow.quota
     size, klass, building = hh.size[queue].astype(np.int64), hh.preferred[queue], hh.building[queue]
@@ -346,7 +430,6 @@ def assign_slots(
     target = np.cumsum(quota, axis=2)
     total_target = target.sum(axis=1)
     last_of = {p: int(np.flatnonzero(period == p).max()) for p in np.unique(period).tolist() if p}
-    own = list(range(1, n_classes))
     for s in np.unique(site[placed]).tolist():
         blocks: dict[int, IntArray] = {}
         spill: list[IntArray] = []
@@ -362,34 +445,38 @@ def assign_slots(
             blocks[c] = members
         blocks[0] = np.sort(np.concatenate([blocks.get(0, np.zeros(0, np.int64)), *spill]))
         sq = _site_queues(blocks, size, building, quota[s], period, capacity[s], night, hold)
-        taken_c = [0] * n_classes
-        taken = 0
-        cap_s = capacity[s].tolist()
-        target_s = target[s].tolist()
-        total_s = total_target[s].tolist()
-        for t in range(n_slots):
-            room = cap_s[t]
-            if room <= 0:
-                continue
-            if sq.empty():
-                break
-            p = int(period[t])
-            for c in own:  # preferring households called on their own, by their class's quota
-                units = sq.alone.get(c)
-                if units:
-                    got = _fill_whole_first(units, target_s[c][t] - taken_c[c], room, t, slot, size)
-                    taken_c[c] += got
-                    taken += got
-                    room -= got
-            got = sq.fill_calls(total_s[t] - taken, room, t, p, last_of.get(p, t), slot, size)
-            taken += got
-            room -= got
-            if p and last_of.get(p) == t and sq.merged.get(p):
-                sq.release(p, size)
-            load[s, t] = cap_s[t] - room
+        row = _fill_site(sq, s, slot, size, capacity, period, target, total_target, last_of)
+        if cohesion > 0:
+            here = order[bounds[s * n_classes] : bounds[(s + 1) * n_classes]]
+            first = _site_cost(problem, here, slot, size, klass, building, sq.full, cohesion)
+            if first[1]:  # some building has extra cells at this site: try the other fill
+                kept = slot[here]
+                slot[here] = -1
+                sq = _site_queues(blocks, size, building, quota[s], period, capacity[s], night, hold)
+                sq.residue = True
+                other = _fill_site(sq, s, slot, size, capacity, period, target, total_target, last_of)
+                if _site_cost(problem, here, slot, size, klass, building, sq.full, cohesion)[0] < first[0]:
+                    row = other
+                else:
+                    slot[here] = kept
+        load[s] = row
     return slot, load
 
 
+def _site_cost(problem: Problem, here: IntArray, slot: IntArray, size: IntArray, klass: IntArray,
+               building: IntArray, full: int, cohesion: int) -> tuple[int, int]:
+    """(Slot costs + ``cohesion`` per call + unplaced cost of one site's households ``here``, calls
+    beyond each building's fewest at this site's ``full`` people per slot)."""
+    t = slot[here]
+    ok = t >= 0
+    h, t = here[ok], t[ok]
+    cost = int((problem.slot_cost[klass[h], t] * size[h]).sum())
+    cost += int(size[here[~ok]].sum()) * problem.unplaced_cost
+    b_of = building[h]
+    calls = len(np.unique(b_of * problem.grid.n + t))
+    b, inv = np.unique(b_of, return_inverse=True)
+    fewest = int(np.ceil(np.bincount(inv, weights=size[h]) / max(full, 1)).sum()) if len(b) else 0
+    return cost + cohesion * calls, calls - fewest
 
 
 class _Tightener:

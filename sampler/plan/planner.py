@@ -184,7 +184,7 @@ def _pack(problem: Problem, ginv: IntArray, arcs: GroupArcs, flow: FlowSolution)
     sizes_q = hh.size[site_q].astype(np.int64)
     site_of = split_groups(sizes_q, ginv, arcs, flow)
     hold = min(pp.cohesion_penalty / pp.lateness_per_slot, 1000.0) if pp.lateness_per_slot > 0 else 0.0
-    slot_of, load = assign_slots(problem, site_q, site_of, flow, hold)
+    slot_of, load = assign_slots(problem, site_q, site_of, flow, hold, round(pp.cohesion_penalty * COST_SCALE))
     site = np.full(len(hh), -1, dtype=np.int64)
     slot = np.full(len(hh), -1, dtype=np.int64)
     done = slot_of >= 0
