@@ -7,6 +7,7 @@ keeps a building in consecutive slots: the grid worker calls it down together.
 from __future__ import annotations
 
 from bisect import bisect_left, bisect_right
+from collections.abc import Iterable
 
 import numpy as np
 import numpy.typing as npt
@@ -508,6 +509,7 @@ class _Tightener:
         self._by_building: list[int] = order.tolist()
         self._b_bounds = np.searchsorted(b_at[order], np.arange(len(need) + 1))
         self._added: dict[int, list[int]] = {}
+        self._cells_cache: dict[int, dict[int, list[int]]] = {}
         self.load: list[int] = np.bincount(cell, weights=hh.size[at], minlength=n_cells).astype(np.int64).tolist()
 
     def members(self, c: int) -> list[int]:
@@ -520,17 +522,28 @@ class _Tightener:
         return sorted({h for h in base + added if cur[h] == c})
 
     def cells_of(self, b: int) -> dict[int, list[int]]:
-        """Households of building b by the cell they are now in (cells in order)."""
-        out: dict[int, list[int]] = {}
-        cur = self.cur
-        for h in self._by_building[int(self._b_bounds[b]) : int(self._b_bounds[b + 1])]:
-            out.setdefault(cur[h], []).append(h)
-        return dict(sorted(out.items()))
+        """Households of building b by the cell they are now in (cells in order; do not modify)."""
+        out = self._cells_cache.get(b)
+        if out is None:
+            found: dict[int, list[int]] = {}
+            cur = self.cur
+            for h in self._by_building[int(self._b_bounds[b]) : int(self._b_bounds[b + 1])]:
+                found.setdefault(cur[h], []).append(h)
+            out = self._cells_cache[b] = dict(sorted(found.items()))
+        return out
 
     def cost(self, hs: list[int], c: int) -> int:
         """Slot cost of households ``hs`` in cell c (their walk does not change: same site)."""
         t, sc, kl, sz = c % self.n_slots, self.slot_cost, self.klass, self.size
         return sum(sc[kl[h]][t] * sz[h] for h in hs)
+
+    def by_class(self, hs: list[int]) -> list[tuple[int, int]]:
+        """(class, people) of households ``hs``: their slot cost in one cell is Σ people × cost."""
+        out: dict[int, int] = {}
+        kl, sz = self.klass, self.size
+        for h in hs:
+            out[kl[h]] = out.get(kl[h], 0) + sz[h]
+        return sorted(out.items())
 
     def people(self, hs: list[int]) -> int:
         sz = self.size
@@ -538,6 +551,8 @@ class _Tightener:
 
     def move(self, hs: list[int], to: int) -> None:
         cur, load, sz = self.cur, self.load, self.size
+        for b in {self.building[h] for h in hs}:
+            self._cells_cache.pop(b, None)
         for h in hs:
             load[cur[h]] -= sz[h]
             load[to] += sz[h]
@@ -552,11 +567,17 @@ class _Tightener:
             return None
         best: tuple[int, int, int, list[int]] | None = None
         people = {c: self.people(hs) for c, hs in mine.items()}
+        sc, n = self.slot_cost, self.n_slots
         # The cells with fewest of b's people first: those are its stray calls.
+        used = set(mine)
+        runs = {s: _call_runs(used, s, self.n_slots) for s in {c // self.n_slots for c in used}}
         for x in sorted(mine, key=lambda c: (people[c], c)):
             s = x // self.n_slots
-            if _call_runs(set(mine) - {x}, s, self.n_slots) > _call_runs(set(mine), s, self.n_slots):
+            if _call_runs(used - {x}, s, self.n_slots) > runs[s]:
                 continue  # x inside one of b's runs at its site: that run would be cut in two
+            classes = self.by_class(mine[x])
+            t_x = x % n
+            here = sum(p * sc[k][t_x] for k, p in classes)
             for y in mine:
                 if y == x or y // self.n_slots != s:
                     continue
@@ -564,37 +585,44 @@ class _Tightener:
                 if short > 0 and (short > self.cap[x] - self.load[x] + people[x]  # no room in x for evictees
                                   or short > self.load[y] - people[y]):  # not enough others in y
                     continue
-                found = self._plan_move(b, mine[x], people[x], x, y)
+                t_y = y % n
+                shift = sum(p * sc[k][t_y] for k, p in classes) - here
+                found = self._plan_move(b, shift, people[x], x, y)
                 if found is not None and (best is None or found[0] < best[0]):
                     best = (found[0], x, y, found[1])
         if best is None:
             return None
         _, x, y, evict = best
-        self.move(mine[x], y)
+        self.move(list(mine[x]), y)
         if evict:
             self.move(evict, x)
         return x, y
 
-    def _plan_move(self, b: int, hs: list[int], moved: int, x: int, y: int) -> tuple[int, list[int]] | None:
-        """(change of the objective < 0, households evicted from y to x) for moving b's households
-        ``hs`` (``moved`` people) of x into y, or None when no such move fits or lowers the objective."""
+    def _plan_move(self, b: int, shift: int, moved: int, x: int, y: int) -> tuple[int, list[int]] | None:
+        """(change of the objective < 0, households evicted from y to x) for moving b's ``moved``
+        people of x into y (their slot costs change by ``shift``), or None when no such move fits
+        or lowers the objective."""
         size, u = self.size, self.u
-        delta = self.cost(hs, y) - self.cost(hs, x) - u  # b leaves x (it has more cells than it needs)
+        delta = shift - u  # b leaves x (it has more cells than it needs)
         short = moved - (self.cap[y] - self.load[y])
         evict: list[int] = []
         if short > 0:
             room_x = self.cap[x] - self.load[x] + moved
-            if delta + self._least_shift(short, x, y) >= 0:
+            if delta + self._least_shift(short, x, y, range(len(self.slot_cost))) - u >= 0:
                 return None  # even the cheapest people to evict cost more than the move saves
+            in_y = self.members(y)
+            if delta + self._least_shift(short, x, y, {self.klass[h] for h in in_y}) - u >= 0:
+                return None  # (with what the evicted could save in calls: rarely more than one)
             others: dict[int, list[int]] = {}
-            for h in self.members(y):
+            for h in in_y:
                 bh = self.building[h]
                 if bh != b:
                     others.setdefault(bh, []).append(h)
             in_x = {self.building[h] for h in self.members(x)}
             # Households of buildings already in x go one by one (no new cell); other buildings only whole.
             singles = [h for bh, lst in others.items() if bh in in_x for h in lst]
-            singles.sort(key=lambda h: (self.cost([h], x) - self.cost([h], y), -size[h], h))
+            sc, kl, t_x, t_y = self.slot_cost, self.klass, x % self.n_slots, y % self.n_slots
+            singles.sort(key=lambda h: ((sc[kl[h]][t_x] - sc[kl[h]][t_y]) * size[h], -size[h], h))
             got = 0
             for h in singles:
                 if got >= short:
@@ -619,10 +647,11 @@ class _Tightener:
             delta += self.cost(evict, x) - self.cost(evict, y) + cells
         return (delta, evict) if delta < 0 else None
 
-    def _least_shift(self, people: int, x: int, y: int) -> int:
-        """A lower bound on the slot-cost change of moving ``people`` people from cell y to cell x."""
-        t_x, t_y = x % self.n_slots, y % self.n_slots
-        return people * min(row[t_x] - row[t_y] for row in self.slot_cost)
+    def _least_shift(self, people: int, x: int, y: int, classes: Iterable[int]) -> int:
+        """A lower bound on the slot-cost change of moving ``people`` people of ``classes`` from
+        cell y to cell x."""
+        t_x, t_y, sc = x % self.n_slots, y % self.n_slots, self.slot_cost
+        return people * min(sc[k][t_x] - sc[k][t_y] for k in classes)
 
     def _evict_cells(self, evict: list[int], x: int, y: int) -> int | None:
         """Cohesion change of the buildings whose households ``evict`` leave cell y for cell x, or

@@ -272,3 +272,27 @@ def test_workbook_written_by_a_forked_process_is_the_same_file(tmp_path: Path, m
     for name in ("forked", "fallback"):
         for f in sorted((tmp_path / "here").iterdir()):
             assert f.read_bytes() == (tmp_path / name / f.name).read_bytes(), (name, f.name)
+
+
+
+def test_a_building_of_two_slots_is_called_in_two_slots_not_three():
+    """Slots of 10 people; buildings A (15 people), B (20: two slots' worth) and C (120: twelve) in
+    that queue order. Calling A first starts B mid-slot (A 10 | A 5 + B 5 | B 10 | B 5 + C 5 | …):
+    B and C each in one call more than their people need, and holding the 5 places back would delay
+    all of C. B first fills slots 0–1 exactly, C 2–13, A 14–15: the same people per slot (the same
+    time of day), every building in its fewest calls."""
+    reg = registry([("A", 0, 0, P, "c"), ("B", 0, 0, P, "c"), ("C", 0, 0, P, "c")],
+                   [(f"a{i}", "A", 1) for i in range(15)] + [(f"b{i}", "B", 1) for i in range(20)]
+                   + [(f"c{i}", "C", 1) for i in range(120)],
+                   [site("S1", 0, 0)])
+    plan = make_plan(scenario(), reg)
+    assert plan.summary["violations"] == 0 and plan.summary["unplaced_households"] == 0
+    assert plan.load()[0, :17].tolist() == [10] * 15 + [5, 0]
+    b = reg.households.building
+    assert sorted(set(plan.slot[b == 1].tolist())) == [0, 1]
+    assert sorted(set(plan.slot[b == 2].tolist())) == list(range(2, 14))
+    assert sorted(set(plan.slot[b == 0].tolist())) == [14, 15]
+    assert plan.summary["objective_parts"]["cohesion"] == 0
+    # Lateness 0.1 per person-slot: 10 people in each of slots 0–14 and 5 in slot 15.
+    assert plan.summary["objective_parts"]["time_of_day"] == pytest.approx(0.1 * (10 * sum(range(15)) + 5 * 15))
+    assert plan.objective() == pytest.approx(plan.summary["lower_bound"])
