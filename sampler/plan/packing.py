@@ -510,6 +510,7 @@ class _Tightener:
         self._b_bounds = np.searchsorted(b_at[order], np.arange(len(need) + 1))
         self._added: dict[int, list[int]] = {}
         self._cells_cache: dict[int, dict[int, list[int]]] = {}
+        self._people_cache: dict[int, dict[int, int]] = {}
         self.load: list[int] = np.bincount(cell, weights=hh.size[at], minlength=n_cells).astype(np.int64).tolist()
 
     def members(self, c: int) -> list[int]:
@@ -530,6 +531,13 @@ class _Tightener:
             for h in self._by_building[int(self._b_bounds[b]) : int(self._b_bounds[b + 1])]:
                 found.setdefault(cur[h], []).append(h)
             out = self._cells_cache[b] = dict(sorted(found.items()))
+        return out
+
+    def people_of(self, b: int) -> dict[int, int]:
+        """People of building b per cell it uses now."""
+        out = self._people_cache.get(b)
+        if out is None:
+            out = self._people_cache[b] = {c: self.people(hs) for c, hs in self.cells_of(b).items()}
         return out
 
     def cost(self, hs: list[int], c: int) -> int:
@@ -553,6 +561,7 @@ class _Tightener:
         cur, load, sz = self.cur, self.load, self.size
         for b in {self.building[h] for h in hs}:
             self._cells_cache.pop(b, None)
+            self._people_cache.pop(b, None)
         for h in hs:
             load[cur[h]] -= sz[h]
             load[to] += sz[h]
@@ -566,7 +575,7 @@ class _Tightener:
         if len(mine) <= self.need[b]:
             return None
         best: tuple[int, int, int, list[int]] | None = None
-        people = {c: self.people(hs) for c, hs in mine.items()}
+        people = self.people_of(b)
         sc, n = self.slot_cost, self.n_slots
         # The cells with fewest of b's people first: those are its stray calls.
         used = set(mine)
