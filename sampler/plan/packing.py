@@ -511,6 +511,8 @@ class _Tightener:
         self._added: dict[int, list[int]] = {}
         self._cells_cache: dict[int, dict[int, list[int]]] = {}
         self._people_cache: dict[int, dict[int, int]] = {}
+        self._walk_cache: dict[int, dict[int, int]] = {}
+        self.problem = problem
         self.load: list[int] = np.bincount(cell, weights=hh.size[at], minlength=n_cells).astype(np.int64).tolist()
 
     def members(self, c: int) -> list[int]:
@@ -531,6 +533,15 @@ class _Tightener:
             for h in self._by_building[int(self._b_bounds[b]) : int(self._b_bounds[b + 1])]:
                 found.setdefault(cur[h], []).append(h)
             out = self._cells_cache[b] = dict(sorted(found.items()))
+        return out
+
+    def walk_of(self, b: int) -> dict[int, int]:
+        """Integer walk cost per person of building b to each of its candidate sites."""
+        out = self._walk_cache.get(b)
+        if out is None:
+            arcs = self.problem.arcs_of(b)
+            out = self._walk_cache[b] = dict(zip(self.problem.cand.site[arcs.start : arcs.stop].tolist(),
+                                                 self.problem.arc_cost[arcs.start : arcs.stop].tolist(), strict=True))
         return out
 
     def people_of(self, b: int) -> dict[int, int]:
@@ -588,7 +599,18 @@ class _Tightener:
             t_x = x % n
             here = sum(p * sc[k][t_x] for k, p in classes)
             for y in mine:
-                if y == x or y // self.n_slots != s:
+                if y == x:
+                    continue
+                if y // n != s:  # another site: only into room there, paying the walk difference
+                    walk = self.walk_of(b)
+                    s_y = y // n
+                    if people[x] > self.cap[y] - self.load[y] or s not in walk or s_y not in walk:
+                        continue
+                    t_y = y % n
+                    delta = (sum(p * sc[k][t_y] for k, p in classes) - here
+                             + people[x] * (walk[s_y] - walk[s]) - self.u)
+                    if delta < 0 and (best is None or delta < best[0]):
+                        best = (delta, x, y, [])
                     continue
                 short = people[x] - (self.cap[y] - self.load[y])
                 if short > 0 and (short > self.cap[x] - self.load[x] + people[x]  # no room in x for evictees
@@ -693,12 +715,14 @@ def tighten_cells(problem: Problem, site: IntArray, slot: IntArray, max_rounds: 
     need use fewer, where that lowers the objective (in place on ``site``/``slot``); moves made.
 
     For a building with extra cells, all its households in one of its cells x go to another cell y
-    it uses at the same site. If y has no room, households of other buildings leave y for x: those of
-    buildings already in x one by one, or all of a building's households in y (it then swaps one cell
-    for another). A move is made only if its exact change of the objective (slot costs and cohesion as
-    `sampler.plan.summary` counts them; walks do not change) is negative and no cell goes over its
-    capacity; households are never split. Buildings are visited in index order, cells in a fixed
-    order, so the result is deterministic. Later rounds revisit only buildings in the cells moved.
+    it uses. At the same site, if y has no room, households of other buildings leave y for x: those
+    of buildings already in x one by one, or all of a building's households in y (it then swaps one
+    cell for another). At another site of the building's candidates, only into room there (paying
+    the walk difference). A move is made only if its exact change of the objective (walks, slot
+    costs and cohesion as `sampler.plan.summary` counts them) is negative, no cell goes over its
+    capacity and no building is called in more runs of consecutive slots at a site; households are
+    never split. Buildings are visited in index order, cells in a fixed order, so the result is
+    deterministic. Later rounds revisit only buildings in the cells moved.
     """
     from sampler.plan.summary import _largest_slot
 
