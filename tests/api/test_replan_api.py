@@ -115,3 +115,31 @@ def test_next_round_keeps_every_household_when_nothing_changed(inline: TestClien
         {h: (r["site_id"], r["slot_start"]) for h, r in before.items()}
     r = client.post("/api/v1/plans", json={"scenario_id": scenario_id, "previous_plan_id": 999999}, headers=auth())
     assert r.status_code == 404
+
+
+def test_coverage_per_round_and_across_rounds(inline: TestClient, settings: Settings) -> None:  # noqa: F811
+    """Day 1: five households checked in. Day 2 (a round from day 1) is re-planned at 09:00, and
+    three households are checked in on the re-plan: the chain's rounds are [day 1] and [day 2 and
+    its re-plan], and across rounds the households sampled both days are those in both lists."""
+    client = inline
+    day1 = _campaign(client, settings)
+    _check_in_first(client, day1, 5)
+    scenario_id = client.get(f"/api/v1/plans/{day1}", headers=auth()).json()["scenario_id"]
+    job = client.post("/api/v1/plans", json={"scenario_id": scenario_id, "previous_plan_id": day1}, headers=auth()).json()
+    day2 = int(client.get(f"/api/v1/jobs/{job['id']}", headers=auth()).json()["plan_id"])
+    job = client.post(f"/api/v1/plans/{day2}/replan", json={"at": "2022-11-23T06:00:00+08:00", "lead_minutes": 0},
+                      headers=auth()).json()
+    day2b = int(client.get(f"/api/v1/jobs/{job['id']}", headers=auth()).json()["plan_id"])
+    assert client.post(f"/api/v1/plans/{day2b}/publish", headers=auth()).status_code == 200
+    _check_in_first(client, day2b, 3)
+    r = client.get(f"/api/v1/plans/{day2b}/rounds", headers=auth())
+    assert r.status_code == 200, r.text
+    report = r.json()
+    assert [(x["round"], x["plan_ids"], x["households"], x["sampled_households"]) for x in report["rounds"]] == [
+        (1, [day1], 30, 5), (2, [day2, day2b], 30, 3)]
+    across = report["across"]
+    assert across["rounds"] == 2 and across["households"] == 30
+    # _check_in_first takes the earliest slots both days, and a round keeps slots: the same households
+    assert across["sampled_every_round"] == 3 and across["sampled_some_round"] == 5 and across["never_sampled"] == 25
+    assert client.get(f"/api/v1/plans/{day1}/rounds", headers=auth()).json()["across"]["rounds"] == 1
+    assert client.get("/api/v1/plans/999999/rounds", headers=auth()).status_code == 404
