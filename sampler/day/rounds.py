@@ -36,28 +36,26 @@ class Round:
 def round_coverage(rounds: Sequence[Round]) -> dict[str, Any]:
     """Per round: households listed, sampled, coverage. Across rounds, over the households every
     round lists: how many were sampled in every round, in some round, in none."""
-    per = []
+    per: list[dict[str, Any]] = []
+    listed_of: list[npt.NDArray[np.str_]] = []
+    sampled_of: list[npt.NDArray[np.str_]] = []
     for r in rounds:
         listed = np.unique(np.asarray(r.households, dtype=str))
         sampled = np.intersect1d(listed, np.unique(np.asarray(r.sampled, dtype=str)))
+        listed_of.append(listed)
+        sampled_of.append(sampled)
         per.append({"round": r.number, "plan_ids": list(r.plan_ids), "households": int(len(listed)),
                     "sampled_households": int(len(sampled)),
-                    "coverage": round(len(sampled) / len(listed), 6) if len(listed) else 1.0,
-                    "_listed": listed, "_sampled": sampled})
-    if per:
-        common = per[0]["_listed"]
-        for p in per[1:]:
-            common = np.intersect1d(common, p["_listed"])
-        hits = np.zeros(len(common), dtype=np.int64)
-        for p in per:
-            hits += np.isin(common, p["_sampled"])
-    else:
-        common, hits = np.zeros(0, dtype=str), np.zeros(0, dtype=np.int64)
+                    "coverage": round(len(sampled) / len(listed), 6) if len(listed) else 1.0})
+    common: npt.NDArray[np.str_] = listed_of[0] if listed_of else np.zeros(0, dtype=str)
+    for listed in listed_of[1:]:
+        common = np.intersect1d(common, listed)
+    hits = np.zeros(len(common), dtype=np.int64)
+    for sampled in sampled_of:
+        hits += np.isin(common, sampled)
     n = len(common)
     every = int((hits == len(per)).sum()) if per else 0
     across = {"rounds": len(per), "households": int(n), "sampled_every_round": every,
               "sampled_some_round": int((hits > 0).sum()), "never_sampled": int((hits == 0).sum()),
               "coverage_every_round": round(every / n, 6) if n else 1.0}
-    for p in per:
-        del p["_listed"], p["_sampled"]
     return {"rounds": per, "across": across}
