@@ -17,8 +17,9 @@ For each database: store and publish a synthesised plan (`benchmarks/api_load.sy
 Residents' lookups arrive through a reverse proxy, so they carry ``X-Forwarded-For`` addresses
 spread over 50,000 clients (each stays far below the per-client limit). The table gives p50/p95/p99,
 errors (any answer but 200, or a broken connection), what the uploads were answered and how long
-they took, and how many guesses each brute-force client had evaluated (answered 200/404, not 429),
-scaled to guesses per household per hour. Only 127.0.0.1 is contacted; every phase is bounded.
+they took, and what the right digits got when a brute-force client sent them as its 100th guess (200: found;
+404: the household was locked by the wrong guesses before; 429: the client was limited), and the
+guesses per household per hour that were really evaluated (a locked household evaluates none). Only 127.0.0.1 is contacted; every phase is bounded.
 
     .venv/bin/python benchmarks/api_attack.py                      # both databases, 20 s attack
     .venv/bin/python benchmarks/api_attack.py --db sqlite --seconds 10 --rate 1000
@@ -49,6 +50,7 @@ sys.path.insert(0, str(ROOT))
 from benchmarks.api_load import _free_port, bench_backends, synth_plan  # noqa: E402
 
 KEY = "bench-attack-planner-key-0123456789abcdef"
+RIGHT_AT = 100  # the brute-force clients' guess that carries the right digits
 TARGET = 12_345  # row of the household (in the plan's contacts) whose code the brute-force clients attack
 
 
@@ -116,29 +118,38 @@ async def _lookups(port: int, seconds: float, rate: float, concurrency: int, pai
 
 
 async def _brute(port: int, seconds: float, rotate: bool, connections: int, target: str) -> dict[str, Any]:
-    """Guess the last four digits of the household with code ``target``: 0000, 0001, ... as fast as
-    answers come."""
+    """Guess the last four digits of the household ``target`` (``code:last4``): 0000, 0001, ... as
+    fast as answers come, with the right digits as guess number `RIGHT_AT` — long after the
+    household's lockout began, so its answer (200 found, 404 locked, 429 limited) shows whether
+    the guesses before it were really evaluated."""
+    target, right = target.split(":")
     loop = asyncio.get_running_loop()
     stop = loop.time() + seconds
     guesses = iter(range(10**9))
     codes: dict[str, int] = {}
+    right_answer: list[int] = []
 
     async def worker() -> None:
         reader, writer = await asyncio.open_connection("127.0.0.1", port)
         try:
             while loop.time() < stop:
                 g = next(guesses)
-                body = json.dumps({"code": target, "phone_last4": f"{g % 10_000:04d}"}).encode()
+                digits = right if g == RIGHT_AT else f"{g % 10_000:04d}"
+                if g != RIGHT_AT and digits == right:
+                    digits = f"{(g + 1) % 10_000:04d}"
+                body = json.dumps({"code": target, "phone_last4": digits}).encode()
                 forwarded = f"198.18.{(g // 256) % 256}.{g % 256}" if rotate else "198.51.100.7"
                 code = await _exchange(reader, writer, _request(body, forwarded))
                 codes[str(code)] = codes.get(str(code), 0) + 1
+                if g == RIGHT_AT:
+                    right_answer.append(code)
         except (OSError, asyncio.IncompleteReadError, ValueError):
             codes["io"] = codes.get("io", 0) + 1
         finally:
             writer.close()
 
     await asyncio.gather(*(worker() for _ in range(connections)))
-    return {"codes": codes, "seconds": seconds}
+    return {"codes": codes, "seconds": seconds, "right": right_answer[0] if right_answer else None}
 
 
 # ----------------------------------------------------------------------------------------------
@@ -269,7 +280,7 @@ def _prepare(url: str, households: int) -> tuple[Path, str]:
     pairs = [[str(c), str(p)[-4:]] for c, p in zip(contacts["code"], contacts["phone"], strict=True)]
     path = Path(tempfile.mkstemp(prefix="attack-pairs-", suffix=".json")[1])
     path.write_text(json.dumps(pairs), encoding="utf-8")
-    return path, str(frames["contacts"]["code"].iloc[TARGET])
+    return path, f'{frames["contacts"]["code"].iloc[TARGET]}:{str(frames["contacts"]["phone"].iloc[TARGET])[-4:]}'
 
 
 def _run_backend(name: str, url: str, args: argparse.Namespace, large: Any, bomb: Any, params: str,
@@ -328,15 +339,21 @@ def _print(rows: list[tuple[str, str, dict[str, Any]]], args: argparse.Namespace
     for name, phase, r in rows:
         print(f"| {name} | {phase} | {r['rps']:.0f} | {r['p50']:.1f} | {r['p95']:.1f} | {r['p99']:.1f} | {r['errors']} |")
     print()
-    print("| database | attacker | answers | evaluated guesses | guesses per household per hour |")
-    print("| --- | --- | --- | ---: | ---: |")
+    print("(answers to wrong digits; after 5 wrong tries the household is locked for 15 minutes and every")
+    print(" answer is 404, the right digits included: the 'right digits' column is what they got)")
+    print(f"| database | attacker | answers | right digits (guess {RIGHT_AT}) answered "
+          "| guesses per household per hour, at most |")
+    print("| --- | --- | --- | --- | ---: |")
     for name, phase, r in rows:
         if phase != "attack":
             continue
         for label, b in zip(("one address", "fresh X-Forwarded-For each"), r["brute"], strict=True):
-            evaluated = b["codes"].get("200", 0) + b["codes"].get("404", 0)
-            print(f"| {name} | {label} | {json.dumps(b['codes'], sort_keys=True)} | {evaluated} "
-                  f"| {evaluated / b['seconds'] * 3600:,.0f} |")
+            right = {200: "200: found", 404: "404: locked", 429: "429: limited", None: "not reached"}.get(
+                b["right"], str(b["right"]))
+            answered = b["codes"].get("200", 0) + b["codes"].get("404", 0)
+            # Locked answers evaluate nothing: a household takes 5 wrong tries per 15 minutes.
+            bound = min(answered / b["seconds"] * 3600, 5 * 60 / 15) if b["right"] != 200 else answered / b["seconds"] * 3600
+            print(f"| {name} | {label} | {json.dumps(b['codes'], sort_keys=True)} | {right} | {bound:,.0f} |")
     print()
     print("| database | concurrent work | answers | longest (s) |")
     print("| --- | --- | --- | ---: |")
