@@ -18,6 +18,7 @@ failed, so nobody waits for them forever.
 
 from __future__ import annotations
 
+import contextlib
 import io
 import json
 import logging
@@ -284,6 +285,17 @@ def _watch_parent(parent_pid: int) -> None:
             _exit_now(1)
 
 
+BACKGROUND_NICE = 10
+"""Niceness of job workers and upload parsers: residents' lookups and check-ins in the HTTP workers
+come first when the cores are busy (a plan job or a 50,000-household upload is CPU-bound for seconds)."""
+
+
+def background_priority() -> None:
+    """Lower this process's CPU priority to `BACKGROUND_NICE` (no-op where not permitted)."""
+    with contextlib.suppress(OSError):  # a platform without nice
+        os.nice(max(0, BACKGROUND_NICE - os.nice(0)))
+
+
 def worker_start(parent_pid: int) -> None:
     """Initializer of every job worker: die with the service process, clean up on SIGTERM.
 
@@ -292,6 +304,7 @@ def worker_start(parent_pid: int) -> None:
     """
     if os.getppid() != parent_pid:
         _exit_now(1)
+    background_priority()
     signal.signal(signal.SIGTERM, lambda _sig, _frame: _exit_now(143))
     threading.Thread(target=_watch_parent, args=(parent_pid,), name="parent-watchdog", daemon=True).start()
 

@@ -218,6 +218,9 @@ def _child(conn: Connection, server_pid: int, directory: str, mapping: dict[str,
     from api.sections import register_all
 
     register_all()  # a process of its own: it checks the sections the service registered
+    from api.jobs import background_priority
+
+    background_priority()  # lookups and check-ins in the HTTP workers come first
 
     cpu = int(limits.seconds) + 5
     resource.setrlimit(resource.RLIMIT_CPU, (cpu, cpu + 5))

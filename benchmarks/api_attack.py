@@ -204,6 +204,7 @@ def _storer(url: str, households: int, seconds: float) -> subprocess.Popen[str]:
     """A process storing a plan into the database in a loop for ``seconds`` (as plan jobs do)."""
     code = f"""
 import sys, time; sys.path.insert(0, {str(ROOT)!r})
+from api.jobs import background_priority; background_priority()  # as the service's plan job workers run
 from benchmarks.api_load import synth_plan
 from api.db import make_engine
 from api.storage import store_plan

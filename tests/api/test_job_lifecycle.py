@@ -187,3 +187,20 @@ def test_scratch_sweep_removes_only_marked_dirs_of_dead_processes(tmp_path: Path
         assert sweep_scratch(data) == 1
         assert live.is_dir()
     assert sorted(p.name for p in data.iterdir()) == ["job2-def", "mine", "notes.txt"]
+
+
+def _niceness() -> int:
+    return os.nice(0)
+
+
+def test_job_workers_run_below_the_http_workers() -> None:
+    """Job workers run at BACKGROUND_NICE: when a plan job and residents' lookups compete for the
+    cores, the lookups come first (benchmarks/api_attack.py)."""
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
+
+    from api.jobs import BACKGROUND_NICE, worker_start
+
+    with ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn"), initializer=worker_start,
+                             initargs=(os.getpid(),)) as pool:
+        assert pool.submit(_niceness).result(timeout=60) >= BACKGROUND_NICE
