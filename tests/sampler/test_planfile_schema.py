@@ -59,6 +59,27 @@ def test_reader_gives_back_the_writers_frames(plan: Plan, tmp_path: Path) -> Non
     assert frames["assignments"].loc[frames["assignments"]["mode"] == "site", "team"].isna().all()
 
 
+def test_arrow_and_pandas_readers_agree(plan: Plan, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The fast Arrow reader of well-formed tables gives exactly what the pandas path gives (which
+    stays for files with a bad value, to name it); a fractional size falls back and is named."""
+    import sampler.planfiles.read as reader
+
+    write_plan(plan, tmp_path / "p", xlsx=False)
+    fast = read_plan(tmp_path / "p")
+    monkeypatch.setattr(reader, "_read_arrow", lambda path, columns: None)
+    slow = read_plan(tmp_path / "p")
+    for name in TABLES:
+        pd.testing.assert_frame_equal(getattr(fast, name), getattr(slow, name), check_exact=True, obj=name)
+    monkeypatch.undo()
+    path = tmp_path / "p" / "assignments.csv"
+    frame = pd.read_csv(path, dtype=str, keep_default_na=False)
+    frame.loc[0, "size"] = "2.5"
+    frame.to_csv(path, index=False)
+    with pytest.raises(InputError) as err:
+        read_plan(tmp_path / "p")
+    assert [(i.row, i.field, i.value) for i in err.value.issues] == [(1, "size", "2.5")]
+
+
 def test_plan_files_has_a_field_per_schema_table() -> None:
     """PlanFiles holds every table of the schema and nothing else but the directory and summary."""
     assert [f.name for f in fields(PlanFiles)] == ["directory", "summary", *TABLES]
