@@ -7,7 +7,7 @@ A generated city (`sampler generate`, seed 1, cached under out/bench/) is planne
 written. At noon 10 % of its public sites close; households whose slot ended before noon are
 checked in (95 % of them; the rest missed) as a synthetic check-in export. Then, timed:
 
-- **re-plan** end to end as `sampler replan` does it: read the plan directory, validate the
+- **re-plan** end to end as `sampler replan` does it: read the plan directory, read (a CSV export) and validate the
   check-ins, re-plan (keep what is still feasible, plan the rest from noon + 30 min), write;
 - **from scratch** (the baseline, same run, same inputs): every unsampled household planned again
   into the capacity left (`replan(..., keep_bookings=False)`), scored the same way.
@@ -26,6 +26,7 @@ import time
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
@@ -93,6 +94,7 @@ def main() -> None:
     args = parser.parse_args()
 
     from api.sections import register_all
+    from sampler.day.files import read_checkins
     from sampler.params import load_scenario
     from sampler.plan.planner import make_plan
     from sampler.plan.replan import previous_plan, replan, sampled_from_checkins
@@ -115,6 +117,9 @@ def main() -> None:
     close = sorted(rng.choice(public, size=max(1, round(args.close * len(public))), replace=False).tolist())
     files = read_plan(out / "plan")
     rows, due = checkin_rows(files, args.at, args.sampled, args.seed)
+    # The sampling system's export, as `sampler replan --checkins` reads it (inside the timing).
+    export = out / "checkins.csv"
+    pd.DataFrame([{k: r[k] for k in ("id", "code", "site_id", "at", "people")} for r in rows]).to_csv(export, index=False)
     cutoff = int(np.ceil((args.at + args.lead) / scenario.window.slot_minutes - 1e-9))
     print(f"city {city.name}: {len(registry.households):,} households, {len(registry.sites):,} sites "
           f"({len(close)} closed); first plan {plan_s:.1f} s; {due:,} due by noon, {len(rows):,} checked in",
@@ -125,12 +130,12 @@ def main() -> None:
         t0 = time.perf_counter()
         files = read_plan(out / "plan")
         t1 = time.perf_counter()
-        sampled, _ = sampled_from_checkins(files, registry, rows, args.at, "checkins")
+        sampled, _ = sampled_from_checkins(files, registry, read_checkins(export), args.at, str(export))
         t2 = time.perf_counter()
         new = replan(scenario, registry, files, sampled, args.at, lead_minutes=args.lead, close=close,
                      keep_bookings=keep)
         t3 = time.perf_counter()
-        write_plan(new, out / ("new" if keep else "scratch"), xlsx=False, force=True)
+        write_plan(new, out / ("new" if keep else "scratch"), force=True)  # with plan.xlsx, as the CLI
         t4 = time.perf_counter()
         prev = previous_plan(files, new.registry)
         r = new.summary["replan"]

@@ -52,20 +52,26 @@ def read_checkins(path: Path, tz: dt.tzinfo = CHINA) -> list[dict[str, Any]]:
         raise InputError(problems)
     digest = hashlib.blake2b(Path(path).name.encode("utf-8"), digest_size=6).hexdigest()
     rows: list[dict[str, Any]] = []
-    records = frame.to_dict("records")
-    for i, rec in enumerate(records):
+    n = len(frame)
+
+    def column(key: str) -> list[str]:
+        if key not in frame.columns:
+            return [""] * n
+        return [str(v).strip() for v in frame[key].astype(object).where(frame[key].notna(), "").tolist()]
+
+    ids, codes, households, phones, sites, people, tubes, ats = (
+        column(k) for k in ("id", "code", "household_id", "phone", "site_id", "people", "tube", "at"))
+    times = {text: _time(text, tz) for text in set(ats)}  # a day's exports repeat their times: parse each once
+    for i in range(n):
         data_row = i + 1  # 1-based data rows: the row's id and position (unchanged, so re-imports match)
-        at = _time(str(rec.get("at", "")), tz)
+        at = times[ats[i]]
         if at is None:
-            problems.append(InputIssue(name, excel_row(frame, i), "at", str(rec.get("at", "")),  # as Excel shows it
+            problems.append(InputIssue(name, excel_row(frame, i), "at", ats[i],  # as Excel shows it
                                        "write the time as 2022-11-23 09:30 or 2022-11-23T09:30:00+08:00"))
             continue
-        people = str(rec.get("people", "")).strip()
         rows.append({
-            "id": str(rec.get("id", "")).strip() or f"file-{digest}-{data_row}",
-            "code": str(rec.get("code", "")).strip(), "household_id": str(rec.get("household_id", "")).strip(),
-            "phone": str(rec.get("phone", "")).strip(), "site_id": str(rec.get("site_id", "")).strip(),
-            "at": at, "people": people or None, "tube": str(rec.get("tube", "")).strip(),
+            "id": ids[i] or f"file-{digest}-{data_row}", "code": codes[i], "household_id": households[i],
+            "phone": phones[i], "site_id": sites[i], "at": at, "people": people[i] or None, "tube": tubes[i],
             "row": data_row,
         })
     if problems:
