@@ -13,12 +13,20 @@ the service waits for from a thread, under `UploadLimits`:
 - after parsing: row counts, cell length and NUL bytes in the text the plan stores, and at least
   one household.
 
+A person-level roster (persons + compounds + sites, `sampler.registry.persons`) is read the same
+way; the child then writes the registry it was read into as household-level files
+(`sampler.registry.write.write_household_files`: households.csv, buildings.csv, sites.csv in
+WGS-84) under ``stored/``, reads them back to check they give the same registry, and names them
+in `ParseResult.stored`: those are what the service keeps, never the roster, whose identity
+numbers (身份证号) the persons reader drops (PIPL: minimum necessary).
+
 Every problem is an `InputIssue` naming the file as uploaded; the caller answers 4xx and stores
 nothing.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import multiprocessing
 import os
 import threading
@@ -31,9 +39,11 @@ from typing import Any
 
 from sampler.errors import InputError, InputIssue
 
-__all__ = ["BodyLimit", "ParseResult", "UploadLimits", "UploadTooCostly", "parse_in_child", "parse_uploaded"]
+__all__ = ["PERSON_ROLES", "ROLES", "BodyLimit", "ParseResult", "UploadLimits", "UploadTooCostly", "parse_in_child", "parse_uploaded"]
 
 ROLES = ("households", "buildings", "sites")
+PERSON_ROLES = ("persons", "compounds", "sites")  # a person-level roster instead of households + buildings
+STORED_DIR = "stored"  # where the household-level files of a roster are written (`ParseResult.stored`)
 _PRELOAD = ["numpy", "pandas", "pyarrow", "pyarrow.csv", "pyarrow.compute", "openpyxl", "sampler.params",
             "sampler.registry.read", "sim.params", "api.sections"]
 
@@ -60,6 +70,9 @@ class ParseResult:
     people: int
     buildings: int
     sites: int
+    stored: dict[str, str] = dataclasses.field(default_factory=dict)
+    """The files to store instead of the uploads, by role, relative to the upload directory (empty:
+    store the uploads; a person-level roster: its households, buildings and sites as written)."""
 
 
 class UploadTooCostly(Exception):
@@ -106,9 +119,10 @@ def _csv_issues(name: str, path: Path, limits: UploadLimits) -> list[InputIssue]
     return []
 
 
-def _text_issues(name: str, fields: dict[str, Any], limits: UploadLimits) -> list[InputIssue]:
+def _text_issues(name: str, fields: dict[str, Any], limits: UploadLimits, numbered: bool = True) -> list[InputIssue]:
     """NUL bytes and over-long cells in the text the plan will store (Arrow or numpy object columns),
-    rows numbered as Excel shows them (the header on row 1, as the registry reader numbers them)."""
+    rows numbered as Excel shows them (the header on row 1, as the registry reader numbers them);
+    no row when not ``numbered`` (the households of a roster are not its rows)."""
     import numpy as np
     import pyarrow as pa
     import pyarrow.compute as pc
@@ -122,13 +136,13 @@ def _text_issues(name: str, fields: dict[str, Any], limits: UploadLimits) -> lis
         nul = pc.match_substring(arr, "\x00")
         if pc.any(nul).as_py():
             i = int(pc.index(nul, True).as_py())
-            issues.append(InputIssue(name, i + 2, field, repr(str(arr[i].as_py())[:40]),
+            issues.append(InputIssue(name, i + 2 if numbered else None, field, repr(str(arr[i].as_py())[:40]),
                                      "remove the NUL (\\0) characters from this cell"))
         lengths = pc.utf8_length(arr)
         longest = pc.max(lengths).as_py() or 0
         if longest > limits.cell_chars:
             i = int(pc.index(lengths, longest).as_py())
-            issues.append(InputIssue(name, i + 2, field, f"{longest} characters",
+            issues.append(InputIssue(name, i + 2 if numbered else None, field, f"{longest} characters",
                                      f"a cell holds at most {limits.cell_chars} characters; shorten it"))
     return issues
 
@@ -140,18 +154,20 @@ def _household_text(households: Any, field: str) -> Any:
 
 def _registry_issues(registry: Any, names: dict[str, str], limits: UploadLimits) -> list[InputIssue]:
     h, b = registry.households, registry.buildings
+    persons = "persons" in names
+    h_file, b_file = (names["persons"], names["persons"]) if persons else (names["households"], names["buildings"])
     issues: list[InputIssue] = []
     if len(h) == 0:
-        issues.append(InputIssue(names["households"], None, "(file)", "0 rows",
-                                 "the households file has a header but no households; upload the registry rows"))
-    for role, count in (("households", len(h)), ("buildings", len(b)), ("sites", len(registry.sites))):
+        issues.append(InputIssue(h_file, None, "(file)", "0 rows",
+                                 "the file has a header but no households; upload the registry rows"))
+    for file, count in ((h_file, len(h)), (b_file, len(b)), (names["sites"], len(registry.sites))):
         if count > limits.rows:
-            issues.append(InputIssue(names[role], None, "(file)", f"{count} rows",
+            issues.append(InputIssue(file, None, "(file)", f"{count} rows",
                                      f"at most {limits.rows:,} rows per file; split the area into parts"))
-    issues += _text_issues(names["households"], {f: _household_text(h, f) for f in ("id", "unit", "room", "contact", "phone")},
-                           limits)
-    issues += _text_issues(names["buildings"], {"building_id": b.id, "name": b.name, "grid": b.grid,
-                                                "compound": b.compound}, limits)
+    issues += _text_issues(h_file, {f: _household_text(h, f) for f in ("id", "unit", "room", "contact", "phone")},
+                           limits, numbered=not persons)
+    issues += _text_issues(b_file, {"building_id": b.id, "name": b.name, "grid": b.grid,
+                                    "compound": b.compound}, limits, numbered=not persons)
     issues += _text_issues(names["sites"], {"site_id": [s.id for s in registry.sites],
                                             "name": [s.name for s in registry.sites]}, limits)
     return issues
@@ -161,13 +177,13 @@ def _culprit(directory: Path, names: dict[str, str], exc: BaseException) -> list
     """Which file an unexpected reader error came from (each is read alone again)."""
     from sampler.registry.read import read_table
 
-    for role in ROLES:
+    for role, filename in names.items():
         try:
-            read_table(directory / names[role], role, names[role])
+            read_table(directory / filename, role, filename)
         except InputError as err:
             return err.issues
         except Exception as err:  # noqa: BLE001 - any reader failure is the file's fault
-            return [InputIssue(names[role], None, "(file)", type(err).__name__,
+            return [InputIssue(filename, None, "(file)", type(err).__name__,
                                f"the file is not a readable table ({str(err)[:160]}); save it again from Excel as .xlsx or CSV UTF-8")]
     return [InputIssue("upload", None, "(file)", type(exc).__name__,
                        f"the files could not be read ({str(exc)[:160]}); upload CSV or XLSX registries")]
@@ -185,10 +201,13 @@ def parse_uploaded(directory: Path, mapping: dict[str, Any], names: dict[str, st
     from sampler.registry.read import load_registry
 
     issues: list[InputIssue] = []
-    for role in ROLES:
-        path = directory / names[role]
-        check = _xlsx_issues if path.suffix.lower() in (".xlsx", ".xlsm") else _csv_issues
-        issues += check(names[role], path, limits)
+    for filename in names.values():
+        path = directory / filename
+        suffix = path.suffix.lower()
+        if suffix == ".xls":  # a legacy workbook: bounded by the reader's limits and the child's
+            continue
+        check = _xlsx_issues if suffix in (".xlsx", ".xlsm") else _csv_issues
+        issues += check(filename, path, limits)
     if issues:
         raise InputError(issues)
     scenario = scenario_from_mapping(mapping, source, directory)
@@ -205,8 +224,38 @@ def parse_uploaded(directory: Path, mapping: dict[str, Any], names: dict[str, st
     issues = _registry_issues(registry, names, limits)
     if issues:
         raise InputError(issues)
+    stored = _household_files(directory, scenario, registry, names["persons"]) if "persons" in names else {}
     return ParseResult(area=scenario.area, households=len(registry.households), people=int(registry.people),
-                       buildings=len(registry.buildings), sites=len(registry.sites))
+                       buildings=len(registry.buildings), sites=len(registry.sites), stored=stored)
+
+
+def _household_files(directory: Path, scenario: Any, registry: Any, roster: str) -> dict[str, str]:
+    """A roster's registry written as household-level files under ``directory/stored`` (WGS-84),
+    read back and compared: the files to store, by role, relative to ``directory``.
+
+    A roster whose households the household-level reader refuses (more than 20 people under one
+    户号, say) is an InputError naming the roster and the household.
+    """
+    from sampler.params import RegistryFiles
+    from sampler.registry.read import load_registry
+    from sampler.registry.write import write_household_files
+
+    out = directory / STORED_DIR
+    out.mkdir()
+    names = write_household_files(registry, out)
+    again = scenario.replace(base_dir=out, registry=RegistryFiles(**names, crs="wgs84"))
+    try:
+        back = load_registry(again)
+    except InputError as exc:
+        ids = registry.households.id
+        raise InputError([InputIssue(roster, None, i.field, f"household {ids[i.row - 2]}: {i.value}"
+                                     if Path(i.file).name == names["households"] and i.row and 2 <= i.row < len(ids) + 2
+                                     else i.value, i.fix) for i in exc.issues]) from None
+    same = (len(back.households), back.people, len(back.buildings), back.sites) == \
+        (len(registry.households), registry.people, len(registry.buildings), registry.sites)
+    if not same:
+        raise RuntimeError("the roster's household-level files read back differently")
+    return {role: f"{STORED_DIR}/{filename}" for role, filename in names.items()}
 
 
 def _child(conn: Connection, server_pid: int, directory: str, mapping: dict[str, Any], names: dict[str, str],
@@ -266,7 +315,7 @@ def parse_in_child(directory: Path, mapping: dict[str, Any], names: dict[str, st
                           name="upload-parse", daemon=True)
     process.start()
     send.close()
-    files = ", ".join(names[r] for r in ROLES)
+    files = ", ".join(names.values())
     try:
         if not receive.poll(limits.seconds):
             raise UploadTooCostly([InputIssue(files, None, "(file)", f"over {limits.seconds:g} s",

@@ -1,4 +1,9 @@
-"""Scenarios: upload registry files and parameters (validated like `sampler validate`), list, get, delete."""
+"""Scenarios: upload registry files and parameters (validated like `sampler validate`), list, get, delete.
+
+An upload is either households + buildings + sites or a person-level roster: persons + compounds +
+sites. A roster is stored as the households, buildings and sites it was read into (WGS-84,
+``registry.crs: wgs84``), never as the roster itself: identity numbers never reach the database.
+"""
 
 from __future__ import annotations
 
@@ -17,14 +22,23 @@ from api.models import Plan, Scenario, ScenarioFile
 from api.schemas import Message, ScenarioPublic, ScenariosPublic
 from api.scratch import scratch_dir
 from api.settings import Settings
-from api.uploads import ParseResult, UploadLimits, UploadTooCostly, parse_in_child
+from api.uploads import (
+    PERSON_ROLES,
+    ROLES,
+    ParseResult,
+    UploadLimits,
+    UploadTooCostly,
+    parse_in_child,
+)
 from sampler.errors import InputError, InputIssue
 
 __all__ = ["limits_of", "router", "scenario_public"]
 
 router = APIRouter(prefix="/scenarios", tags=["scenarios"])
-_ROLES = ("households", "buildings", "sites")
 _SUFFIXES = (".csv", ".xlsx", ".txt")
+_ROSTER_SUFFIXES = (*_SUFFIXES, ".xls")  # a roster and its compounds may be legacy workbooks
+_LABELS = {"households": "住户登记表", "buildings": "楼栋表", "sites": "采样点表", "persons": "人员花名册",
+           "compounds": "小区表"}
 
 
 def scenario_public(row: Scenario) -> ScenarioPublic:
@@ -45,9 +59,10 @@ def _copy_upload(upload: UploadFile, role: str, directory: FsPath, limit: int) -
     Runs in a worker thread: files of hundreds of MB are copied without holding the event loop.
     """
     suffix = FsPath(upload.filename or "").suffix.lower() or ".csv"
-    if suffix not in _SUFFIXES:
+    allowed = _ROSTER_SUFFIXES if role in ("persons", "compounds") else _SUFFIXES
+    if suffix not in allowed:
         raise unprocessable([InputIssue(upload.filename or role, None, "(file)", suffix,
-                                        "upload a .csv or .xlsx file")])
+                                        "upload a .csv or .xlsx file" + (" (or .xls)" if ".xls" in allowed else ""))])
     filename = f"{role}{'.csv' if suffix == '.txt' else suffix}"
     size, blank = 0, True
     upload.file.seek(0)
@@ -92,7 +107,10 @@ def limits_of(settings: Settings) -> UploadLimits:
 
 def _store(request: Request, name: str, mapping: dict[str, Any], result: ParseResult, directory: FsPath,
            names: dict[str, str]) -> Scenario:
-    """Store the validated scenario and its files in one transaction (in a worker thread)."""
+    """Store the validated scenario and its files in one transaction (in a worker thread): the
+    uploads, or the household-level files a roster was read into (`ParseResult.stored`)."""
+    if result.stored:
+        names = result.stored
     contents = {role: (directory / filename).read_bytes() for role, filename in names.items()}
     with request.app.state.sessions() as session:
         row = Scenario(
@@ -104,9 +122,29 @@ def _store(request: Request, name: str, mapping: dict[str, Any], result: ParseRe
         session.add(row)
         session.flush()
         for role, filename in names.items():
-            session.add(ScenarioFile(scenario_id=row.id, role=role, filename=filename, content=contents[role]))
+            session.add(ScenarioFile(scenario_id=row.id, role=role, filename=FsPath(filename).name,
+                                     content=contents[role]))
         session.commit()
         return row
+
+
+def _chosen(files: dict[str, UploadFile | None]) -> dict[str, UploadFile]:
+    """The uploads of one complete set, households + buildings + sites or persons + compounds + sites;
+    a 422 naming the missing files, or the mixed ones."""
+    given = {role for role, up in files.items() if up is not None}
+    household, person = given & {"households", "buildings"}, given & {"persons", "compounds"}
+    if household and person:
+        raise unprocessable([InputIssue(", ".join(sorted(household | person)), None, "(file)",
+                                        f"{'+'.join(sorted(household))} and {'+'.join(sorted(person))}",
+                                        "upload either households + buildings + sites (住户登记表+楼栋表) or persons + "
+                                        "compounds + sites (人员花名册+小区表), not files of both")])
+    roles = PERSON_ROLES if person else ROLES
+    missing = [r for r in roles if r not in given]
+    if missing:
+        raise unprocessable([InputIssue(role, None, "(file)", "(missing)",
+                                        f"add the {role} file ({_LABELS[role]}): an upload is households + buildings + "
+                                        "sites, or persons + compounds + sites") for role in missing])
+    return {role: up for role in roles if (up := files[role]) is not None}
 
 
 def _parsers(request: Request, settings: Settings) -> asyncio.Semaphore:
@@ -125,19 +163,26 @@ async def create_scenario(
     request: Request,
     settings: SettingsDep,
     _caller: PlannerDep,
-    households: Annotated[UploadFile, File(description="households registry (CSV or XLSX)")],
-    buildings: Annotated[UploadFile, File(description="buildings registry (CSV or XLSX)")],
-    sites: Annotated[UploadFile, File(description="sampling sites (CSV or XLSX)")],
+    households: Annotated[UploadFile | None, File(description="households registry (CSV or XLSX); or persons + compounds")] = None,
+    buildings: Annotated[UploadFile | None, File(description="buildings registry (CSV or XLSX), with households")] = None,
+    sites: Annotated[UploadFile | None, File(description="sampling sites (CSV or XLSX)")] = None,
+    persons: Annotated[UploadFile | None, File(description="person-level roster 花名册 (CSV, XLSX or XLS), with compounds, instead of households + buildings")] = None,
+    compounds: Annotated[UploadFile | None, File(description="compounds 小区/村 of the roster (CSV, XLSX or XLS)")] = None,
     parameters: Annotated[str, Form(max_length=100_000, description="scenario sections as YAML or JSON")] = "",
     name: Annotated[str, Form(max_length=200)] = "",
     scenario_file: Annotated[UploadFile | None, File(alias="scenario", description="the scenario file (YAML or JSON) instead of `parameters`")] = None,
 ) -> ScenarioPublic:
     """Validate the three registry files with the scenario parameters and store them.
 
-    The files are read in a separate process under limits (size, unpacked size, rows, columns,
-    cell length, time, memory), so an upload never holds up other requests.
+    The files are households + buildings + sites, or a person-level roster: persons + compounds +
+    sites (stored as the households, buildings and sites it was read into, in WGS-84; the roster
+    itself, with its identity numbers, is not kept). They are read in a separate process under
+    limits (size, unpacked size, rows, columns, cell length, time, memory), so an upload never
+    holds up other requests.
     """
     _check_name(name)
+    uploads = _chosen({"households": households, "buildings": buildings, "sites": sites, "persons": persons,
+                       "compounds": compounds})
     limit = int(settings.max_upload_mb * (1 << 20))
     if scenario_file is not None:
         if parameters:
@@ -155,7 +200,6 @@ async def create_scenario(
     # Issues name the scenario as sent: the uploaded file's name, or the form field.
     source = (scenario_file.filename or "scenario") if scenario_file is not None else "parameters"
     mapping = await run_in_threadpool(_parameters, parameters, source)
-    uploads = dict(zip(_ROLES, (households, buildings, sites), strict=True))
     with scratch_dir(settings.data_dir, "upload-") as tmp:
         names = {role: await run_in_threadpool(_copy_upload, up, role, tmp, limit) for role, up in uploads.items()}
         async with _parsers(request, settings):
@@ -165,8 +209,10 @@ async def create_scenario(
                 raise unprocessable(exc.issues) from None
             except UploadTooCostly as exc:
                 raise unprocessable(exc.issues, status.HTTP_413_CONTENT_TOO_LARGE) from None
-        # The uploaded files are the registry; only the coordinate system they are in is kept.
-        crs = (mapping.pop("registry", None) or {}).get("crs")
+        # The uploaded files are the registry; only the coordinate system they are in is kept (a
+        # roster's stored files are WGS-84, whatever its coordinates were given in).
+        crs = "wgs84" if result.stored else (mapping.pop("registry", None) or {}).get("crs")
+        mapping.pop("registry", None)
         if crs:
             mapping["registry"] = {"crs": crs}
         row = await run_in_threadpool(_store, request, name, mapping, result, tmp, names)
