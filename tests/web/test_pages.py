@@ -325,3 +325,34 @@ def test_pages_run_under_their_csp(live: Live, browser: Any) -> None:
             page.close()
     finally:
         ctx.close()
+
+
+def test_planner_uploads_a_person_level_roster(live: Live, desktop: Any, tmp_path: Path) -> None:
+    """The upload card's second way: 人员花名册 + 小区表 (+ 采样点表); the household inputs are hidden
+    and not sent; the roster is saved with its households counted."""
+    from tests.api.test_persons_upload import PARAMETERS as ROSTER_PARAMETERS
+    from tests.api.test_persons_upload import ROWS
+    from tests.sampler.test_persons import write_roster
+
+    write_roster(tmp_path, ROWS, crs="gcj02")
+    page = desktop.new_page()
+    page.goto(live.url + "/")
+    page.fill("#key", PLANNER_KEY)
+    page.click("#signin button[type=submit]")
+    page.wait_for_selector("#app:not([hidden])")
+    assert page.is_visible("#u-households") and not page.is_visible("#u-persons")
+    page.check("input[name=u-kind][value=persons]")
+    assert page.is_visible("#u-persons") and page.is_visible("#u-compounds") and not page.is_visible("#u-households")
+    _accessible(page)
+    for role in ("persons", "compounds", "sites"):
+        page.set_input_files(f"#u-{role}", str(tmp_path / f"{role}.csv"))
+    page.fill("#u-params", ROSTER_PARAMETERS)
+    page.click("#upload button[type=submit]")  # the hidden households inputs are not required
+    page.wait_for_function("document.querySelector('#upload-msg').textContent.includes('已保存')")
+    message = page.text_content("#upload-msg") or ""
+    from sampler.params import load_scenario
+    from sampler.registry.read import load_registry
+
+    households = len(load_registry(load_scenario(tmp_path / "scenario.yaml")).households)
+    assert f"{households} 户、{len(ROWS)} 人" in message and "2 个采样点" in message
+    assert page.locator("#issues table").count() == 0

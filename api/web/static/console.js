@@ -32,11 +32,24 @@ tabs.forEach((t, i) => {
 
 /* ---------- Scenarios ---------- */
 const ISSUE_COLUMNS = [["file", "文件"], ["row", "行"], ["field", "字段"], ["value", "值"], ["fix", "如何修改"]];
+/* Two kinds of registry: households + buildings (one row per household) or a person-level roster
+   (花名册) + compounds; the other kind's inputs are hidden, disabled and not sent. */
+const UPLOAD_ROLES = { households: ["households", "buildings", "sites"], persons: ["persons", "compounds", "sites"] };
+const uploadKind = () => document.querySelector("input[name=u-kind]:checked").value;
+function showUploadKind() {
+  const persons = uploadKind() === "persons";
+  $("#u-household-files").hidden = persons;
+  $("#u-person-files").hidden = !persons;
+  for (const role of ["households", "buildings"]) { $("#u-" + role).disabled = persons; $("#u-" + role).required = !persons; }
+  for (const role of ["persons", "compounds"]) { $("#u-" + role).disabled = !persons; $("#u-" + role).required = persons; }
+}
+document.querySelectorAll("input[name=u-kind]").forEach((r) => r.addEventListener("change", showUploadKind));
+showUploadKind();
 $("#upload").addEventListener("submit", async (ev) => {
   ev.preventDefault();
   const fd = new FormData();
   fd.append("name", $("#u-name").value);
-  for (const role of ["households", "buildings", "sites"]) fd.append(role, $("#u-" + role).files[0]);
+  for (const role of UPLOAD_ROLES[uploadKind()]) fd.append(role, $("#u-" + role).files[0]);
   if ($("#u-scenario").files[0]) fd.append("scenario", $("#u-scenario").files[0]);
   if ($("#u-params").value.trim()) fd.append("parameters", $("#u-params").value);
   $("#issues").textContent = "";

@@ -1,7 +1,7 @@
 /* Service worker: the staff and resident pages open without network (pages network-first with
    the cached copy as fallback, static files from the cache); the API is never cached. */
 "use strict";
-const CACHE = "sampler-web-v2";  // bump when a cached static file changes
+const CACHE = "sampler-web-v3";  // bump when a cached static file changes
 const SHELL = ["/site", "/r", "/grid", "/static/app.css", "/static/common.js", "/static/site.js", "/static/r.js",
                "/static/grid.js", "/static/favicon.svg"];
 
