@@ -172,3 +172,16 @@ def test_a_roster_as_xls_is_accepted(client: TestClient, tmp_path: Path) -> None
     r = _upload(client, files)
     assert r.status_code == 201, r.text
     assert r.json()["people"] == len(ROWS)
+
+
+def test_a_household_the_household_files_refuse_names_the_roster(client: TestClient, tmp_path: Path) -> None:
+    """21 residents at one address are one household of 21, which a households file cannot hold:
+    a 422 naming the roster and the household (not the households.csv the service wrote)."""
+    rows = [["居民" + str(k), idn("19800101", f"{k:03d}"), "男", "", "湖绣家园5号楼1单元101室", "", "网格一", ""]
+            for k in range(21)]
+    r = _upload(client, _files(tmp_path / "in", [*ROWS, *rows]))
+    assert r.status_code == 422, r.text
+    issues = r.json()["detail"]
+    assert [(i["file"], i["row"], i["field"]) for i in issues] == [("persons.csv", None, "size")]
+    assert issues[0]["value"] == "household 湖绣家园-5-1-101: 21" and "20" in issues[0]["fix"]
+    assert client.get("/api/v1/scenarios", headers=auth()).json()["count"] == 0
