@@ -185,3 +185,19 @@ def test_a_household_the_household_files_refuse_names_the_roster(client: TestCli
     assert [(i["file"], i["row"], i["field"]) for i in issues] == [("persons.csv", None, "size")]
     assert issues[0]["value"] == "household 湖绣家园-5-1-101: 21" and "20" in issues[0]["fix"]
     assert client.get("/api/v1/scenarios", headers=auth()).json()["count"] == 0
+
+
+def test_purging_a_roster_scenario_erases_its_names_and_phones(client: TestClient, tmp_path: Path) -> None:
+    """The stored households file of a roster is what a purge deletes: no resident's name or phone
+    stays in the scenario's files; its buildings and sites stay."""
+    r = _upload(client, _files(tmp_path / "in"))
+    assert r.status_code == 201, r.text
+    sid = r.json()["id"]
+    assert client.post(f"/api/v1/scenarios/{sid}/purge", headers=auth()).status_code == 200
+    engine: Engine = client.app.state.engine  # type: ignore[attr-defined]
+    with engine.connect() as conn:
+        files = {role: content for role, content in conn.execute(
+            select(ScenarioFile.role, ScenarioFile.content).where(ScenarioFile.scenario_id == sid))}
+    assert set(files) == {"buildings", "sites"}
+    text = b"".join(files.values()).decode("utf-8")
+    assert not [r[0] for r in ROWS if r[0] in text] and "139000000" not in text
