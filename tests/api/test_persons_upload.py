@@ -196,8 +196,8 @@ def test_purging_a_roster_scenario_erases_its_names_and_phones(client: TestClien
     assert client.post(f"/api/v1/scenarios/{sid}/purge", headers=auth()).status_code == 200
     engine: Engine = client.app.state.engine  # type: ignore[attr-defined]
     with engine.connect() as conn:
-        files = {role: content for role, content in conn.execute(
-            select(ScenarioFile.role, ScenarioFile.content).where(ScenarioFile.scenario_id == sid))}
+        rows = conn.execute(select(ScenarioFile.role, ScenarioFile.content).where(ScenarioFile.scenario_id == sid))
+        files: dict[str, bytes] = {str(row[0]): bytes(row[1]) for row in rows}
     assert set(files) == {"buildings", "sites"}
     text = b"".join(files.values()).decode("utf-8")
     assert not [r[0] for r in ROWS if r[0] in text] and "139000000" not in text
