@@ -257,6 +257,16 @@ def plan_window(summary_text: str, tz: dt.tzinfo = CHINA) -> tuple[dt.datetime, 
     return start, start + dt.timedelta(hours=hours)
 
 
+def time_in_window(summary_text: str, at: dt.datetime | None) -> tuple[dt.datetime, dt.datetime, dt.datetime, bool]:
+    """A job's time on a stored plan's day: (at, window start, window end, inside). No ``at``: now,
+    held inside the window; an ``at`` without an offset is the window's clock (China time)."""
+    start, end = plan_window(summary_text)
+    if at is None:
+        return min(max(dt.datetime.now(dt.UTC), start), end).astimezone(start.tzinfo), start, end, True
+    at = at if at.tzinfo is not None else at.replace(tzinfo=start.tzinfo)
+    return at.astimezone(start.tzinfo), start, end, start <= at <= end
+
+
 def load_day_plan(conn: Connection, plan_id: int, secret: bytes, tz: dt.tzinfo = CHINA) -> DayPlan:
     """The day's view of a stored plan: the placed households (assignments' row order), then the
     unplaced ones. Contacts, phones, units and rooms are read later, when a missed list or a

@@ -74,21 +74,16 @@ def create_forecast(plan_id: Id, body: ForecastCreate, request: Request, session
                     _caller: PlannerDep) -> ForecastJobPublic:
     """Start forecasting the rest of a plan's day from the check-ins stored for it; poll the job or
     GET /forecasts/{forecast_id}."""
-    from api.day import plan_window
+    from api.day import time_in_window
     from api.forecastjobs import run_forecast_job
     from api.jobs import owner_id
 
     plan = plan_with_scenario(session, plan_id, "forecast")
-    start, end = plan_window(plan.summary)
-    if body.at is None:
-        at = min(max(dt.datetime.now(dt.UTC), start), end)
-    else:
-        at = body.at if body.at.tzinfo is not None else body.at.replace(tzinfo=start.tzinfo)
-        if not start <= at <= end:
-            raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT,
-                                f"at {at.isoformat()} is outside the plan's window {start.isoformat()} – "
-                                f"{end.isoformat()}: give a time inside it, or none for now")
-    at = at.astimezone(start.tzinfo)
+    at, start, end, inside = time_in_window(plan.summary, body.at)
+    if not inside:
+        raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT,
+                            f"at {at.isoformat()} is outside the plan's window {start.isoformat()} – "
+                            f"{end.isoformat()}: give a time inside it, or none for now")
     job = Job(kind="forecast", status="queued", stage="queued", scenario_id=plan.scenario_id, plan_id=plan_id,
               params="{}", owner=owner_id())
     session.add(job)

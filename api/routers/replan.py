@@ -42,20 +42,16 @@ def create_replan(plan_id: Id, body: ReplanCreate, request: Request, session: Se
                   _caller: PlannerDep) -> JobPublic:
     """Start re-planning the rest of a plan's day from its stored check-ins; the job's ``plan_id``
     is the new plan once it succeeded (its ``parent_id`` is this plan)."""
-    from api.day import plan_window
+    from api.day import time_in_window
     from api.jobs import owner_id
     from api.replanjobs import run_replan_job
 
     plan = plan_with_scenario(session, plan_id, "re-planned")
-    start, end = plan_window(plan.summary)
-    if body.at is None:
-        at = min(max(dt.datetime.now(dt.UTC), start), end)
-    else:
-        at = body.at if body.at.tzinfo is not None else body.at.replace(tzinfo=start.tzinfo)
-        if not start <= at <= end:
-            raise unprocessable([InputIssue("request body", None, "at", at.isoformat(),
-                                            f"give a time inside the plan's window {start.isoformat()} – "
-                                            f"{end.isoformat()}, or none for now")])
+    at, start, end, inside = time_in_window(plan.summary, body.at)
+    if not inside:
+        raise unprocessable([InputIssue("request body", None, "at", at.isoformat(),
+                                        f"give a time inside the plan's window {start.isoformat()} – "
+                                        f"{end.isoformat()}, or none for now")])
     sites = PLAN_TABLES["sites"]
     known = set(session.execute(select(sites.c.site_id).where(sites.c.plan_id == plan_id)).scalars())
     issues = [InputIssue("request body", None, "close", s, "no such site in the plan; give ids from its sites")
@@ -64,7 +60,7 @@ def create_replan(plan_id: Id, body: ReplanCreate, request: Request, session: Se
                for s, n in body.tables.items() if s not in known]
     if issues:
         raise unprocessable(issues)
-    params = {"at": at.astimezone(start.tzinfo).isoformat(), "lead_minutes": body.lead_minutes,
+    params = {"at": at.isoformat(), "lead_minutes": body.lead_minutes,
               "close": sorted(set(body.close)), "tables": dict(sorted(body.tables.items()))}
     job = Job(kind="replan", status="queued", stage="queued", scenario_id=plan.scenario_id, plan_id=plan_id,
               params=json.dumps(params, ensure_ascii=False), owner=owner_id())

@@ -37,11 +37,11 @@ class InlineJobs:
         pass
 
 
-def _campaign(client: TestClient, settings: Settings) -> int:
+def _campaign(client: TestClient, settings: Settings, parameters: str = PARAMETERS) -> int:
     """Upload a scenario, plan it (in-process), publish; return the plan id."""
     files = {"households": ("households.csv", households_csv(30)), "buildings": ("buildings.csv", buildings_csv()),
              "sites": ("sites.csv", sites_csv())}
-    r = client.post("/api/v1/scenarios", files=files, data={"parameters": PARAMETERS}, headers=auth())
+    r = client.post("/api/v1/scenarios", files=files, data={"parameters": parameters}, headers=auth())
     assert r.status_code == 201, r.text
     engine: Engine = client.app.state.engine  # type: ignore[attr-defined]
     with engine.begin() as conn:
@@ -160,19 +160,8 @@ def test_upload_keeps_the_registrys_coordinate_system(inline: TestClient, settin
     from sampler.registry.crs import gcj02_to_wgs84
 
     client = inline
-    files = {"households": ("households.csv", households_csv(30)), "buildings": ("buildings.csv", buildings_csv()),
-             "sites": ("sites.csv", sites_csv())}
-    r = client.post("/api/v1/scenarios", files=files, data={"parameters": PARAMETERS + "registry: {crs: gcj02}\n"},
-                    headers=auth())
-    assert r.status_code == 201, r.text
+    plan_id = _campaign(client, settings, PARAMETERS + "registry: {crs: gcj02}\n")
     engine: Engine = client.app.state.engine  # type: ignore[attr-defined]
-    with engine.begin() as conn:
-        job_id = conn.execute(insert(Job).values(kind="plan", status="queued", stage="queued",
-                                                 scenario_id=r.json()["id"], params="{}", owner="test")
-                              .returning(Job.id)).scalar_one()
-    run_plan_job(settings.database_url, job_id, str(settings.data_dir))
-    with engine.connect() as conn:
-        plan_id = int(conn.execute(select(Plan.id).where(Plan.job_id == job_id)).scalar_one())
     sites = read_plan_files(engine, plan_id).sites.set_index("site_id")
     lon, lat = (float(v[0]) for v in gcj02_to_wgs84(np.array([118.3205]), np.array([27.0302])))
     assert abs(float(sites.loc["S1", "lon"]) - lon) < 1e-6 and abs(float(sites.loc["S1", "lat"]) - lat) < 1e-6
