@@ -203,6 +203,23 @@ def _columns(conn: Connection, table: str, plan_id: int, *cols: str) -> list[np.
     return [np.asarray(column, dtype=object) for column in zip(*rows, strict=True)]
 
 
+def stored_household_ids(conn: Connection, plan_id: int) -> np.ndarray:
+    """The household ids of a stored plan in the order a check-in's ``household`` indexes them
+    (assignments, then unplaced: the order of `load_day_plan`)."""
+    (a_id,) = _columns(conn, "assignments", plan_id, "household_id")
+    (u_id,) = _columns(conn, "unplaced", plan_id, "household_id")
+    return np.concatenate([a_id, u_id]).astype(object)
+
+
+def registry_rows(conn: Connection, plan_id: int, registry_ids: np.ndarray) -> np.ndarray:
+    """Registry row of each household index a check-in stores (−1 for a household the registry
+    does not have)."""
+    import pandas as pd
+
+    stored = stored_household_ids(conn, plan_id).astype(str)
+    return np.asarray(pd.Index(np.asarray(registry_ids).astype(str)).get_indexer(stored), dtype=np.int64)
+
+
 def _index_of(values: np.ndarray, keys: dict[str, int]) -> np.ndarray:
     return np.fromiter((keys.get(str(v), -1) for v in values), dtype=np.int64, count=len(values))
 

@@ -26,20 +26,15 @@ __all__ = ["run_forecast_job", "stored_checkins"]
 
 def stored_checkins(engine: Engine, plan_id: int, day: ForecastDay) -> Checkins:
     """The plan's check-ins in the database, as `sim.forecast.Checkins` (registry rows, minutes)."""
-    from api.day import _columns
+    from api.day import registry_rows
     from sim.forecast import Checkins
 
     with engine.connect() as conn:
-        (a_id,) = _columns(conn, "assignments", plan_id, "household_id")
-        (u_id,) = _columns(conn, "unplaced", plan_id, "household_id")
+        registry_row = registry_rows(conn, plan_id, day.ids)
         rows = conn.execute(select(Checkin.household, Checkin.site, Checkin.at, Checkin.people)
                             .where(Checkin.plan_id == plan_id).order_by(Checkin.seq)).all()
     if not rows:
         return Checkins.none()
-    import pandas as pd
-
-    stored_ids = np.concatenate([a_id, u_id]).astype(str)
-    registry_row = pd.Index(day.ids.astype(str)).get_indexer(stored_ids)
     household = np.array([r.household for r in rows], dtype=np.int64)
     at = [r.at if r.at.tzinfo else r.at.replace(tzinfo=dt.UTC) for r in rows]
     minute = np.array([(t - day.start).total_seconds() / 60.0 for t in at])

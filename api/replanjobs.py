@@ -17,23 +17,11 @@ import numpy as np
 import numpy.typing as npt
 from sqlalchemy import Connection, Engine, select
 
+from api.day import registry_rows
 from api.jobs import JobProgress, StoredPlanJob, finish_job, progress_job, run_stored_plan_job
 from api.models import Checkin
 
 __all__ = ["run_replan_job", "sampled_by"]
-
-
-def stored_rows(conn: Connection, plan_id: int, registry_ids: npt.NDArray[Any]) -> npt.NDArray[np.int64]:
-    """Registry row of each household index a check-in stores (assignments then unplaced, as
-    stored; −1 for a household the registry does not have)."""
-    import pandas as pd
-
-    from api.day import _columns
-
-    (a_id,) = _columns(conn, "assignments", plan_id, "household_id")
-    (u_id,) = _columns(conn, "unplaced", plan_id, "household_id")
-    stored_ids = np.concatenate([a_id, u_id]).astype(str)
-    return np.asarray(pd.Index(np.asarray(registry_ids).astype(str)).get_indexer(stored_ids), dtype=np.int64)
 
 
 def sampled_by(engine: Engine, plan_id: int, registry_ids: npt.NDArray[Any], until: dt.datetime) -> npt.NDArray[np.bool_]:
@@ -44,7 +32,7 @@ def sampled_by(engine: Engine, plan_id: int, registry_ids: npt.NDArray[Any], unt
             Checkin.plan_id == plan_id, Checkin.at <= until.astimezone(dt.UTC).replace(tzinfo=None))).scalars().all()
         if not households:
             return sampled
-        rows = stored_rows(conn, plan_id, registry_ids)
+        rows = registry_rows(conn, plan_id, registry_ids)
     index = np.asarray(households, dtype=np.int64)
     index = index[(index >= 0) & (index < len(rows))]
     hit = rows[index]

@@ -121,7 +121,7 @@ def _rounds(engine: Any, plan_id: int) -> dict[str, Any]:
     import numpy as np
     from sqlalchemy import select
 
-    from api.day import _columns
+    from api.day import stored_household_ids
     from api.models import Checkin
     from sampler.day.rounds import Round, round_coverage
 
@@ -137,9 +137,7 @@ def _rounds(engine: Any, plan_id: int) -> dict[str, Any]:
             sampled = []
             listed = np.zeros(0, dtype=object)
             for pid in plans:
-                (a_id,) = _columns(conn, "assignments", pid, "household_id")
-                (u_id,) = _columns(conn, "unplaced", pid, "household_id")
-                listed = np.concatenate([a_id, u_id]).astype(object)
+                listed = stored_household_ids(conn, pid)
                 index = np.asarray(conn.execute(select(Checkin.household).where(Checkin.plan_id == pid))
                                    .scalars().all(), dtype=np.int64)
                 index = index[(index >= 0) & (index < len(listed))]
