@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
-from sampler.commands.ui import console, fail_on_input_error, summary_table
+from sampler.commands.ui import console, fail_on_input_error, input_path_issues, summary_table
 
 if TYPE_CHECKING:
     from sampler.errors import InputIssue
@@ -106,12 +106,7 @@ def replan_command(
         table_counts = parse_tables(tables, problems)
         if lead < 0:
             problems.append(InputIssue(COMMAND_LINE, None, "--lead", f"{lead:g}", "give the notice lead in minutes, ≥ 0"))
-        if not plan.is_dir():
-            problems.append(InputIssue(str(plan), None, "--plan", str(plan),
-                                       "point at a plan directory written by `sampler plan`"))
-        if not checkins.is_file():
-            problems.append(InputIssue(str(checkins), None, "--checkins", str(checkins),
-                                       "point at the check-in export (CSV or XLSX)"))
+        problems += input_path_issues(plan, checkins)
         if sites is not None and not sites.is_file():
             problems.append(InputIssue(str(sites), None, "--sites", str(sites), "point at a sites file (CSV or XLSX)"))
         if problems:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 
 import typer
 from rich.console import Console
@@ -13,8 +14,8 @@ from rich.text import Text
 
 from sampler.errors import COMMAND_LINE, InputError, InputIssue
 
-__all__ = ["console", "err_console", "fail_on_input_error", "print_warnings", "seed_and_workers_issues",
-           "summary_table"]
+__all__ = ["console", "err_console", "fail_on_input_error", "input_path_issues", "print_warnings",
+           "seed_and_workers_issues", "summary_table"]
 
 console = Console(stderr=False, highlight=False)
 err_console = Console(stderr=True, highlight=False)
@@ -26,6 +27,17 @@ def seed_and_workers_issues(seed: int, workers: int | None) -> list[InputIssue]:
         problems.append(InputIssue(COMMAND_LINE, None, "--seed", str(seed), "use a seed ≥ 0"))
     if workers is not None and workers < 1:
         problems.append(InputIssue(COMMAND_LINE, None, "--workers", str(workers), "use at least one worker"))
+    return problems
+
+
+def input_path_issues(plan: Path, checkins: Path | None = None) -> list[InputIssue]:
+    """What is wrong with the --plan (a plan directory) and --checkins (an export file) options."""
+    problems = []
+    if not plan.is_dir():
+        problems.append(InputIssue(str(plan), None, "--plan", str(plan), "point at a plan directory written by `sampler plan`"))
+    if checkins is not None and not checkins.is_file():
+        problems.append(InputIssue(str(checkins), None, "--checkins", str(checkins),
+                                   "point at the check-in export (CSV or XLSX)"))
     return problems
 
 

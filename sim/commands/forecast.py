@@ -8,7 +8,13 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from sampler.commands.ui import console, fail_on_input_error, seed_and_workers_issues, summary_table
+from sampler.commands.ui import (
+    console,
+    fail_on_input_error,
+    input_path_issues,
+    seed_and_workers_issues,
+    summary_table,
+)
 
 if TYPE_CHECKING:
     from sim.forecast import ForecastResult
@@ -81,12 +87,7 @@ def forecast_command(
             problems.append(InputIssue(COMMAND_LINE, None, "--late-below", f"{late_below:g}", "give a share in (0, 1]"))
         if prior_people <= 0:
             problems.append(InputIssue(COMMAND_LINE, None, "--prior-people", f"{prior_people:g}", "give a weight > 0"))
-        if not plan.is_dir():
-            problems.append(InputIssue(str(plan), None, "--plan", str(plan),
-                                       "point at a plan directory written by `sampler plan`"))
-        if not checkins.is_file():
-            problems.append(InputIssue(str(checkins), None, "--checkins", str(checkins),
-                                       "point at the check-in export (CSV or XLSX)"))
+        problems += input_path_issues(plan, checkins)
         if problems:
             raise InputError(problems)
         out_inputs = [*scenario_inputs(sc), plan, checkins]

@@ -8,7 +8,13 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from sampler.commands.ui import console, fail_on_input_error, seed_and_workers_issues, summary_table
+from sampler.commands.ui import (
+    console,
+    fail_on_input_error,
+    input_path_issues,
+    seed_and_workers_issues,
+    summary_table,
+)
 
 if TYPE_CHECKING:
     from sim.replicate import SimResult
@@ -86,9 +92,7 @@ def simulate_command(
         problems = seed_and_workers_issues(seed, workers)
         if reps < 1:
             problems.append(InputIssue(COMMAND_LINE, None, "--replications", str(reps), "run at least one replication"))
-        if not plan.is_dir():
-            problems.append(InputIssue(str(plan), None, "--plan", str(plan),
-                                       "point at a plan directory written by `sampler plan`"))
+        problems += input_path_issues(plan)
         if roster is not None and not roster_file(roster).is_file():
             problems.append(InputIssue(str(roster), None, "--roster", str(roster),
                                        "point at a directory written by `sampler roster`, or its roster.csv"))
