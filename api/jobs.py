@@ -216,6 +216,30 @@ def run_stored_plan_job(database_url: str, job_id: int, data_dir: str, kind: str
         engine.dispose()
 
 
+def store_job_plan(engine: Engine, job_id: int, plan: Any, scenario_id: int | None, parent_id: int | None = None) -> None:
+    """Store a job's plan (its tables and workbook, built in memory) with the job's success, in
+    one transaction. A re-plan's or round's parent is named by its stored plan id (not the scratch
+    folder it was read from)."""
+    from api.storage import store_plan
+    from sampler.planfiles.write import plan_frames, write_workbook
+
+    if parent_id is not None:
+        for block in ("replan", "round"):
+            if block in plan.summary:
+                parent = {k: v for k, v in plan.summary[block].get("parent", {}).items() if k != "directory"}
+                plan.summary[block]["parent"] = {**parent, "plan_id": parent_id}
+    progress_job(engine, job_id, "storing", 0.85)
+    frames = plan_frames(plan)  # the plan-directory tables, straight from the plan's arrays
+    book = io.BytesIO()
+    write_workbook(plan, {}, book)
+
+    def done(conn: Connection, plan_id: int) -> None:
+        finish_job(conn, job_id, plan_id=plan_id)
+
+    store_plan(engine, plan.summary, frames, scenario_id=scenario_id, job_id=job_id, workbook=book.getvalue(),
+               before_commit=done, parent_id=parent_id)
+
+
 def run_plan_job(database_url: str, job_id: int, data_dir: str) -> None:
     """Worker body of a plan job: read the scenario, plan it, store the plan with the job's success.
 
@@ -225,9 +249,7 @@ def run_plan_job(database_url: str, job_id: int, data_dir: str) -> None:
     """
     engine = make_engine(database_url)
     try:
-        from api.storage import store_plan
         from sampler.plan.planner import make_plan
-        from sampler.planfiles.write import plan_frames, write_workbook
         from sampler.registry.read import load_registry
 
         start_job(engine, job_id)
@@ -247,21 +269,9 @@ def run_plan_job(database_url: str, job_id: int, data_dir: str) -> None:
 
                 plan = plan_round(scenario, registry, read_plan_files(engine, int(previous)),
                                   progress=JobProgress(engine, job_id, 0.05, 0.75))
-                parent = {k: v for k, v in plan.summary["round"].get("parent", {}).items() if k != "directory"}
-                plan.summary["round"]["parent"] = {**parent, "plan_id": int(previous)}
             else:
                 plan = make_plan(scenario, registry, progress=JobProgress(engine, job_id, 0.05, 0.75))
-            progress_job(engine, job_id, "storing", 0.85)
-            frames = plan_frames(plan)  # the plan-directory tables, straight from the plan's arrays
-            book = io.BytesIO()
-            write_workbook(plan, {}, book)
-
-            def done(conn: Connection, plan_id: int) -> None:
-                finish_job(conn, job_id, plan_id=plan_id)
-
-            store_plan(engine, plan.summary, frames, scenario_id=scenario_id, job_id=job_id,
-                       workbook=book.getvalue(), before_commit=done,
-                       parent_id=int(previous) if previous is not None else None)
+            store_job_plan(engine, job_id, plan, scenario_id, int(previous) if previous is not None else None)
     except JobGone as exc:
         log.warning("job %s abandoned: %s", job_id, exc)
     except Exception as exc:

@@ -10,15 +10,14 @@ one transaction. Rounds (`POST /plans` with ``previous_plan_id``) are plan jobs 
 from __future__ import annotations
 
 import datetime as dt
-import io
 from typing import Any
 
 import numpy as np
 import numpy.typing as npt
-from sqlalchemy import Connection, Engine, select
+from sqlalchemy import Engine, select
 
 from api.day import registry_rows
-from api.jobs import JobProgress, StoredPlanJob, finish_job, progress_job, run_stored_plan_job
+from api.jobs import JobProgress, StoredPlanJob, progress_job, run_stored_plan_job, store_job_plan
 from api.models import Checkin
 
 __all__ = ["run_replan_job", "sampled_by"]
@@ -46,9 +45,8 @@ def run_replan_job(database_url: str, job_id: int, data_dir: str) -> None:
 
 
 def _replan(job: StoredPlanJob) -> None:
-    from api.storage import read_plan_files, store_plan
+    from api.storage import read_plan_files
     from sampler.plan.replan import replan
-    from sampler.planfiles.write import plan_frames, write_workbook
 
     params = job.params
     at = dt.datetime.fromisoformat(params["at"])
@@ -60,15 +58,4 @@ def _replan(job: StoredPlanJob) -> None:
     plan = replan(job.scenario, job.registry, files, sampled, minute, lead_minutes=float(params["lead_minutes"]),
                   close=params.get("close") or (), tables=params.get("tables") or {},
                   progress=JobProgress(job.engine, job.job_id, 0.1, 0.8))
-    parent = {k: v for k, v in plan.summary["replan"].get("parent", {}).items() if k != "directory"}
-    plan.summary["replan"]["parent"] = {**parent, "plan_id": job.plan_id}  # not the scratch folder it was read from
-    progress_job(job.engine, job.job_id, "storing", 0.85)
-    frames = plan_frames(plan)
-    book = io.BytesIO()
-    write_workbook(plan, {}, book)
-
-    def done(conn: Connection, plan_id: int) -> None:
-        finish_job(conn, job.job_id, plan_id=plan_id)
-
-    store_plan(job.engine, plan.summary, frames, scenario_id=job.scenario_id, job_id=job.job_id,
-               workbook=book.getvalue(), before_commit=done, parent_id=job.plan_id)
+    store_job_plan(job.engine, job.job_id, plan, job.scenario_id, parent_id=job.plan_id)
