@@ -34,13 +34,8 @@ def _sms_result(session: SessionDep, engine: EngineDep, plan_id: int) -> SmsResu
     from sampler.notify.sms import build_messages, sms_params
 
     plan = get_plan_row(session, plan_id)
-    section = None
-    if plan.scenario_id is not None:
-        scenario = session.get(Scenario, plan.scenario_id)
-        if scenario is not None:
-            section = json.loads(scenario.parameters).get("sms")
     try:
-        params = sms_params(section, f"scenario {plan.scenario_id}")
+        params = sms_params(_section(session, plan.scenario_id, "sms"), f"scenario {plan.scenario_id}")
     except InputError as exc:
         raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, [i.as_dict() for i in exc.issues]) from None
     # A re-plan texts only the households whose slot changed or who were missed (as `sampler sms`).
