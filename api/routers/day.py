@@ -12,6 +12,7 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import tempfile
+from collections.abc import Sequence
 from pathlib import Path as FsPath
 from typing import Annotated, Any
 
@@ -81,7 +82,7 @@ def _state(request: Request, session: SessionDep, engine: EngineDep, plan_id: in
     return cache.state(engine, plan_id, details)
 
 
-def _store(request: Request, session: SessionDep, engine: EngineDep, plan_id: int, rows: list[dict[str, Any]],
+def _store(request: Request, session: SessionDep, engine: EngineDep, plan_id: int, rows: Sequence[dict[str, Any]],
            key_id: int) -> dict[str, Any]:
     """Store check-ins in one thread hop; the plan row is read only when this process has not
     loaded its day yet (a plan deleted meanwhile fails the insert's foreign key: 404)."""
@@ -161,7 +162,7 @@ async def import_checkins(request: Request, session: SessionDep, engine: EngineD
     content = await file.read()
     state = await run_in_threadpool(_state, request, session, engine, plan_id)
 
-    def parse() -> list[dict[str, Any]]:
+    def parse() -> Sequence[dict[str, Any]]:
         with tempfile.TemporaryDirectory(prefix="sampler-import-") as tmp:
             path = FsPath(tmp) / f"upload{suffix}"
             path.write_bytes(content)

@@ -21,6 +21,7 @@ from sampler.model import PERIODS, IntArray, Progress, Registry, no_progress
 from sampler.params import Scenario
 from sampler.plan.bound import lagrangian_bound
 from sampler.plan.flow import COST_SCALE, FlowSolution, GroupArcs, solve_flow
+from sampler.plan.geo import Candidates
 from sampler.plan.homeroute import route_home_visits
 from sampler.plan.homevisit import schedule_home_visits
 from sampler.plan.packing import assign_slots, split_groups, tighten_cells
@@ -58,6 +59,10 @@ class Plan:
     change
         Re-plans and rounds (`sampler.plan.replan`): per household what became of its previous
         booking (``sampled``, ``kept``, ``moved``, ``home``, ``new``, ``unplaced``); None otherwise.
+    codes
+        Resident codes per household when they come from a previous plan (a re-plan or round keeps
+        the codes residents were sent, `sampler.plan.replan`); None: made from the deployment's
+        secret when the plan is written (`sampler.day.codes.resident_codes`).
     """
 
     scenario: Scenario
@@ -73,6 +78,7 @@ class Plan:
     stop: IntArray | None = None
     arrival: npt.NDArray[np.float64] | None = None
     change: npt.NDArray[np.object_] | None = None
+    codes: npt.NDArray[np.object_] | None = None
 
     def visit_order(self) -> tuple[IntArray, IntArray, npt.NDArray[np.float64]]:
         """Home-visit households in visiting order (by slot, team, stop, arrival, registry order),
@@ -111,17 +117,19 @@ class Plan:
 
 
 def make_plan(scenario: Scenario, registry: Registry, progress: Progress | None = None, *,
-              capacity: IntArray | None = None, home_capacity: IntArray | None = None) -> Plan:
+              capacity: IntArray | None = None, home_capacity: IntArray | None = None,
+              candidates: Candidates | None = None) -> Plan:
     """Plan the area; see the module docstring. Never raises for capacity shortfalls: it reports them.
 
     ``capacity`` (people per site and slot) and ``home_capacity`` (home visits per slot) replace
     what the sites' tables and the teams give (`build_problem`): a re-plan plans into what is left,
-    with 0 before its cutoff (`sampler.plan.replan`).
+    with 0 before its cutoff (`sampler.plan.replan`), and passes the ``candidates`` it has found
+    already for the same buildings and sites.
     """
     progress = progress or no_progress
     clock0 = time.perf_counter()
     timing: dict[str, float] = {}
-    problem = build_problem(scenario, registry, capacity, home_capacity)
+    problem = build_problem(scenario, registry, capacity, home_capacity, candidates)
     hh = registry.households
     progress("candidates", 0.1)
 

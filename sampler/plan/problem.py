@@ -139,12 +139,14 @@ def _home_mask(
 
 
 def build_problem(scenario: Scenario, registry: Registry, capacity: IntArray | None = None,
-                  home_capacity: IntArray | None = None) -> Problem:
+                  home_capacity: IntArray | None = None, candidates: Candidates | None = None) -> Problem:
     """Grid, candidates, costs, home-visit households and the queue order.
 
     ``capacity`` (sites × slots) replaces the people per site and slot the sites' tables give, and
     ``home_capacity`` (one count per slot) the home visits the teams can make: a re-plan passes
     what is left after the bookings it keeps, 0 in slots before its cutoff (`sampler.plan.replan`).
+    ``candidates``: the candidate sites of the registry's buildings when already found for the
+    same buildings, sites and scenario (a re-plan's second problem over a part of the households).
     """
     hh, pp = registry.households, scenario.planner
     grid = slot_grid(scenario.window, scenario.capacity, pp, registry.sites)
@@ -157,7 +159,7 @@ def build_problem(scenario: Scenario, registry: Registry, capacity: IntArray | N
         home_capacity = np.asarray(home_capacity, dtype=np.int64)
         if home_capacity.shape != (grid.n,) or (home_capacity < 0).any():
             raise ValueError(f"home_capacity must be {grid.n} visits ≥ 0 (one per slot), got {home_capacity.shape}")
-    cand = candidate_sites(registry.buildings, registry.sites, scenario.walk, pp.candidate_sites)
+    cand = candidates if candidates is not None else candidate_sites(registry.buildings, registry.sites, scenario.walk, pp.candidate_sites)
     home, reason = _home_mask(scenario, registry, cand)
     room, unit = hh.arrow("room"), hh.arrow("unit")
     queue = np.lexsort((_natural_rank(hh.room if room is None else room),

@@ -66,7 +66,7 @@ def plan_frames(plan: Plan) -> dict[str, pd.DataFrame]:
     site_ids = np.array([s.id for s in reg.sites] + [""], dtype=object)
     placed = np.flatnonzero(plan.mode != MODE_UNPLACED)
     at_site = plan.mode[placed] == MODE_SITE
-    codes = resident_codes(plan.scenario.area, hh.id, code_secret())
+    codes = plan.codes if plan.codes is not None else resident_codes(plan.scenario.area, hh.id, code_secret())
     assignments = pd.DataFrame({
         "household_id": _hh_text(hh, "id", placed),
         "code": _text(codes, placed),

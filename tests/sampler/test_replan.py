@@ -210,6 +210,59 @@ def test_checkins_in_arrays_agree_with_the_row_by_row_validation(tmp_path: Path,
         assert sum(fast[0]) > 0  # type: ignore[index, arg-type]
 
 
+def test_checkins_read_from_a_file_agree_with_the_same_rows_as_dicts(tmp_path: Path) -> None:
+    """read_checkins keeps a file's columns (`CheckinRows`); its rows are the dicts validation
+    reads, and the array path on the columns gives what it gives on the dicts."""
+    from sampler.day.files import CheckinRows, read_checkins
+    from sampler.plan.replan import sampled_from_checkins
+
+    sc, reg = scenario(), random_city(4, 8, 2)
+    _plan, files = planned(sc, reg, tmp_path)
+    a = files.assignments
+    export = pd.DataFrame({"code": [c.lower() if i % 3 == 0 else c for i, c in enumerate(a["code"])],
+                           "site_id": a["site_id"].fillna("").replace("", "home"),
+                           "at": [f"2022-11-23 {6 + i % 3:02d}:10" for i in range(len(a))], "people": ""})
+    export.loc[1, "people"] = "1"
+    path = tmp_path / "checkins.csv"
+    export.to_csv(path, index=False)
+    rows = read_checkins(path)
+    assert isinstance(rows, CheckinRows) and len(rows) == len(a)
+    first = rows[0]
+    assert first["at"] == "2022-11-23T06:10:00+08:00" and first["people"] is None and first["row"] == 1
+    assert first["id"].startswith("file-") and rows[1]["people"] == "1" and rows[-1] == rows[len(a) - 1]
+    as_dicts = list(rows)
+    assert as_dicts[1:3] == rows[1:3]
+    by_columns = sampled_from_checkins(files, reg, rows, 100.0, str(path))
+    by_dicts = sampled_from_checkins(files, reg, as_dicts, 100.0, str(path))
+    assert by_columns[0].tolist() == by_dicts[0].tolist() and by_columns[1] == by_dicts[1]
+    assert 0 < by_columns[0].sum() < len(a) and by_columns[1] > 0  # the window opens 06:00: 08:10 is after at
+    bad = tmp_path / "bad.csv"
+    export.assign(at=["9:61"] + list(export["at"][1:])).to_csv(bad, index=False)
+    with pytest.raises(InputError) as exc:
+        read_checkins(bad)
+    assert [(i.row, i.field, i.value) for i in exc.value.issues] == [(2, "at", "9:61")]
+
+
+def test_a_re_plan_keeps_the_codes_residents_were_sent(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The codes come from the parent's contacts, not from this machine's secret (the SMS and the
+    lookups of the day keep working); a parent without codes gets codes made afresh."""
+    sc, reg = scenario(), random_city(5, 10, 2)
+    monkeypatch.setenv("SAMPLER_CODE_SECRET", "a" * 40)
+    _plan, files = planned(sc, reg, tmp_path)
+    sent = dict(zip(files.contacts["household_id"], files.contacts["code"], strict=True))
+    monkeypatch.setenv("SAMPLER_CODE_SECRET", "b" * 40)
+    new = replan(sc, reg, files, np.zeros(len(reg.households), dtype=bool), 60.0, close={reg.sites[0].id})
+    write_plan(new, tmp_path / "new", xlsx=False)
+    again = read_plan(tmp_path / "new")
+    assert dict(zip(again.contacts["household_id"], again.contacts["code"], strict=True)) == sent
+    fresh = make_plan(sc, reg)
+    write_plan(fresh, tmp_path / "fresh", xlsx=False)
+    other = read_plan(tmp_path / "fresh").contacts
+    assert set(other["code"]).isdisjoint(sent.values())  # another secret: other codes
+    no_codes = replace(files, contacts=files.contacts.assign(code=""))
+    assert replan(sc, reg, no_codes, np.zeros(len(reg.households), dtype=bool), 60.0).codes is None
+
+
 # --- invariants over random cities and check-in sets ---------------------------------------------
 
 @settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
