@@ -180,11 +180,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         return await http_exception_handler(request, exc)
 
     api = APIRouter(prefix=API_PREFIX)
+    # Routes are matched in order: residents' lookups and the public status (the bulk of an SMS
+    # wave's requests) first, so that they skip the ~90 staff routes (~0.3 ms a request).
+    api.include_router(lookup.router, responses=_LOOKUP_ERRORS)
+    api.include_router(day.public_router, responses=_LOOKUP_ERRORS)
     for module in (scenarios, purge, plans, jobs, simulations, forecasts, replan, exports, keys, audit, day,
                    coverage, whatif, templates):
         api.include_router(module.router, responses=ERROR_RESPONSES)
-    api.include_router(lookup.router, responses=_LOOKUP_ERRORS)
-    api.include_router(day.public_router, responses=_LOOKUP_ERRORS)
     api.include_router(mapdata.router, responses=ERROR_RESPONSES)
     app.include_router(api)
 
