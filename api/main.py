@@ -14,7 +14,9 @@ from pathlib import Path
 from typing import Any
 
 from fastapi import APIRouter, FastAPI, Request
+from fastapi.encoders import jsonable_encoder
 from fastapi.exception_handlers import http_exception_handler
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from fastapi.routing import APIRoute
 from starlette.exceptions import HTTPException
@@ -68,15 +70,16 @@ def operation_id(route: APIRoute) -> str:
 
 
 def scrub(value: Any, paths: list[str]) -> Any:
-    """``value`` (str, list, dict) with the server's own directories cut out of every string."""
+    """``value`` (str, list, dict) with the server's own directories cut out of every string and
+    lone surrogates (which JSON may carry as escapes but UTF-8 cannot encode) shown as ``\\udXXX``."""
     if isinstance(value, str):
         for path in paths:
             value = value.replace(path + "/", "").replace(path, "")
-        return value
-    if isinstance(value, list):
+        return value.encode("utf-8", "backslashreplace").decode("utf-8")
+    if isinstance(value, (list, tuple)):
         return [scrub(v, paths) for v in value]
     if isinstance(value, dict):
-        return {k: scrub(v, paths) for k, v in value.items()}
+        return {scrub(k, paths): scrub(v, paths) for k, v in value.items()}
     return value
 
 
@@ -170,6 +173,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     async def input_error(_request: Request, exc: InputError) -> JSONResponse:
         issues = [i.as_dict() for i in exc.issues[:1000]]
         return JSONResponse(status_code=422, content={"detail": scrub(issues, hidden)})
+
+    @app.exception_handler(RequestValidationError)
+    async def validation_error(_request: Request, exc: RequestValidationError) -> JSONResponse:
+        # FastAPI's own handler echoes the input, which fails to encode if it holds a lone surrogate.
+        return JSONResponse(status_code=422, content={"detail": scrub(jsonable_encoder(exc.errors()), hidden)})
 
     @app.exception_handler(HTTPException)
     async def http_error(request: Request, exc: HTTPException) -> Any:

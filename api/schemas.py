@@ -116,11 +116,18 @@ ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
 """The error answers every keyed route documents (one schema for all)."""
 
 
-SiteId = Annotated[str, Field(min_length=1, max_length=100, pattern=r"^[^;]+$")]
-KeyName = Annotated[str, Field(max_length=100, description='who or what the key is for ("bootstrap" is reserved)')]
+PLAIN = r"^[^\x00-\x1f\x7f]*$"
+"""Text a request may carry: no control characters (a NUL cannot be stored in PostgreSQL; lone
+surrogates fail the pattern as invalid Unicode)."""
+PLAIN_ID = r"^[^;\x00-\x1f\x7f]+$"
+"""An id inside a ``;``-joined list: plain text without ``;``."""
+
+SiteId = Annotated[str, Field(min_length=1, max_length=100, pattern=PLAIN_ID)]
+KeyName = Annotated[str, Field(max_length=100, pattern=PLAIN,
+                               description='who or what the key is for ("bootstrap" is reserved)')]
 
 
-GridName = Annotated[str, Field(min_length=1, max_length=100, pattern=r"^[^;]+$")]
+GridName = Annotated[str, Field(min_length=1, max_length=100, pattern=PLAIN_ID)]
 
 
 class StaffKeyCreate(BaseModel):
@@ -351,8 +358,8 @@ class LookupQuery(BaseModel):
     of the registered phone. ``household_id`` (the registry id) is accepted only from staff tools
     with a planner or site key (401 without one); give exactly one of the two."""
 
-    code: str | None = Field(default=None, min_length=1, max_length=32)
-    household_id: str | None = Field(default=None, min_length=1, max_length=64)
+    code: str | None = Field(default=None, min_length=1, max_length=32, pattern=PLAIN)
+    household_id: str | None = Field(default=None, min_length=1, max_length=64, pattern=PLAIN)
     phone_last4: str = Field(pattern=r"^\d{4}$")
     plan_id: int | None = Field(default=None, ge=1, le=2**31 - 1)
 

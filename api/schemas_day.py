@@ -8,6 +8,8 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, BeforeValidator, Field
 
+from api.schemas import PLAIN
+
 __all__ = [
     "CheckinIn",
     "CheckinRejection",
@@ -42,13 +44,13 @@ OutcomeName = Literal["coming", "home_visit", "away", "refused", "sampled_elsewh
 class CheckinIn(BaseModel):
     """One household (or some of its members) sampled; ``id`` is made by the device (a uuid)."""
 
-    id: str = Field(min_length=1, max_length=64)
-    code: str | None = Field(default=None, max_length=32)
-    household_id: str | None = Field(default=None, max_length=100)
-    site_id: str = Field(default="", max_length=100, description="the site's id; '' or 'home' for a home visit")
+    id: str = Field(min_length=1, max_length=64, pattern=PLAIN)
+    code: str | None = Field(default=None, max_length=32, pattern=PLAIN)
+    household_id: str | None = Field(default=None, max_length=100, pattern=PLAIN)
+    site_id: str = Field(default="", max_length=100, pattern=PLAIN, description="the site's id; '' or 'home' for a home visit")
     at: AwareTime = Field(description="RFC 3339 time with its offset")
     people: int | None = Field(default=None, ge=1, le=100, description="default: the rest of the household")
-    tube: str = Field(default="", max_length=64)
+    tube: str = Field(default="", max_length=64, pattern=PLAIN)
 
 
 class CheckinsIn(BaseModel):
@@ -110,9 +112,9 @@ class MissedPublic(BaseModel):
 
 
 class FollowupIn(BaseModel):
-    household_id: str = Field(min_length=1, max_length=100)
+    household_id: str = Field(min_length=1, max_length=100, pattern=PLAIN)
     outcome: OutcomeName
-    note: str = Field(default="", max_length=200)
+    note: str = Field(default="", max_length=200, pattern=PLAIN)
 
 
 class FollowupsIn(BaseModel):

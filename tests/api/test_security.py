@@ -256,3 +256,39 @@ def test_bad_trusted_proxy_is_refused(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("SAMPLER_TRUSTED_PROXIES", "proxy.example")
     result = CliRunner().invoke(build_app(), ["serve", "--port", "1"])
     assert result.exit_code == 2 and "SAMPLER_TRUSTED_PROXIES" in result.output
+
+
+_LONE = '"\\udabe"'  # a lone surrogate as JSON carries it (valid JSON, not encodable as UTF-8)
+
+
+@pytest.mark.parametrize(("path", "body"), [
+    ("/api/v1/keys", '{"role": "viewer", "name": "a\\u0000b"}'),
+    ("/api/v1/keys", '{"role": "viewer", "name": ' + _LONE + '}'),
+    ("/api/v1/keys", '{"role": "grid", "name": "5号楼", "grids": ["G\\u0000<"]}'),
+    ("/api/v1/keys", '{"role": "site", "sites": ["S1\\u000b"]}'),
+    ("/api/v1/lookup", '{"code": "AB\\u0000CD", "phone_last4": "1234"}'),
+    ("/api/v1/lookup", '{"code": ' + _LONE + ', "phone_last4": "1234"}'),
+    ("/api/v1/plans/{pid}/checkins",
+     '{"checkins": [{"id": "c\\u0000", "household_id": "H001", "site_id": "S1", "at": "2022-11-23T08:10:00+08:00"}]}'),
+    ("/api/v1/plans/{pid}/followups", '{"followups": [{"household_id": "H001", "outcome": "away", "note": "x\\u0000"}]}'),
+    ("/api/v1/plans/{pid}/replan", '{"close": ["S1\\u0000"]}'),
+])
+def test_control_characters_and_lone_surrogates_are_422_and_nothing_is_stored(
+        client: TestClient, plan_id: int, path: str, body: str) -> None:
+    """A NUL (PostgreSQL cannot store one) or a lone surrogate in any text field is a 422 naming
+    the field, on both databases, and the request stores nothing (found by Schemathesis: 500)."""
+    engine = client.app.state.engine  # type: ignore[attr-defined]
+    before = _rows(engine)
+    r = client.post(path.format(pid=plan_id), content=body.encode(),
+                    headers={**auth(), "Content-Type": "application/json"})
+    assert r.status_code == 422, r.text
+    assert r.json()["detail"][0]["loc"][0] == "body"
+    assert _rows(engine) == before
+
+
+def _rows(engine: object) -> dict[str, int]:
+    """How many keys, check-ins, follow-ups and jobs are stored."""
+    from sqlalchemy import text
+    with engine.connect() as conn:  # type: ignore[attr-defined]
+        return {t: conn.execute(text(f"SELECT count(*) FROM {t}")).scalar_one()
+                for t in ("api_keys", "checkins", "followups", "jobs")}
