@@ -10,6 +10,7 @@ import typer
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
 from sampler.commands.ui import console, fail_on_input_error, print_warnings, summary_table
+from sampler.commands.replan import made_room_text
 
 __all__ = ["register"]
 
@@ -152,6 +153,7 @@ def _bound_rows(s: dict[str, Any]) -> list[tuple[str, object]]:
     return [
         ("stability (unchanged)", f"{100 * s['stability']:.2f} % ({r['kept']:,} of {r['households']:,})"),
         ("moved / home / new", f"{r['moved']:,} / {r['home']:,} / {r['new']:,}"),
+        ("made room: kept moved / placed", made_room_text(r)),
         ("objective (whole plan)", f"{s['objective']:,.1f}"),
         ("re-planned: households / gap", f"{part['households']:,} / {gap}"),
     ]

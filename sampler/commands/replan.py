@@ -40,6 +40,14 @@ def parse_tables(text: str, issues: list[InputIssue]) -> dict[str, int]:
     return out
 
 
+def made_room_text(block: dict[str, Any]) -> str:
+    """``made_room`` of a re-plan or round block as one cell: kept bookings moved / households placed."""
+    room = block.get("made_room") or {}
+    if not room.get("second_pass"):
+        return "-"
+    return f"{room['moved']:,} / {room['placed']:,} (of {room['released']:,} released)"
+
+
 def replan_rows(s: dict[str, Any], seconds: float, out: Path) -> list[tuple[str, object]]:
     """The summary table of a re-plan's plan.json (``replan`` block)."""
     r = s["replan"]
@@ -56,6 +64,7 @@ def replan_rows(s: dict[str, Any], seconds: float, out: Path) -> list[tuple[str,
         ("moved (new site or slot)", f"{r['moved']:,}"),
         ("home visits newly planned", f"{r['home']:,}"),
         ("unplaced", f"{r['unplaced']:,}"),
+        ("made room: kept moved / placed", made_room_text(r)),
         ("re-planned households", f"{part['households']:,}"),
         ("re-plan objective / bound", f"{part['objective']:,.1f} / {bound}"),
         ("re-plan gap", gap),

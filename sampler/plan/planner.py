@@ -60,7 +60,7 @@ class Plan:
         Re-plans and rounds (`sampler.plan.replan`): per household what became of its previous
         booking (``sampled``, ``kept``, ``moved``, ``home``, ``new``, ``unplaced``); None otherwise.
     codes
-        Resident codes per household when they come from a previous plan (a re-plan or round keeps
+        Resident codes per household (texts: numpy or Arrow) when they come from a previous plan (a re-plan or round keeps
         the codes residents were sent, `sampler.plan.replan`); None: made from the deployment's
         secret when the plan is written (`sampler.day.codes.resident_codes`).
     """
@@ -78,7 +78,7 @@ class Plan:
     stop: IntArray | None = None
     arrival: npt.NDArray[np.float64] | None = None
     change: npt.NDArray[np.object_] | None = None
-    codes: npt.NDArray[np.object_] | None = None
+    codes: Any = None
 
     def visit_order(self) -> tuple[IntArray, IntArray, npt.NDArray[np.float64]]:
         """Home-visit households in visiting order (by slot, team, stop, arrival, registry order),

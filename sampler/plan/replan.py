@@ -19,10 +19,17 @@ and call `reassign`, which
    so the plan's guarantees hold: no slot over its capacity counting the bookings, no split
    household, sealed zones at home, buildings together where capacity allows.
 
-Kept households are never moved to make room: who cannot be placed is listed unplaced with the
-reason (the sites within reach and their slots are full), which is what staff can act on (more
-tables, another site, a later round). The bound and gap in plan.json's ``replan``/``round`` block
-are the planner's proof for the re-planned households given the kept ones.
+4. makes room (`_make_room`) when that pass leaves households unplaced: the kept site bookings at
+   the sites those households can reach, of households with room left at another of their own
+   candidate sites, are released and planned again with them; the second pass is taken only if
+   every released household is placed and more households are placed, and then each released
+   household whose old site and slot still have room goes back to it. So a kept booking moves only
+   when moving it places someone else (plan.json ``made_room``: released, moved, placed).
+
+Who still cannot be placed is listed unplaced with the reason (the sites within reach and their
+slots are full), which is what staff can act on (more tables, another site, a later round). The
+bound and gap in plan.json's ``replan``/``round`` block are the planner's proof for the
+re-planned households given the kept ones.
 """
 
 from __future__ import annotations
@@ -104,7 +111,7 @@ class Previous:
     parent
         What plan.json records of it (`parent_record`).
     codes
-        The resident codes it sent, per household, when it has one for every household of the
+        The resident codes it sent, per household (Arrow texts), when it has one for every household of the
         registry (all different); None otherwise (the new plan's codes are then made afresh, the
         same ones where the secret and the area are the same).
     """
@@ -118,7 +125,7 @@ class Previous:
     walk: FloatArray
     capacity: IntArray
     parent: dict[str, Any]
-    codes: npt.NDArray[np.object_] | None = None
+    codes: Any = None
 
 
 def parent_record(files: PlanFiles) -> dict[str, Any]:
@@ -220,7 +227,7 @@ def previous_plan(files: PlanFiles, registry: Registry) -> Previous:
                     _previous_codes(files, ids))
 
 
-def _previous_codes(files: PlanFiles, ids: Any) -> npt.NDArray[np.object_] | None:
+def _previous_codes(files: PlanFiles, ids: Any) -> Any:
     """The previous plan's resident codes in registry order, when it has one for every household
     and no two are the same; None otherwise."""
     c = files.contacts
@@ -237,7 +244,7 @@ def _previous_codes(files: PlanFiles, ids: Any) -> npt.NDArray[np.object_] | Non
     codes = _text_array(c["code"]).take(row)
     if pc.any(pc.equal(codes, "")).as_py() or not _distinct(codes):
         return None
-    return np.asarray(codes.to_numpy(zero_copy_only=False), dtype=object)
+    return codes  # Arrow texts: the plan writer takes them as they are
 
 
 def _distinct(texts: Any) -> bool:
@@ -289,12 +296,13 @@ def _within_cell_prefix(cell: IntArray, size: IntArray, room: IntArray) -> BoolA
 
 
 def reassign(scenario: Scenario, registry: Registry, previous: Previous, *, sampled: BoolArray, cutoff: int,
-             capacity: IntArray, keep_bookings: bool = True,
+             capacity: IntArray, keep_bookings: bool = True, make_room: bool = True,
              progress: Progress | None = None) -> tuple[Plan, dict[str, Any]]:
     """Keep what is still feasible of ``previous``, plan the rest into what is left (module docstring).
 
     ``keep_bookings=False`` keeps only the sampled and plans every other household afresh (the
     from-scratch baseline of benchmarks/replan.py: how many more residents it moves).
+    ``make_room=False`` never moves a kept booking to place others (`_make_room`).
 
     ``capacity`` is people per (site, slot) of the new plan (registry sites × the window's slots);
     nobody re-planned gets a slot before ``cutoff`` (a slot index). Returns the plan (with its
@@ -347,6 +355,11 @@ def reassign(scenario: Scenario, registry: Registry, previous: Previous, *, samp
 
     sub_registry = replace(registry, households=_subset(hh, todo))
     sub = make_plan(scenario, sub_registry, step, capacity=residual, home_capacity=home_left, candidates=full.cand)
+    made_room: dict[str, Any] = {"released": 0, "moved": 0, "placed": 0, "second_pass": False}
+    if make_room and keep_bookings:
+        room_pass = _make_room(scenario, registry, full, previous, kept, todo, sub, residual, home_left, step)
+        if room_pass is not None:
+            kept, todo, sub, made_room = room_pass
     progress("checks", 0.9)
 
     # Merge: sampled and kept as they were, the rest from the sub-plan.
@@ -379,12 +392,15 @@ def reassign(scenario: Scenario, registry: Registry, previous: Previous, *, samp
     arc_of = scored.arc_index(hh.building[at], site[at])
     summary = summarise(scored, mode, site, slot, walk, arc_of, lower_cost=None,
                         repair_method=str(sub.summary["repair"]))
-    counts = {k: int((change == k).sum()) for k in CHANGES}
+    codes, names = pd.factorize(change)
+    tally = dict(zip(names, np.bincount(codes, minlength=len(names)).tolist(), strict=True))
+    counts = {k: int(tally.get(k, 0)) for k in CHANGES}
     s = sub.summary
     block = {
         "households": n,
         **{k: counts[k] for k in ("sampled", "kept", "moved", "home", "new", "unplaced")},
         "moved_people": int(size[(change == "moved") | (change == "home")].sum()),
+        "made_room": made_room,
         "replanned": {
             "households": len(todo), "objective": s["objective"], "lower_bound": s["lower_bound"],
             "gap": s["gap"], "violations": s["violations"], "repair": s["repair"],
@@ -396,6 +412,152 @@ def reassign(scenario: Scenario, registry: Registry, previous: Previous, *, samp
                          "solve_seconds": round(time.perf_counter() - clock0, 3)}
     progress("done", 1.0)
     return plan, block
+
+
+def _make_room(scenario: Scenario, registry: Registry, full: Any, previous: Previous, kept: BoolArray,
+               todo: IntArray, sub: Plan, residual: IntArray, home_left: IntArray,
+               progress: Progress) -> tuple[BoolArray, IntArray, Plan, dict[str, Any]] | None:
+    """Move kept bookings only where that places households the first pass left unplaced.
+
+    Releases the kept site bookings at the sites the unplaced households can reach, of households
+    whose own candidate sites have room left elsewhere (others could only take the same places
+    back), and plans them again together with the first pass's households. The second pass is
+    taken only if every released household is placed and more households are placed than before;
+    then every released household that can go back to its old site and slot (room left there,
+    in call-down order) does, so that only those whose move made the room are moved.
+    Returns (kept, todo, sub-plan, the ``made_room`` counts), or None when nothing is gained.
+    """
+    hh = registry.households
+    n_sites = len(registry.sites)
+    lost = todo[sub.mode == MODE_UNPLACED]
+    if not len(lost) or not n_sites:
+        return None
+    pm, ps, pt = previous.mode, previous.site, previous.slot
+    size = hh.size.astype(np.int64)
+    _, arc = full.candidate_arcs(np.unique(hh.building[lost]))
+    reach = np.zeros(n_sites, dtype=bool)
+    reach[full.cand.site[arc]] = True
+    # Room the first pass left, per site: where a released household could go.
+    left = residual.copy()
+    placed = sub.mode == MODE_SITE
+    np.subtract.at(left, (sub.site[placed], sub.slot[placed]), sub.registry.households.size[placed].astype(np.int64))
+    site_room = left.max(axis=1) if left.shape[1] else np.zeros(n_sites, dtype=np.int64)
+    movable = np.flatnonzero(kept & (pm == MODE_SITE) & (ps >= 0))
+    movable = movable[reach[ps[movable]]]
+    if not len(movable):
+        return None
+    buildings = np.unique(hh.building[movable])
+    group, arc = full.candidate_arcs(buildings)
+    outlet = np.zeros(len(buildings), dtype=bool)
+    np.logical_or.at(outlet, group, site_room[full.cand.site[arc]] > 0)
+    movable = movable[outlet[np.searchsorted(buildings, hh.building[movable])]]
+    if not len(movable):
+        return None
+    residual2 = residual.copy()
+    np.add.at(residual2, (ps[movable], pt[movable]), size[movable])
+    todo2 = np.union1d(todo, movable)
+    sub2 = make_plan(scenario, replace(registry, households=_subset(hh, todo2)), progress,
+                     capacity=residual2, home_capacity=home_left, candidates=full.cand)
+    at_released = np.searchsorted(todo2, movable)
+    lost2 = int((sub2.mode == MODE_UNPLACED).sum())
+    if (sub2.mode[at_released] == MODE_UNPLACED).any() or lost2 >= len(lost):
+        return None
+    # Settle: each released household goes back to its old site and slot where that has room, or
+    # where it can trade places with a household that moves anyway (one of the first pass's, or a
+    # released one not at its own place) and that may use the released household's new site.
+    mode2, site2, slot2 = sub2.mode.copy(), sub2.site.copy(), sub2.slot.copy()
+    walk2 = np.asarray(sub2.walk, dtype=np.float64).copy()
+    _settle(full, hh, todo2, movable, at_released, previous, residual2, mode2, site2, slot2, walk2)
+    moved = int(((mode2[at_released] != MODE_SITE) | (site2[at_released] != ps[movable])
+                 | (slot2[at_released] != pt[movable])).sum())
+    if (site2 != sub2.site).any() or (slot2 != sub2.slot).any():
+        sub2 = replace(sub2, mode=mode2, site=site2, slot=slot2, walk=walk2)
+        sub2 = replace(sub2, summary=_rescored(scenario, sub2, residual2, home_left, full.cand))
+    kept = kept.copy()
+    kept[movable] = False
+    return kept, todo2, sub2, {"released": len(movable), "moved": moved, "placed": len(lost) - lost2,
+                               "second_pass": True}
+
+
+def _settle(full: Any, hh: HouseholdTable, todo: IntArray, released: IntArray, at_released: IntArray,
+            previous: Previous, capacity: IntArray, mode: IntArray, site: IntArray, slot: IntArray,
+            walk: FloatArray) -> None:
+    """Move released households back to their old (site, slot) in call-down order, in place
+    (`_make_room`): directly where the cell has room, else by trading places with a household of
+    that cell that moves anyway, when both cells stay within capacity and the other household may
+    use the released one's site (a candidate arc)."""
+    n_sites = max(len(full.registry.sites), 1)
+    keys, pos = _sorted_arcs(full.cand, n_sites)
+    size = hh.size.astype(np.int64)[todo]
+    building = hh.building[todo]
+    old_site, old_slot = previous.site[todo], previous.slot[todo]
+    is_released = np.zeros(len(todo), dtype=bool)
+    is_released[at_released] = True
+    load = np.zeros_like(capacity)
+    on = mode == MODE_SITE
+    np.add.at(load, (site[on], slot[on]), size[on])
+    cells: dict[tuple[int, int], list[int]] = {}
+    for j in np.flatnonzero(on):
+        cells.setdefault((int(site[j]), int(slot[j])), []).append(int(j))
+
+    def home(j: int) -> bool:
+        return bool(is_released[j] and mode[j] == MODE_SITE and site[j] == old_site[j] and slot[j] == old_slot[j])
+
+    def arc_walk(j: int, s: int) -> float | None:
+        key = int(building[j]) * n_sites + s
+        i = int(np.searchsorted(keys, key))
+        return float(full.cand.walk[pos[i]]) if i < len(keys) and keys[i] == key else None
+
+    def put(j: int, s: int, t: int, w: float) -> None:
+        if mode[j] == MODE_SITE:
+            cells[(int(site[j]), int(slot[j]))].remove(j)
+            load[site[j], slot[j]] -= size[j]
+        cells.setdefault((s, t), []).append(j)
+        load[s, t] += size[j]
+        mode[j], site[j], slot[j], walk[j] = MODE_SITE, s, t, w
+
+    rank = np.empty(len(hh), dtype=np.int64)
+    rank[full.queue] = np.arange(len(hh))
+    for j in (int(x) for x in at_released[np.argsort(rank[released], kind="stable")]):
+        if home(j):
+            continue
+        c = (int(old_site[j]), int(old_slot[j]))
+        back = float(previous.walk[todo[j]])
+        if load[c] + size[j] <= capacity[c]:
+            put(j, *c, back)
+            continue
+        d = (int(site[j]), int(slot[j]))
+        for x in sorted(cells.get(c, [])):
+            if home(x):
+                continue
+            w = arc_walk(x, d[0])
+            if w is None or load[c] - size[x] + size[j] > capacity[c] or load[d] - size[j] + size[x] > capacity[d]:
+                continue
+            put(j, *c, back)
+            put(x, *d, w)
+            break
+
+
+def _sorted_arcs(cand: Any, n_sites: int) -> tuple[IntArray, IntArray]:
+    """Sorted (building × n_sites + site) keys of candidate arcs and their positions."""
+    keys = cand.building * n_sites + cand.site
+    order = np.argsort(keys, kind="stable")
+    return keys[order], order
+
+
+def _rescored(scenario: Scenario, plan: Plan, capacity: IntArray, home_left: IntArray, cand: Any) -> dict[str, Any]:
+    """``plan.summary`` with the objective, gap and violations of its (settled) arrays; the proven
+    bound is the one its solve found (settling moves site households only, home visits unchanged)."""
+    hh = plan.registry.households
+    problem = build_problem(scenario, plan.registry, capacity, home_left, cand)
+    at = np.flatnonzero(plan.mode == MODE_SITE)
+    scored = extend_problem(problem, hh.building[at], plan.site[at], plan.walk[at]) if len(at) else problem
+    again = summarise(scored, plan.mode, plan.site, plan.slot, plan.walk, scored.arc_index(hh.building[at], plan.site[at]),
+                      lower_cost=None, repair_method=str(plan.summary["repair"]))
+    lower, objective = plan.summary["lower_bound"], again["objective"]
+    gap = None if lower is None else ((objective - lower) / objective if objective > 0 else 0.0)
+    return {**plan.summary, "objective": objective, "objective_parts": again["objective_parts"],
+            "violations": again["violations"], "gap": gap}
 
 
 def _stops_after(team: IntArray, stop: IntArray, slot: IntArray, rank: IntArray, new: IntArray,
@@ -532,18 +694,58 @@ def positions(keys: Any, values: Any) -> IntArray:
     keys, values = _text_array(keys), _text_array(values)
     if len(keys) == len(values) and pc.all(pc.equal(keys, values), skip_nulls=False).as_py() is True:
         return np.arange(len(values), dtype=np.int64)  # the same texts in the same order (a plan's own files)
+    packed_keys, packed_values = _packed(keys), _packed(values)
+    if packed_keys is not None and packed_values is not None and packed_keys[1] == packed_values[1]:
+        # Texts of one width of at most 8 bytes (resident codes): integers in a hash table.
+        index = pd.Index(packed_keys[0])
+        if not index.is_unique:  # the first place of each: drop later repeats
+            first = ~index.duplicated()
+            at = pd.Index(packed_keys[0][first]).get_indexer(packed_values[0])
+            return np.where(at >= 0, np.flatnonzero(first)[at], -1).astype(np.int64)
+        return np.asarray(index.get_indexer(packed_values[0]), dtype=np.int64)
     found = pc.index_in(values, value_set=keys)
     return np.asarray(found.fill_null(-1).to_numpy(zero_copy_only=False), dtype=np.int64)
+
+
+def _packed(texts: Any) -> tuple[npt.NDArray[np.uint64], int] | None:
+    """Arrow texts that all have one width of 1–8 bytes as one integer each (the bytes, zero
+    padded; equal texts give equal integers) and that width; None otherwise."""
+    import pyarrow.compute as pc
+
+    if texts.null_count or not len(texts):
+        return None
+    span = pc.min_max(pc.binary_length(texts)).as_py()
+    width = span["min"]
+    if width != span["max"] or not 1 <= width <= 8:
+        return None
+    offsets = np.frombuffer(texts.buffers()[1], dtype=np.int64, count=len(texts) + 1, offset=8 * texts.offset)
+    data = np.frombuffer(texts.buffers()[2], dtype=f"S{width}", count=len(texts), offset=int(offsets[0]))
+    return (data.view(np.uint64) if width == 8 else data.astype("S8").view(np.uint64)), width
 
 
 def positions_of(keys: Any, *columns: Any) -> list[IntArray]:
     """`positions` of each of ``columns`` in ``keys``, with one hash of the keys for all."""
     import pyarrow as pa
 
+    import pyarrow.compute as pc
+
+    keys = _text_array(keys)
     parts = [_text_array(c) for c in columns]
-    found = positions(keys, pa.concat_arrays(parts)) if parts else np.zeros(0, dtype=np.int64)
-    bounds = np.cumsum([0] + [len(p) for p in parts])
-    return [found[bounds[i]:bounds[i + 1]] for i in range(len(parts))]
+    # A column with the keys' texts in the keys' order (a plan's assignments when all are placed)
+    # needs no hashing; the others are looked up together.
+    same = [len(p) == len(keys) and pc.all(pc.equal(keys, p), skip_nulls=False).as_py() is True for p in parts]
+    rest = [p for p, eq in zip(parts, same, strict=True) if not eq]
+    found = positions(keys, pa.concat_arrays(rest)) if rest else np.zeros(0, dtype=np.int64)
+    bounds = np.cumsum([0] + [len(p) for p in rest])
+    out: list[IntArray] = []
+    k = 0
+    for eq in same:
+        if eq:
+            out.append(np.arange(len(keys), dtype=np.int64))
+        else:
+            out.append(found[bounds[k]:bounds[k + 1]])
+            k += 1
+    return out
 
 
 def _sampled_fast(day: Any, rows: Sequence[Mapping[str, Any]], at: float) -> tuple[BoolArray, int] | None:
@@ -620,14 +822,16 @@ def _capacity(scenario: Scenario, sites: Sequence[Site], previous: Previous, cut
 
 def replan(scenario: Scenario, registry: Registry, files: PlanFiles, sampled: BoolArray, at: float, *,
            lead_minutes: float = 30.0, close: Iterable[str] = (), tables: Mapping[str, int] | None = None,
-           extra_sites: Sequence[Site] = (), keep_bookings: bool = True, progress: Progress | None = None) -> Plan:
+           extra_sites: Sequence[Site] = (), keep_bookings: bool = True, make_room: bool = True,
+           progress: Progress | None = None) -> Plan:
     """Re-plan the rest of the day of plan ``files`` at minute ``at`` of its window (module docstring).
 
     ``sampled``: per registry household, checked in by ``at`` (`sampled_from_checkins`). Nobody
     moved gets a slot starting before ``at + lead_minutes``. ``close``: site ids that close from
     the cutoff; ``tables``: site id → tables from the cutoff; ``extra_sites``: sites that open.
     plan.json gets a ``replan`` block (parent, at, lead, counts, the re-planned part's bound and gap).
-    ``keep_bookings=False``: plan every unsampled household afresh (a baseline; see `reassign`).
+    ``keep_bookings=False``: plan every unsampled household afresh (a baseline; see `reassign`);
+    ``make_room=False``: never move a kept booking to place someone else.
     """
     check_window(files, scenario)
     end = scenario.window.n_slots * scenario.window.slot_minutes
@@ -645,7 +849,7 @@ def replan(scenario: Scenario, registry: Registry, files: PlanFiles, sampled: Bo
     reg = replace(registry, sites=sites)
     capacity = _capacity(scenario, sites, previous, cutoff, close, set(tables), {s.id for s in extra_sites})
     plan, block = reassign(scenario, reg, previous, sampled=sampled, cutoff=cutoff, capacity=capacity,
-                           keep_bookings=keep_bookings, progress=progress)
+                           keep_bookings=keep_bookings, make_room=make_room, progress=progress)
     start = scenario.window.start_time
     plan.summary["replan"] = {
         "parent": previous.parent,

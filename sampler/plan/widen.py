@@ -159,8 +159,11 @@ def extend_problem(problem: Problem, b: IntArray, s: IntArray, w: np.ndarray) ->
     n_sites = max(len(problem.registry.sites), 1)
     old = cand.building * n_sites + cand.site
     key = b * n_sites + s
-    _, first = np.unique(key, return_index=True)
-    new = first[~np.isin(key[first], old)]
+    distinct, first = np.unique(key, return_index=True)
+    old = np.sort(old)
+    at = np.minimum(np.searchsorted(old, distinct), max(len(old) - 1, 0))
+    known = old[at] == distinct if len(old) else np.zeros(len(distinct), dtype=bool)
+    new = first[~known]
     if not len(new):
         return problem
     all_b = np.concatenate([cand.building, b[new]])

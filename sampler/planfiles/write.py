@@ -34,7 +34,9 @@ def _text(values: np.ndarray | pa.Array | pa.ChunkedArray, index: np.ndarray | N
         values, type=pa.large_string(), from_pandas=True)
     if index is not None:
         index = np.asarray(index, dtype=np.int64)
-        arr = arr.take(pa.array(np.where(index < 0, index + len(values), index)))  # numpy's −1 = last
+        whole = len(index) == len(arr) and bool((index == np.arange(len(index))).all())
+        if not whole:  # (every row in order, e.g. a plan that placed everyone: nothing to take)
+            arr = arr.take(pa.array(np.where(index < 0, index + len(values), index)))  # numpy's −1 = last
     return text_series(arr)
 
 

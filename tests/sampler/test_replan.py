@@ -111,6 +111,43 @@ def test_a_missed_household_is_re_placed_at_the_first_slot_after_at_plus_lead(tm
     assert r["replanned"]["gap"] == pytest.approx(0.0, abs=1e-9)
 
 
+def _room_case() -> tuple[Scenario, object, np.ndarray]:
+    """S1 (4 people a slot) is the only site A can reach; S2 serves B's compound only. a1 (A) and
+    b2 miss slots 0 and 2; b3–b5 hold S1's slots 3–5, the slots left after at 60 + lead 30."""
+    reg = registry([("A", 0, 0, P, "cA"), ("B", 100, 0, P, "cB")],
+                   [("a1", "A", 4)] + [(f"b{i}", "B", 4) for i in range(1, 6)],
+                   [site("S1", 0, 0, rate=8.0), site("S2", 1000, 0, rate=8.0, serves=("cB",))])
+    return scenario(hours=3.0, cohesion_penalty=0.0, candidate_sites=1), reg, np.array([False, True] + [False] * 4)
+
+
+def test_a_kept_booking_moves_only_when_that_places_someone(tmp_path: Path) -> None:
+    """Without making room a1 is unplaced (S1 is full of kept bookings); with it exactly one of
+    b3–b5 moves to S2 (B's own site) and a1 takes its place at S1; the others keep theirs."""
+    sc, reg, sampled = _room_case()
+    plan, files = planned(sc, reg, tmp_path)
+    assert (plan.site == 0).all() and plan.slot.tolist() == [0, 1, 2, 3, 4, 5]
+    stay = replan(sc, reg, files, sampled, 60.0, lead_minutes=30.0, make_room=False)
+    assert stay.change.tolist() == ["unplaced", "sampled", "moved", "kept", "kept", "kept"]
+    assert stay.site[2] == 1 and stay.summary["replan"]["made_room"]["second_pass"] is False
+    new = replan(sc, reg, files, sampled, 60.0, lead_minutes=30.0)
+    change = new.change.tolist()
+    assert change[:3] == ["moved", "sampled", "moved"] and sorted(change[3:]) == ["kept", "kept", "moved"]
+    assert new.site[0] == 0 and new.slot[0] >= 3
+    moved_b = 3 + change[3:].index("moved")
+    assert new.site[moved_b] == 1 and new.slot[moved_b] >= 3 and new.site[2] == 1
+    assert new.summary["violations"] == 0 and new.summary["unplaced_households"] == 0
+    assert (new.load() <= new.grid.capacity).all()
+    assert new.summary["replan"]["made_room"] == {"released": 3, "moved": 1, "placed": 1, "second_pass": True}
+
+
+def test_no_room_to_make_keeps_every_booking(tmp_path: Path) -> None:
+    """The same city without B's own site: nobody could move anywhere useful, nothing is released."""
+    sc, reg, sampled = _full_afternoon(False)
+    _, files = planned(sc, reg, tmp_path)
+    new = replan(sc, reg, files, sampled, 60.0, lead_minutes=30.0)
+    assert new.summary["replan"]["made_room"] == {"released": 0, "moved": 0, "placed": 0, "second_pass": False}
+
+
 def test_fewer_tables_drop_the_last_called_and_count_the_sampled(tmp_path: Path) -> None:
     """S1 goes from 2 tables to 1 (8 → 4 people per slot): in each slot ahead the last called of
     the slot lose their place; nobody kept or placed exceeds the new capacity."""
@@ -314,6 +351,14 @@ def test_replan_invariants(tmp_path_factory: pytest.TempPathFactory, seed: int, 
     # Counts add up.
     r = new.summary["replan"]
     assert sum(r[k] for k in ("sampled", "kept", "moved", "home", "new", "unplaced")) == len(reg.households)
+    # Making room never places fewer, and moves kept bookings only when it places more.
+    still = replan(sc, reg, files, sampled, float(at), lead_minutes=float(lead), close=close, tables=tables,
+                   make_room=False)
+    room = r["made_room"]
+    assert r["unplaced"] == still.summary["replan"]["unplaced"] - room["placed"]
+    assert room["moved"] <= room["released"] and (room["placed"] > 0) == room["second_pass"]
+    if not room["second_pass"]:
+        assert new.change.tolist() == still.change.tolist()
 
 
 # --- the CLI -------------------------------------------------------------------------------------
@@ -428,3 +473,23 @@ def test_cli_checkins_of_another_plan_name_file_row_and_value(city: dict[str, Pa
     assert result.exit_code == 2, result.output
     assert "other.csv" in result.output and "ZZZZZZZZ" in result.output
     assert not out.exists()
+
+
+@settings(max_examples=60, deadline=None)
+@given(keys=st.lists(st.text("ABCDEFGH", min_size=1, max_size=10), max_size=60),
+       extra=st.lists(st.text("ABCDEFGHZ", min_size=1, max_size=10), max_size=20), skip=st.integers(0, 5))
+def test_positions_agree_with_a_dictionary(keys: list[str], extra: list[str], skip: int) -> None:
+    """`positions` (hash of Arrow texts, or of packed integers when all have one width ≤ 8 bytes,
+    on sliced arrays too): the first place of each value in the keys, −1 where it is absent."""
+    import pyarrow as pa
+
+    from sampler.plan.replan import positions
+
+    values = keys[::2] + extra
+    sliced = pa.array(["pad"] * skip + keys, type=pa.large_string()).slice(skip)
+    first: dict[str, int] = {}
+    for i, k in enumerate(keys):
+        first.setdefault(k, i)
+    want = [first.get(v, -1) for v in values]
+    assert positions(keys, values).tolist() == want
+    assert positions(sliced, values).tolist() == want
