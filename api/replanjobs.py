@@ -2,9 +2,10 @@
 new plan whose parent is the plan it was made from (docs/replan.md).
 
 The worker rebuilds the scenario and registry from the stored files, reads the parent plan
-(`api.storage.read_plan_files`) and the households checked in by ``at`` (`api.models.Checkin`),
-runs `sampler.plan.replan.replan` and stores the new plan, its workbook and the job's success in
-one transaction. Rounds (`POST /plans` with ``previous_plan_id``) are plan jobs (`api.jobs`).
+(`api.storage.read_plan_files`), the households checked in by ``at`` (`api.models.Checkin`) and
+the newest follow-up outcome per household (`api.models.Followup`: at home → a home visit; away,
+refused, sampled elsewhere → no new slot), runs `sampler.plan.replan.replan` and stores the new
+plan, its workbook and the job's success in one transaction. Rounds (`POST /plans` with ``previous_plan_id``) are plan jobs (`api.jobs`).
 """
 
 from __future__ import annotations
@@ -18,9 +19,9 @@ from sqlalchemy import Engine, select
 
 from api.day import registry_rows
 from api.jobs import JobProgress, StoredPlanJob, progress_job, run_stored_plan_job, store_job_plan
-from api.models import Checkin
+from api.models import Checkin, Followup
 
-__all__ = ["run_replan_job", "sampled_by"]
+__all__ = ["outcomes_by", "run_replan_job", "sampled_by"]
 
 
 def sampled_by(engine: Engine, plan_id: int, registry_ids: npt.NDArray[Any], until: dt.datetime) -> npt.NDArray[np.bool_]:
@@ -39,6 +40,22 @@ def sampled_by(engine: Engine, plan_id: int, registry_ids: npt.NDArray[Any], unt
     return sampled
 
 
+def outcomes_by(engine: Engine, plan_id: int, registry_ids: npt.NDArray[Any]) -> npt.NDArray[np.object_]:
+    """Per registry household: the newest follow-up outcome recorded so far ('' for none). Follow-ups
+    carry the time they were recorded, not a time of the plan's day, so all of them count."""
+    outcomes = np.full(len(registry_ids), "", dtype=object)
+    with engine.connect() as conn:
+        found = conn.execute(select(Followup.household, Followup.outcome).where(
+            Followup.plan_id == plan_id).order_by(Followup.seq)).all()
+        if not found:
+            return outcomes
+        rows = registry_rows(conn, plan_id, registry_ids)
+    for household, outcome in found:  # in seq order: the newest per household wins
+        if 0 <= household < len(rows) and rows[household] >= 0:
+            outcomes[rows[household]] = str(outcome)
+    return outcomes
+
+
 def run_replan_job(database_url: str, job_id: int, data_dir: str) -> None:
     """Worker body of a re-plan job."""
     run_stored_plan_job(database_url, job_id, data_dir, "replan", _replan)
@@ -54,8 +71,10 @@ def _replan(job: StoredPlanJob) -> None:
     minute = (at - start).total_seconds() / 60.0
     progress_job(job.engine, job.job_id, "reading check-ins", 0.05)
     files = read_plan_files(job.engine, job.plan_id)
-    sampled = sampled_by(job.engine, job.plan_id, np.asarray(job.registry.households.id, dtype=object), at)
+    ids = np.asarray(job.registry.households.id, dtype=object)
+    sampled = sampled_by(job.engine, job.plan_id, ids, at)
+    outcomes = outcomes_by(job.engine, job.plan_id, ids)
     plan = replan(job.scenario, job.registry, files, sampled, minute, lead_minutes=float(params["lead_minutes"]),
-                  close=params.get("close") or (), tables=params.get("tables") or {},
+                  close=params.get("close") or (), tables=params.get("tables") or {}, outcomes=outcomes,
                   progress=JobProgress(job.engine, job.job_id, 0.1, 0.8))
     store_job_plan(job.engine, job.job_id, plan, job.scenario_id, parent_id=job.plan_id)

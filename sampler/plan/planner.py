@@ -118,18 +118,19 @@ class Plan:
 
 def make_plan(scenario: Scenario, registry: Registry, progress: Progress | None = None, *,
               capacity: IntArray | None = None, home_capacity: IntArray | None = None,
-              candidates: Candidates | None = None) -> Plan:
+              candidates: Candidates | None = None, at_home: npt.NDArray[np.bool_] | None = None) -> Plan:
     """Plan the area; see the module docstring. Never raises for capacity shortfalls: it reports them.
 
     ``capacity`` (people per site and slot) and ``home_capacity`` (home visits per slot) replace
     what the sites' tables and the teams give (`build_problem`): a re-plan plans into what is left,
     with 0 before its cutoff (`sampler.plan.replan`), and passes the ``candidates`` it has found
-    already for the same buildings and sites.
+    already for the same buildings and sites, and ``at_home``, the households follow-ups found at
+    home needing a visit.
     """
     progress = progress or no_progress
     clock0 = time.perf_counter()
     timing: dict[str, float] = {}
-    problem = build_problem(scenario, registry, capacity, home_capacity, candidates)
+    problem = build_problem(scenario, registry, capacity, home_capacity, candidates, at_home)
     hh = registry.households
     progress("candidates", 0.1)
 

@@ -139,7 +139,8 @@ def _home_mask(
 
 
 def build_problem(scenario: Scenario, registry: Registry, capacity: IntArray | None = None,
-                  home_capacity: IntArray | None = None, candidates: Candidates | None = None) -> Problem:
+                  home_capacity: IntArray | None = None, candidates: Candidates | None = None,
+                  at_home: npt.NDArray[np.bool_] | None = None) -> Problem:
     """Grid, candidates, costs, home-visit households and the queue order.
 
     ``capacity`` (sites × slots) replaces the people per site and slot the sites' tables give, and
@@ -147,6 +148,8 @@ def build_problem(scenario: Scenario, registry: Registry, capacity: IntArray | N
     what is left after the bookings it keeps, 0 in slots before its cutoff (`sampler.plan.replan`).
     ``candidates``: the candidate sites of the registry's buildings when already found for the
     same buildings, sites and scenario (a re-plan's second problem over a part of the households).
+    ``at_home``: households a grid worker found at home needing a visit (a re-plan's follow-ups):
+    visited at home whatever their zone.
     """
     hh, pp = registry.households, scenario.planner
     grid = slot_grid(scenario.window, scenario.capacity, pp, registry.sites)
@@ -161,6 +164,10 @@ def build_problem(scenario: Scenario, registry: Registry, capacity: IntArray | N
             raise ValueError(f"home_capacity must be {grid.n} visits ≥ 0 (one per slot), got {home_capacity.shape}")
     cand = candidates if candidates is not None else candidate_sites(registry.buildings, registry.sites, scenario.walk, pp.candidate_sites)
     home, reason = _home_mask(scenario, registry, cand)
+    if at_home is not None and at_home.any():
+        reason = reason.copy()
+        reason[at_home & ~home] = "follow-up: at home, needs a visit (在家，需上门采样)"
+        home = home | at_home
     room, unit = hh.arrow("room"), hh.arrow("unit")
     queue = np.lexsort((_natural_rank(hh.room if room is None else room),
                         _natural_rank(hh.unit if unit is None else unit), hh.preferred, hh.building))

@@ -82,7 +82,7 @@ __all__ = [
     "sampled_from_checkins",
 ]
 
-CHANGES = ("sampled", "kept", "moved", "home", "new", "unplaced")
+CHANGES = ("sampled", "kept", "moved", "home", "new", "unplaced", "closed")
 """Values of a re-plan's ``change`` per household (assignments.csv column ``change``)."""
 NOT_IN_PLAN = -1
 """`Previous.mode` of a household the previous plan did not have."""
@@ -297,12 +297,17 @@ def _within_cell_prefix(cell: IntArray, size: IntArray, room: IntArray) -> BoolA
 
 def reassign(scenario: Scenario, registry: Registry, previous: Previous, *, sampled: BoolArray, cutoff: int,
              capacity: IntArray, keep_bookings: bool = True, make_room: bool = True,
+             outcomes: Sequence[str] | npt.NDArray[Any] | None = None,
              progress: Progress | None = None) -> tuple[Plan, dict[str, Any]]:
     """Keep what is still feasible of ``previous``, plan the rest into what is left (module docstring).
 
     ``keep_bookings=False`` keeps only the sampled and plans every other household afresh (the
     from-scratch baseline of benchmarks/replan.py: how many more residents it moves).
     ``make_room=False`` never moves a kept booking to place others (`_make_room`).
+    ``outcomes``: per household the newest follow-up outcome of a grid worker (`Outcome` values,
+    '' for none): ``home_visit`` households are visited at home from the cutoff; ``away``,
+    ``refused`` and ``sampled_elsewhere`` ones get no new slot (``closed``, listed unplaced with
+    the outcome as the reason) unless they are sampled.
 
     ``capacity`` is people per (site, slot) of the new plan (registry sites × the window's slots);
     nobody re-planned gets a slot before ``cutoff`` (a slot index). Returns the plan (with its
@@ -313,18 +318,19 @@ def reassign(scenario: Scenario, registry: Registry, previous: Previous, *, samp
     clock0 = time.perf_counter()
     hh = registry.households
     n = len(hh)
-    full = build_problem(scenario, registry, capacity)
+    pm, ps, pt = previous.mode, previous.site, previous.slot
+    fixed = np.asarray(sampled, dtype=bool) & (pm != NOT_IN_PLAN)
+    at_home, closed, closed_reason = _followups(outcomes, n, fixed)
+    full = build_problem(scenario, registry, capacity, at_home=at_home)
     grid = full.grid
     size = hh.size.astype(np.int64)
-    pm, ps, pt = previous.mode, previous.site, previous.slot
     in_grid = (pt >= 0) & (pt < grid.n)
-    fixed = np.asarray(sampled, dtype=bool) & (pm != NOT_IN_PLAN)
     fixed_site = fixed & (pm == MODE_SITE) & (ps >= 0) & in_grid
     load = np.zeros_like(grid.capacity)
     np.add.at(load, (ps[fixed_site], pt[fixed_site]), size[fixed_site])
 
     # Site bookings still feasible, in call-down order within each (site, slot).
-    could = ~fixed & (pm == MODE_SITE) & (ps >= 0) & in_grid & (pt >= cutoff) & ~full.home & keep_bookings
+    could = ~fixed & ~closed & (pm == MODE_SITE) & (ps >= 0) & in_grid & (pt >= cutoff) & ~full.home & keep_bookings
     could[could] = grid.capacity[ps[could], pt[could]] > 0
     rank = np.empty(n, dtype=np.int64)
     rank[full.queue] = np.arange(n)
@@ -336,7 +342,7 @@ def reassign(scenario: Scenario, registry: Registry, previous: Previous, *, samp
     kept_site = idx[_within_cell_prefix(cell, size[idx], room)]
     kept = np.zeros(n, dtype=bool)
     kept[kept_site] = True
-    kept |= ~fixed & (pm == MODE_HOME) & in_grid & (pt >= cutoff) & full.home & keep_bookings
+    kept |= ~fixed & ~closed & (pm == MODE_HOME) & in_grid & (pt >= cutoff) & full.home & keep_bookings
     booked = fixed_site | (kept & (pm == MODE_SITE))
     load = np.zeros_like(grid.capacity)
     np.add.at(load, (ps[booked], pt[booked]), size[booked])
@@ -347,17 +353,18 @@ def reassign(scenario: Scenario, registry: Registry, previous: Previous, *, samp
     home_left = np.maximum(home_left, 0)
     home_left[:cutoff] = 0
 
-    todo = np.flatnonzero(~fixed & ~kept)
+    todo = np.flatnonzero(~fixed & ~kept & ~closed)
     progress("re-planning", 0.1)
 
     def step(stage: str, done: float) -> None:
         progress(stage, 0.1 + 0.8 * done)
 
     sub_registry = replace(registry, households=_subset(hh, todo))
-    sub = make_plan(scenario, sub_registry, step, capacity=residual, home_capacity=home_left, candidates=full.cand)
+    sub = make_plan(scenario, sub_registry, step, capacity=residual, home_capacity=home_left, candidates=full.cand,
+                    at_home=at_home[todo])
     made_room: dict[str, Any] = {"released": 0, "moved": 0, "placed": 0, "second_pass": False}
     if make_room and keep_bookings:
-        room_pass = _make_room(scenario, registry, full, previous, kept, todo, sub, residual, home_left, step)
+        room_pass = _make_room(scenario, registry, full, previous, kept, todo, sub, residual, home_left, step, at_home)
         if room_pass is not None:
             kept, todo, sub, made_room = room_pass
     progress("checks", 0.9)
@@ -372,6 +379,7 @@ def reassign(scenario: Scenario, registry: Registry, previous: Previous, *, samp
     reason = np.where(keep & (pm == MODE_HOME), full.reason, "").astype(object)
     mode[todo], site[todo], slot[todo], team[todo] = sub.mode, sub.site, sub.slot, sub.team
     walk[todo], reason[todo] = sub.walk, sub.reason
+    reason[closed] = closed_reason[closed]
     stop = np.where(keep & (pm == MODE_HOME), previous.stop, 0).astype(np.int64)
     arrival = np.where(keep & (pm == MODE_HOME), previous.arrival, np.nan)
     new_home = todo[sub.mode == MODE_HOME]
@@ -384,11 +392,14 @@ def reassign(scenario: Scenario, registry: Registry, previous: Previous, *, samp
     change[same & (mode != MODE_UNPLACED)] = "kept"
     change[(pm == NOT_IN_PLAN) & (mode != MODE_UNPLACED)] = "new"
     change[mode == MODE_UNPLACED] = "unplaced"
+    change[closed] = "closed"
     change[fixed] = "sampled"
 
     # Score the whole plan with the arcs it uses (kept walks may be arcs the candidates lack now).
     at = np.flatnonzero(mode == MODE_SITE)
     scored = extend_problem(full, hh.building[at], site[at], walk[at]) if len(at) else full
+    if closed.any():  # no slot asked for them: not site households short of tables (summarise's shortfall)
+        scored = replace(scored, home=scored.home | closed)
     arc_of = scored.arc_index(hh.building[at], site[at])
     summary = summarise(scored, mode, site, slot, walk, arc_of, lower_cost=None,
                         repair_method=str(sub.summary["repair"]))
@@ -398,7 +409,7 @@ def reassign(scenario: Scenario, registry: Registry, previous: Previous, *, samp
     s = sub.summary
     block = {
         "households": n,
-        **{k: counts[k] for k in ("sampled", "kept", "moved", "home", "new", "unplaced")},
+        **{k: counts[k] for k in CHANGES},
         "moved_people": int(size[(change == "moved") | (change == "home")].sum()),
         "made_room": made_room,
         "replanned": {
@@ -414,9 +425,36 @@ def reassign(scenario: Scenario, registry: Registry, previous: Previous, *, samp
     return plan, block
 
 
+def _followups(outcomes: Sequence[str] | npt.NDArray[Any] | None, n: int,
+               sampled: BoolArray) -> tuple[BoolArray, BoolArray, npt.NDArray[np.object_]]:
+    """(visited at home, given no new slot, the reason of those) per household from the newest
+    follow-up outcomes (`reassign`); nothing for the sampled."""
+    from sampler.day.ledger import Outcome
+
+    at_home = np.zeros(n, dtype=bool)
+    closed = np.zeros(n, dtype=bool)
+    reason = np.full(n, "", dtype=object)
+    if outcomes is None:
+        return at_home, closed, reason
+    values = np.asarray(outcomes, dtype=object).astype(str)
+    if len(values) != n:
+        raise ValueError(f"outcomes must have one value per household ({n}), got {len(values)}")
+    known = {o.value for o in Outcome}
+    unknown = sorted(set(np.unique(values).tolist()) - known - {""})
+    if unknown:
+        raise ValueError(f"unknown follow-up outcomes {unknown[:5]}; use one of {sorted(known)}")
+    at_home = (values == Outcome.HOME_VISIT.value) & ~sampled
+    for o in Outcome:
+        if o.closes:
+            hit = (values == o.value) & ~sampled
+            closed |= hit
+            reason[hit] = f"follow-up: {o.value.replace('_', ' ')} ({o.label}); no new slot"
+    return at_home, closed, reason
+
+
 def _make_room(scenario: Scenario, registry: Registry, full: Any, previous: Previous, kept: BoolArray,
                todo: IntArray, sub: Plan, residual: IntArray, home_left: IntArray,
-               progress: Progress) -> tuple[BoolArray, IntArray, Plan, dict[str, Any]] | None:
+               progress: Progress, at_home: BoolArray) -> tuple[BoolArray, IntArray, Plan, dict[str, Any]] | None:
     """Move kept bookings only where that places households the first pass left unplaced.
 
     Releases the kept site bookings at the sites the unplaced households can reach, of households
@@ -457,7 +495,7 @@ def _make_room(scenario: Scenario, registry: Registry, full: Any, previous: Prev
     np.add.at(residual2, (ps[movable], pt[movable]), size[movable])
     todo2 = np.union1d(todo, movable)
     sub2 = make_plan(scenario, replace(registry, households=_subset(hh, todo2)), progress,
-                     capacity=residual2, home_capacity=home_left, candidates=full.cand)
+                     capacity=residual2, home_capacity=home_left, candidates=full.cand, at_home=at_home[todo2])
     at_released = np.searchsorted(todo2, movable)
     lost2 = int((sub2.mode == MODE_UNPLACED).sum())
     if (sub2.mode[at_released] == MODE_UNPLACED).any() or lost2 >= len(lost):
@@ -472,7 +510,7 @@ def _make_room(scenario: Scenario, registry: Registry, full: Any, previous: Prev
                  | (slot2[at_released] != pt[movable])).sum())
     if (site2 != sub2.site).any() or (slot2 != sub2.slot).any():
         sub2 = replace(sub2, mode=mode2, site=site2, slot=slot2, walk=walk2)
-        sub2 = replace(sub2, summary=_rescored(scenario, sub2, residual2, home_left, full.cand))
+        sub2 = replace(sub2, summary=_rescored(scenario, sub2, residual2, home_left, full.cand, at_home[todo2]))
     kept = kept.copy()
     kept[movable] = False
     return kept, todo2, sub2, {"released": len(movable), "moved": moved, "placed": len(lost) - lost2,
@@ -545,11 +583,12 @@ def _sorted_arcs(cand: Any, n_sites: int) -> tuple[IntArray, IntArray]:
     return keys[order], order
 
 
-def _rescored(scenario: Scenario, plan: Plan, capacity: IntArray, home_left: IntArray, cand: Any) -> dict[str, Any]:
+def _rescored(scenario: Scenario, plan: Plan, capacity: IntArray, home_left: IntArray, cand: Any,
+              at_home: BoolArray) -> dict[str, Any]:
     """``plan.summary`` with the objective, gap and violations of its (settled) arrays; the proven
     bound is the one its solve found (settling moves site households only, home visits unchanged)."""
     hh = plan.registry.households
-    problem = build_problem(scenario, plan.registry, capacity, home_left, cand)
+    problem = build_problem(scenario, plan.registry, capacity, home_left, cand, at_home)
     at = np.flatnonzero(plan.mode == MODE_SITE)
     scored = extend_problem(problem, hh.building[at], plan.site[at], plan.walk[at]) if len(at) else problem
     again = summarise(scored, plan.mode, plan.site, plan.slot, plan.walk, scored.arc_index(hh.building[at], plan.site[at]),
@@ -823,7 +862,7 @@ def _capacity(scenario: Scenario, sites: Sequence[Site], previous: Previous, cut
 def replan(scenario: Scenario, registry: Registry, files: PlanFiles, sampled: BoolArray, at: float, *,
            lead_minutes: float = 30.0, close: Iterable[str] = (), tables: Mapping[str, int] | None = None,
            extra_sites: Sequence[Site] = (), keep_bookings: bool = True, make_room: bool = True,
-           progress: Progress | None = None) -> Plan:
+           outcomes: Sequence[str] | npt.NDArray[Any] | None = None, progress: Progress | None = None) -> Plan:
     """Re-plan the rest of the day of plan ``files`` at minute ``at`` of its window (module docstring).
 
     ``sampled``: per registry household, checked in by ``at`` (`sampled_from_checkins`). Nobody
@@ -831,7 +870,8 @@ def replan(scenario: Scenario, registry: Registry, files: PlanFiles, sampled: Bo
     the cutoff; ``tables``: site id → tables from the cutoff; ``extra_sites``: sites that open.
     plan.json gets a ``replan`` block (parent, at, lead, counts, the re-planned part's bound and gap).
     ``keep_bookings=False``: plan every unsampled household afresh (a baseline; see `reassign`);
-    ``make_room=False``: never move a kept booking to place someone else.
+    ``make_room=False``: never move a kept booking to place someone else. ``outcomes``: the
+    newest follow-up outcome per registry household ('' for none; see `reassign`).
     """
     check_window(files, scenario)
     end = scenario.window.n_slots * scenario.window.slot_minutes
@@ -849,7 +889,8 @@ def replan(scenario: Scenario, registry: Registry, files: PlanFiles, sampled: Bo
     reg = replace(registry, sites=sites)
     capacity = _capacity(scenario, sites, previous, cutoff, close, set(tables), {s.id for s in extra_sites})
     plan, block = reassign(scenario, reg, previous, sampled=sampled, cutoff=cutoff, capacity=capacity,
-                           keep_bookings=keep_bookings, make_room=make_room, progress=progress)
+                           keep_bookings=keep_bookings, make_room=make_room, outcomes=outcomes,
+                           progress=progress)
     start = scenario.window.start_time
     plan.summary["replan"] = {
         "parent": previous.parent,

@@ -143,3 +143,31 @@ def test_coverage_per_round_and_across_rounds(inline: TestClient, settings: Sett
     assert across["sampled_every_round"] == 3 and across["sampled_some_round"] == 5 and across["never_sampled"] == 25
     assert client.get(f"/api/v1/plans/{day1}/rounds", headers=auth()).json()["across"]["rounds"] == 1
     assert client.get("/api/v1/plans/999999/rounds", headers=auth()).status_code == 404
+
+
+def test_replan_follows_the_grid_workers_outcomes(inline: TestClient, settings: Settings) -> None:  # noqa: F811
+    """Follow-ups recorded through the API reach the re-plan: a household found away gets no new
+    slot (listed unplaced with the outcome), one found at home becomes a home visit after the
+    cutoff; the newest outcome of a household counts."""
+    client = inline
+    plan_id = _campaign(client, settings)
+    _check_in_first(client, plan_id, 2)
+    rows = client.get(f"/api/v1/plans/{plan_id}/assignments", params={"limit": 1000}, headers=auth()).json()["data"]
+    early = sorted((r for r in rows if r["mode"] == "site"), key=lambda r: r["slot_end"])[2:4]
+    away, at_home = str(early[0]["household_id"]), str(early[1]["household_id"])
+    r = client.post(f"/api/v1/plans/{plan_id}/followups", headers=auth(), json={"followups": [
+        {"household_id": away, "outcome": "home_visit"}, {"household_id": away, "outcome": "away"},
+        {"household_id": at_home, "outcome": "home_visit", "note": "老人行动不便"}]})
+    assert r.status_code == 200 and r.json()["recorded"] == 3, r.text
+    r = client.post(f"/api/v1/plans/{plan_id}/replan", json={"at": "2022-11-23T09:00:00+08:00"}, headers=auth())
+    job = client.get(f"/api/v1/jobs/{r.json()['id']}", headers=auth()).json()
+    assert job["status"] == "succeeded", job["error"]
+    child = int(job["plan_id"])
+    block = client.get(f"/api/v1/plans/{child}", headers=auth()).json()["summary"]["replan"]
+    assert block["closed"] == 1
+    after = _rows(client, child)
+    assert away not in after
+    assert after[at_home]["mode"] == "home" and str(after[at_home]["slot_start"]) >= "2022-11-23 09:30"
+    unplaced = client.get(f"/api/v1/plans/{child}/unplaced", headers=auth()).json()["data"]
+    reasons = {str(u["household_id"]): str(u["reason"]) for u in unplaced}
+    assert "不在本区域" in reasons[away]

@@ -148,6 +148,33 @@ def test_no_room_to_make_keeps_every_booking(tmp_path: Path) -> None:
     assert new.summary["replan"]["made_room"] == {"released": 0, "moved": 0, "placed": 0, "second_pass": False}
 
 
+def test_follow_up_outcomes_decide_who_is_re_booked(tmp_path: Path) -> None:
+    """Grid workers' outcomes: away and refused get no new slot (closed, listed with the outcome),
+    at home becomes a home visit after the cutoff, coming is re-booked as any missed household;
+    an outcome on a sampled household changes nothing; no SMS for the closed ones."""
+    reg = registry([("A", 0, 0, P, "c")], [(f"h{i}", "A", 2) for i in range(1, 7)], [site("S1", 0, 0, rate=40.0)])
+    sc = scenario()
+    plan, files = planned(sc, reg, tmp_path)
+    assert (plan.slot == 0).all()
+    sampled = np.array([True, True, False, False, False, False])
+    outcomes = ["away", "", "away", "home_visit", "coming", "refused"]
+    new = replan(sc, reg, files, sampled, 120.0, lead_minutes=30.0, outcomes=outcomes)
+    assert new.change.tolist() == ["sampled", "sampled", "closed", "home", "moved", "closed"]
+    assert new.mode.tolist() == [MODE_SITE, MODE_SITE, MODE_UNPLACED, MODE_HOME, MODE_SITE, MODE_UNPLACED]
+    assert new.slot[3] >= 5 and new.slot[4] == 5
+    assert "away" in new.reason[2] and "不在本区域" in new.reason[2] and "拒绝" in new.reason[5]
+    assert "在家" in new.reason[3]
+    r = new.summary["replan"]
+    assert (r["closed"], r["home"], r["moved"], r["unplaced"]) == (2, 1, 1, 0)
+    assert "shortfall" not in new.summary  # nobody is short of tables for the closed ones
+    write_plan(new, tmp_path / "new", xlsx=False)
+    got = read_plan(tmp_path / "new")
+    assert sorted(got.unplaced["household_id"]) == ["h3", "h6"]
+    assert sorted(news_only(got).assignments["household_id"]) == ["h4", "h5"]
+    with pytest.raises(ValueError, match="unknown follow-up"):
+        replan(sc, reg, files, sampled, 120.0, outcomes=["gone"] * 6)
+
+
 def test_fewer_tables_drop_the_last_called_and_count_the_sampled(tmp_path: Path) -> None:
     """S1 goes from 2 tables to 1 (8 → 4 people per slot): in each slot ahead the last called of
     the slot lose their place; nobody kept or placed exceeds the new capacity."""
@@ -350,7 +377,7 @@ def test_replan_invariants(tmp_path_factory: pytest.TempPathFactory, seed: int, 
     assert not ((new.mode == MODE_SITE) & sealed_hh & ~sampled).any()
     # Counts add up.
     r = new.summary["replan"]
-    assert sum(r[k] for k in ("sampled", "kept", "moved", "home", "new", "unplaced")) == len(reg.households)
+    assert sum(r[k] for k in ("sampled", "kept", "moved", "home", "new", "unplaced", "closed")) == len(reg.households)
     # Making room never places fewer, and moves kept bookings only when it places more.
     still = replan(sc, reg, files, sampled, float(at), lead_minutes=float(lead), close=close, tables=tables,
                    make_room=False)
