@@ -9,8 +9,8 @@ from typing import Annotated, Any
 import typer
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
-from sampler.commands.ui import console, fail_on_input_error, print_warnings, summary_table
 from sampler.commands.replan import made_room_text
+from sampler.commands.ui import console, fail_on_input_error, print_warnings, summary_table
 
 __all__ = ["register"]
 

@@ -535,8 +535,8 @@ def _settle(full: Any, hh: HouseholdTable, todo: IntArray, released: IntArray, a
     on = mode == MODE_SITE
     np.add.at(load, (site[on], slot[on]), size[on])
     cells: dict[tuple[int, int], list[int]] = {}
-    for j in np.flatnonzero(on):
-        cells.setdefault((int(site[j]), int(slot[j])), []).append(int(j))
+    for i in np.flatnonzero(on).tolist():
+        cells.setdefault((int(site[i]), int(slot[i])), []).append(i)
 
     def home(j: int) -> bool:
         return bool(is_released[j] and mode[j] == MODE_SITE and site[j] == old_site[j] and slot[j] == old_slot[j])
@@ -739,9 +739,9 @@ def positions(keys: Any, values: Any) -> IntArray:
         index = pd.Index(packed_keys[0])
         if not index.is_unique:  # the first place of each: drop later repeats
             first = ~index.duplicated()
-            at = pd.Index(packed_keys[0][first]).get_indexer(packed_values[0])
+            at = pd.Index(packed_keys[0][first]).get_indexer(pd.Index(packed_values[0]))
             return np.where(at >= 0, np.flatnonzero(first)[at], -1).astype(np.int64)
-        return np.asarray(index.get_indexer(packed_values[0]), dtype=np.int64)
+        return np.asarray(index.get_indexer(pd.Index(packed_values[0])), dtype=np.int64)
     found = pc.index_in(values, value_set=keys)
     return np.asarray(found.fill_null(-1).to_numpy(zero_copy_only=False), dtype=np.int64)
 
@@ -765,7 +765,6 @@ def _packed(texts: Any) -> tuple[npt.NDArray[np.uint64], int] | None:
 def positions_of(keys: Any, *columns: Any) -> list[IntArray]:
     """`positions` of each of ``columns`` in ``keys``, with one hash of the keys for all."""
     import pyarrow as pa
-
     import pyarrow.compute as pc
 
     keys = _text_array(keys)
