@@ -208,7 +208,7 @@ def previous_plan(files: PlanFiles, registry: Registry) -> Previous:
     r = row[ok]
     is_site = (a["mode"].astype(str) == "site").to_numpy()[ok]
     mode[r] = np.where(is_site, MODE_SITE, MODE_HOME)
-    site[r] = np.where(is_site, site_ids.get_indexer(pd.Index(a["site_id"].astype(str)))[ok], -1)
+    site[r] = np.where(is_site, positions(list(site_ids), a["site_id"])[ok], -1)
     mode[r[is_site & (site[r] < 0)]] = MODE_UNPLACED  # its site is gone: to be planned again
     slot[r] = _slot_index(a["slot_start"], start, minutes)[ok]
     team[r] = np.where(is_site, -1, a["team"].fillna(-1).to_numpy(dtype=np.int64)[ok])
