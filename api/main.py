@@ -83,6 +83,16 @@ def scrub(value: Any, paths: list[str]) -> Any:
     return value
 
 
+def _warm_lookups(app: FastAPI) -> None:
+    """Start building the lookup index of every published plan (`api.lookupindex`), so that the
+    first SMS wave after a restart does not wait on the database."""
+    try:
+        with app.state.engine.connect() as conn:
+            app.state.published.ids(conn, app.state.engine)
+    except Exception:  # noqa: BLE001 - a cold cache only means lookups read the database
+        logging.getLogger(__name__).warning("lookup indexes not warmed at startup", exc_info=False)
+
+
 def _allowed(request: Request) -> list[str]:
     """Every method the OpenAPI schema lists for the request's path (for a 405's Allow header)."""
     table: list[tuple[re.Pattern[str], list[str]]] | None = getattr(request.app.state, "allow_table", None)
@@ -135,7 +145,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         gc.freeze()  # startup objects leave the collector's generations: shorter GC pauses under load
         pruner = asyncio.create_task(prune_daily())
+        warming = asyncio.create_task(asyncio.to_thread(_warm_lookups, app))
         yield
+        warming.cancel()
         pruner.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await pruner
@@ -163,7 +175,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         store, settings.lookup_per_minute, settings.lookup_household_failures, settings.lookup_lock_minutes * 60,
         settings.lookup_client_failures_per_hour)
     app.state.key_limits = KeyLimits(store, settings.key_failures_per_minute)
-    app.state.published = PublishedPlans()
+    app.state.published = PublishedPlans(index_max_households=settings.lookup_index_households)
     app.state.day = DayCache(code_secret())
     # Absolute directories only: a relative "data" would also cut the word out of messages.
     hidden = sorted({str(settings.data_dir.resolve()), str(Path(tempfile.gettempdir()).resolve()), tempfile.gettempdir()},

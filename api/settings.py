@@ -35,6 +35,9 @@ class Settings(BaseSettings):
         household answers every lookup, right digits included, like any other miss.
     lookup_client_failures_per_hour
         Wrong answers one client address may give per hour before it gets 429 (0: no limit).
+    lookup_index_households
+        Plans up to this many households are answered from each worker process's memory
+        (`api.lookupindex`, some 60 MB a million households); larger ones, or 0, from the database.
     key_failures_per_minute
         Wrong API keys one client address may send per minute before it gets 429 (0: no limit).
     trusted_proxies
@@ -71,6 +74,7 @@ class Settings(BaseSettings):
     lookup_household_failures: int = Field(default=5, ge=1)
     lookup_lock_minutes: float = Field(default=15.0, gt=0)
     lookup_client_failures_per_hour: int = Field(default=60, ge=0)
+    lookup_index_households: int = Field(default=5_000_000, ge=0)
     key_failures_per_minute: int = Field(default=10, ge=0)
     trusted_proxies: str = ""
     public_url: str = Field(default="", description="the service's address as residents reach it, e.g. "

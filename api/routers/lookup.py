@@ -27,7 +27,8 @@ from sqlalchemy import Connection, Engine, bindparam, select
 
 from api.deps import Caller, get_caller
 from api.limits import Decision, LookupLimits
-from api.models import PLAN_TABLES, Plan
+from api.lookupindex import LookupIndex
+from api.models import PLAN_TABLES, Plan, Scenario
 from api.schemas import LookupQuery, LookupResult
 from sampler.day.codes import normalise_code
 from sampler.io.timefmt import span_zh
@@ -63,23 +64,43 @@ _BY_HOUSEHOLD = _QUERY.where(_c.c.plan_id == bindparam("plan_id"), _c.c.househol
 
 
 class PublishedPlans:
-    """Ids of the published plans, cached for a few seconds (one query less per lookup)."""
+    """Ids of the published plans, cached for a few seconds (one query less per lookup), and the
+    in-memory lookup index of each (`api.lookupindex`), dropped as soon as a refresh finds its
+    plan withdrawn, deleted or its scenario purged."""
 
-    def __init__(self, ttl: float = 2.0) -> None:
+    def __init__(self, ttl: float = 2.0, index_max_households: int = 0) -> None:
+        from api.lookupindex import IndexCache
+
         self.ttl = ttl
         self._ids: frozenset[int] = frozenset()
+        self._keys: dict[int, tuple[tuple[int, Any], int]] = {}
         self._at = -1e9
+        self.indexes = IndexCache(index_max_households)
 
-    def ids(self, conn: Connection) -> frozenset[int]:
-        """The published plan ids, re-read when older than the TTL."""
+    def ids(self, conn: Connection, engine: Engine | None = None) -> frozenset[int]:
+        """The published plan ids, re-read when older than the TTL (with ``engine``, each refresh
+        starts building the missing indexes in the background)."""
         now = time.monotonic()
         if now - self._at > self.ttl:
-            self._ids = frozenset(conn.execute(select(Plan.id).where(Plan.published.is_(True))).scalars())
+            rows = conn.execute(select(Plan.id, Plan.households, Scenario.purged_at)
+                                .outerjoin(Scenario, Scenario.id == Plan.scenario_id)
+                                .where(Plan.published.is_(True))).all()
+            self._keys = {int(r[0]): ((int(r[0]), r[2]), int(r[1] or 0)) for r in rows}
+            self._ids = frozenset(self._keys)
+            self.indexes.keep({key for key, _ in self._keys.values()})
+            if engine is not None:
+                for key, households in self._keys.values():
+                    self.indexes.warm(engine, key, households)
             self._at = now
         return self._ids
 
+    def index(self, engine: Engine, plan_id: int) -> LookupIndex | None:
+        """The in-memory index of a published plan (after `ids`), or None: use the database."""
+        found = self._keys.get(plan_id)
+        return None if found is None else self.indexes.get(engine, found[0], found[1])
+
     def invalidate(self) -> None:
-        """Forget the cache (after publishing in this process)."""
+        """Forget the cache (after publishing or purging in this process)."""
         self._at = -1e9
 
 
@@ -132,8 +153,10 @@ async def lookup_household(body: LookupQuery, request: Request,
                            token: Annotated[str | None, Security(_staff_key)] = None) -> LookupResult:
     """A resident's own slot: resident code and the last 4 digits of the registered phone.
 
-    One indexed point query (published plan ids are cached) takes well under a millisecond, so it
-    runs on the event loop: a thread-pool hand-off would cost more (see benchmarks/api_load.py).
+    Answered from the process's in-memory index of the plan (`api.lookupindex`; published plan
+    ids are cached), or, while that is built or where it is switched off, by one indexed point
+    query; both take well under a millisecond, so they run on the event loop (a thread-pool
+    hand-off would cost more; see benchmarks/api_load.py).
     ``household_id`` instead of ``code`` needs a planner or site key (see the module docstring).
     """
     engine: Engine = request.app.state.engine
@@ -146,10 +169,13 @@ async def lookup_household(body: LookupQuery, request: Request,
         _check(decision)
     published: PublishedPlans = request.app.state.published
     with engine.connect() as conn:
-        ids = published.ids(conn)
+        ids = published.ids(conn, engine)
         plan_id = body.plan_id if body.plan_id in ids else (max(ids) if ids and body.plan_id is None else None)
-        row = None
-        if plan_id is not None:
+        row: Any = None
+        index = published.index(engine, plan_id) if plan_id is not None and body.code is not None else None
+        if index is not None and body.code is not None:
+            row = index.row(normalise_code(body.code))
+        elif plan_id is not None:
             statement, value = ((_BY_CODE, normalise_code(body.code)) if body.code is not None
                                 else (_BY_HOUSEHOLD, body.household_id))
             row = conn.execute(statement, {"plan_id": plan_id, "key": value}).first()

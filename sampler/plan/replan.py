@@ -72,6 +72,8 @@ __all__ = [
     "NOT_IN_PLAN",
     "Previous",
     "changed_households",
+    "packed_texts",
+    "positions",
     "check_window",
     "parent_record",
     "plan_round",
@@ -733,7 +735,7 @@ def positions(keys: Any, values: Any) -> IntArray:
     keys, values = _text_array(keys), _text_array(values)
     if len(keys) == len(values) and pc.all(pc.equal(keys, values), skip_nulls=False).as_py() is True:
         return np.arange(len(values), dtype=np.int64)  # the same texts in the same order (a plan's own files)
-    packed_keys, packed_values = _packed(keys), _packed(values)
+    packed_keys, packed_values = packed_texts(keys), packed_texts(values)
     if packed_keys is not None and packed_values is not None and packed_keys[1] == packed_values[1]:
         # Texts of one width of at most 8 bytes (resident codes): integers in a hash table.
         index = pd.Index(packed_keys[0])
@@ -746,7 +748,7 @@ def positions(keys: Any, values: Any) -> IntArray:
     return np.asarray(found.fill_null(-1).to_numpy(zero_copy_only=False), dtype=np.int64)
 
 
-def _packed(texts: Any) -> tuple[npt.NDArray[np.uint64], int] | None:
+def packed_texts(texts: Any) -> tuple[npt.NDArray[np.uint64], int] | None:
     """Arrow texts that all have one width of 1–8 bytes as one integer each (the bytes, zero
     padded; equal texts give equal integers) and that width; None otherwise."""
     import pyarrow.compute as pc
