@@ -87,8 +87,7 @@ def _warm_lookups(app: FastAPI) -> None:
     """Start building the lookup index of every published plan (`api.lookupindex`), so that the
     first SMS wave after a restart does not wait on the database."""
     try:
-        with app.state.engine.connect() as conn:
-            app.state.published.ids(conn, app.state.engine)
+        app.state.published.ids(app.state.engine)
     except Exception:  # noqa: BLE001 - a cold cache only means lookups read the database
         logging.getLogger(__name__).warning("lookup indexes not warmed at startup", exc_info=False)
 

@@ -217,12 +217,14 @@ print(n, max(took) if took else 0.0)
     return subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, text=True, cwd=ROOT)
 
 
-def _serve(url: str, workers: int, data_dir: Path) -> tuple[subprocess.Popen[bytes], int]:
+def _serve(url: str, workers: int, data_dir: Path, redis_url: str = "") -> tuple[subprocess.Popen[bytes], int]:
     import httpx
 
     port = _free_port()
     env = {**os.environ, "SAMPLER_DATABASE_URL": url, "SAMPLER_DATA_DIR": str(data_dir), "PYTHONPATH": str(ROOT),
            "SAMPLER_BOOTSTRAP_PLANNER_KEY": KEY, "SAMPLER_TRUSTED_PROXIES": "127.0.0.1"}
+    if redis_url:  # the limits' counters in Redis (a fresh prefix per run) instead of the SQLite file
+        env.update(SAMPLER_REDIS_URL=redis_url, SAMPLER_REDIS_PREFIX=f"bench{port}:")
     proc = subprocess.Popen([sys.executable, "-c", "from api.cli import main; main()", "serve", "--host", "127.0.0.1",
                              "--port", str(port), "--workers", str(workers)], env=env, cwd=ROOT)
     deadline = time.monotonic() + 90
@@ -289,7 +291,7 @@ def _run_backend(name: str, url: str, args: argparse.Namespace, large: Any, bomb
     rows: list[tuple[str, str, dict[str, Any]]] = []
     print(f"[{name}] storing and publishing a {args.households:,}-household plan ...", flush=True)
     pairs, target = _prepare(url, args.households)
-    proc, port = _serve(url, args.workers, data_dir)
+    proc, port = _serve(url, args.workers, data_dir, args.redis_url)
     base = f"http://127.0.0.1:{port}"
     try:
         _result(_client(["lookups", str(port), "2", "200", "8", str(pairs), "0", "1"]))  # warm-up
@@ -333,7 +335,8 @@ def _run_backend(name: str, url: str, args: argparse.Namespace, large: Any, bomb
 def _print(rows: list[tuple[str, str, dict[str, Any]]], args: argparse.Namespace) -> None:
     print()
     print(f"Lookups paced at {args.rate:,.0f}/s, {args.households:,}-household published plan, `sampler serve "
-          f"--workers {args.workers}`, {args.clients} client processes, {os.cpu_count()} cores (shared)")
+          f"--workers {args.workers}`, {args.clients} client processes, {os.cpu_count()} cores (shared), "
+          f"limits in {'Redis' if args.redis_url else 'the SQLite file'}")
     print("(lookups/s: answers per second until the last answer arrived; latency from each lookup's scheduled time)")
     print("| database | phase | lookups/s | p50 ms | p95 ms | p99 ms | errors |")
     print("| --- | --- | ---: | ---: | ---: | ---: | ---: |")
@@ -384,6 +387,8 @@ def main() -> None:
     ap.add_argument("--upload-households", type=int, default=50_000)
     ap.add_argument("--store-households", type=int, default=100_000)
     ap.add_argument("--db", choices=["both", "sqlite", "postgresql"], default="both")
+    ap.add_argument("--redis-url", default="", help="keep the lookup limits in this Redis (SAMPLER_REDIS_URL), "
+                    "e.g. redis://127.0.0.1:6379/0; default: the embedded SQLite file")
     ap.add_argument("--client", nargs=argparse.REMAINDER, help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.client:

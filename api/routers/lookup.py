@@ -18,12 +18,13 @@ per-client limits count per key, not per address.
 from __future__ import annotations
 
 import hmac
+import threading
 import time
 from typing import Annotated, Any
 
 from fastapi import APIRouter, HTTPException, Request, Security, status
 from fastapi.security import APIKeyHeader
-from sqlalchemy import Connection, Engine, bindparam, select
+from sqlalchemy import Engine, bindparam, select
 
 from api.deps import Caller, get_caller
 from api.limits import Decision, LookupLimits
@@ -75,24 +76,36 @@ class PublishedPlans:
         self._ids: frozenset[int] = frozenset()
         self._keys: dict[int, tuple[tuple[int, Any], int]] = {}
         self._at = -1e9
+        self._refreshing = threading.Lock()
+        self._generation = 0
         self.indexes = IndexCache(index_max_households)
 
-    def ids(self, conn: Connection, engine: Engine | None = None) -> frozenset[int]:
-        """The published plan ids, re-read when older than the TTL (with ``engine``, each refresh
-        starts building the missing indexes in the background)."""
+    def ids(self, engine: Engine) -> frozenset[int]:
+        """The published plan ids. Read from the database on the first call and after
+        `invalidate`; when older than the TTL they are re-read in a background thread while the
+        cached ones answer, so a lookup never waits on the database for them (a busy PostgreSQL
+        held the event loop for each refresh). Each refresh starts building the missing indexes."""
         now = time.monotonic()
-        if now - self._at > self.ttl:
-            rows = conn.execute(select(Plan.id, Plan.households, Scenario.purged_at)
-                                .outerjoin(Scenario, Scenario.id == Plan.scenario_id)
-                                .where(Plan.published.is_(True))).all()
-            self._keys = {int(r[0]): ((int(r[0]), r[2]), int(r[1] or 0)) for r in rows}
-            self._ids = frozenset(self._keys)
-            self.indexes.keep({key for key, _ in self._keys.values()})
-            if engine is not None:
-                for key, households in self._keys.values():
-                    self.indexes.warm(engine, key, households)
-            self._at = now
+        if self._at < 0:
+            self._refresh(engine)
+        elif now - self._at > self.ttl and not self._refreshing.locked():
+            threading.Thread(target=self._refresh, args=(engine,), name="published-plans", daemon=True).start()
         return self._ids
+
+    def _refresh(self, engine: Engine) -> None:
+        with self._refreshing:
+            started, generation = time.monotonic(), self._generation
+            with engine.connect() as conn:
+                rows = conn.execute(select(Plan.id, Plan.households, Scenario.purged_at)
+                                    .outerjoin(Scenario, Scenario.id == Plan.scenario_id)
+                                    .where(Plan.published.is_(True))).all()
+            keys = {int(r[0]): ((int(r[0]), r[2]), int(r[1] or 0)) for r in rows}
+            self._keys, self._ids = keys, frozenset(keys)
+            self.indexes.keep({key for key, _ in keys.values()})
+            for key, households in keys.values():
+                self.indexes.warm(engine, key, households)
+            if generation == self._generation:  # else invalidated meanwhile: the next call reads again
+                self._at = started
 
     def index(self, engine: Engine, plan_id: int) -> LookupIndex | None:
         """The in-memory index of a published plan (after `ids`), or None: use the database."""
@@ -101,6 +114,7 @@ class PublishedPlans:
 
     def invalidate(self) -> None:
         """Forget the cache (after publishing or purging in this process)."""
+        self._generation += 1
         self._at = -1e9
 
 
@@ -168,16 +182,16 @@ async def lookup_household(body: LookupQuery, request: Request,
         decision = limits.before(client, key)  # one round trip before the query
         _check(decision)
     published: PublishedPlans = request.app.state.published
-    with engine.connect() as conn:
-        ids = published.ids(conn, engine)
-        plan_id = body.plan_id if body.plan_id in ids else (max(ids) if ids and body.plan_id is None else None)
-        row: Any = None
-        index = published.index(engine, plan_id) if plan_id is not None and body.code is not None else None
-        if index is not None and body.code is not None:
-            row = index.row(normalise_code(body.code))
-        elif plan_id is not None:
-            statement, value = ((_BY_CODE, normalise_code(body.code)) if body.code is not None
-                                else (_BY_HOUSEHOLD, body.household_id))
+    ids = published.ids(engine)
+    plan_id = body.plan_id if body.plan_id in ids else (max(ids) if ids and body.plan_id is None else None)
+    row: Any = None
+    index = published.index(engine, plan_id) if plan_id is not None and body.code is not None else None
+    if index is not None and body.code is not None:
+        row = index.row(normalise_code(body.code))
+    elif plan_id is not None:
+        statement, value = ((_BY_CODE, normalise_code(body.code)) if body.code is not None
+                            else (_BY_HOUSEHOLD, body.household_id))
+        with engine.connect() as conn:
             row = conn.execute(statement, {"plan_id": plan_id, "key": value}).first()
     if staff is not None:
         client = f"key:{staff.key_id}"  # staff limits count per key (a site's devices share one address)
