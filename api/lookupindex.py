@@ -4,7 +4,8 @@ queue behind the database (a plan store's COPY or an upload competing for Postgr
 A published plan is immutable except for a purge, so a process may keep what lookups need of it:
 per household its resident code (packed into one integer per code, in a hash index), the last 4
 digits of the phone (never the whole number), the household id, building, unit, room, site, mode
-and slot. That is some 60 bytes a household: 60 MB for a million households. `LookupIndex.row`
+and slot: 69 bytes a household, 69 MB for a million (`LookupIndex.nbytes`; built from SQLite in
+7.6 s, in a background thread). `LookupIndex.row`
 answers with the same fields as the SQL lookup (`api.routers.lookup`), checked for every
 household in the tests.
 
@@ -109,13 +110,14 @@ class LookupIndex:
         self._codes = pd.Index(packed[first])
         n = len(c_id)
         phone = np.asarray(c_phone.fill_null("").to_numpy(zero_copy_only=False), dtype=object)
-        self._last4 = np.array([p[-4:] if len(p) >= 4 else "" for p in phone], dtype="U4")
+        self._last4 = np.array([p[-4:] if len(p) >= 4 and p[-4:].isascii() else "" for p in phone], dtype="S4")
         self._ids = c_id.fill_null("")
-        self._code_text = codes
         row = positions(a_id.fill_null(""), self._ids)  # contacts row → assignments row (−1: none)
-        self._row = row
-        self._a = {"site_id": a_site, "building_id": a_building, "unit": a_unit, "room": a_room,
-                   "mode": a_mode, "slot_start": a_start, "slot_end": a_end}
+        self._row = row.astype(np.int32 if len(a_id) < 2**31 else np.int64)
+        # Few distinct values each (sites, buildings, slots, units, rooms): 4 bytes a row.
+        self._a = {name: column.dictionary_encode() for name, column in (
+            ("site_id", a_site), ("building_id", a_building), ("unit", a_unit), ("room", a_room),
+            ("mode", a_mode), ("slot_start", a_start), ("slot_end", a_end))}
         site_names = dict(zip(s_id.to_pylist(), s_name.to_pylist(), strict=True))
         self._site_name = site_names
         names: dict[str | None, str | None] = {}
@@ -124,6 +126,13 @@ class LookupIndex:
         self._building_name = names
         self._unplaced = positions(u_id.fill_null(""), self._ids) >= 0 if len(u_id) else np.zeros(n, dtype=bool)
         self.households = n
+
+    @property
+    def nbytes(self) -> int:
+        """Memory the index holds (arrays and the code hash table)."""
+        arrays = [self._ids, *self._a.values()]
+        return int(sum(a.nbytes for a in arrays) + self._codes.memory_usage(deep=True) + self._where.nbytes
+                   + self._last4.nbytes + self._row.nbytes + self._unplaced.nbytes)
 
     def row(self, code: str) -> LookupRow | None:
         """The household of a normalised resident code, or None."""
@@ -138,7 +147,7 @@ class LookupIndex:
         a = {k: (v[j].as_py() if j >= 0 else None) for k, v in self._a.items()}
         site_id, building_id = a["site_id"], a["building_id"]
         return LookupRow(
-            phone=str(self._last4[i]), household_id=str(self._ids[i].as_py()), code=str(self._code_text[i].as_py()),
+            phone=self._last4[i].decode("ascii", "replace"), household_id=str(self._ids[i].as_py()), code=code,
             site_id=site_id, building_id=building_id, unit=a["unit"], room=a["room"], mode=a["mode"],
             slot_start=a["slot_start"], slot_end=a["slot_end"],
             site=self._site_name.get(site_id) if site_id is not None else None,

@@ -37,7 +37,7 @@ class Settings(BaseSettings):
         Wrong answers one client address may give per hour before it gets 429 (0: no limit).
     lookup_index_households
         Plans up to this many households are answered from each worker process's memory
-        (`api.lookupindex`, some 60 MB a million households); larger ones, or 0, from the database.
+        (`api.lookupindex`, 69 MB a million households); larger ones, or 0, from the database.
     key_failures_per_minute
         Wrong API keys one client address may send per minute before it gets 429 (0: no limit).
     trusted_proxies

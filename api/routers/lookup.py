@@ -108,7 +108,11 @@ class PublishedPlans:
                 self._at = started
 
     def index(self, engine: Engine, plan_id: int) -> LookupIndex | None:
-        """The in-memory index of a published plan (after `ids`), or None: use the database."""
+        """The in-memory index of a published plan (after `ids`), or None: use the database.
+        None too while the published plans are older than the TTL (a refresh is under way): a
+        purge in another process may have erased what the index holds, and the database knows."""
+        if time.monotonic() - self._at > self.ttl:
+            return None
         found = self._keys.get(plan_id)
         return None if found is None else self.indexes.get(engine, found[0], found[1])
 

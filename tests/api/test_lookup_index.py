@@ -100,3 +100,38 @@ def test_large_plans_are_indexed_in_the_background(engine: Engine, monkeypatch: 
     assert cache.get(engine, (pid, "other"), 101) is None and (pid, "other") not in cache._indexes
     cache.keep(set())
     assert not cache._indexes
+
+
+def test_a_purge_in_another_process_is_never_answered_from_the_index(settings: Settings) -> None:
+    """Another worker purged the campaign (this process was not told): once the published plans
+    are older than the TTL the index is not used, so the erased phones answer nobody, even
+    before the background refresh has dropped the index."""
+    import time
+
+    from api.purge import purge_scenario
+    from tests.api.test_lookup_index import _campaign_plan
+
+    with TestClient(create_app(settings)) as client:
+        sid, pid = _campaign_plan(client)
+        published = client.app.state.published  # type: ignore[attr-defined]
+        assert _lookup(client, "H001", "5678") == 200
+        purge_scenario(client.app.state.engine, sid)  # type: ignore[attr-defined]
+        published._at = time.monotonic() - 10 * published.ttl  # stale; the refresh starts in the background
+        assert _lookup(client, "H001", "5678") == 404
+
+
+def _campaign_plan(client: TestClient) -> tuple[int, int]:
+    """A scenario row and the hand-made plan of it, published: (scenario id, plan id)."""
+    from sqlalchemy import update
+
+    from api.models import Plan, Scenario
+
+    engine = client.app.state.engine  # type: ignore[attr-defined]
+    with engine.begin() as conn:
+        sid = conn.execute(Scenario.__table__.insert().values(  # type: ignore[attr-defined]
+            name="s", area="幸福街道", parameters="{}")).inserted_primary_key[0]
+    pid = store_plan(engine, plan_summary(), plan_frames())
+    with engine.begin() as conn:
+        conn.execute(update(Plan).where(Plan.id == pid).values(scenario_id=sid))
+    assert client.post(f"/api/v1/plans/{pid}/publish", headers=auth()).status_code == 200
+    return int(sid), pid
