@@ -50,7 +50,7 @@ from sampler.day.ledger import CHINA, DayPlan, Ledger, Outcome, validate_checkin
 from sampler.notify.contact import address_of
 
 __all__ = ["BIN_MINUTES", "DayCache", "DayState", "PlanGone", "load_day_plan", "missed_record", "missed_workbook",
-           "store_checkins", "store_followups"]
+           "outcomes_by", "store_checkins", "store_followups"]
 
 BIN_MINUTES = 5  # check-in times are kept per site in bins of this many minutes (queue status)
 
@@ -218,6 +218,22 @@ def registry_rows(conn: Connection, plan_id: int, registry_ids: np.ndarray) -> n
 
     stored = stored_household_ids(conn, plan_id).astype(str)
     return np.asarray(pd.Index(np.asarray(registry_ids).astype(str)).get_indexer(stored), dtype=np.int64)
+
+
+def outcomes_by(engine: Engine, plan_id: int, registry_ids: np.ndarray) -> np.ndarray:
+    """Per registry household: the newest follow-up outcome recorded so far ('' for none). Follow-ups
+    carry the time they were recorded, not a time of the plan's day, so all of them count."""
+    outcomes = np.full(len(registry_ids), "", dtype=object)
+    with engine.connect() as conn:
+        found = conn.execute(select(Followup.household, Followup.outcome).where(
+            Followup.plan_id == plan_id).order_by(Followup.seq)).all()
+        if not found:
+            return outcomes
+        rows = registry_rows(conn, plan_id, registry_ids)
+    for household, outcome in found:  # in seq order: the newest per household wins
+        if 0 <= household < len(rows) and rows[household] >= 0:
+            outcomes[rows[household]] = str(outcome)
+    return outcomes
 
 
 def _index_of(values: np.ndarray, keys: dict[str, int]) -> np.ndarray:

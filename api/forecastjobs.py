@@ -15,8 +15,10 @@ from typing import TYPE_CHECKING
 import numpy as np
 from sqlalchemy import Engine, select, update
 
+from api.day import outcomes_by
 from api.jobs import JobProgress, StoredPlanJob, finish_job, progress_job, run_stored_plan_job
 from api.models import Checkin, Forecast
+from sampler.day.ledger import Outcome
 
 if TYPE_CHECKING:
     from sim.forecast import Checkins, ForecastDay
@@ -60,11 +62,14 @@ def _forecast(job: StoredPlanJob) -> None:
     sim = sim_params(job.scenario)
     day = forecast_day(job.scenario, job.registry, read_plan_files(job.engine, job.plan_id), sim)
     checkins = stored_checkins(job.engine, job.plan_id, day)
+    outcomes = outcomes_by(job.engine, job.plan_id, np.asarray(job.registry.households.id, dtype=object))
+    closed = np.isin(outcomes, [o.value for o in Outcome if o.closes])
     minute = min(max((at - day.start).total_seconds() / 60.0, 0.0), day.end_minute)
     progress = JobProgress(job.engine, job.job_id, 0.1, 0.85)
     progress_job(job.engine, job.job_id, "forecasting", 0.1)
     result = forecast(day, checkins, minute, sim, int(job.params.get("seed") or 0),
-                      int(job.params.get("replications") or 20), progress=progress.counter("forecasting"))
+                      int(job.params.get("replications") or 20), progress=progress.counter("forecasting"),
+                      closed=closed)
     payload = json.dumps(result.to_json(), ensure_ascii=False)
     with job.engine.begin() as conn:
         conn.execute(update(Forecast).where(Forecast.id == forecast_id).values(result=payload))

@@ -17,11 +17,11 @@ import numpy as np
 import numpy.typing as npt
 from sqlalchemy import Engine, select
 
-from api.day import registry_rows
+from api.day import outcomes_by, registry_rows
 from api.jobs import JobProgress, StoredPlanJob, progress_job, run_stored_plan_job, store_job_plan
-from api.models import Checkin, Followup
+from api.models import Checkin
 
-__all__ = ["outcomes_by", "run_replan_job", "sampled_by"]
+__all__ = ["run_replan_job", "sampled_by"]
 
 
 def sampled_by(engine: Engine, plan_id: int, registry_ids: npt.NDArray[Any], until: dt.datetime) -> npt.NDArray[np.bool_]:
@@ -38,22 +38,6 @@ def sampled_by(engine: Engine, plan_id: int, registry_ids: npt.NDArray[Any], unt
     hit = rows[index]
     sampled[hit[hit >= 0]] = True
     return sampled
-
-
-def outcomes_by(engine: Engine, plan_id: int, registry_ids: npt.NDArray[Any]) -> npt.NDArray[np.object_]:
-    """Per registry household: the newest follow-up outcome recorded so far ('' for none). Follow-ups
-    carry the time they were recorded, not a time of the plan's day, so all of them count."""
-    outcomes = np.full(len(registry_ids), "", dtype=object)
-    with engine.connect() as conn:
-        found = conn.execute(select(Followup.household, Followup.outcome).where(
-            Followup.plan_id == plan_id).order_by(Followup.seq)).all()
-        if not found:
-            return outcomes
-        rows = registry_rows(conn, plan_id, registry_ids)
-    for household, outcome in found:  # in seq order: the newest per household wins
-        if 0 <= household < len(rows) and rows[household] >= 0:
-            outcomes[rows[household]] = str(outcome)
-    return outcomes
 
 
 def run_replan_job(database_url: str, job_id: int, data_dir: str) -> None:

@@ -383,11 +383,16 @@ def calibrate(day: ForecastDay, checkins: Checkins, at: float, params: SimParams
     return out
 
 
-def resume_at(day: ForecastDay, checkins: Checkins, at: float, calibration: Sequence[SiteCalibration]) -> Resume:
-    """The engine's state of the day at ``at``: who is sampled, each site's speed."""
+def resume_at(day: ForecastDay, checkins: Checkins, at: float, calibration: Sequence[SiteCalibration],
+              closed: npt.NDArray[np.bool_] | None = None) -> Resume:
+    """The engine's state of the day at ``at``: who is sampled, each site's speed, and (``closed``,
+    per registry household) who will not come."""
     sampled = checkins.sampled(len(day.ids))
+    absent = np.zeros(0, dtype=bool) if closed is None else np.asarray(closed, dtype=bool)[day.rows]
+    home_absent = np.zeros(0, dtype=bool) if closed is None else np.asarray(closed, dtype=bool)[day.home_rows]
     return Resume(at=float(at), sampled=sampled[day.rows], home_sampled=sampled[day.home_rows],
-                  service_scale=np.array([c.scale for c in calibration], dtype=np.float64))
+                  service_scale=np.array([c.scale for c in calibration], dtype=np.float64),
+                  absent=absent, home_absent=home_absent)
 
 
 _REGISTERED = np.array([SAMPLED, RETURNED, FOLLOWED_UP, UNSERVED])
@@ -562,10 +567,12 @@ class ForecastResult:
 
 def forecast(day: ForecastDay, checkins: Checkins, at: float, params: SimParams, seed: int, replications: int,
              fparams: ForecastParams = ForecastParams(), executor: Executor | None = None,
-             progress: CountProgress | None = None) -> ForecastResult:
+             progress: CountProgress | None = None, closed: npt.NDArray[np.bool_] | None = None) -> ForecastResult:
     """Forecast the rest of the day from ``at`` (minutes from the window start): R seeded replications
     of the day model, resumed at ``at`` with each site's calibrated rate (common random numbers:
-    replication i uses the i-th child of ``seed``, as `sim.replicate` does)."""
+    replication i uses the i-th child of ``seed``, as `sim.replicate` does). ``closed`` (per
+    registry household): follow-ups found them away, refusing or sampled elsewhere — nobody
+    expects them, and they stay unsampled in the coverage."""
     problems = []
     if replications < 1:
         problems.append(InputIssue(COMMAND_LINE, None, "replications", str(replications), "run at least one replication"))
@@ -579,7 +586,9 @@ def forecast(day: ForecastDay, checkins: Checkins, at: float, params: SimParams,
         raise InputError(problems)
     used = checkins.until(at)
     calibration = calibrate(day, used, at, params, fparams)
-    resume = resume_at(day, used, at, calibration)
+    if closed is not None and len(closed) != len(day.ids):
+        raise ValueError(f"closed must hold one flag per registry household ({len(day.ids)}), got {len(closed)}")
+    resume = resume_at(day, used, at, calibration, closed)
     n = len(day.ids)
     sampled = np.minimum(used.sampled(n), day.size)
     left = day.size - sampled

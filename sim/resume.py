@@ -13,6 +13,8 @@
   ``at`` (arrival ``at``, in their drawn order): the queue that should already have arrived;
 - walk-ins drawn before ``at`` are gone (they are not in the registry, so no check-in shows them:
   they are taken as served), later ones come as drawn;
+- households a grid worker found away, refusing or sampled elsewhere (``absent``, ``home_absent``)
+  are taken out as if sampled, but count as not sampled: nobody expects them any more;
 - each site's service times are multiplied by ``service_scale`` (planned rate ÷ the rate its own
   check-ins show), so a site working at half its planned speed serves at half speed;
 - the SimPy clock starts at ``at``: tables and home-visit teams start then, hand-overs follow the
@@ -24,6 +26,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 import numpy as np
+import numpy.typing as npt
 
 from sampler.model import FloatArray, IntArray
 from sim.arrivals import Visits
@@ -46,12 +49,17 @@ class Resume:
         People already sampled per home-visit household (aligned with ``SimInputs.home_ids``).
     service_scale
         Per site, the factor applied to its service times (1 = the planned speed).
+    absent, home_absent
+        Site and home-visit households that will not come (follow-ups: away, refused, sampled
+        elsewhere); empty: none.
     """
 
     at: float
     sampled: IntArray
     home_sampled: IntArray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
     service_scale: FloatArray = field(default_factory=lambda: np.zeros(0))
+    absent: npt.NDArray[np.bool_] = field(default_factory=lambda: np.zeros(0, dtype=bool))
+    home_absent: npt.NDArray[np.bool_] = field(default_factory=lambda: np.zeros(0, dtype=bool))
 
     def check(self, inputs: SimInputs) -> None:
         """ValueError when the arrays do not fit ``inputs``."""
@@ -61,16 +69,21 @@ class Resume:
             raise ValueError(f"home_sampled must hold {len(inputs.home_ids)} counts, one per home visit")
         if len(self.service_scale) not in (0, inputs.n_sites) or (np.asarray(self.service_scale) <= 0).any():
             raise ValueError(f"service_scale must hold {inputs.n_sites} factors > 0, one per site")
+        if len(self.absent) not in (0, len(inputs.ids)) or len(self.home_absent) not in (0, len(inputs.home_ids)):
+            raise ValueError("absent and home_absent must hold one flag per site / home-visit household")
 
     def left(self, inputs: SimInputs) -> IntArray:
-        """People still to sample per site household."""
-        return np.asarray(np.maximum(inputs.size - self.sampled, 0), dtype=np.int64)
+        """People still to sample per site household (0 for the absent)."""
+        left = np.asarray(np.maximum(inputs.size - self.sampled, 0), dtype=np.int64)
+        return np.where(self.absent, 0, left) if len(self.absent) else left
 
     def home_left(self, inputs: SimInputs) -> IntArray:
         """People still to sample per home-visit household."""
         if len(self.home_sampled) == 0:
-            return np.asarray(inputs.home_size, dtype=np.int64)
-        return np.asarray(np.maximum(inputs.home_size - self.home_sampled, 0), dtype=np.int64)
+            left = np.asarray(inputs.home_size, dtype=np.int64)
+        else:
+            left = np.asarray(np.maximum(inputs.home_size - self.home_sampled, 0), dtype=np.int64)
+        return np.where(self.home_absent, 0, left) if len(self.home_absent) else left
 
     def apply(self, inputs: SimInputs, visits: Visits, service: FloatArray) -> tuple[Visits, FloatArray]:
         """The visits and service minutes of the rest of the day (see the module docstring)."""

@@ -166,3 +166,27 @@ def test_upload_keeps_the_registrys_coordinate_system(inline: TestClient, settin
     lon, lat = (float(v[0]) for v in gcj02_to_wgs84(np.array([118.3205]), np.array([27.0302])))
     assert abs(float(sites.loc["S1", "lon"]) - lon) < 1e-6 and abs(float(sites.loc["S1", "lat"]) - lat) < 1e-6
     assert abs(float(sites.loc["S1", "lon"]) - 118.3205) > 1e-3  # converted, not taken as WGS-84
+
+
+def test_forecast_leaves_out_households_follow_ups_closed(inline: TestClient, settings: Settings) -> None:
+    """A household a grid worker found away is not expected at its site any more: the forecast's
+    remaining people drop by its size (the newest outcome counts: "coming" keeps it expected)."""
+    client = inline
+    plan_id = _campaign(client, settings)
+    _check_in_first(client, plan_id, 5)
+    rows = client.get(f"/api/v1/plans/{plan_id}/assignments", params={"limit": 1000}, headers=auth()).json()["data"]
+    later = sorted((r for r in rows if r["mode"] == "site"), key=lambda r: r["slot_end"])[-2:]
+
+    def remaining() -> int:
+        r = client.post(f"/api/v1/plans/{plan_id}/forecasts",
+                        json={"at": "2022-11-23T08:00:00+08:00", "replications": 2, "seed": 1}, headers=auth())
+        got = client.get(f"/api/v1/forecasts/{r.json()['forecast_id']}", headers=auth()).json()
+        return sum(int(s["remaining_people"]) for s in got["result"]["sites"])
+
+    before = remaining()
+    r = client.post(f"/api/v1/plans/{plan_id}/followups", headers=auth(), json={"followups": [
+        {"household_id": later[0]["household_id"], "outcome": "away"},
+        {"household_id": later[1]["household_id"], "outcome": "refused"},
+        {"household_id": later[1]["household_id"], "outcome": "coming"}]})
+    assert r.status_code == 200 and r.json()["recorded"] == 3
+    assert remaining() == before - int(later[0]["size"])

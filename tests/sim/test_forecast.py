@@ -111,6 +111,23 @@ def test_a_site_with_everything_sampled_finishes_at_at() -> None:
     assert result.to_json()["checkins"] == {"used": 3, "after_at": 0}
 
 
+def test_households_closed_by_follow_ups_are_not_expected_and_stay_uncovered() -> None:
+    """a2 (1 person, slot at 300 min) was found away: site 1 has nobody left, so it finishes at
+    `at`, and G1's coverage stops at a1's 2 of 3 people; without the outcome a2 is forecast to come."""
+    day_inputs = inputs([("a1", 0, 0.0, 30.0, 2), ("a2", 0, 300.0, 330.0, 1), ("b1", 1, 0.0, 30.0, 3)],
+                        tables=(1, 1), hours=(0.0, 720.0), window_hours=12.0)
+    day = _day(day_inputs, grids=["G1", "G1", "G2"])
+    done = _checkins([(0, 0, 20.0, 2), (2, 1, 10.0, 3)])
+    expected = forecast(day, done, 120.0, FIXED, seed=4, replications=3)
+    assert expected.sites()[0]["remaining_people"] == 1 and (expected.finish[:, 0] > 300.0).all()
+    away = forecast(day, done, 120.0, FIXED, seed=4, replications=3, closed=np.array([False, True, False]))
+    assert away.sites()[0]["remaining_people"] == 0 and (away.finish[:, 0] == 120.0).all()
+    grids = {g["grid"]: g for g in away.grids()}
+    assert grids["G1"]["expected_coverage"] == pytest.approx(2 / 3, abs=1e-4) and grids["G2"]["expected_coverage"] == 1.0
+    with pytest.raises(ValueError, match="one flag per registry household"):
+        forecast(day, done, 120.0, FIXED, seed=4, replications=1, closed=np.array([True]))
+
+
 def test_partly_sampled_household_keeps_its_remaining_members() -> None:
     """A household of 3 with 1 member checked in: 2 are left, their swabs take 2 minutes."""
     day = _day(inputs([("a1", 0, 0.0, 0.0, 3)], tables=(1,), hours=(0.0, 720.0), window_hours=12.0))
