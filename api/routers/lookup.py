@@ -18,6 +18,7 @@ per-client limits count per key, not per address.
 from __future__ import annotations
 
 import hmac
+import logging
 import threading
 import time
 from typing import Annotated, Any
@@ -78,6 +79,7 @@ class PublishedPlans:
         self._at = -1e9
         self._refreshing = threading.Lock()
         self._generation = 0
+        self._retry_at = 0.0
         self.indexes = IndexCache(index_max_households)
 
     def ids(self, engine: Engine) -> frozenset[int]:
@@ -88,9 +90,17 @@ class PublishedPlans:
         now = time.monotonic()
         if self._at < 0:
             self._refresh(engine)
-        elif now - self._at > self.ttl and not self._refreshing.locked():
-            threading.Thread(target=self._refresh, args=(engine,), name="published-plans", daemon=True).start()
+        elif now - self._at > self.ttl and now >= self._retry_at and not self._refreshing.locked():
+            threading.Thread(target=self._background_refresh, args=(engine,), name="published-plans",
+                             daemon=True).start()
         return self._ids
+
+    def _background_refresh(self, engine: Engine) -> None:
+        try:
+            self._refresh(engine)
+        except Exception:  # noqa: BLE001 - the database is down: lookups fail on it; retry in a second
+            self._retry_at = time.monotonic() + 1.0
+            logging.getLogger(__name__).warning("published plans not re-read; retrying in 1 s")
 
     def _refresh(self, engine: Engine) -> None:
         with self._refreshing:
