@@ -15,6 +15,11 @@ was withdrawn, deleted or purged is dropped (and a purged plan published again i
 without the erased data). Each refresh starts building, in a background thread, the index of every
 published plan that has none (the service warms them at startup too); until one is ready, lookups
 use the database, except that small plans are indexed on their first lookup.
+
+A withdrawal, deletion or purge in another worker process takes effect here at the next refresh,
+within the TTL (2 s): the index is not used once the cached list is older than that. The purge
+endpoint answers only after the TTL has passed, so that when it says done no worker answers from
+what it erased.
 """
 
 from __future__ import annotations
@@ -33,9 +38,9 @@ from api.models import PLAN_TABLES
 
 __all__ = ["INLINE_HOUSEHOLDS", "IndexCache", "LookupIndex", "LookupRow"]
 
-INLINE_HOUSEHOLDS = 50_000
-"""Plans up to this many households are indexed on their first lookup (tens of milliseconds);
-larger ones in a background thread."""
+INLINE_HOUSEHOLDS = 10_000
+"""Plans up to this many households are indexed on their first lookup (under 0.1 s, on the event
+loop); larger ones in a background thread."""
 _CHUNK = 100_000
 _log = logging.getLogger(__name__)
 

@@ -188,7 +188,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     @app.exception_handler(RequestValidationError)
     async def validation_error(_request: Request, exc: RequestValidationError) -> JSONResponse:
         # FastAPI's own handler echoes the input, which fails to encode if it holds a lone surrogate.
-        return JSONResponse(status_code=422, content={"detail": scrub(jsonable_encoder(exc.errors()), hidden)})
+        errors = jsonable_encoder(exc.errors(), custom_encoder={bytes: lambda b: b.decode("utf-8", "backslashreplace")})
+        return JSONResponse(status_code=422, content={"detail": scrub(errors, hidden)})
 
     @app.exception_handler(HTTPException)
     async def http_error(request: Request, exc: HTTPException) -> Any:

@@ -360,7 +360,7 @@ class LookupQuery(BaseModel):
 
     code: str | None = Field(default=None, min_length=1, max_length=32, pattern=PLAIN)
     household_id: str | None = Field(default=None, min_length=1, max_length=64, pattern=PLAIN)
-    phone_last4: str = Field(pattern=r"^\d{4}$")
+    phone_last4: str = Field(pattern=r"^[0-9]{4}$")
     plan_id: int | None = Field(default=None, ge=1, le=2**31 - 1)
 
     @model_validator(mode="after")

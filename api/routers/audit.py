@@ -9,7 +9,7 @@ from sqlalchemy import select
 
 from api.deps import PlannerDep, SessionDep, newest_page
 from api.models import AuditEntry
-from api.schemas import AuditEntriesPublic, AuditEntryPublic, QueryTime
+from api.schemas import PLAIN, AuditEntriesPublic, AuditEntryPublic, QueryTime
 
 __all__ = ["router"]
 
@@ -20,7 +20,7 @@ router = APIRouter(prefix="/audit", tags=["audit"])
 def list_audit(
     session: SessionDep,
     _caller: PlannerDep,
-    action: Annotated[str | None, Query(max_length=40, description="exact action, e.g. export.sms")] = None,
+    action: Annotated[str | None, Query(max_length=40, pattern=PLAIN, description="exact action, e.g. export.sms")] = None,
     key_id: Annotated[int | None, Query(ge=1, le=2**31 - 1)] = None,
     plan_id: Annotated[int | None, Query(ge=1, le=2**31 - 1)] = None,
     scenario_id: Annotated[int | None, Query(ge=1, le=2**31 - 1)] = None,

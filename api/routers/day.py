@@ -30,6 +30,7 @@ from fastapi import (
 )
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import Response
+from pydantic import StringConstraints
 from sqlalchemy import select
 
 from api.day import (
@@ -43,7 +44,7 @@ from api.day import (
 )
 from api.deps import Caller, EngineDep, SessionDep, require_roles
 from api.models import Plan
-from api.schemas import QueryTime
+from api.schemas import PLAIN, QueryTime
 from api.schemas_day import (
     CheckinRejection,
     CheckinsIn,
@@ -206,7 +207,7 @@ def _missed_rows(state: DayState, caller: Caller, when: dt.datetime, grace_min: 
 @router.get("/missed", response_model=MissedPublic)
 async def get_missed(request: Request, session: SessionDep, engine: EngineDep, caller: MissedDep, plan_id: PlanId,
                      at: QueryTime | None = None, grace_min: Annotated[float, Query(ge=0, le=24 * 60)] = 30.0,
-                     grid: Annotated[list[str] | None, Query()] = None,
+                     grid: Annotated[list[Annotated[str, StringConstraints(pattern=PLAIN)]] | None, Query()] = None,
                      limit: Annotated[int, Query(ge=1, le=10_000)] = 500,
                      offset: Annotated[int, Query(ge=0)] = 0) -> MissedPublic:
     """Households whose slot ended over ``grace_min`` ago (all unsampled once the window is over)
@@ -224,7 +225,7 @@ async def get_missed(request: Request, session: SessionDep, engine: EngineDep, c
 async def get_missed_workbook(request: Request, session: SessionDep, engine: EngineDep, caller: CallerOfGridDep,
                               plan_id: PlanId, at: QueryTime | None = None,
                               grace_min: Annotated[float, Query(ge=0, le=24 * 60)] = 30.0,
-                              grid: Annotated[list[str] | None, Query()] = None) -> Response:
+                              grid: Annotated[list[Annotated[str, StringConstraints(pattern=PLAIN)]] | None, Query()] = None) -> Response:
     """The missed list as a workbook: one A4 sheet per grid, Chinese headers, for calling and ticking off."""
     when = _at(at)
     state = await run_in_threadpool(_state, request, session, engine, plan_id, True)

@@ -17,6 +17,7 @@ from sqlalchemy import select
 from api.deps import EngineDep, PlannerDep, SessionDep, ViewerDep, audit
 from api.models import PlanBlob, Scenario
 from api.routers.plans import get_plan_row
+from api.schemas import PLAIN
 from api.storage import read_plan_files
 from sampler.errors import InputError
 from sampler.io.csvsafe import to_csv
@@ -99,7 +100,7 @@ def export_sms_invalid(session: SessionDep, engine: EngineDep, caller: PlannerDe
 @router.get("/notices/{building_id}.html", response_class=Response,
             responses={200: {"content": {"text/html": {}}, "description": "printable notice"}})
 def export_building_notice(request: Request, session: SessionDep, engine: EngineDep, caller: ViewerDep, plan_id: PlanId,
-                           building_id: Annotated[str, Path(max_length=200)]) -> Response:
+                           building_id: Annotated[str, Path(max_length=200, pattern=PLAIN)]) -> Response:
     """The printable notice of one building (Chinese, A4 print CSS)."""
     from sampler.notify.notices import building_notice_html, notice_rows
 

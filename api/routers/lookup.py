@@ -78,6 +78,7 @@ class PublishedPlans:
         self._keys: dict[int, tuple[tuple[int, Any], int]] = {}
         self._at = -1e9
         self._refreshing = threading.Lock()
+        self._state = threading.Lock()  # the cached keys, their time and the generation change together
         self._generation = 0
         self._retry_at = 0.0
         self.indexes = IndexCache(index_max_households)
@@ -104,18 +105,20 @@ class PublishedPlans:
 
     def _refresh(self, engine: Engine) -> None:
         with self._refreshing:
-            started, generation = time.monotonic(), self._generation
+            with self._state:
+                started, generation = time.monotonic(), self._generation
             with engine.connect() as conn:
                 rows = conn.execute(select(Plan.id, Plan.households, Scenario.purged_at)
                                     .outerjoin(Scenario, Scenario.id == Plan.scenario_id)
                                     .where(Plan.published.is_(True))).all()
             keys = {int(r[0]): ((int(r[0]), r[2]), int(r[1] or 0)) for r in rows}
-            self._keys, self._ids = keys, frozenset(keys)
-            self.indexes.keep({key for key, _ in keys.values()})
+            with self._state:
+                self._keys, self._ids = keys, frozenset(keys)
+                self.indexes.keep({key for key, _ in keys.values()})
+                if generation == self._generation:  # else invalidated meanwhile: the next call reads again
+                    self._at = started
             for key, households in keys.values():
                 self.indexes.warm(engine, key, households)
-            if generation == self._generation:  # else invalidated meanwhile: the next call reads again
-                self._at = started
 
     def index(self, engine: Engine, plan_id: int) -> LookupIndex | None:
         """The in-memory index of a published plan (after `ids`), or None: use the database.
@@ -128,8 +131,9 @@ class PublishedPlans:
 
     def invalidate(self) -> None:
         """Forget the cache (after publishing or purging in this process)."""
-        self._generation += 1
-        self._at = -1e9
+        with self._state:
+            self._generation += 1
+            self._at = -1e9
 
 
 def lookup_key(body: LookupQuery, row: Any = None) -> str:

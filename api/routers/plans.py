@@ -17,6 +17,7 @@ from sqlalchemy import Row, Select, delete, func, select, update
 from api.deps import Caller, CallerDep, EngineDep, PlannerDep, ReaderDep, SessionDep, audit
 from api.models import PLAN_TABLES, Job, Plan, Scenario
 from api.schemas import (
+    PLAIN,
     AssignmentPublic,
     AssignmentsPublic,
     BuildingSlotPublic,
@@ -43,7 +44,7 @@ router = APIRouter(prefix="/plans", tags=["plans"])
 PlanId = Annotated[int, Path(ge=1, le=2**31 - 1, description="plan id")]
 Limit = Annotated[int, Query(ge=1, le=1000, description="page size")]
 Offset = Annotated[int, Query(ge=0, le=10**9, description="rows to skip")]
-Text = Annotated[str | None, Query(max_length=200)]
+Text = Annotated[str | None, Query(max_length=200, pattern=PLAIN)]
 
 
 def hide_phone(phone: str) -> str:
@@ -245,7 +246,7 @@ def _office_rows(session: SessionDep, engine: EngineDep, caller: CallerDep, plan
 @router.get("/{plan_id}/assignments", response_model=AssignmentsPublic)
 def get_assignments(session: SessionDep, engine: EngineDep, caller: CallerDep, plan_id: PlanId,
                     site_id: Text = None, building_id: Text = None,
-                    slot_start: str | None = Query(None, max_length=16, description="YYYY-MM-DD HH:MM"),
+                    slot_start: str | None = Query(None, max_length=16, pattern=PLAIN, description="YYYY-MM-DD HH:MM"),
                     limit: Limit = 100, offset: Offset = 0) -> AssignmentsPublic:
     """Household assignments, paged, filterable by site, building and slot; phones masked."""
     get_plan_row(session, plan_id)

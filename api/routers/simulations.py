@@ -11,7 +11,7 @@ from sqlalchemy import select
 
 from api.deps import PlannerDep, SessionDep, ViewerDep, newest_page, plan_with_scenario
 from api.models import Job, Simulation, SimulationFile
-from api.schemas import JobPublic
+from api.schemas import PLAIN, JobPublic
 
 __all__ = ["SimulationCreate", "SimulationPublic", "SimulationsPublic", "router"]
 
@@ -90,7 +90,7 @@ def get_simulation(simulation_id: Id, session: SessionDep, _caller: ViewerDep) -
 
 @router.get("/simulations/{simulation_id}/files/{name}", response_class=Response,
             responses={200: {"content": {"image/png": {}, "text/csv": {}}, "description": "chart or table"}})
-def get_simulation_file(simulation_id: Id, name: Annotated[str, Path(max_length=100)], session: SessionDep,
+def get_simulation_file(simulation_id: Id, name: Annotated[str, Path(max_length=100, pattern=PLAIN)], session: SessionDep,
                         _caller: ViewerDep) -> Response:
     """A chart (coverage.png, queues.png) or table (coverage.csv, sites.csv) of a simulation."""
     blob = session.get(SimulationFile, (simulation_id, name))

@@ -405,6 +405,13 @@ def reassign(scenario: Scenario, registry: Registry, previous: Previous, *, samp
     arc_of = scored.arc_index(hh.building[at], site[at])
     summary = summarise(scored, mode, site, slot, walk, arc_of, lower_cost=None,
                         repair_method=str(sub.summary["repair"]))
+    if closed.any():  # listed in unplaced.csv with their outcome, but not for want of a place: no penalty
+        from sampler.plan.flow import COST_SCALE
+
+        penalty = int(size[closed].sum()) * scored.unplaced_cost / COST_SCALE
+        summary["objective"] -= penalty
+        summary["objective_parts"]["unplaced"] -= penalty
+        summary["closed_households"] = int(closed.sum())
     codes, names = pd.factorize(change)
     tally = dict(zip(names, np.bincount(codes, minlength=len(names)).tolist(), strict=True))
     counts = {k: int(tally.get(k, 0)) for k in CHANGES}
@@ -531,8 +538,6 @@ def _settle(full: Any, hh: HouseholdTable, todo: IntArray, released: IntArray, a
     size = hh.size.astype(np.int64)[todo]
     building = hh.building[todo]
     old_site, old_slot = previous.site[todo], previous.slot[todo]
-    is_released = np.zeros(len(todo), dtype=bool)
-    is_released[at_released] = True
     load = np.zeros_like(capacity)
     on = mode == MODE_SITE
     np.add.at(load, (site[on], slot[on]), size[on])
@@ -540,8 +545,8 @@ def _settle(full: Any, hh: HouseholdTable, todo: IntArray, released: IntArray, a
     for i in np.flatnonzero(on).tolist():
         cells.setdefault((int(site[i]), int(slot[i])), []).append(i)
 
-    def home(j: int) -> bool:
-        return bool(is_released[j] and mode[j] == MODE_SITE and site[j] == old_site[j] and slot[j] == old_slot[j])
+    def home(j: int) -> bool:  # at its own old place: a released one settled, or one the first pass put back
+        return bool(mode[j] == MODE_SITE and site[j] == old_site[j] and slot[j] == old_slot[j])
 
     def arc_walk(j: int, s: int) -> float | None:
         key = int(building[j]) * n_sites + s
@@ -727,9 +732,10 @@ def _text_array(values: Any) -> Any:
 
 
 def positions(keys: Any, values: Any) -> IntArray:
-    """Where each of ``values`` is in ``keys`` (texts; the first place when one is there twice),
-    −1 where it is not: an Arrow hash lookup, some ten times faster than a pandas Index of a
-    million texts."""
+    """Where each of ``values`` is in ``keys`` (texts; the first place when one is there twice,
+    except that ``values`` equal to ``keys`` in the same order map to themselves — the callers'
+    keys, registry ids, are distinct), −1 where it is not: an Arrow hash lookup, some ten times
+    faster than a pandas Index of a million texts."""
     import pyarrow.compute as pc
 
     keys, values = _text_array(keys), _text_array(values)
@@ -751,10 +757,13 @@ def positions(keys: Any, values: Any) -> IntArray:
 def packed_texts(texts: Any) -> tuple[npt.NDArray[np.uint64], int] | None:
     """Arrow texts that all have one width of 1–8 bytes as one integer each (the bytes, zero
     padded; equal texts give equal integers) and that width; None otherwise."""
+    import pyarrow as pa
     import pyarrow.compute as pc
 
     if texts.null_count or not len(texts):
         return None
+    if texts.type != pa.large_string():
+        texts = texts.cast(pa.large_string())
     span = pc.min_max(pc.binary_length(texts)).as_py()
     width = span["min"]
     if width != span["max"] or not 1 <= width <= 8:

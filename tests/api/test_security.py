@@ -292,3 +292,22 @@ def _rows(engine: object) -> dict[str, int]:
     with engine.connect() as conn:  # type: ignore[attr-defined]
         return {t: conn.execute(text(f"SELECT count(*) FROM {t}")).scalar_one()
                 for t in ("api_keys", "checkins", "followups", "jobs")}
+
+
+@pytest.mark.parametrize("path", [
+    "/api/v1/plans/{pid}/site-load?site_id=S%001", "/api/v1/plans/{pid}/buildings?building_id=B%00",
+    "/api/v1/audit?action=x%00", "/api/v1/plans/{pid}/missed?grid=G%00", "/api/v1/plans/{pid}/exports/notices/B%001.html",
+])
+def test_nul_in_query_or_path_is_422(client: TestClient, plan_id: int, path: str) -> None:
+    """A NUL in a query or path parameter (PostgreSQL cannot compare with one: it was a 500)."""
+    r = client.get(path.format(pid=plan_id), headers=auth())
+    assert r.status_code == 422, r.text
+
+
+def test_undecodable_body_and_wide_digits_are_422(client: TestClient, plan_id: int) -> None:
+    """Bytes that are not UTF-8 echo as escapes in the 422 (FastAPI's own handler gave a 500);
+    full-width digits are not the 4 digits the lookup compares."""
+    r = client.post("/api/v1/lookup", content=b"\xff\xfe", headers={"Content-Type": "text/plain"})
+    assert r.status_code == 422, r.text
+    r = client.post("/api/v1/lookup", json={"code": "ABCDEFGH", "phone_last4": "５６７８"})
+    assert r.status_code == 422, r.text

@@ -167,6 +167,7 @@ def test_follow_up_outcomes_decide_who_is_re_booked(tmp_path: Path) -> None:
     r = new.summary["replan"]
     assert (r["closed"], r["home"], r["moved"], r["unplaced"]) == (2, 1, 1, 0)
     assert "shortfall" not in new.summary  # nobody is short of tables for the closed ones
+    assert new.summary["objective_parts"]["unplaced"] == 0 and new.summary["closed_households"] == 2
     write_plan(new, tmp_path / "new", xlsx=False)
     got = read_plan(tmp_path / "new")
     assert sorted(got.unplaced["household_id"]) == ["h3", "h6"]
