@@ -61,7 +61,7 @@ from sampler.model import (
 from sampler.params import Scenario
 from sampler.plan.homevisit import home_capacity
 from sampler.plan.planner import MODE_HOME, MODE_SITE, MODE_UNPLACED, Plan, make_plan
-from sampler.plan.problem import build_problem
+from sampler.plan.problem import _arc_lookup, build_problem
 from sampler.plan.slots import slot_grid
 from sampler.plan.summary import summarise
 from sampler.plan.widen import extend_problem
@@ -397,18 +397,13 @@ def reassign(scenario: Scenario, registry: Registry, previous: Previous, *, samp
     change[closed] = "closed"
     change[fixed] = "sampled"
 
-    # Score the whole plan with the arcs it uses (kept walks may be arcs the candidates lack now).
-    at = np.flatnonzero(mode == MODE_SITE)
-    scored = extend_problem(full, hh.building[at], site[at], walk[at]) if len(at) else full
-    if closed.any():  # no slot asked for them: not site households short of tables (summarise's shortfall)
-        scored = replace(scored, home=scored.home | closed)
-    arc_of = scored.arc_index(hh.building[at], site[at])
-    summary = summarise(scored, mode, site, slot, walk, arc_of, lower_cost=None,
-                        repair_method=str(sub.summary["repair"]))
+    # Closed households asked for no slot: not site households short of tables (summarise's shortfall).
+    problem = replace(full, home=full.home | closed) if closed.any() else full
+    summary = _score(problem, mode, site, slot, walk, str(sub.summary["repair"]))
     if closed.any():  # listed in unplaced.csv with their outcome, but not for want of a place: no penalty
         from sampler.plan.flow import COST_SCALE
 
-        penalty = int(size[closed].sum()) * scored.unplaced_cost / COST_SCALE
+        penalty = int(size[closed].sum()) * full.unplaced_cost / COST_SCALE
         summary["objective"] -= penalty
         summary["objective_parts"]["unplaced"] -= penalty
         summary["closed_households"] = int(closed.sum())
@@ -534,7 +529,7 @@ def _settle(full: Any, hh: HouseholdTable, todo: IntArray, released: IntArray, a
     that cell that moves anyway, when both cells stay within capacity and the other household may
     use the released one's site (a candidate arc)."""
     n_sites = max(len(full.registry.sites), 1)
-    keys, pos = _sorted_arcs(full.cand, n_sites)
+    keys, pos = _arc_lookup(full.cand, n_sites)
     size = hh.size.astype(np.int64)[todo]
     building = hh.building[todo]
     old_site, old_slot = previous.site[todo], previous.slot[todo]
@@ -583,23 +578,23 @@ def _settle(full: Any, hh: HouseholdTable, todo: IntArray, released: IntArray, a
             break
 
 
-def _sorted_arcs(cand: Any, n_sites: int) -> tuple[IntArray, IntArray]:
-    """Sorted (building × n_sites + site) keys of candidate arcs and their positions."""
-    keys = cand.building * n_sites + cand.site
-    order = np.argsort(keys, kind="stable")
-    return keys[order], order
+def _score(problem: Any, mode: IntArray, site: IntArray, slot: IntArray, walk: FloatArray,
+           repair: str) -> dict[str, Any]:
+    """`summarise` of a plan's arrays without a bound, scored with the arcs it uses (kept or
+    settled walks may be arcs the candidates lack now)."""
+    hh = problem.registry.households
+    at = np.flatnonzero(mode == MODE_SITE)
+    scored = extend_problem(problem, hh.building[at], site[at], walk[at]) if len(at) else problem
+    return summarise(scored, mode, site, slot, walk, scored.arc_index(hh.building[at], site[at]),
+                     lower_cost=None, repair_method=repair)
 
 
 def _rescored(scenario: Scenario, plan: Plan, capacity: IntArray, home_left: IntArray, cand: Any,
               at_home: BoolArray) -> dict[str, Any]:
     """``plan.summary`` with the objective, gap and violations of its (settled) arrays; the proven
     bound is the one its solve found (settling moves site households only, home visits unchanged)."""
-    hh = plan.registry.households
     problem = build_problem(scenario, plan.registry, capacity, home_left, cand, at_home)
-    at = np.flatnonzero(plan.mode == MODE_SITE)
-    scored = extend_problem(problem, hh.building[at], plan.site[at], plan.walk[at]) if len(at) else problem
-    again = summarise(scored, plan.mode, plan.site, plan.slot, plan.walk, scored.arc_index(hh.building[at], plan.site[at]),
-                      lower_cost=None, repair_method=str(plan.summary["repair"]))
+    again = _score(problem, plan.mode, plan.site, plan.slot, plan.walk, str(plan.summary["repair"]))
     lower, objective = plan.summary["lower_bound"], again["objective"]
     gap = None if lower is None else ((objective - lower) / objective if objective > 0 else 0.0)
     return {**plan.summary, "objective": objective, "objective_parts": again["objective_parts"],
