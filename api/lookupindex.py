@@ -123,8 +123,7 @@ class LookupIndex:
         self._a = {name: column.dictionary_encode() for name, column in (
             ("site_id", a_site), ("building_id", a_building), ("unit", a_unit), ("room", a_room),
             ("mode", a_mode), ("slot_start", a_start), ("slot_end", a_end))}
-        site_names = dict(zip(s_id.to_pylist(), s_name.to_pylist(), strict=True))
-        self._site_name = site_names
+        self._site_name = dict(zip(s_id.to_pylist(), s_name.to_pylist(), strict=True))
         names: dict[str | None, str | None] = {}
         for b, name in zip(b_id.to_pylist(), b_name.to_pylist(), strict=True):
             names.setdefault(b, name)
@@ -141,10 +140,10 @@ class LookupIndex:
 
     def row(self, code: str) -> LookupRow | None:
         """The household of a normalised resident code, or None."""
-        key = _pack([code]) if len(code.encode("utf-8", "replace")) == 8 else None
-        if key is None or not len(key):
+        raw = code.encode("utf-8", "replace")
+        if len(raw) != 8:  # every indexed code is 8 bytes (`_pack`)
             return None
-        at = int(self._codes.get_indexer(pd.Index(key))[0])
+        at = int(self._codes.get_indexer(pd.Index(np.frombuffer(raw, dtype=np.uint64)))[0])
         if at < 0:
             return None
         i = int(self._where[at])
@@ -181,23 +180,27 @@ class IndexCache:
         with self._lock:
             if key in self._indexes:
                 return self._indexes[key]
-            self._indexes[key] = None
-        if households <= INLINE_HOUSEHOLDS:
+        if households > INLINE_HOUSEHOLDS:
+            self.warm(engine, key, households)
+        elif self._claim(key):
             self._build(engine, key)
-            return self._indexes.get(key)
-        threading.Thread(target=self._build, args=(engine, key), name=f"lookup-index-{key[0]}", daemon=True).start()
-        return None
+        return self._indexes.get(key)
 
     def warm(self, engine: Engine, key: tuple[int, Any], households: int) -> None:
         """Start building the index of a large published plan in the background, unless it is
         there (small ones are built on their first lookup)."""
         if self.max_households <= 0 or households > self.max_households or households <= INLINE_HOUSEHOLDS:
             return
+        if self._claim(key):
+            threading.Thread(target=self._build, args=(engine, key), name=f"lookup-index-{key[0]}", daemon=True).start()
+
+    def _claim(self, key: tuple[int, Any]) -> bool:
+        """Mark ``key`` as being built; False when it is built or being built already."""
         with self._lock:
             if key in self._indexes:
-                return
+                return False
             self._indexes[key] = None
-        threading.Thread(target=self._build, args=(engine, key), name=f"lookup-index-{key[0]}", daemon=True).start()
+            return True
 
     def _build(self, engine: Engine, key: tuple[int, Any]) -> None:
         try:

@@ -5,7 +5,8 @@ The worker rebuilds the scenario and registry from the stored files, reads the p
 (`api.storage.read_plan_files`), the households checked in by ``at`` (`api.models.Checkin`) and
 the newest follow-up outcome per household (`api.models.Followup`: at home → a home visit; away,
 refused, sampled elsewhere → no new slot), runs `sampler.plan.replan.replan` and stores the new
-plan, its workbook and the job's success in one transaction. Rounds (`POST /plans` with ``previous_plan_id``) are plan jobs (`api.jobs`).
+plan, its workbook and the job's success in one transaction. Rounds (`POST /plans` with
+``previous_plan_id``) are plan jobs (`api.jobs`).
 """
 
 from __future__ import annotations

@@ -29,7 +29,7 @@ from sqlalchemy import Engine, bindparam, select
 
 from api.deps import Caller, get_caller
 from api.limits import Decision, LookupLimits
-from api.lookupindex import LookupIndex
+from api.lookupindex import IndexCache, LookupIndex
 from api.models import PLAN_TABLES, Plan, Scenario
 from api.schemas import LookupQuery, LookupResult
 from sampler.day.codes import normalise_code
@@ -71,8 +71,6 @@ class PublishedPlans:
     plan withdrawn, deleted or its scenario purged."""
 
     def __init__(self, ttl: float = 2.0, index_max_households: int = 0) -> None:
-        from api.lookupindex import IndexCache
-
         self.ttl = ttl
         self._ids: frozenset[int] = frozenset()
         self._keys: dict[int, tuple[tuple[int, Any], int]] = {}

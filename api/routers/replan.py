@@ -7,13 +7,13 @@ import json
 from typing import Annotated
 
 from fastapi import APIRouter, Path, Request, status
-from pydantic import BaseModel, BeforeValidator, Field, StringConstraints
+from pydantic import BaseModel, BeforeValidator, Field
 from sqlalchemy import select
 
 from api.deps import PlannerDep, SessionDep, plan_with_scenario
 from api.models import PLAN_TABLES, Job
 from api.routers.scenarios import unprocessable
-from api.schemas import PLAIN_ID, JobPublic, _rfc3339_text
+from api.schemas import JobPublic, SiteId, _rfc3339_text
 from sampler.errors import InputIssue
 
 __all__ = ["ReplanCreate", "router"]
@@ -21,7 +21,6 @@ __all__ = ["ReplanCreate", "router"]
 router = APIRouter(tags=["replan"])
 Id = Annotated[int, Path(ge=1, le=2**31 - 1)]
 BodyTime = Annotated[dt.datetime, BeforeValidator(_rfc3339_text)]
-SiteId = Annotated[str, StringConstraints(min_length=1, max_length=100, pattern=PLAIN_ID)]
 
 
 class ReplanCreate(BaseModel):

@@ -43,21 +43,12 @@ def _lookup(client: TestClient, hid: str, digits: str) -> int:
 def test_withdrawn_or_purged_plans_leave_the_index(settings: Settings) -> None:
     """Lookups answer from the index; withdrawing the plan drops it (404), publishing again
     rebuilds it; after the scenario's purge (phones erased) the plan published again answers nobody."""
-    from sqlalchemy import update
-
-    from api.models import Plan, Scenario
     from api.purge import purge_scenario
 
     with TestClient(create_app(settings)) as client:
         app = client.app
         engine = app.state.engine  # type: ignore[attr-defined]
-        with engine.begin() as conn:
-            sid = conn.execute(Scenario.__table__.insert().values(  # type: ignore[attr-defined]
-                name="s", area="幸福街道", parameters="{}")).inserted_primary_key[0]
-        pid = store_plan(engine, plan_summary(), plan_frames())
-        with engine.begin() as conn:
-            conn.execute(update(Plan).where(Plan.id == pid).values(scenario_id=sid))
-        assert client.post(f"/api/v1/plans/{pid}/publish", headers=auth()).status_code == 200
+        sid, pid = _campaign_plan(client)
         assert _lookup(client, "H001", "5678") == 200
         cache = app.state.published.indexes  # type: ignore[attr-defined]
         assert [k[0] for k, v in cache._indexes.items() if v is not None] == [pid]
@@ -109,7 +100,6 @@ def test_a_purge_in_another_process_is_never_answered_from_the_index(settings: S
     import time
 
     from api.purge import purge_scenario
-    from tests.api.test_lookup_index import _campaign_plan
 
     with TestClient(create_app(settings)) as client:
         sid, pid = _campaign_plan(client)
